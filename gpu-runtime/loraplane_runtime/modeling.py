@@ -1,0 +1,104 @@
+"""Loading base models, tokenizers and adapters; LoRA target validation; file digests."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from typing import Optional
+
+import torch
+
+from .errors import ConfigError
+
+
+def load_tokenizer(path: str, padding_side: str = "right"):
+    """AutoTokenizer, except for plain `tokenizers` files (our tiny model).
+
+    Transformers 5 maps a Qwen2/Llama config to its own tokenizer class, which
+    rebuilds a byte-level pre-tokenizer and would mangle a char-level vocabulary.
+    """
+    from transformers import AutoTokenizer, PreTrainedTokenizerFast
+
+    cls = None
+    cfg_path = os.path.join(path, "tokenizer_config.json")
+    if os.path.isfile(cfg_path):
+        with open(cfg_path, encoding="utf-8") as f:
+            cls = json.load(f).get("tokenizer_class")
+    if cls in ("TokenizersBackend", "PreTrainedTokenizerFast"):
+        tok = PreTrainedTokenizerFast.from_pretrained(path)
+    else:
+        tok = AutoTokenizer.from_pretrained(path)
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    tok.padding_side = padding_side
+    return tok
+
+
+def pick_dtype(precision: str, device: torch.device) -> torch.dtype:
+    if precision == "fp32" or (precision == "auto" and device.type != "cuda"):
+        return torch.float32
+    if precision == "fp16":
+        return torch.float16
+    if precision == "bf16" or torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    return torch.float16
+
+
+def load_base_model(path: str, dtype: torch.dtype = torch.float32, attn: Optional[str] = None):
+    from transformers import AutoModelForCausalLM
+
+    if not os.path.isfile(os.path.join(path, "config.json")):
+        raise ConfigError(f"base model not found: {path} (expected a directory with config.json)")
+    kwargs = {"dtype": dtype}
+    if attn:
+        kwargs["attn_implementation"] = attn
+    return AutoModelForCausalLM.from_pretrained(path, **kwargs)
+
+
+def linear_module_names(model) -> list:
+    """Short names of the Linear layers LoRA can target (lm_head excluded: it is usually tied)."""
+    names = set()
+    for full, mod in model.named_modules():
+        if isinstance(mod, torch.nn.Linear) and not full.endswith("lm_head"):
+            names.add(full.rsplit(".", 1)[-1])
+    return sorted(names)
+
+
+def validate_target_modules(model, targets: list) -> None:
+    valid = linear_module_names(model)
+    unknown = [t for t in targets if t not in valid]
+    if unknown:
+        raise ConfigError(f"unknown LoRA target module(s) {unknown}; valid modules for this model: {valid}")
+
+
+def sha256_file(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def write_manifest(directory: str, extra: dict) -> str:
+    """manifest.json listing every file in `directory` with sha256 and size."""
+    files = []
+    for root, _, names in os.walk(directory):
+        for n in sorted(names):
+            p = os.path.join(root, n)
+            rel = os.path.relpath(p, directory)
+            if rel == "manifest.json":
+                continue
+            files.append({"path": rel, "sha256": sha256_file(p), "size": os.path.getsize(p)})
+    path = os.path.join(directory, "manifest.json")
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump({"files": sorted(files, key=lambda x: x["path"]), **extra}, f, indent=2)
+    return path
+
+
+def dir_digest(directory: str) -> tuple:
+    """(sha256 over the manifest, total bytes): a single digest for a directory artifact."""
+    manifest = os.path.join(directory, "manifest.json")
+    with open(manifest, encoding="utf-8") as f:
+        size = sum(x["size"] for x in json.load(f)["files"])
+    return sha256_file(manifest), size

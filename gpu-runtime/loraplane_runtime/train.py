@@ -1,0 +1,360 @@
+"""LoRA fine-tuning loop (no Trainer): dynamic padding or packing, grad accumulation,
+warmup + cosine/linear schedule, periodic resumable checkpoints, SIGTERM -> checkpoint + exit 75,
+DDP via torchrun (gloo on CPU, nccl on GPU)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import random
+import shutil
+import signal
+import time
+from datetime import datetime, timezone
+
+import torch
+import torch.distributed as tdist
+import torch.nn.functional as F
+
+from . import data as D
+from .config import Job
+from .errors import ConfigError, DataError, Preempted
+from .modeling import (dir_digest, load_base_model, load_tokenizer, pick_dtype, validate_target_modules,
+                       write_manifest)
+from .reporting import Reporter, log, point
+
+KEEP_CHECKPOINTS = 2
+GRAD_CLIP = 1.0
+
+
+class DistEnv:
+    """RANK / WORLD_SIZE / LOCAL_RANK as set by torchrun; a single process otherwise."""
+
+    def __init__(self):
+        self.rank = int(os.environ.get("RANK", 0))
+        self.world = int(os.environ.get("WORLD_SIZE", 1))
+        self.local_rank = int(os.environ.get("LOCAL_RANK", 0))
+        if torch.cuda.is_available():
+            self.device = torch.device("cuda", self.local_rank)
+            torch.cuda.set_device(self.device)
+        else:
+            self.device = torch.device("cpu")
+        if self.world > 1 and not tdist.is_initialized():
+            tdist.init_process_group("nccl" if self.device.type == "cuda" else "gloo")
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    def sum(self, *values: float) -> list:
+        t = torch.tensor(values, dtype=torch.float64, device=self.device)
+        if self.world > 1:
+            tdist.all_reduce(t)
+        return t.tolist()
+
+    def barrier(self) -> None:
+        if self.world > 1:
+            tdist.barrier()
+
+    def close(self) -> None:
+        if self.world > 1 and tdist.is_initialized():
+            tdist.destroy_process_group()
+
+
+def lr_lambda(kind: str, warmup: int, total: int):
+    def f(step: int) -> float:
+        if warmup and step < warmup:
+            return (step + 1) / warmup
+        if kind == "constant":
+            return 1.0
+        frac = min(1.0, (step - warmup) / max(1, total - warmup))
+        return 0.5 * (1 + math.cos(math.pi * frac)) if kind == "cosine" else 1.0 - frac
+    return f
+
+
+def token_loss_sum(model, batch: D.Batch, device) -> tuple:
+    """Sum of next-token cross-entropy over response tokens, and their count."""
+    out = model(input_ids=batch.input_ids.to(device),
+                attention_mask=None if batch.attention_mask is None else batch.attention_mask.to(device),
+                position_ids=batch.position_ids.to(device), use_cache=False)
+    logits = out.logits[:, :-1].float()
+    labels = batch.labels[:, 1:].to(device)
+    loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), labels.reshape(-1),
+                           ignore_index=D.IGNORE_INDEX, reduction="sum")
+    return loss, int((labels != D.IGNORE_INDEX).sum())
+
+
+def rng_state() -> dict:
+    s = {"python": random.getstate(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        s["cuda"] = torch.cuda.get_rng_state_all()
+    return s
+
+
+def set_rng_state(s: dict) -> None:
+    random.setstate(s["python"])
+    torch.set_rng_state(s["torch"])
+    if "cuda" in s and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(s["cuda"])
+
+
+def find_checkpoint(ckpt_root: str):
+    """Newest complete checkpoint: only fully written ones are renamed from `.tmp` to `step-N`."""
+    if not os.path.isdir(ckpt_root):
+        return None
+    done = []
+    for name in os.listdir(ckpt_root):
+        p = os.path.join(ckpt_root, name)
+        if name.startswith("step-") and name[5:].isdigit() and os.path.isfile(os.path.join(p, "trainer_state.json")):
+            done.append((int(name[5:]), p))
+    return max(done)[1] if done else None
+
+
+class Trainer:
+    def __init__(self, job: Job, reporter: Reporter):
+        self.job, self.spec, self.rep = job, job.training, reporter
+        if job.distributed.strategy == "fsdp":
+            raise ConfigError("spec.distributed.strategy 'fsdp' is not implemented yet; use 'ddp'")
+        self.env = DistEnv()
+        self.out_dir = job.paths.output_dir
+        self.ckpt_root = os.path.join(self.out_dir, "checkpoints")
+        self.stop_requested = False
+
+    # -- setup ------------------------------------------------------------------------
+    def setup(self) -> None:
+        from peft import LoraConfig, get_peft_model
+
+        s, env = self.spec, self.env
+        random.seed(s.seed)
+        torch.manual_seed(s.seed)
+        self.tok = load_tokenizer(self.job.paths.base_model)
+        self.fmt = D.PromptFormatter(self.tok, s.prompt_template)
+        path = D.split_path(self.job.paths.data_dir, "train")
+        rows = D.load_split(self.job.paths.data_dir, "train", self.job.dataset_format)
+        self.examples = D.tokenize_dataset(self.tok, self.fmt, rows, s.max_seq_length, path)
+        self.lengths = [len(e["input_ids"]) for e in self.examples]
+        n_batches = math.ceil(len(self.examples) / s.batch_size)
+        self.micro_per_epoch = n_batches // env.world
+        self.steps_per_epoch = self.micro_per_epoch // s.gradient_accumulation
+        if self.steps_per_epoch == 0:
+            raise DataError(f"{path}: {len(self.examples)} examples are fewer than one optimizer step needs "
+                            f"(batchSize {s.batch_size} x gradientAccumulation {s.gradient_accumulation} x {env.world} processes)")
+        self.total_steps = s.max_steps or max(1, math.ceil(s.epochs * self.steps_per_epoch))
+
+        self.dtype = pick_dtype(s.precision, env.device)
+        model = load_base_model(self.job.paths.base_model, self.dtype)
+        validate_target_modules(model, s.lora.target_modules)
+        model.config.use_cache = False
+        if s.gradient_checkpointing:
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+            model.enable_input_require_grads()
+        lora = LoraConfig(r=s.lora.r, lora_alpha=s.lora.alpha, lora_dropout=s.lora.dropout,
+                          target_modules=s.lora.target_modules, task_type="CAUSAL_LM")
+        self.model = get_peft_model(model, lora).to(env.device)
+        self.params = [p for p in self.model.parameters() if p.requires_grad]
+        for p in self.params:  # adapters train in fp32 even on a bf16/fp16 base
+            p.data = p.data.float()
+        self.optimizer = torch.optim.AdamW(self.params, lr=s.learning_rate, weight_decay=0.0)
+        warmup = int(s.warmup_ratio * self.total_steps)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lr_lambda(s.scheduler, warmup, self.total_steps))
+        self.scaler = torch.amp.GradScaler("cuda") if self.dtype == torch.float16 else None
+        self.step, self.epoch, self.micro_pos = 0, 0, 0
+        self.resume()
+        self.ddp = self.model
+        if env.world > 1:
+            self.ddp = torch.nn.parallel.DistributedDataParallel(
+                self.model, device_ids=[env.local_rank] if env.device.type == "cuda" else None)
+        log(f"train: {len(self.examples)} examples, {self.total_steps} steps ({self.steps_per_epoch}/epoch), "
+            f"world {env.world}, device {env.device}, dtype {self.dtype}, packing {s.packing}, "
+            f"trainable params {sum(p.numel() for p in self.params)}")
+
+    # -- checkpoints ------------------------------------------------------------------
+    def save_checkpoint(self) -> None:
+        env = self.env
+        final = os.path.join(self.ckpt_root, f"step-{self.step}")
+        if os.path.isdir(final):
+            return
+        tmp = final + ".tmp"
+        if env.main:
+            shutil.rmtree(tmp, ignore_errors=True)
+            os.makedirs(tmp)
+        env.barrier()
+        torch.save(rng_state(), os.path.join(tmp, f"rng-{env.rank}.pt"))
+        env.barrier()
+        if env.main:
+            self.model.save_pretrained(tmp)
+            torch.save({"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+                        "scaler": self.scaler.state_dict() if self.scaler else None}, os.path.join(tmp, "optim.pt"))
+            with open(os.path.join(tmp, "trainer_state.json"), "w") as f:
+                json.dump({"step": self.step, "epoch": self.epoch, "microPos": self.micro_pos,
+                           "world": env.world, "totalSteps": self.total_steps}, f)
+            os.replace(tmp, final)  # atomic: a checkpoint either exists complete or not at all
+            for old in sorted((int(n[5:]) for n in os.listdir(self.ckpt_root)
+                               if n.startswith("step-") and n[5:].isdigit()))[:-KEEP_CHECKPOINTS]:
+                shutil.rmtree(os.path.join(self.ckpt_root, f"step-{old}"), ignore_errors=True)
+            write_manifest(final, {"baseModel": self.job.paths.base_model, "step": self.step})
+            digest, size = dir_digest(final)
+            self.rep.artifact("checkpoint", final, digest, size)
+            log(f"checkpoint saved: {final}")
+        env.barrier()
+
+    def resume(self) -> None:
+        from peft import set_peft_model_state_dict
+        from safetensors.torch import load_file
+
+        ckpt = find_checkpoint(self.ckpt_root)
+        if not ckpt:
+            return
+        with open(os.path.join(ckpt, "trainer_state.json")) as f:
+            st = json.load(f)
+        if st["world"] != self.env.world:
+            raise ConfigError(f"checkpoint {ckpt} was written with {st['world']} processes, now {self.env.world}")
+        set_peft_model_state_dict(self.model, load_file(os.path.join(ckpt, "adapter_model.safetensors")))
+        opt = torch.load(os.path.join(ckpt, "optim.pt"), map_location=self.env.device, weights_only=False)
+        self.optimizer.load_state_dict(opt["optimizer"])
+        self.scheduler.load_state_dict(opt["scheduler"])
+        if self.scaler and opt["scaler"]:
+            self.scaler.load_state_dict(opt["scaler"])
+        set_rng_state(torch.load(os.path.join(ckpt, f"rng-{self.env.rank}.pt"), weights_only=False))
+        self.step, self.epoch, self.micro_pos = st["step"], st["epoch"], st["microPos"]
+        log(f"resumed from {ckpt} at step {self.step}")
+
+    # -- loop -------------------------------------------------------------------------
+    def _collate(self, idx: list) -> D.Batch:
+        exs = [self.examples[i] for i in idx]
+        if self.spec.packing:
+            return D.collate_packed(exs, self.tok.pad_token_id, self.spec.max_seq_length)
+        return D.collate_padded(exs, self.tok.pad_token_id)
+
+    def _next_window(self) -> list:
+        """The grad-accumulation window of micro-batches for this rank; advances the data position."""
+        s, env = self.spec, self.env
+        if self.micro_pos + s.gradient_accumulation > self.micro_per_epoch:
+            self.epoch, self.micro_pos = self.epoch + 1, 0
+        batches = epoch_batches_cached(self, self.epoch)
+        start = self.micro_pos
+        self.micro_pos += s.gradient_accumulation
+        return [self._collate(batches[(start + i) * env.world + env.rank]) for i in range(s.gradient_accumulation)]
+
+    def train_step(self, window: list) -> tuple:
+        env = self.env
+        counts = [int((b.labels[:, 1:] != D.IGNORE_INDEX).sum()) for b in window]
+        global_tokens = env.sum(float(sum(counts)))[0]
+        # DDP averages gradients over ranks, so scale by world / global tokens -> exact token mean.
+        scale = env.world / max(1.0, global_tokens)
+        loss_sum = 0.0
+        autocast = torch.autocast(env.device.type, dtype=self.dtype, enabled=self.dtype != torch.float32)
+        for i, batch in enumerate(window):
+            sync = i == len(window) - 1 or env.world == 1
+            ctx = self.ddp.no_sync() if not sync else contextlib.nullcontext()
+            with ctx:
+                with autocast:
+                    loss, _ = token_loss_sum(self.ddp, batch, env.device)
+                scaled = loss * scale
+                (self.scaler.scale(scaled) if self.scaler else scaled).backward()
+            loss_sum += float(loss.detach())
+        if self.scaler:
+            self.scaler.unscale_(self.optimizer)
+        grad_norm = float(torch.nn.utils.clip_grad_norm_(self.params, GRAD_CLIP))
+        if self.scaler:
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        else:
+            self.optimizer.step()
+        self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        total_loss, real = env.sum(loss_sum, float(sum(b.real_tokens for b in window)))
+        return total_loss / max(1.0, global_tokens), grad_norm, real
+
+    def _stop_agreed(self) -> bool:
+        return self.env.sum(1.0 if self.stop_requested else 0.0)[0] > 0
+
+    def run(self) -> dict:
+        s, env = self.spec, self.env
+        self.ddp.train()
+        t0 = time.monotonic()
+        start_step = self.step
+        win_loss, win_n, win_tokens, win_t = 0.0, 0, 0.0, time.monotonic()
+        last_loss = float("nan")
+        self.rep.progress("train", self.step, self.total_steps, None)
+        while self.step < self.total_steps:
+            if self._stop_agreed():
+                self.save_checkpoint()
+                raise Preempted(f"stopped by SIGTERM at step {self.step}; checkpoint saved, rerun to resume")
+            loss, grad_norm, real = self.train_step(self._next_window())
+            self.step += 1
+            win_loss, win_n, win_tokens = win_loss + loss, win_n + 1, win_tokens + real
+            if self.step % s.log_every_steps == 0 or self.step == self.total_steps:
+                now = time.monotonic()
+                last_loss = win_loss / win_n
+                epoch_f = self.epoch + self.micro_pos / self.micro_per_epoch
+                self.rep.metrics([point("train/loss", self.step, last_loss),
+                                  point("train/learning_rate", self.step, self.scheduler.get_last_lr()[0]),
+                                  point("train/grad_norm", self.step, grad_norm),
+                                  point("train/tokens_per_second", self.step, win_tokens / max(1e-9, now - win_t)),
+                                  point("train/epoch", self.step, epoch_f)])
+                rate = (now - t0) / max(1, self.step - start_step)
+                self.rep.progress("train", self.step, self.total_steps, rate * (self.total_steps - self.step))
+                log(f"step {self.step}/{self.total_steps} loss {last_loss:.4f} lr {self.scheduler.get_last_lr()[0]:.2e} "
+                    f"grad_norm {grad_norm:.3f} tok/s {win_tokens / max(1e-9, now - win_t):.0f}")
+                win_loss, win_n, win_tokens, win_t = 0.0, 0, 0.0, now
+            if self.step % s.checkpoint_every_steps == 0 and self.step < self.total_steps:
+                self.save_checkpoint()
+        return {"finalLoss": last_loss, "steps": self.step, "seconds": time.monotonic() - t0}
+
+    def validation_loss(self):
+        path = D.split_path(self.job.paths.data_dir, "validation")
+        if not os.path.isfile(path):
+            return None
+        rows = D.load_split(self.job.paths.data_dir, "validation", self.job.dataset_format)[:256]
+        exs = D.tokenize_dataset(self.tok, self.fmt, rows, self.spec.max_seq_length, path)
+        self.model.eval()
+        total, n = 0.0, 0
+        with torch.no_grad():
+            for s in range(0, len(exs), self.spec.batch_size):
+                loss, cnt = token_loss_sum(self.model, D.collate_padded(exs[s:s + self.spec.batch_size],
+                                                                        self.tok.pad_token_id), self.env.device)
+                total, n = total + float(loss), n + cnt
+        return total / max(1, n)
+
+    def save_adapter(self) -> str:
+        adapter = os.path.join(self.out_dir, "adapter")
+        shutil.rmtree(adapter, ignore_errors=True)
+        self.model.save_pretrained(adapter)
+        self.tok.save_pretrained(adapter)
+        write_manifest(adapter, {"baseModel": self.job.paths.base_model,
+                                 "createdAt": datetime.now(timezone.utc).isoformat()})
+        digest, size = dir_digest(adapter)
+        self.rep.artifact("adapter", adapter, digest, size)
+        return adapter
+
+
+def epoch_batches_cached(tr: Trainer, epoch: int) -> list:
+    if getattr(tr, "_batches_epoch", None) != epoch:
+        tr._batches = D.epoch_batches(tr.lengths, tr.spec.batch_size, tr.spec.seed, epoch)
+        tr._batches_epoch = epoch
+    return tr._batches
+
+
+def run_train(job: Job, reporter: Reporter) -> dict:
+    tr = Trainer(job, reporter)
+    previous = signal.signal(signal.SIGTERM, lambda *_: setattr(tr, "stop_requested", True))
+    try:
+        os.makedirs(tr.out_dir, exist_ok=True)
+        tr.setup()
+        stats = tr.run()
+        result = {"stage": "train", "finalLoss": stats["finalLoss"], "steps": stats["steps"]}
+        if tr.env.main:
+            val = tr.validation_loss()
+            if val is not None:
+                reporter.metrics([point("val/loss", tr.step, val)])
+                result["valLoss"] = val
+            result["adapterDir"] = tr.save_adapter()
+        tr.env.barrier()
+        reporter.progress("train", tr.step, tr.total_steps, 0.0)
+        return result
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        tr.env.close()
