@@ -1,0 +1,2 @@
+// Replaced by the gateway implementation.
+export {};

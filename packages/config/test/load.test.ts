@@ -1,0 +1,30 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, loadWebEnv, loadWorkerEnv } from "../src/index.ts";
+
+describe("loadConfig", () => {
+  it("fills defaults for a bare environment", () => {
+    const env = loadWorkerEnv({});
+    expect(env.DATABASE_URL).toBe("postgresql://postgres@127.0.0.1:5432/loraplane");
+    expect(env.WORKER_CONCURRENCY).toBe(4);
+    expect(env.EXECUTOR).toBe("local");
+  });
+
+  it("lists every problem in one error", () => {
+    try {
+      loadWebEnv({ DATABASE_URL: "mysql://x", WEB_PORT: "99999" });
+      expect.unreachable();
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      const message = (error as ConfigError).message;
+      expect(message).toContain("DATABASE_URL: must be a postgres");
+      expect(message).toContain("WEB_PORT");
+      expect(message).toContain("NEXTAUTH_SECRET: missing");
+      expect(message).toContain("LORAPLANE_SECRET_KEY: missing");
+    }
+  });
+
+  it("coerces numbers and rejects bad enums", () => {
+    expect(loadWorkerEnv({ WORKER_CONCURRENCY: "8" }).WORKER_CONCURRENCY).toBe(8);
+    expect(() => loadWorkerEnv({ EXECUTOR: "docker" })).toThrow(/EXECUTOR/);
+  });
+});
