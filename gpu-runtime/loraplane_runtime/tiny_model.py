@@ -53,7 +53,10 @@ def make_tiny_model(output: str, arch: str = "qwen2", layers: int = 4, hidden: i
     common = dict(
         vocab_size=len(tok), hidden_size=hidden, intermediate_size=intermediate or hidden * 3,
         num_hidden_layers=layers, num_attention_heads=heads, num_key_value_heads=heads,
-        max_position_embeddings=2048, tie_word_embeddings=True, bos_token_id=tok.bos_token_id,
+        max_position_embeddings=2048, tie_word_embeddings=True,
+        # LoRA leaves embeddings, norms and the tied lm_head frozen. With the usual 0.02 init their
+        # logits cannot exceed ~2-3, so loss plateaus near uniform; 1/sqrt(hidden) lets LoRA learn.
+        initializer_range=hidden ** -0.5, bos_token_id=tok.bos_token_id,
         eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
     )
     cfg = Qwen2Config(**common) if arch == "qwen2" else LlamaConfig(**common)
