@@ -1,1 +1,3 @@
 export * from "./downsample";
+export * from "./histogram";
+export * from "./significance";
