@@ -1,2 +1,4 @@
 export {};
 export * from "./stats";
+export * from "./pipeline/index.ts";
+export * from "./rollout";

@@ -1,0 +1,4 @@
+export * from "./spec.ts";
+export * from "./run-state-machine.ts";
+export * from "./gate.ts";
+export * from "./sweep.ts";

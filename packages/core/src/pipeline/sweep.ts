@@ -1,0 +1,106 @@
+// Hyperparameter sweeps: a spec's `sweep` expands into sibling parameter sets (one run each), and the best sibling
+// is picked by the sweep's metric. Expansion is deterministic for a given seed so a re-submitted sweep is identical.
+import { ZPipelineSpec, type TPipelineSpec, type TSweepSpec } from "./spec.ts";
+
+export type TSweepParams = Record<string, number | string | boolean>;
+
+/** Fields a sweep may vary: anything under training, plus eval generation settings. */
+const SWEEPABLE = /^(training|eval)\.[A-Za-z.]+$/;
+
+/** mulberry32: tiny, seedable, good enough to spread samples over a range. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function cartesian(grid: Record<string, readonly (number | string | boolean)[]>): TSweepParams[] {
+  return Object.entries(grid).reduce<TSweepParams[]>(
+    (acc, [path, values]) => acc.flatMap((params) => values.map((v) => ({ ...params, [path]: v }))),
+    [{}],
+  );
+}
+
+export class SweepError extends Error {
+  constructor(
+    message: string,
+    readonly path: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Grid points × random samples. With only a grid: every grid point. With random ranges: `samples` draws per grid
+ * point. Fails when the expansion exceeds maxRuns or names a field that cannot be swept.
+ */
+export function expandSweep(sweep: TSweepSpec): TSweepParams[] {
+  for (const path of [...Object.keys(sweep.grid), ...Object.keys(sweep.random)]) {
+    if (!SWEEPABLE.test(path)) throw new SweepError(`cannot sweep "${path}": only training.* and eval.* fields`, `sweep.${path}`);
+  }
+  const points = cartesian(sweep.grid);
+  const randomEntries = Object.entries(sweep.random);
+  const draw = rng(sweep.seed);
+  const out =
+    randomEntries.length === 0
+      ? points
+      : points.flatMap((p) =>
+          Array.from({ length: sweep.samples }, () => {
+            const params: TSweepParams = { ...p };
+            for (const [path, r] of randomEntries) {
+              const u = draw();
+              let v = r.scale === "log" ? Math.exp(Math.log(r.min) + u * (Math.log(r.max) - Math.log(r.min))) : r.min + u * (r.max - r.min);
+              if (r.integer) v = Math.round(v);
+              else v = Number(v.toPrecision(6));
+              params[path] = v;
+            }
+            return params;
+          }),
+        );
+  if (out.length > sweep.maxRuns) throw new SweepError(`sweep expands to ${out.length} runs, more than maxRuns (${sweep.maxRuns})`, "sweep.maxRuns");
+  return out;
+}
+
+/** Applies dotted-path overrides to a spec and re-validates it, so an override can never produce an invalid run. */
+export function applyParams(spec: TPipelineSpec, params: TSweepParams): TPipelineSpec {
+  const copy = structuredClone(spec) as unknown as Record<string, unknown>;
+  for (const [path, value] of Object.entries(params)) {
+    const parts = path.split(".");
+    let node = copy;
+    for (const part of parts.slice(0, -1)) {
+      const child = node[part];
+      if (typeof child !== "object" || child === null) throw new SweepError(`unknown field "${path}"`, path);
+      node = child as Record<string, unknown>;
+    }
+    const leaf = parts[parts.length - 1]!;
+    node[leaf] = value;
+  }
+  delete copy.sweep;
+  const parsed = ZPipelineSpec.safeParse(copy);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new SweepError(`override makes the spec invalid at ${issue.path.join(".")}: ${issue.message}`, issue.path.join("."));
+  }
+  return parsed.data;
+}
+
+export interface TSweepCandidate {
+  runId: string;
+  metrics: Readonly<Record<string, number | undefined>>;
+}
+
+/** The sibling with the best value of `metric`; siblings that did not report it are ignored. Ties keep the first. */
+export function pickBest(candidates: readonly TSweepCandidate[], metric: string, direction: "max" | "min"): { runId: string; value: number } | null {
+  let best: { runId: string; value: number } | null = null;
+  for (const c of candidates) {
+    const v = c.metrics[metric];
+    if (typeof v !== "number" || !Number.isFinite(v)) continue;
+    if (!best || (direction === "max" ? v > best.value : v < best.value)) best = { runId: c.runId, value: v };
+  }
+  return best;
+}

@@ -1,0 +1,66 @@
+import { describe, expect, it } from "vitest";
+import { ZPipelineSpec, ZSweepSpec } from "../../src/pipeline/spec.ts";
+import { applyParams, expandSweep, pickBest, SweepError } from "../../src/pipeline/sweep.ts";
+
+const spec = ZPipelineSpec.parse({ name: "demo", model: { name: "m", baseModel: "/m" }, dataset: { name: "d", version: "v1" } });
+
+describe("expandSweep", () => {
+  it("expands a grid into its cartesian product", () => {
+    const out = expandSweep(ZSweepSpec.parse({ metric: "rouge_l", grid: { "training.learningRate": [1e-4, 1e-3], "training.lora.r": [8, 16, 32] } }));
+    expect(out).toHaveLength(6);
+    expect(new Set(out.map((p) => JSON.stringify(p))).size).toBe(6);
+    expect(out).toContainEqual({ "training.learningRate": 1e-3, "training.lora.r": 32 });
+  });
+
+  it("random samples are seeded, in range and on the requested scale", () => {
+    const s = ZSweepSpec.parse({ metric: "f1", samples: 50, seed: 7, random: { "training.learningRate": { min: 1e-5, max: 1e-2, scale: "log" }, "training.lora.r": { min: 4, max: 64, integer: true } } });
+    const a = expandSweep(s);
+    expect(a).toEqual(expandSweep(s));
+    expect(a).toHaveLength(50);
+    for (const p of a) {
+      expect(p["training.learningRate"]).toBeGreaterThanOrEqual(1e-5);
+      expect(p["training.learningRate"]).toBeLessThanOrEqual(1e-2);
+      expect(Number.isInteger(p["training.lora.r"])).toBe(true);
+    }
+    // On a log scale about a third of the draws fall in each decade.
+    const low = a.filter((p) => (p["training.learningRate"] as number) < 1e-4).length;
+    expect(low).toBeGreaterThan(5);
+    expect(expandSweep({ ...s, seed: 8 })).not.toEqual(a);
+  });
+
+  it("refuses fields outside training/eval and oversize sweeps", () => {
+    expect(() => expandSweep(ZSweepSpec.parse({ metric: "f1", grid: { "model.baseModel": ["/a"] } }))).toThrow(SweepError);
+    expect(() => expandSweep(ZSweepSpec.parse({ metric: "f1", maxRuns: 3, grid: { "training.seed": [1, 2, 3, 4] } }))).toThrow(/more than maxRuns/);
+  });
+
+  it("a sweep with nothing to vary is rejected by the schema", () => {
+    expect(ZSweepSpec.safeParse({ metric: "f1" }).success).toBe(false);
+  });
+});
+
+describe("applyParams", () => {
+  it("applies dotted overrides and re-validates", () => {
+    const out = applyParams(spec, { "training.learningRate": 1e-3, "training.lora.r": 8 });
+    expect(out.training.learningRate).toBe(1e-3);
+    expect(out.training.lora.r).toBe(8);
+    expect(spec.training.learningRate).toBe(2e-4);
+  });
+  it("an override that breaks the spec fails with the path", () => {
+    expect(() => applyParams(spec, { "training.learningRate": -1 })).toThrow(/training.learningRate/);
+    expect(() => applyParams(spec, { "training.nope.x": 1 })).toThrow(/unknown field/);
+  });
+});
+
+describe("pickBest", () => {
+  const c = [
+    { runId: "a", metrics: { rouge_l: 0.4 } },
+    { runId: "b", metrics: { rouge_l: 0.6 } },
+    { runId: "c", metrics: {} },
+    { runId: "d", metrics: { rouge_l: 0.6 } },
+  ];
+  it("max keeps the first of equals, min picks the lowest, missing are ignored", () => {
+    expect(pickBest(c, "rouge_l", "max")).toEqual({ runId: "b", value: 0.6 });
+    expect(pickBest(c, "rouge_l", "min")).toEqual({ runId: "a", value: 0.4 });
+    expect(pickBest(c, "f1", "max")).toBeNull();
+  });
+});
