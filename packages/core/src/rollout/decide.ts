@@ -1,0 +1,150 @@
+import { compareAb, relativeChecks, sloChecks, type TAbResult, type TCheck, type TVariantStats } from "./analysis";
+import type { TRolloutPolicy } from "./policy";
+
+export type TRolloutAction =
+  /** Keep the current weights and look again later. */
+  | { action: "wait"; reason: string }
+  /** Move the canary to the next step's weight. */
+  | { action: "advance"; step: number; weightBps: number; reason: string }
+  /** Give the new version 100% and finish the deployment. */
+  | { action: "promote"; reason: string }
+  /** Send all traffic back to the last known good version and finish the deployment as rolled back. */
+  | { action: "rollback"; reason: string }
+  /** Blue-green: the smoke test passed, switch all traffic to green. */
+  | { action: "switch"; reason: string }
+  /** A/B: results are in; a person decides (recorded once). */
+  | { action: "await_decision"; reason: string };
+
+export interface TDecision {
+  decision: TRolloutAction;
+  checks: TCheck[];
+  ab?: TAbResult;
+}
+
+const fmt = (v: number | null) => (v === null ? "n/a" : Number.isInteger(v) ? String(v) : v.toFixed(v < 1 ? 4 : 1));
+const describe = (failed: TCheck[]) => failed.map((c) => `${c.name} ${fmt(c.value)} > ${fmt(c.limit)}`).join(", ");
+
+/** SLO and relative checks that decide a rollback; null when the new version may continue. */
+function breach(candidate: TVariantStats, baseline: TVariantStats | null, policy: TRolloutPolicy): { checks: TCheck[]; reason: string | null } {
+  const checks = [...sloChecks(candidate, policy), ...relativeChecks(candidate, baseline, policy)];
+  if (candidate.requests < policy.minRequestsForRollback) return { checks, reason: null };
+  const failed = checks.filter((c) => !c.passed);
+  return { checks, reason: failed.length ? describe(failed) : null };
+}
+
+export interface TCanaryInput {
+  policy: TRolloutPolicy;
+  /** Index into policy.canary.stepsBps of the weight the canary has now. */
+  currentStep: number;
+  /** Milliseconds since the current step started taking traffic. */
+  stepElapsedMs: number;
+  /** The canary's windows since the current step started. */
+  canary: TVariantStats;
+  /** Stable's windows over the same time; null for a first deployment with no previous version. */
+  stable: TVariantStats | null;
+}
+
+/**
+ * One analysis of a canary step. A breach rolls back at once (no need to wait out the window: the request minimum
+ * keeps it from judging noise); a healthy step advances only after its full window and its request minimum.
+ */
+export function decideCanary(input: TCanaryInput): TDecision {
+  const { policy, currentStep, stepElapsedMs, canary, stable } = input;
+  const steps = policy.canary.stepsBps;
+  const { checks, reason } = breach(canary, stable, policy);
+  if (reason !== null) {
+    return {
+      checks,
+      decision: policy.automaticRollback
+        ? { action: "rollback", reason: `SLO breach at step ${currentStep + 1}/${steps.length}: ${reason}` }
+        : { action: "wait", reason: `SLO breach (automatic rollback disabled): ${reason}` },
+    };
+  }
+  const windowMs = policy.canary.stepSeconds * 1000;
+  if (stepElapsedMs < windowMs) {
+    return { checks, decision: { action: "wait", reason: `analysis window ${Math.floor(stepElapsedMs / 1000)}s of ${policy.canary.stepSeconds}s` } };
+  }
+  if (canary.requests < policy.canary.minRequests) {
+    return { checks, decision: { action: "wait", reason: `only ${canary.requests} of ${policy.canary.minRequests} requests in this step` } };
+  }
+  const next = currentStep + 1;
+  const healthy = `healthy for ${policy.canary.stepSeconds}s over ${canary.requests} requests (p99 ${fmt(canary.p99LatencyMs)} ms, errors ${fmt(canary.errorRate)})`;
+  if (next >= steps.length || steps[next] === 10_000) {
+    if (!policy.canary.autoPromote) return { checks, decision: { action: "await_decision", reason: `${healthy}; waiting for a manual promote` } };
+    return { checks, decision: { action: "promote", reason: healthy } };
+  }
+  return { checks, decision: { action: "advance", step: next, weightBps: steps[next]!, reason: healthy } };
+}
+
+export interface TBlueGreenInput {
+  policy: TRolloutPolicy;
+  /** 0: green is up with no traffic (smoke test pending); 1: green has 100%, blue kept for instant rollback. */
+  phase: 0 | 1;
+  /** Result of the smoke test in phase 0; null while it has not run. */
+  smoke: { passed: boolean; detail: string } | null;
+  phaseElapsedMs: number;
+  green: TVariantStats;
+  blue: TVariantStats | null;
+}
+
+export function decideBlueGreen(input: TBlueGreenInput): TDecision {
+  const { policy, phase, smoke, phaseElapsedMs, green, blue } = input;
+  if (phase === 0) {
+    if (smoke === null) return { checks: [], decision: { action: "wait", reason: "smoke test pending" } };
+    if (!smoke.passed) return { checks: [], decision: { action: "rollback", reason: `smoke test failed: ${smoke.detail}` } };
+    return { checks: [], decision: { action: "switch", reason: `smoke test passed: ${smoke.detail}` } };
+  }
+  const { checks, reason } = breach(green, blue, policy);
+  if (reason !== null && policy.automaticRollback) return { checks, decision: { action: "rollback", reason: `SLO breach after switch: ${reason}` } };
+  if (phaseElapsedMs < policy.blueGreen.rollbackWindowSeconds * 1000) {
+    return { checks, decision: { action: "wait", reason: `rollback window ${Math.floor(phaseElapsedMs / 1000)}s of ${policy.blueGreen.rollbackWindowSeconds}s` } };
+  }
+  return { checks, decision: { action: "promote", reason: `green healthy through the ${policy.blueGreen.rollbackWindowSeconds}s rollback window; retiring blue` } };
+}
+
+export interface TAbInput {
+  policy: TRolloutPolicy;
+  elapsedMs: number;
+  a: TVariantStats;
+  b: TVariantStats;
+  /** A decision already awaited: do not record it again. */
+  alreadyAwaiting: boolean;
+}
+
+/**
+ * A/B: b is still guarded by the absolute SLOs; the experiment ends after its duration or once both variants have
+ * the sample size. With autoDecide, b wins only when it is not significantly worse on errors and significantly better
+ * on feedback or latency; significantly worse loses; otherwise a stays (no evidence for change).
+ */
+export function decideAb(input: TAbInput): TDecision {
+  const { policy, elapsedMs, a, b } = input;
+  const checks = sloChecks(b, policy);
+  const failed = checks.filter((c) => !c.passed);
+  if (b.requests >= policy.minRequestsForRollback && failed.length && policy.automaticRollback) {
+    return { checks, decision: { action: "rollback", reason: `variant b breached its SLO: ${describe(failed)}` } };
+  }
+  const ab = compareAb(a, b, policy.ab);
+  const enough = a.requests >= policy.ab.minSamplesPerVariant && b.requests >= policy.ab.minSamplesPerVariant;
+  const done = elapsedMs >= policy.ab.durationSeconds * 1000;
+  if (!enough && !done) {
+    return { checks, ab, decision: { action: "wait", reason: `collecting samples: a ${a.requests}, b ${b.requests} of ${policy.ab.minSamplesPerVariant}` } };
+  }
+  const summary =
+    `latency p=${ab.latency.pValue.toExponential(2)} (P(b faster)=${ab.latency.bFasterProbability.toFixed(2)}), ` +
+    `error rate Δ=${ab.errorRate.diff.toFixed(4)} p=${ab.errorRate.pValue.toFixed(4)}, ` +
+    `feedback Δ=${ab.feedback.diff.toFixed(3)} p=${ab.feedback.pValue.toFixed(4)} (n=${ab.feedback.samples})`;
+  if (!policy.ab.autoDecide) {
+    if (input.alreadyAwaiting) return { checks, ab, decision: { action: "wait", reason: "waiting for a person to decide" } };
+    return { checks, ab, decision: { action: "await_decision", reason: `experiment complete: ${summary}` } };
+  }
+  const bWorseErrors = ab.errorRate.significant && ab.errorRate.diff > 0;
+  const bWorseLatency = ab.latency.significant && ab.latency.bFasterProbability < 0.5;
+  const bWorseFeedback = ab.feedback.significant && ab.feedback.diff < 0;
+  const bBetterFeedback = ab.feedback.significant && ab.feedback.diff > 0;
+  const bBetterLatency = ab.latency.significant && ab.latency.bFasterProbability > 0.5;
+  if (bWorseErrors || bWorseFeedback || (bWorseLatency && !bBetterFeedback)) {
+    return { checks, ab, decision: { action: "rollback", reason: `b is significantly worse: ${summary}` } };
+  }
+  if (bBetterFeedback || bBetterLatency) return { checks, ab, decision: { action: "promote", reason: `b is significantly better: ${summary}` } };
+  return { checks, ab, decision: { action: "rollback", reason: `no significant difference, keeping a: ${summary}` } };
+}

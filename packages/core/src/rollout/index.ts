@@ -1,0 +1,3 @@
+export * from "./analysis";
+export * from "./decide";
+export * from "./policy";
