@@ -1,0 +1,83 @@
+import type { DbOrTx } from "../client.ts";
+import { Prisma } from "../generated/prisma/client.ts";
+
+export type TAuditInsert = {
+  projectId?: string | null;
+  actorType: "user" | "token" | "system";
+  actorId?: string | null;
+  action: string;
+  subjectType: string;
+  subjectId?: string | null;
+  before?: unknown;
+  after?: unknown;
+  requestId?: string | null;
+  ip?: string | null;
+};
+
+export type TAuditRow = {
+  id: bigint;
+  projectId: string | null;
+  actorType: string;
+  actorId: string | null;
+  action: string;
+  subjectType: string;
+  subjectId: string | null;
+  before: unknown;
+  after: unknown;
+  requestId: string | null;
+  ip: string | null;
+  createdAt: Date;
+};
+
+const json = (v: unknown) => (v === undefined || v === null ? Prisma.DbNull : (v as Prisma.InputJsonValue));
+
+export async function insertAuditLog(db: DbOrTx, entry: TAuditInsert): Promise<void> {
+  await db.auditLog.create({
+    data: {
+      projectId: entry.projectId ?? null,
+      actorType: entry.actorType,
+      actorId: entry.actorId ?? null,
+      action: entry.action,
+      subjectType: entry.subjectType,
+      subjectId: entry.subjectId ?? null,
+      before: json(entry.before),
+      after: json(entry.after),
+      requestId: entry.requestId ?? null,
+      ip: entry.ip ?? null,
+    },
+  });
+}
+
+/**
+ * Newest first, keyset-paginated on the id (the `(projectId, id)` index serves the per-project query).
+ * `projectIds` undefined means every project; global entries (projectId null) are only visible then.
+ */
+export function listAuditLogs(
+  db: DbOrTx,
+  filter: {
+    projectIds?: string[];
+    projectId?: string;
+    action?: string;
+    actorId?: string;
+    subjectType?: string;
+    beforeId?: bigint;
+    limit: number;
+  },
+): Promise<TAuditRow[]> {
+  const projectWhere = filter.projectId
+    ? { projectId: filter.projectId }
+    : filter.projectIds
+      ? { projectId: { in: filter.projectIds } }
+      : {};
+  return db.auditLog.findMany({
+    where: {
+      ...projectWhere,
+      ...(filter.action ? { action: filter.action } : {}),
+      ...(filter.actorId ? { actorId: filter.actorId } : {}),
+      ...(filter.subjectType ? { subjectType: filter.subjectType } : {}),
+      ...(filter.beforeId !== undefined ? { id: { lt: filter.beforeId } } : {}),
+    },
+    orderBy: { id: "desc" },
+    take: filter.limit,
+  });
+}

@@ -1,0 +1,1 @@
+export { createDataset, createDatasetVersion, getDataset, listDatasets, listDatasetVersions } from "./datasets.ts";

@@ -1,0 +1,1 @@
+export { createEnvironment, getEnvironment, listEnvironments, updateEnvironment } from "./environments.ts";

@@ -1,0 +1,1 @@
+export { archivePipeline, createPipeline, getPipeline, listPipelines, updatePipeline, validatePipelineSpec, type TSpecValidation } from "./pipelines.ts";

@@ -1,0 +1,1 @@
+export { createProject, getProject, getProjectRole, listMembers, listProjects, listRolesOfUser, setMembers } from "./projects.ts";
