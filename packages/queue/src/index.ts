@@ -1,2 +1,3 @@
 export {};
 export * from "./contract.ts";
+export * from "./rollout.ts";
