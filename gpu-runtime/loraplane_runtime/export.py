@@ -39,7 +39,9 @@ def merge(base: str, adapter: str | None, out: str) -> str:
         model = PeftModel.from_pretrained(model, adapter).merge_and_unload()
     shutil.rmtree(out, ignore_errors=True)
     model.save_pretrained(out, safe_serialization=True)
-    load_tokenizer(adapter or base).save_pretrained(out)
+    # train saves the tokenizer next to the adapter (it may add tokens); otherwise use the base's
+    has_tok = adapter and os.path.isfile(os.path.join(adapter, "tokenizer_config.json"))
+    load_tokenizer(adapter if has_tok else base).save_pretrained(out)
     write_manifest(out, {"baseModel": base, "adapter": adapter})
     return out
 
