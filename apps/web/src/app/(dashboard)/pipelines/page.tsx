@@ -1,0 +1,82 @@
+"use client";
+import { useQuery } from "@tanstack/react-query";
+import Link from "next/link";
+import { api } from "@/lib/client/api";
+import { formatRelative } from "@/lib/client/format";
+import type { TPage, TPipeline } from "@/lib/client/types";
+import { useProject } from "@/hooks/use-project";
+import { TriggerButton } from "@/components/trigger-button";
+import { Empty, PageHead, QueryView, StatusBadge } from "@/components/ui";
+
+function specField(spec: unknown, path: string[]): string {
+  let v: unknown = spec;
+  for (const k of path) v = v && typeof v === "object" ? (v as Record<string, unknown>)[k] : undefined;
+  return v === undefined || v === null ? "—" : String(v);
+}
+
+export default function PipelinesPage() {
+  const { projectId, project, can } = useProject();
+  const query = useQuery({
+    queryKey: ["pipelines", projectId],
+    enabled: Boolean(projectId),
+    queryFn: () => api<TPipeline[] | TPage<TPipeline>>(`/api/v1/projects/${projectId}/pipelines`),
+    select: (d) => (Array.isArray(d) ? d : d.items),
+    refetchInterval: 10_000,
+  });
+  return (
+    <>
+      <PageHead
+        title="Pipelines"
+        sub={project ? `Fine-tune → eval → serve pipelines in ${project.name}` : undefined}
+        actions={can("engineer") ? <Link className="btn btn-primary" href="/pipelines/new">New pipeline</Link> : null}
+      />
+      {!projectId ? (
+        <Empty title="No project selected">Ask an admin to add you to a project.</Empty>
+      ) : (
+        <QueryView
+          query={query}
+          isEmpty={(d) => d.length === 0}
+          empty={
+            <Empty title="No pipelines yet">
+              {can("engineer") ? <Link href="/pipelines/new">Create the first pipeline</Link> : "An engineer can create one."}
+            </Empty>
+          }
+        >
+          {(pipelines) => (
+            <div className="table-wrap">
+              <table className="table">
+                <thead>
+                  <tr>
+                    <th>Name</th>
+                    <th className="hide-sm">Base model</th>
+                    <th className="hide-sm">Dataset</th>
+                    <th>Last run</th>
+                    <th className="hide-sm">Updated</th>
+                    <th />
+                  </tr>
+                </thead>
+                <tbody>
+                  {pipelines.map((p) => (
+                    <tr key={p.id}>
+                      <td>
+                        <Link href={`/pipelines/${p.id}`}>{p.name}</Link>
+                        <div className="muted small">v{p.specVersion}{p.description ? ` · ${p.description}` : ""}</div>
+                      </td>
+                      <td className="hide-sm mono">{specField(p.spec, ["model", "baseModel"])}</td>
+                      <td className="hide-sm">
+                        {specField(p.spec, ["dataset", "name"])}@{specField(p.spec, ["dataset", "version"])}
+                      </td>
+                      <td>{p.lastRun ? <Link href={`/runs/${p.lastRun.id}`}><StatusBadge status={p.lastRun.status} label={`#${p.lastRun.number} ${p.lastRun.status.replace(/_/g, " ")}`} /></Link> : <span className="muted">never</span>}</td>
+                      <td className="hide-sm">{formatRelative(p.updatedAt)}</td>
+                      <td className="right">{can("engineer") ? <TriggerButton pipelineId={p.id} /> : null}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          )}
+        </QueryView>
+      )}
+    </>
+  );
+}

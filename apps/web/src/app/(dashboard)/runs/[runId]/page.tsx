@@ -1,0 +1,139 @@
+"use client";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import Link from "next/link";
+import { useParams, useRouter } from "next/navigation";
+import { useState } from "react";
+import { api, errorMessage } from "@/lib/client/api";
+import { durationBetween, formatDuration, formatTime, shortSha } from "@/lib/client/format";
+import type { TRun } from "@/lib/client/types";
+import { useNow } from "@/hooks/use-now";
+import { useProject } from "@/hooks/use-project";
+import { ConfirmDialog } from "@/components/confirm-dialog";
+import { LineageGraph, lineageNodes } from "@/components/lineage-graph";
+import { ArtifactsTable, EvalPanel, LogsTail, RunCharts, SamplesTable, StageTimeline, TrainingProgress, latestStages, runIsLive } from "@/components/run-panels";
+import { PageHead, QueryView, StatusBadge, Tabs } from "@/components/ui";
+
+type TTab = "overview" | "eval" | "artifacts" | "lineage";
+
+function RunLineage({ runId }: { runId: string }) {
+  const query = useQuery({ queryKey: ["run-lineage", runId], queryFn: () => api<unknown>(`/api/v1/runs/${runId}/lineage`) });
+  return (
+    <div className="card">
+      <h2>Lineage</h2>
+      <QueryView query={query}>{(data) => <LineageGraph nodes={lineageNodes(data)} />}</QueryView>
+    </div>
+  );
+}
+
+export default function RunPage() {
+  const { runId } = useParams<{ runId: string }>();
+  const router = useRouter();
+  const queryClient = useQueryClient();
+  const { can } = useProject();
+  const now = useNow(1000);
+  const [tab, setTab] = useState<TTab>("overview");
+  const [confirm, setConfirm] = useState<"cancel" | "retry" | null>(null);
+  const query = useQuery({
+    queryKey: ["run", runId],
+    queryFn: () => api<TRun>(`/api/v1/runs/${runId}`),
+    refetchInterval: (q) => (runIsLive(q.state.data) ? 2000 : false),
+  });
+  const live = runIsLive(query.data);
+  const cancel = useMutation({
+    mutationFn: (reason: string) => api(`/api/v1/runs/${runId}/cancel`, { method: "POST", body: { reason: reason || undefined } }),
+    onSuccess: () => queryClient.invalidateQueries({ queryKey: ["run", runId] }),
+  });
+  const retry = useMutation({
+    mutationFn: () => api<TRun | { run: TRun }>(`/api/v1/runs/${runId}/retry`, { method: "POST", body: {} }),
+    onSuccess: (data) => {
+      const next = "run" in data ? data.run : data;
+      router.push(`/runs/${next.id}`);
+    },
+  });
+
+  return (
+    <QueryView query={query} rows={6}>
+      {(run) => {
+        const stages = latestStages(run.stages);
+        const training = stages.find((s) => s.stage === "train" && s.status === "running");
+        return (
+          <>
+            <PageHead
+              crumbs={[{ href: "/pipelines", label: "Pipelines" }, { href: `/pipelines/${run.pipelineId}`, label: run.pipelineName ?? "Pipeline" }]}
+              title={
+                <span className="row">
+                  Run #{run.number} <StatusBadge status={run.status} />
+                </span>
+              }
+              sub={`${run.trigger} · commit ${shortSha(run.gitCommit)}${run.gitRef ? ` (${run.gitRef})` : ""} · started ${formatTime(run.startedAt ?? run.createdAt)} · ${formatDuration(durationBetween(run.startedAt, run.finishedAt, now))}`}
+              actions={
+                can("engineer") ? (
+                  <>
+                    {live && !run.cancelRequestedAt ? (
+                      <button type="button" className="btn" onClick={() => setConfirm("cancel")}>
+                        Cancel run
+                      </button>
+                    ) : null}
+                    {run.cancelRequestedAt && live ? <span className="muted small">Cancelling…</span> : null}
+                    {["failed", "cancelled", "blocked"].includes(run.status) ? (
+                      <button type="button" className="btn btn-primary" onClick={() => setConfirm("retry")}>
+                        Retry
+                      </button>
+                    ) : null}
+                  </>
+                ) : null
+              }
+            />
+            {run.error ? (
+              <div className="alert red" role="alert" style={{ marginBottom: 12 }}>
+                {run.error}
+              </div>
+            ) : null}
+            {run.status === "waiting_approval" ? (
+              <div className="alert amber" style={{ marginBottom: 12 }}>
+                Waiting for approval. <Link href="/approvals">Open the approvals inbox</Link>.
+              </div>
+            ) : null}
+            <Tabs
+              value={tab}
+              onChange={setTab}
+              tabs={[
+                { id: "overview", label: "Overview" },
+                { id: "eval", label: "Evaluation" },
+                { id: "artifacts", label: "Artifacts" },
+                { id: "lineage", label: "Lineage" },
+              ]}
+            />
+            {tab === "overview" && (
+              <div className="stack">
+                <StageTimeline stages={run.stages} />
+                {training ? <TrainingProgress stage={training} /> : null}
+                <RunCharts runId={run.id} live={live} />
+                <LogsTail runId={run.id} stages={stages.map((s) => s.stage)} live={live} />
+              </div>
+            )}
+            {tab === "eval" && (
+              <div className="stack">
+                <EvalPanel runId={run.id} live={live} />
+                <SamplesTable runId={run.id} canReview={can("engineer")} />
+              </div>
+            )}
+            {tab === "artifacts" && <ArtifactsTable runId={run.id} />}
+            {tab === "lineage" && <RunLineage runId={run.id} />}
+            {confirm === "cancel" && (
+              <ConfirmDialog title={`Cancel run #${run.number}?`} confirmLabel="Cancel run" danger withReason={{ label: "Reason (optional)" }} onConfirm={(reason) => cancel.mutateAsync(reason)} onClose={() => setConfirm(null)}>
+                Running workloads are stopped; finished stages and their artifacts are kept.
+              </ConfirmDialog>
+            )}
+            {confirm === "retry" && (
+              <ConfirmDialog title={`Retry run #${run.number}?`} confirmLabel="Retry" onConfirm={() => retry.mutateAsync()} onClose={() => setConfirm(null)}>
+                A new run starts from the same resolved spec.
+                {retry.error ? <div className="alert red">{errorMessage(retry.error)}</div> : null}
+              </ConfirmDialog>
+            )}
+          </>
+        );
+      }}
+    </QueryView>
+  );
+}

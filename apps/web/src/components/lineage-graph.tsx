@@ -1,0 +1,129 @@
+"use client";
+import Link from "next/link";
+import { Fragment } from "react";
+
+export interface TLineageNode {
+  id: string;
+  kind: "commit" | "dataset" | "run" | "version" | "deployment";
+  label: string;
+  sub?: string;
+  href?: string;
+}
+
+const KIND_LABEL: Record<TLineageNode["kind"], string> = { commit: "Commit", dataset: "Dataset", run: "Run", version: "Model version", deployment: "Deployment" };
+const KIND_COLOR: Record<TLineageNode["kind"], string> = { commit: "#52525b", dataset: "#0891b2", run: "#4f46e5", version: "#16a34a", deployment: "#d97706" };
+const ORDER: TLineageNode["kind"][] = ["commit", "dataset", "run", "version", "deployment"];
+
+const NODE_W = 150;
+const NODE_H = 44;
+const COL_GAP = 46;
+const ROW_GAP = 12;
+
+/**
+ * Commit → dataset → run → version → deployments as columns of boxes joined by curves. Every node of one column links
+ * to every node of the next: lineage here is a chain per run, so the fan-out only happens at versions and deployments.
+ */
+export function LineageGraph({ nodes }: { nodes: TLineageNode[] }) {
+  const columns = ORDER.map((kind) => nodes.filter((n) => n.kind === kind)).filter((c) => c.length);
+  if (!columns.length) return <div className="state">No lineage recorded.</div>;
+  const rows = Math.max(...columns.map((c) => c.length));
+  const width = columns.length * NODE_W + (columns.length - 1) * COL_GAP + 2;
+  const height = rows * NODE_H + (rows - 1) * ROW_GAP + 22;
+  const pos = (col: number, row: number, count: number) => {
+    const offset = ((rows - count) * (NODE_H + ROW_GAP)) / 2;
+    return { x: 1 + col * (NODE_W + COL_GAP), y: 20 + offset + row * (NODE_H + ROW_GAP) };
+  };
+  return (
+    <div className="lineage" style={{ overflowX: "auto" }}>
+      <svg width={width} height={height} viewBox={`0 0 ${width} ${height}`} role="img" aria-label="Lineage graph">
+        {columns.map((col, c) => (
+          <text key={`h${c}`} x={pos(c, 0, 1).x} y={12} fill="#71717a">
+            {KIND_LABEL[col[0]!.kind]}
+          </text>
+        ))}
+        {columns.slice(0, -1).map((col, c) =>
+          col.map((from, i) =>
+            columns[c + 1]!.map((to, j) => {
+              const a = pos(c, i, col.length);
+              const b = pos(c + 1, j, columns[c + 1]!.length);
+              const x1 = a.x + NODE_W;
+              const y1 = a.y + NODE_H / 2;
+              const x2 = b.x;
+              const y2 = b.y + NODE_H / 2;
+              const mid = (x1 + x2) / 2;
+              return <path key={`${from.id}-${to.id}`} d={`M${x1},${y1} C${mid},${y1} ${mid},${y2} ${x2},${y2}`} fill="none" stroke="#a1a1aa" strokeWidth={1.2} markerEnd="url(#arrow)" />;
+            }),
+          ),
+        )}
+        <defs>
+          <marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="6" markerHeight="6" orient="auto-start-reverse">
+            <path d="M 0 0 L 10 5 L 0 10 z" fill="#a1a1aa" />
+          </marker>
+        </defs>
+        {columns.map((col, c) =>
+          col.map((node, r) => {
+            const p = pos(c, r, col.length);
+            const box = (
+              <g>
+                <rect x={p.x} y={p.y} width={NODE_W} height={NODE_H} rx={6} fill="#fff" stroke={KIND_COLOR[node.kind]} strokeWidth={1.4} />
+                <rect x={p.x} y={p.y} width={4} height={NODE_H} rx={2} fill={KIND_COLOR[node.kind]} />
+                <text x={p.x + 12} y={p.y + 18} fill="#18181b" fontWeight={600}>
+                  {node.label.length > 20 ? `${node.label.slice(0, 19)}…` : node.label}
+                </text>
+                {node.sub ? (
+                  <text x={p.x + 12} y={p.y + 34} fill="#71717a">
+                    {node.sub.length > 22 ? `${node.sub.slice(0, 21)}…` : node.sub}
+                  </text>
+                ) : null}
+                <title>{`${KIND_LABEL[node.kind]}: ${node.label}${node.sub ? ` (${node.sub})` : ""}`}</title>
+              </g>
+            );
+            return <Fragment key={node.id}>{node.href ? <Link href={node.href} aria-label={`${KIND_LABEL[node.kind]} ${node.label}`}>{box}</Link> : box}</Fragment>;
+          }),
+        )}
+      </svg>
+    </div>
+  );
+}
+
+type TLoose = Record<string, unknown> | null | undefined;
+
+function obj(value: unknown): TLoose {
+  return value && typeof value === "object" && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+}
+function arr(value: unknown): Record<string, unknown>[] {
+  return Array.isArray(value) ? (value.filter((v) => v && typeof v === "object") as Record<string, unknown>[]) : [];
+}
+function s(value: unknown): string | undefined {
+  return typeof value === "string" || typeof value === "number" ? String(value) : undefined;
+}
+
+/** Turns a lineage response (run, model version or commit lineage) into graph nodes. */
+export function lineageNodes(data: unknown): TLineageNode[] {
+  const root = obj(data) ?? {};
+  const nodes: TLineageNode[] = [];
+  const commit = s(root.commit) ?? s(root.gitCommit) ?? s(obj(root.commit)?.sha) ?? s(obj(root.run)?.gitCommit);
+  if (commit) nodes.push({ id: `c:${commit}`, kind: "commit", label: commit.slice(0, 10), sub: s(root.gitRef) ?? s(obj(root.run)?.gitRef) });
+  const datasets = [obj(root.dataset) ?? obj(root.datasetVersion), ...arr(root.datasets)].filter(Boolean) as Record<string, unknown>[];
+  for (const d of datasets) {
+    const name = s(d.name) ?? s(d.datasetName) ?? s(obj(d.dataset)?.name) ?? "dataset";
+    const sha = s(d.sha256) ?? s(d.digest);
+    nodes.push({ id: `d:${s(d.id) ?? name}`, kind: "dataset", label: `${name}${s(d.version) ? `@${s(d.version)}` : ""}`, sub: sha ? `sha256:${sha.slice(0, 10)}` : undefined });
+  }
+  const runs = [obj(root.run), ...arr(root.runs)].filter(Boolean) as Record<string, unknown>[];
+  for (const r of runs) {
+    const id = s(r.id) ?? "run";
+    nodes.push({ id: `r:${id}`, kind: "run", label: s(r.number) ? `Run #${s(r.number)}` : `Run ${id.slice(0, 8)}`, sub: s(r.pipelineName) ?? s(r.status), href: `/runs/${id}` });
+  }
+  const versions = [obj(root.modelVersion) ?? obj(root.version), ...arr(root.versions), ...arr(root.modelVersions)].filter(Boolean) as Record<string, unknown>[];
+  for (const v of versions) {
+    const id = s(v.id) ?? "version";
+    nodes.push({ id: `v:${id}`, kind: "version", label: `${s(v.modelName) ?? "model"} v${s(v.version) ?? "?"}`, sub: s(v.status), href: `/models/${id}` });
+  }
+  for (const dep of arr(root.deployments)) {
+    const id = s(dep.id) ?? "deployment";
+    const env = s(dep.environmentName) ?? s(obj(dep.environment)?.name);
+    nodes.push({ id: `p:${id}`, kind: "deployment", label: env ? `${env}/${s(dep.endpointName) ?? ""}` : s(dep.endpointName) ?? id.slice(0, 8), sub: s(dep.state), href: `/deployments/${id}` });
+  }
+  return nodes.filter((n, i) => nodes.findIndex((m) => m.id === n.id) === i);
+}

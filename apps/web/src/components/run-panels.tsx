@@ -1,0 +1,384 @@
+"use client";
+import { useInfiniteQuery, useMutation, useQuery, useQueryClient, type InfiniteData } from "@tanstack/react-query";
+import { useEffect, useMemo, useRef, useState } from "react";
+import { api, errorMessage, qs } from "@/lib/client/api";
+import { durationBetween, formatBytes, formatDuration, formatNumber, formatTime } from "@/lib/client/format";
+import type { TArtifact, TEval, TLogLine, TMetricSeries, TPage, TRun, TSample, TStage } from "@/lib/client/types";
+import { useNow } from "@/hooks/use-now";
+import { MetricChart } from "./metric-chart";
+import { Badge, Empty, ErrorState, Loading, Progress, QueryView, StatusBadge } from "./ui";
+
+export const STAGE_ORDER = ["prepare", "train", "eval", "gate", "register", "approve", "deploy", "rollout"];
+export const RUN_ACTIVE = new Set(["queued", "running", "waiting_approval"]);
+
+/** Latest attempt of each stage, in pipeline order. */
+export function latestStages(stages: TStage[]): TStage[] {
+  const byStage = new Map<string, TStage>();
+  for (const stage of stages) {
+    const seen = byStage.get(stage.stage);
+    if (!seen || stage.attempt > seen.attempt) byStage.set(stage.stage, stage);
+  }
+  return [...byStage.values()].sort((a, b) => STAGE_ORDER.indexOf(a.stage) - STAGE_ORDER.indexOf(b.stage));
+}
+
+export function StageTimeline({ stages }: { stages: TStage[] }) {
+  const now = useNow(1000);
+  const latest = latestStages(stages);
+  if (!latest.length) return <Empty title="No stages yet">The run is queued; stages appear when a worker picks it up.</Empty>;
+  return (
+    <ol className="timeline" aria-label="Stage timeline" style={{ listStyle: "none", padding: 0, margin: 0 }}>
+      {latest.map((stage) => (
+        <li key={stage.stage} className="stage" data-status={stage.status} data-stage={stage.stage}>
+          <div className="row" style={{ justifyContent: "space-between" }}>
+            <span className="name">{stage.stage}</span>
+            {stage.attempt > 1 && <Badge>try {stage.attempt}</Badge>}
+          </div>
+          <StatusBadge status={stage.status} />
+          <div className="dur">{stage.startedAt ? formatDuration(durationBetween(stage.startedAt, stage.finishedAt, now)) : "—"}</div>
+          {stage.error ? (
+            <div className="small" style={{ color: "var(--red)", overflowWrap: "anywhere" }} title={stage.error}>
+              {stage.error.length > 80 ? `${stage.error.slice(0, 80)}…` : stage.error}
+            </div>
+          ) : null}
+          {stage.status === "running" && typeof stage.progress === "number" ? <div className="bar" style={{ width: `${Math.min(1, stage.progress) * 100}%` }} /> : null}
+        </li>
+      ))}
+    </ol>
+  );
+}
+
+export function TrainingProgress({ stage }: { stage: TStage }) {
+  const progress = stage.progress ?? (stage.step && stage.totalSteps ? stage.step / stage.totalSteps : 0);
+  return (
+    <div className="card" aria-live="polite">
+      <div className="card-head">
+        <h2>Training</h2>
+        <span className="muted small">
+          {stage.step ?? 0} / {stage.totalSteps ?? "?"} steps · {Math.round(progress * 100)}%{stage.etaSeconds !== null && stage.etaSeconds !== undefined ? ` · ETA ${formatDuration(stage.etaSeconds)}` : ""}
+        </span>
+      </div>
+      <Progress value={progress} label="Training progress" />
+    </div>
+  );
+}
+
+const TRAIN_KEYS = ["train/loss", "eval/loss", "train/learning_rate", "train/tokens_per_second"];
+
+export function RunCharts({ runId, live }: { runId: string; live: boolean }) {
+  const query = useQuery({
+    queryKey: ["run-metrics", runId],
+    queryFn: () => api<{ series: TMetricSeries[] }>(`/api/v1/runs/${runId}/metrics${qs({ keys: TRAIN_KEYS.join(","), maxPoints: 1000 })}`),
+    refetchInterval: live ? 3000 : false,
+  });
+  const byKey = useMemo(() => new Map((query.data?.series ?? []).map((s) => [s.key, s])), [query.data]);
+  const rows = (keys: string[]) => {
+    const steps = new Map<number, Record<string, number | null>>();
+    for (const key of keys) {
+      for (const p of byKey.get(key)?.points ?? []) {
+        const row = steps.get(p.step) ?? { step: p.step };
+        row[key] = p.value;
+        steps.set(p.step, row);
+      }
+    }
+    return [...steps.values()].sort((a, b) => (a.step as number) - (b.step as number));
+  };
+  const note = (key: string) => {
+    const s = byKey.get(key);
+    return s?.downsampled ? `${s.points.length} of ${s.totalPoints.toLocaleString()} points` : s ? `${s.totalPoints.toLocaleString()} points` : undefined;
+  };
+  if (query.isLoading) return <Loading rows={3} />;
+  if (query.error && !query.data) return <ErrorState error={query.error} retry={() => void query.refetch()} />;
+  return (
+    <div className="grid grid-3">
+      <MetricChart title="Loss" x="step" rows={rows(["train/loss", "eval/loss"])} lines={[{ key: "train/loss", label: "train" }, { key: "eval/loss", label: "eval", dashed: true }]} note={note("train/loss")} />
+      <MetricChart title="Learning rate" x="step" rows={rows(["train/learning_rate"])} lines={[{ key: "train/learning_rate", label: "lr", color: "#0891b2" }]} note={note("train/learning_rate")} />
+      <MetricChart title="Tokens / s" x="step" rows={rows(["train/tokens_per_second"])} lines={[{ key: "train/tokens_per_second", label: "tokens/s", color: "#d97706" }]} yFormatter={(v) => Math.round(v).toLocaleString()} note={note("train/tokens_per_second")} />
+    </div>
+  );
+}
+
+/** Logs arrive as plain lines or as records; both become one shape. */
+function toLines(data: unknown): TLogLine[] {
+  const list = Array.isArray(data) ? data : data && typeof data === "object" ? ((data as Record<string, unknown>).lines ?? (data as Record<string, unknown>).items ?? []) : typeof data === "string" ? data.split("\n") : [];
+  return (list as unknown[]).map((entry) => {
+    if (typeof entry === "string") return { line: entry };
+    const record = (entry ?? {}) as Record<string, unknown>;
+    return { line: String(record.line ?? record.message ?? record.text ?? ""), stage: record.stage as string | undefined, ts: (record.ts ?? record.time) as string | undefined, stream: record.stream as string | undefined };
+  });
+}
+
+export function LogsTail({ runId, stages, live }: { runId: string; stages: string[]; live: boolean }) {
+  const [stage, setStage] = useState<string>("");
+  const [follow, setFollow] = useState(true);
+  const ref = useRef<HTMLPreElement>(null);
+  const query = useQuery({
+    queryKey: ["run-logs", runId, stage],
+    queryFn: () => api<unknown>(`/api/v1/runs/${runId}/logs${qs({ stage, tail: 500 })}`),
+    refetchInterval: live ? 2500 : false,
+    select: toLines,
+  });
+  useEffect(() => {
+    if (follow && ref.current) ref.current.scrollTop = ref.current.scrollHeight;
+  }, [query.data, follow]);
+  return (
+    <div className="card">
+      <div className="card-head">
+        <h2>Logs</h2>
+        <div className="row">
+          <label className="row small">
+            Stage
+            <select className="input" style={{ width: 120, height: 26 }} value={stage} onChange={(e) => setStage(e.target.value)}>
+              <option value="">all</option>
+              {stages.map((s) => (
+                <option key={s} value={s}>
+                  {s}
+                </option>
+              ))}
+            </select>
+          </label>
+          <label className="row small">
+            <input type="checkbox" checked={follow} onChange={(e) => setFollow(e.target.checked)} /> Follow
+          </label>
+        </div>
+      </div>
+      <QueryView query={query} isEmpty={(lines) => lines.length === 0} empty={<Empty title="No log lines yet" />}>
+        {(lines) => (
+          <pre ref={ref} className="logs" tabIndex={0} aria-label="Log output">
+            {lines.map((l, i) => (
+              <div key={i} className={l.stream === "stderr" ? "ln-err" : undefined}>
+                {l.stage && !stage ? <span className="ln-stage">[{l.stage}] </span> : null}
+                {l.line}
+              </div>
+            ))}
+          </pre>
+        )}
+      </QueryView>
+    </div>
+  );
+}
+
+export function GateBanner({ gate }: { gate: TEval["gate"] }) {
+  if (!gate || gate.passed === null) return <div className="alert blue">Gate not evaluated yet.</div>;
+  return gate.passed ? (
+    <div className="alert green" data-testid="gate-decision">
+      <strong>Gate passed.</strong> {gate.reasons.length ? gate.reasons.join(" ") : "Every blocking threshold was met."}
+    </div>
+  ) : (
+    <div className="alert red" data-testid="gate-decision">
+      <strong>Gate blocked.</strong>
+      <ul style={{ margin: "4px 0 0", paddingLeft: 18 }}>
+        {gate.reasons.map((r, i) => (
+          <li key={i}>{r}</li>
+        ))}
+      </ul>
+    </div>
+  );
+}
+
+export function EvalTable({ results }: { results: TEval["results"] }) {
+  return (
+    <div className="table-wrap">
+      <table className="table">
+        <thead>
+          <tr>
+            <th>Metric</th>
+            <th className="num">Value</th>
+            <th className="num">Threshold</th>
+            <th>Blocking</th>
+            <th>Result</th>
+            <th className="hide-sm">Reason</th>
+          </tr>
+        </thead>
+        <tbody>
+          {results.map((r) => (
+            <tr key={r.metric}>
+              <td className="mono">{r.metric}</td>
+              <td className="num">{formatNumber(r.value)}</td>
+              <td className="num">{r.threshold !== null && r.threshold !== undefined ? `${r.comparator ?? ">="} ${formatNumber(r.threshold)}` : "—"}</td>
+              <td>{r.threshold === null || r.threshold === undefined ? "—" : r.blocking ? "yes" : "advisory"}</td>
+              <td>{r.passed === null || r.passed === undefined ? <span className="muted">no threshold</span> : <StatusBadge status={r.passed ? "passed" : "failed"} />}</td>
+              <td className="hide-sm muted">{r.reason ?? ""}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+export function EvalPanel({ runId, live }: { runId: string; live: boolean }) {
+  const query = useQuery({ queryKey: ["run-eval", runId], queryFn: () => api<TEval>(`/api/v1/runs/${runId}/eval`), refetchInterval: live ? 5000 : false });
+  return (
+    <div className="card">
+      <div className="card-head">
+        <h2>Evaluation</h2>
+        <a className="btn btn-sm" href={`/runs/${runId}/report`}>
+          Printable report
+        </a>
+      </div>
+      <QueryView query={query} isEmpty={(d) => d.results.length === 0 && !d.gate} empty={<Empty title="No evaluation results yet">They appear when the eval stage finishes.</Empty>}>
+        {(data) => (
+          <div className="stack">
+            <GateBanner gate={data.gate} />
+            {data.results.length ? <EvalTable results={data.results} /> : null}
+          </div>
+        )}
+      </QueryView>
+    </div>
+  );
+}
+
+export function SamplesTable({ runId, canReview }: { runId: string; canReview: boolean }) {
+  const queryClient = useQueryClient();
+  const [filter, setFilter] = useState<"" | "unreviewed" | "good" | "bad">("");
+  const key = ["run-samples", runId];
+  const query = useInfiniteQuery({
+    queryKey: key,
+    initialPageParam: undefined as string | undefined,
+    queryFn: ({ pageParam }) => api<TPage<TSample>>(`/api/v1/runs/${runId}/samples${qs({ cursor: pageParam })}`),
+    getNextPageParam: (last) => last.nextCursor ?? undefined,
+  });
+  const review = useMutation({
+    mutationFn: ({ index, value }: { index: number; value: "good" | "bad" }) => api(`/api/v1/runs/${runId}/samples/${index}/review`, { method: "PUT", body: { review: value } }),
+    onMutate: ({ index, value }) => {
+      queryClient.setQueryData<InfiniteData<TPage<TSample>>>(key, (old) =>
+        old ? { ...old, pages: old.pages.map((p) => ({ ...p, items: p.items.map((s) => (s.index === index ? { ...s, review: value } : s)) })) } : old,
+      );
+    },
+    onSettled: () => {
+      void queryClient.invalidateQueries({ queryKey: key });
+      void queryClient.invalidateQueries({ queryKey: ["run-eval", runId] });
+    },
+  });
+  const samples = query.data?.pages.flatMap((p) => p.items) ?? [];
+  const reviewed = samples.filter((s) => s.review).length;
+  const good = samples.filter((s) => s.review === "good").length;
+  const shown = samples.filter((s) => (filter === "" ? true : filter === "unreviewed" ? !s.review : s.review === filter));
+  return (
+    <div className="card">
+      <div className="card-head">
+        <h2>Samples</h2>
+        <div className="row small">
+          <span className="muted">
+            {reviewed} reviewed of {samples.length} loaded{reviewed ? ` · pass rate ${((good / reviewed) * 100).toFixed(1)}%` : ""}
+          </span>
+          <select className="input" style={{ width: 130, height: 26 }} aria-label="Filter samples" value={filter} onChange={(e) => setFilter(e.target.value as typeof filter)}>
+            <option value="">all</option>
+            <option value="unreviewed">unreviewed</option>
+            <option value="good">marked good</option>
+            <option value="bad">marked bad</option>
+          </select>
+        </div>
+      </div>
+      {review.error ? (
+        <div className="alert red" role="alert" style={{ marginBottom: 8 }}>
+          {errorMessage(review.error)}
+        </div>
+      ) : null}
+      {query.isLoading ? (
+        <Loading />
+      ) : query.error && !query.data ? (
+        <ErrorState error={query.error} retry={() => void query.refetch()} />
+      ) : !samples.length ? (
+        <Empty title="No samples recorded" />
+      ) : (
+        <div className="table-wrap">
+          <table className="table">
+            <thead>
+              <tr>
+                <th className="num">#</th>
+                <th>Prompt</th>
+                <th>Reference</th>
+                <th>Prediction</th>
+                <th className="hide-sm">Scores</th>
+                <th>Review</th>
+              </tr>
+            </thead>
+            <tbody>
+              {shown.map((s) => (
+                <tr key={s.index} data-sample={s.index}>
+                  <td className="num">{s.index}</td>
+                  <td className="mono small" style={{ maxWidth: 260, whiteSpace: "pre-wrap", overflowWrap: "anywhere" }}>{s.prompt}</td>
+                  <td className="mono small" style={{ maxWidth: 200, whiteSpace: "pre-wrap", overflowWrap: "anywhere" }}>{s.reference}</td>
+                  <td className="mono small" style={{ maxWidth: 200, whiteSpace: "pre-wrap", overflowWrap: "anywhere" }}>{s.prediction}</td>
+                  <td className="hide-sm small nowrap">
+                    {Object.entries(s.scores ?? {}).map(([k, v]) => (
+                      <div key={k}>
+                        {k}: {formatNumber(v, 3)}
+                      </div>
+                    ))}
+                  </td>
+                  <td>
+                    <div className="row" role="group" aria-label={`Review sample ${s.index}`} style={{ flexWrap: "nowrap" }}>
+                      <button type="button" className={`btn btn-sm ${s.review === "good" ? "btn-primary" : ""}`} aria-pressed={s.review === "good"} disabled={!canReview} onClick={() => review.mutate({ index: s.index, value: "good" })}>
+                        Good
+                      </button>
+                      <button type="button" className={`btn btn-sm ${s.review === "bad" ? "btn-danger" : ""}`} aria-pressed={s.review === "bad"} disabled={!canReview} onClick={() => review.mutate({ index: s.index, value: "bad" })}>
+                        Bad
+                      </button>
+                    </div>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      {query.hasNextPage ? (
+        <button type="button" className="btn btn-sm" style={{ marginTop: 8 }} onClick={() => void query.fetchNextPage()} disabled={query.isFetchingNextPage}>
+          Load more samples
+        </button>
+      ) : null}
+    </div>
+  );
+}
+
+export function ArtifactsTable({ runId }: { runId: string }) {
+  const query = useQuery({
+    queryKey: ["run-artifacts", runId],
+    queryFn: () => api<TArtifact[] | { items: TArtifact[] }>(`/api/v1/runs/${runId}/artifacts`),
+    select: (d) => (Array.isArray(d) ? d : d.items),
+  });
+  return (
+    <QueryView query={query} isEmpty={(d) => d.length === 0} empty={<Empty title="No artifacts yet">Adapters, checkpoints and reports appear as stages finish.</Empty>}>
+      {(artifacts) => (
+        <div className="table-wrap">
+          <table className="table">
+            <thead>
+              <tr>
+                <th>Kind</th>
+                <th>URI</th>
+                <th className="num">Size</th>
+                <th className="hide-sm">sha256</th>
+                <th className="hide-sm">Created</th>
+                <th />
+              </tr>
+            </thead>
+            <tbody>
+              {artifacts.map((a) => (
+                <tr key={a.id}>
+                  <td>
+                    <Badge tone="violet">{a.kind}</Badge>
+                  </td>
+                  <td className="mono small" style={{ overflowWrap: "anywhere" }}>{a.uri}</td>
+                  <td className="num nowrap">{formatBytes(a.sizeBytes)}</td>
+                  <td className="hide-sm mono small" title={a.sha256 ?? undefined}>{a.sha256 ? a.sha256.slice(0, 12) : "—"}</td>
+                  <td className="hide-sm nowrap">{formatTime(a.createdAt)}</td>
+                  <td>
+                    <a className="btn btn-sm" href={`/api/v1/artifacts/${a.id}/download`} download>
+                      Download
+                    </a>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </QueryView>
+  );
+}
+
+export function runIsLive(run: TRun | undefined): boolean {
+  return Boolean(run && RUN_ACTIVE.has(run.status));
+}
