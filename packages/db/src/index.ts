@@ -12,3 +12,4 @@ export * from "./repositories/environments.ts";
 export * from "./repositories/catalog.ts";
 export * from "./repositories/deployments.ts";
 export * from "./repositories/serving.ts";
+export * from "./repositories/runs.ts"

@@ -7,3 +7,4 @@ export * from "./environments/index.ts";
 export * from "./datasets/index.ts";
 export * from "./pipelines/index.ts";
 export * from "./webhooks/index.ts";
+export * from "./errors.ts"

@@ -1,0 +1,128 @@
+// Pipeline runs and their ingest tokens.
+import type { DbOrTx } from "../client.ts";
+import type { Prisma } from "../generated/prisma/client.ts";
+import type { RunStatus, StageName, TriggerKind } from "../generated/prisma/enums.ts";
+
+export const runSelect = {
+  id: true,
+  projectId: true,
+  pipelineId: true,
+  number: true,
+  status: true,
+  trigger: true,
+  gitCommit: true,
+  gitRef: true,
+  idempotencyKey: true,
+  requestedById: true,
+  requestedByToken: true,
+  specVersion: true,
+  resolvedSpec: true,
+  datasetVersionId: true,
+  sweepId: true,
+  params: true,
+  retryOfRunId: true,
+  currentStage: true,
+  error: true,
+  cancelRequestedAt: true,
+  createdAt: true,
+  startedAt: true,
+  finishedAt: true,
+  updatedAt: true,
+} as const;
+export type TRunRow = Prisma.PipelineRunGetPayload<{ select: typeof runSelect }>;
+
+export const ACTIVE_RUN_STATUSES: RunStatus[] = ["queued", "running", "waiting_approval"];
+
+export function findRunById(db: DbOrTx, id: string): Promise<TRunRow | null> {
+  return db.pipelineRun.findUnique({ where: { id }, select: runSelect });
+}
+
+export function findRunByIdempotencyKey(db: DbOrTx, pipelineId: string, idempotencyKey: string): Promise<TRunRow | null> {
+  return db.pipelineRun.findUnique({ where: { pipelineId_idempotencyKey: { pipelineId, idempotencyKey } }, select: runSelect });
+}
+
+/** Serialises run creation per pipeline for the rest of the transaction (numbering and idempotency checks). */
+export async function lockPipelineForRunCreation(tx: DbOrTx, pipelineId: string): Promise<void> {
+  await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext('run-create'), hashtext(${pipelineId}))`;
+}
+
+export async function nextRunNumber(tx: DbOrTx, pipelineId: string): Promise<number> {
+  const agg = await tx.pipelineRun.aggregate({ where: { pipelineId }, _max: { number: true } });
+  return (agg._max.number ?? 0) + 1;
+}
+
+export interface TRunInsert {
+  projectId: string;
+  pipelineId: string;
+  number: number;
+  trigger: TriggerKind;
+  gitCommit?: string | null;
+  gitRef?: string | null;
+  idempotencyKey?: string | null;
+  requestedById?: string | null;
+  requestedByToken?: string | null;
+  specVersion: number;
+  resolvedSpec: Prisma.InputJsonValue;
+  datasetVersionId: string | null;
+  sweepId?: string | null;
+  params?: Prisma.InputJsonValue | null;
+  retryOfRunId?: string | null;
+}
+
+export function insertRun(tx: DbOrTx, data: TRunInsert): Promise<TRunRow> {
+  const { params, ...rest } = data;
+  return tx.pipelineRun.create({ data: { ...rest, ...(params == null ? {} : { params }) }, select: runSelect });
+}
+
+export interface TRunUpdate {
+  status?: RunStatus;
+  currentStage?: StageName | null;
+  error?: string | null;
+  cancelRequestedAt?: Date | null;
+  startedAt?: Date | null;
+  finishedAt?: Date | null;
+}
+
+/** Updates a run only while it is in one of `fromStatuses`; returns whether it did (a compare-and-set). */
+export async function updateRunIf(db: DbOrTx, id: string, fromStatuses: RunStatus[], data: TRunUpdate): Promise<boolean> {
+  const res = await db.pipelineRun.updateMany({ where: { id, status: { in: fromStatuses } }, data });
+  return res.count === 1;
+}
+
+export function listActiveRunIds(db: DbOrTx, limit = 1000): Promise<{ id: string; status: RunStatus }[]> {
+  return db.pipelineRun.findMany({
+    where: { status: { in: ACTIVE_RUN_STATUSES } },
+    select: { id: true, status: true },
+    orderBy: { createdAt: "asc" },
+    take: limit,
+  });
+}
+
+export function findRunsByCommitSha(db: DbOrTx, projectId: string, sha: string) {
+  // Short SHAs are accepted as prefixes, as in git.
+  return db.pipelineRun.findMany({
+    where: { projectId, gitCommit: sha.length >= 40 ? sha : { startsWith: sha } },
+    select: {
+      id: true,
+      number: true,
+      status: true,
+      pipelineId: true,
+      gitCommit: true,
+      gitRef: true,
+      createdAt: true,
+      modelVersions: { select: { id: true, modelName: true, version: true, status: true } },
+    },
+    orderBy: { createdAt: "desc" },
+  });
+}
+
+export function insertRunToken(db: DbOrTx, data: { runId: string; stage: StageName; secretHash: string; expiresAt: Date }) {
+  return db.runToken.create({ data, select: { id: true, expiresAt: true } });
+}
+
+export function findValidRunToken(db: DbOrTx, runId: string, secretHash: string, now: Date) {
+  return db.runToken.findFirst({
+    where: { runId, secretHash, expiresAt: { gt: now } },
+    select: { id: true, runId: true, stage: true, expiresAt: true },
+  });
+}

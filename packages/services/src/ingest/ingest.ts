@@ -1,0 +1,148 @@
+// Ingest from running workloads (train/eval containers), called by the REST ingest routes and, for the local
+// executor, by the worker that reads the workload's stdout. Everything here is idempotent: metric points are keyed
+// by (run, key, step) with last write wins, artifacts by (run, uri), heartbeats only move timestamps forward.
+import { createHash, randomBytes } from "node:crypto";
+import { lttb, STAGES } from "@loraplane/core";
+import {
+  findRunById,
+  findRunningStageRun,
+  findSeriesStats,
+  findValidRunToken,
+  insertRunToken,
+  listSeriesPoints,
+  upsertArtifacts,
+  upsertMetricPoints,
+  updateStageRunIf,
+  type Db,
+  type DbOrTx,
+  type StageName,
+} from "@loraplane/db";
+import { z } from "zod";
+import { NotFoundError, parseInput, PayloadTooLargeError, UnauthorizedError } from "../errors.ts";
+
+export const MAX_POINTS_PER_BATCH = 1000;
+export const MAX_BATCH_BYTES = 1_048_576;
+
+export const ZMetricPoint = z.object({
+  key: z.string().min(1).max(250).regex(/^[\w./:-]+$/, "may contain letters, digits and _ . / : - only"),
+  step: z.number().int().min(0).max(2_147_483_647),
+  value: z.number().refine(Number.isFinite, "must be a finite number"),
+  /** Milliseconds since the epoch, or an ISO date; defaults to the time of ingest. */
+  timestamp: z.union([z.number().int().positive(), z.iso.datetime({ offset: true })]).optional(),
+});
+export const ZMetricBatch = z.array(ZMetricPoint).max(MAX_POINTS_PER_BATCH, `at most ${MAX_POINTS_PER_BATCH} points per request`);
+export type TMetricPoint = z.infer<typeof ZMetricPoint>;
+
+async function requireRun(db: DbOrTx, runId: string) {
+  const run = await findRunById(db, runId);
+  if (!run) throw new NotFoundError(`run ${runId} not found`);
+  return run;
+}
+
+/** Writes one batch (≤ 1000 points, ≤ 1 MB) with two statements. Repeated (key, step): the last one wins. */
+export async function ingestMetricPoints(db: Db, runId: string, points: unknown): Promise<{ accepted: number }> {
+  if (Array.isArray(points) && points.length > MAX_POINTS_PER_BATCH) {
+    throw new PayloadTooLargeError(`at most ${MAX_POINTS_PER_BATCH} points per request (got ${points.length})`, [{ path: "points", message: `at most ${MAX_POINTS_PER_BATCH} points` }]);
+  }
+  const parsed = parseInput(ZMetricBatch, points, "points");
+  if (Buffer.byteLength(JSON.stringify(parsed)) > MAX_BATCH_BYTES) {
+    throw new PayloadTooLargeError("a metric batch may be at most 1 MB", [{ path: "points", message: "at most 1 MB" }]);
+  }
+  await requireRun(db, runId);
+  const now = Date.now();
+  const accepted = await upsertMetricPoints(
+    db,
+    runId,
+    parsed.map((p) => ({ key: p.key, step: p.step, value: p.value, wallTime: new Date(p.timestamp ?? now) })),
+  );
+  return { accepted };
+}
+
+export const ZHeartbeat = z.object({
+  stage: z.string().optional(),
+  step: z.number().int().min(0).optional(),
+  totalSteps: z.number().int().min(0).optional(),
+  progress: z.number().min(0).max(1).optional(),
+  etaSeconds: z.number().min(0).nullable().optional(),
+});
+
+/** Moves the running stage's heartbeat to now and records its progress. */
+export async function recordHeartbeat(db: Db, runId: string, body: unknown): Promise<{ stage: StageName; heartbeatAt: Date }> {
+  const hb = parseInput(ZHeartbeat, body);
+  await requireRun(db, runId);
+  const stageName = STAGES.find((s) => s === hb.stage);
+  const stage = await findRunningStageRun(db, runId, stageName);
+  if (!stage) throw new NotFoundError(`run ${runId} has no running stage${hb.stage ? ` "${hb.stage}"` : ""}`);
+  const heartbeatAt = new Date();
+  await updateStageRunIf(db, stage.id, ["running"], {
+    heartbeatAt,
+    ...(hb.step === undefined ? {} : { step: hb.step }),
+    ...(hb.totalSteps === undefined ? {} : { totalSteps: hb.totalSteps }),
+    ...(hb.progress === undefined ? {} : { progress: hb.progress }),
+    ...(hb.etaSeconds === undefined ? {} : { etaSeconds: hb.etaSeconds }),
+  });
+  return { stage: stage.stage, heartbeatAt };
+}
+
+export const ZArtifactManifest = z.object({
+  kind: z.enum(["adapter", "checkpoint", "eval_report", "merged_model", "onnx", "dataset", "logs", "other"]),
+  uri: z.string().min(1).max(2000).regex(/^[a-z][a-z0-9+.-]*:\/\//, "must be a URI such as file:///… or s3://…"),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/, "must be a hex sha256").optional(),
+  sizeBytes: z.number().int().min(0).optional(),
+  metadata: z.record(z.string(), z.unknown()).optional(),
+});
+export const ZArtifactsBody = z.object({ artifacts: z.array(ZArtifactManifest).min(1).max(100) });
+
+export async function recordArtifacts(db: Db, runId: string, body: unknown) {
+  const { artifacts } = parseInput(ZArtifactsBody, body);
+  await requireRun(db, runId);
+  const stage = await findRunningStageRun(db, runId);
+  const rows = await upsertArtifacts(
+    db,
+    runId,
+    stage?.id ?? null,
+    artifacts.map((a) => ({ kind: a.kind, uri: a.uri, sha256: a.sha256 ?? null, sizeBytes: a.sizeBytes ?? null, ...(a.metadata ? { metadata: a.metadata as object } : {}) })),
+  );
+  return { artifacts: rows.map((r) => ({ id: r.id, kind: r.kind, uri: r.uri })) };
+}
+
+const hashSecret = (secret: string) => createHash("sha256").update(secret).digest("hex");
+
+/** A credential for one stage of one run, handed to the workload; only its hash is stored. */
+export async function issueRunToken(db: DbOrTx, runId: string, stage: StageName, ttlSeconds: number): Promise<{ secret: string; expiresAt: Date }> {
+  const secret = `lprt_${randomBytes(24).toString("base64url")}`;
+  const expiresAt = new Date(Date.now() + ttlSeconds * 1000);
+  await insertRunToken(db, { runId, stage, secretHash: hashSecret(secret), expiresAt });
+  return { secret, expiresAt };
+}
+
+/** Checks a workload's bearer secret: valid only for its own run and until it expires. */
+export async function authenticateRunToken(db: DbOrTx, runId: string, bearerSecret: string | null | undefined): Promise<{ runId: string; stage: StageName }> {
+  if (!bearerSecret) throw new UnauthorizedError("missing run token");
+  const token = await findValidRunToken(db, runId, hashSecret(bearerSecret), new Date());
+  if (!token) throw new UnauthorizedError("invalid or expired run token for this run");
+  return { runId: token.runId, stage: token.stage };
+}
+
+export const ZMetricQuery = z.object({
+  runId: z.string().min(1),
+  keys: z.array(z.string().min(1)).min(1).max(50),
+  maxPoints: z.number().int().min(3).max(10_000).default(1000),
+});
+
+/** Each requested series, downsampled on the server with LTTB to at most maxPoints, first and last point kept. */
+export async function queryMetricSeries(db: Db, query: z.input<typeof ZMetricQuery>) {
+  const { runId, keys, maxPoints } = parseInput(ZMetricQuery, query);
+  await requireRun(db, runId);
+  const stats = await findSeriesStats(db, runId, keys);
+  return Promise.all(
+    stats.map(async (s) => {
+      const rows = await listSeriesPoints(db, s.id);
+      const points = lttb(
+        rows.map((r) => ({ x: r.step, y: r.value, wallTime: r.wallTime })),
+        maxPoints,
+      ).map((p) => ({ step: p.x, value: p.y, wallTime: p.wallTime }));
+      return { key: s.key, total: s.count, downsampled: points.length < s.count, points };
+    }),
+  );
+}

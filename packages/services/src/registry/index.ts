@@ -1,0 +1,2 @@
+export * from "./register-model-version.ts";
+export * from "./lineage.ts";

@@ -1,0 +1,62 @@
+import { ZPipelineSpec } from "@loraplane/core";
+import {
+  findDatasetVersionForRun,
+  findLatestModelVersion,
+  findModelVersionOfRun,
+  findRunById,
+  insertModelVersion,
+  listEvalResults,
+  listRunArtifacts,
+  lockModelName,
+  type Db,
+  type Prisma,
+  type TModelVersionRow,
+} from "@loraplane/db";
+import { ConflictError, NotFoundError } from "../errors.ts";
+
+/**
+ * Registers the run's adapter as the next version of its model, freezing the lineage (run, commit, dataset digest,
+ * resolved spec, eval results, parent = the model's previous version). Registering a run again returns its version.
+ */
+export async function registerModelVersion(db: Db, runId: string): Promise<{ version: TModelVersionRow; created: boolean }> {
+  const run = await findRunById(db, runId);
+  if (!run) throw new NotFoundError(`run ${runId} not found`);
+  const spec = ZPipelineSpec.parse(run.resolvedSpec);
+  const modelName = spec.model.name;
+  const existing = await findModelVersionOfRun(db, runId, modelName);
+  if (existing) return { version: existing, created: false };
+
+  const adapters = await listRunArtifacts(db, runId, "adapter");
+  const adapter = adapters[adapters.length - 1];
+  if (!adapter) throw new ConflictError(`run ${runId} produced no adapter artifact to register`);
+  const [dataset, evals] = await Promise.all([run.datasetVersionId ? findDatasetVersionForRun(db, run.datasetVersionId) : null, listEvalResults(db, runId)]);
+
+  return db.$transaction(async (tx) => {
+    await lockModelName(tx, run.projectId, modelName);
+    const again = await findModelVersionOfRun(tx, runId, modelName);
+    if (again) return { version: again, created: false };
+    const parent = await findLatestModelVersion(tx, run.projectId, modelName);
+    const lineage = {
+      run: { id: run.id, number: run.number, pipelineId: run.pipelineId, trigger: run.trigger, params: run.params },
+      git: { commit: run.gitCommit, ref: run.gitRef },
+      dataset: dataset ? { id: dataset.id, name: dataset.dataset.name, version: dataset.version, sha256: dataset.sha256, uri: dataset.uri } : null,
+      spec: run.resolvedSpec,
+      eval: evals.map((e) => ({ metric: e.metric, value: Number.isFinite(e.value) ? e.value : null, threshold: e.threshold, comparator: e.comparator, blocking: e.blocking, passed: e.passed })),
+      adapter: { artifactId: adapter.id, uri: adapter.uri, sha256: adapter.sha256, sizeBytes: adapter.sizeBytes?.toString() ?? null },
+      parentVersion: parent ? { id: parent.id, version: parent.version } : null,
+    };
+    const version = await insertModelVersion(tx, {
+      projectId: run.projectId,
+      modelName,
+      version: (parent?.version ?? 0) + 1,
+      runId,
+      adapterArtifactId: adapter.id,
+      baseModel: spec.model.baseModel,
+      gitCommit: run.gitCommit,
+      datasetVersionId: run.datasetVersionId,
+      parentVersionId: parent?.id ?? null,
+      lineage: lineage as Prisma.InputJsonValue,
+    });
+    return { version, created: true };
+  });
+}

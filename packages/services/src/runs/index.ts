@@ -1,0 +1,4 @@
+export * from "./deps.ts";
+export * from "./trigger-run.ts";
+export * from "./cancel-run.ts";
+export * from "./retry-run.ts";

@@ -1,0 +1,127 @@
+import { applyParams, planStages, resolveSpec, SweepError, type TPipelineSpec } from "@loraplane/core";
+import {
+  ensureStageRun,
+  findDatasetVersionByName,
+  findEnvironmentsByName,
+  findPipelineForTrigger,
+  findRunByIdempotencyKey,
+  insertRun,
+  lockPipelineForRunCreation,
+  nextRunNumber,
+  type Prisma,
+  type TRunRow,
+} from "@loraplane/db";
+import { z } from "zod";
+import { recordAudit } from "../audit/record-audit.ts";
+import { ConflictError, NotFoundError, parseInput, ValidationError } from "../errors.ts";
+import type { TRunDeps } from "./deps.ts";
+
+export const ZTriggerRunInput = z.object({
+  projectId: z.string().min(1),
+  pipelineId: z.string().min(1),
+  trigger: z.enum(["ui", "api", "webhook", "schedule", "sweep", "retry"]),
+  requestedById: z.string().min(1).optional(),
+  requestedByToken: z.string().min(1).optional(),
+  idempotencyKey: z.string().min(1).max(200).optional(),
+  gitCommit: z.string().regex(/^[0-9a-f]{7,64}$/i, "must be a hex commit SHA").optional(),
+  gitRef: z.string().min(1).max(250).optional(),
+  params: z.record(z.string(), z.union([z.number(), z.string(), z.boolean()])).optional(),
+  sweepId: z.string().min(1).optional(),
+});
+export type TTriggerRunInput = z.input<typeof ZTriggerRunInput>;
+
+export interface TTriggerRunResult {
+  run: { id: string; number: number; status: TRunRow["status"] };
+  created: boolean;
+}
+
+const summary = (run: TRunRow) => ({ id: run.id, number: run.number, status: run.status });
+
+/**
+ * Validates the pipeline's spec against the catalog (dataset version, environments) and creates a queued run with
+ * its first stage; nothing is created when anything is wrong. Same idempotency key → the same run, also under
+ * concurrency (creation is serialised per pipeline by an advisory lock).
+ */
+export async function triggerRun(deps: TRunDeps, raw: TTriggerRunInput): Promise<TTriggerRunResult> {
+  const input = parseInput(ZTriggerRunInput, raw);
+  const { db } = deps;
+
+  if (input.idempotencyKey) {
+    const existing = await findRunByIdempotencyKey(db, input.pipelineId, input.idempotencyKey);
+    if (existing) return { run: summary(existing), created: false };
+  }
+
+  const pipeline = await findPipelineForTrigger(db, input.pipelineId);
+  if (!pipeline || pipeline.projectId !== input.projectId) throw new NotFoundError(`pipeline ${input.pipelineId} not found`);
+  if (pipeline.archivedAt) throw new ConflictError(`pipeline ${pipeline.name} is archived`);
+
+  const resolved = resolveSpec(pipeline.spec);
+  if (!resolved.ok) {
+    const issues = resolved.issues.map((i) => ({ path: `spec.${i.path}`, message: i.message }));
+    throw new ValidationError(`the pipeline's spec is invalid: ${issues[0]!.path}: ${issues[0]!.message}`, issues);
+  }
+  let spec: TPipelineSpec = resolved.spec;
+  if (input.params && Object.keys(input.params).length > 0) {
+    try {
+      spec = applyParams(spec, input.params);
+    } catch (error) {
+      if (error instanceof SweepError) throw new ValidationError(error.message, [{ path: `params.${error.path}`, message: error.message }]);
+      throw error;
+    }
+  }
+  const { sweep: _sweep, ...runSpec } = spec;
+
+  const datasetVersion = await findDatasetVersionByName(db, input.projectId, spec.dataset.name, spec.dataset.version);
+  if (!datasetVersion) {
+    const message = `dataset "${spec.dataset.name}" has no version "${spec.dataset.version}"`;
+    throw new ValidationError(message, [{ path: "spec.dataset.version", message }]);
+  }
+  if (spec.deploy) {
+    const envs = await findEnvironmentsByName(db, input.projectId, spec.deploy.environments);
+    const missing = spec.deploy.environments.map((n, i) => ({ n, i })).filter(({ n }) => !envs.some((e) => e.name === n));
+    if (missing.length > 0) {
+      throw new ValidationError(
+        `unknown environment(s): ${missing.map((m) => m.n).join(", ")}`,
+        missing.map(({ n, i }) => ({ path: `spec.deploy.environments[${i}]`, message: `no environment named "${n}" in this project` })),
+      );
+    }
+  }
+  const firstStage = planStages(spec)[0]!;
+
+  const outcome = await db.$transaction(async (tx) => {
+    await lockPipelineForRunCreation(tx, pipeline.id);
+    if (input.idempotencyKey) {
+      const existing = await findRunByIdempotencyKey(tx, pipeline.id, input.idempotencyKey);
+      if (existing) return { run: existing, created: false };
+    }
+    const run = await insertRun(tx, {
+      projectId: input.projectId,
+      pipelineId: pipeline.id,
+      number: await nextRunNumber(tx, pipeline.id),
+      trigger: input.trigger,
+      gitCommit: input.gitCommit?.toLowerCase() ?? null,
+      gitRef: input.gitRef ?? null,
+      idempotencyKey: input.idempotencyKey ?? null,
+      requestedById: input.requestedById ?? null,
+      requestedByToken: input.requestedByToken ?? null,
+      specVersion: pipeline.specVersion,
+      resolvedSpec: runSpec as Prisma.InputJsonValue,
+      datasetVersionId: datasetVersion.id,
+      sweepId: input.sweepId ?? null,
+      params: (input.params as Prisma.InputJsonValue | undefined) ?? null,
+    });
+    await ensureStageRun(tx, run.id, firstStage, 1);
+    await recordAudit(
+      tx,
+      { type: input.requestedById ? (input.requestedByToken ? "token" : "user") : "system", userId: input.requestedById ?? null, tokenId: input.requestedByToken ?? null },
+      { projectId: input.projectId, action: "run.trigger", subjectType: "run", subjectId: run.id, after: { number: run.number, trigger: input.trigger, gitCommit: run.gitCommit } },
+    );
+    return { run, created: true };
+  });
+
+  if (outcome.created) {
+    // A failed enqueue leaves a queued run in Postgres; the reconciler enqueues it, so the trigger still succeeds.
+    await deps.queue.enqueueStage({ runId: outcome.run.id, stage: firstStage, attempt: 1 }).catch(() => undefined);
+  }
+  return { run: summary(outcome.run), created: outcome.created };
+}
