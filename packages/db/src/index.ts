@@ -12,4 +12,12 @@ export * from "./repositories/environments.ts";
 export * from "./repositories/catalog.ts";
 export * from "./repositories/deployments.ts";
 export * from "./repositories/serving.ts";
-export * from "./repositories/runs.ts"
+export * from "./repositories/runs.ts";
+export * from "./repositories/stages.ts";
+export * from "./repositories/metrics.ts";
+export * from "./repositories/artifacts.ts";
+export * from "./repositories/evals.ts";
+export * from "./repositories/registry.ts";
+export * from "./repositories/datasets.ts";
+export * from "./repositories/pipelines.ts";
+export * from "./repositories/approvals.ts";

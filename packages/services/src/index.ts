@@ -7,4 +7,8 @@ export * from "./environments/index.ts";
 export * from "./datasets/index.ts";
 export * from "./pipelines/index.ts";
 export * from "./webhooks/index.ts";
-export * from "./errors.ts"
+export * from "./errors.ts";
+export * from "./runs/index.ts";
+export * from "./ingest/index.ts";
+export * from "./registry/index.ts";
+export * from "./approvals/index.ts";
