@@ -12,3 +12,4 @@ export * from "./runs/index.ts";
 export * from "./ingest/index.ts";
 export * from "./registry/index.ts";
 export * from "./approvals/index.ts";
+export * from "./deployments/index.ts";

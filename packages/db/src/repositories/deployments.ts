@@ -320,12 +320,20 @@ export async function enqueueWebhookDeliveries(db: DbOrTx, projectId: string, ev
   return r.count;
 }
 
-export async function markRunRolloutOutcome(db: DbOrTx, runId: string, error: string | null): Promise<void> {
-  if (error === null) return;
-  await db.pipelineRun.updateMany({ where: { id: runId, error: null }, data: { error } });
-}
-
 /** Tells gateways (LISTEN loraplane_routing) to reload; delivered only when the surrounding transaction commits. */
 export async function notifyRoutingChange(db: DbOrTx, deploymentId: string): Promise<void> {
   await db.$executeRaw`SELECT pg_notify('loraplane_routing', ${deploymentId})`;
+}
+
+/** Serialises deployment creation per endpoint until the transaction ends (two triggers racing get one deployment). */
+export async function lockEndpoint(db: DbOrTx, environmentId: string, endpointName: string): Promise<void> {
+  await db.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${`endpoint:${environmentId}:${endpointName}`}))`;
+}
+
+export async function hasApprovedRunApproval(db: DbOrTx, runId: string, environmentId: string): Promise<boolean> {
+  const a = await db.approvalRequest.findFirst({
+    where: { subjectType: "run", subjectId: runId, environmentId, status: "approved" },
+    select: { id: true },
+  });
+  return a !== null;
 }

@@ -1,0 +1,164 @@
+// The rollout controller's side of the deployment services: called by the workers' rollout loop, never by the API.
+// Decisions are the pure functions of @loraplane/core; this file loads their inputs from Postgres and applies them.
+import {
+  findApprovalForDeployment,
+  findLatestRolloutEvent,
+  insertRolloutEvent,
+  listServingWindows,
+  setVariantWeights,
+  updateDeployment,
+  updateVariant,
+  type TDeploymentRow,
+} from "@loraplane/db";
+import { decideAb, decideBlueGreen, decideCanary, summarizeWindows, type TDecision, type TVariantStats } from "@loraplane/core";
+import { recordAudit } from "../audit/index.ts";
+import { promoteDeployment, rollbackDeployment } from "./actions.ts";
+import { SYSTEM_ACTOR, afterChange, baseVariant, lockAndLoad, newVariant, notifyRoutingChange, parsePolicy, weightsOf, type TDeploymentDeps } from "./shared.ts";
+
+async function variantStats(deps: TDeploymentDeps, d: TDeploymentRow, variantId: string, since: Date): Promise<TVariantStats> {
+  const windows = await listServingWindows(deps.db, { deploymentId: d.id, variantId, since });
+  return summarizeWindows(windows);
+}
+
+/** Aligns the analysis start to the window grid, so the window that contains the step start counts. */
+function windowFloor(at: Date, windowSeconds = 1): Date {
+  return new Date(Math.floor(at.getTime() / 1000 / windowSeconds) * windowSeconds * 1000);
+}
+
+/**
+ * Approval gate: an environment that requires approval moves no traffic before its ApprovalRequest is approved.
+ * Returns the state after the check.
+ */
+export async function checkDeploymentApproval(deps: TDeploymentDeps, deploymentId: string): Promise<string> {
+  const approval = await findApprovalForDeployment(deps.db, deploymentId);
+  if (!approval || approval.status === "pending") return "awaiting_approval";
+  return deps.db.$transaction(async (tx) => {
+    const d = await lockAndLoad(tx, deploymentId);
+    if (d.state !== "awaiting_approval") return d.state;
+    const approved = approval.status === "approved";
+    const state = approved ? "pending" : "failed";
+    await updateDeployment(tx, d.id, { state, ...(approved ? {} : { finishedAt: new Date(), reason: `approval ${approval.status}` }) });
+    await insertRolloutEvent(tx, { deploymentId: d.id, type: "approval", decision: approval.status, reason: `approval ${approval.status}`, actorId: approval.decidedById });
+    return state;
+  });
+}
+
+/**
+ * The new version's backend is up with its adapter loaded: the variant becomes ready and, for a pending deployment,
+ * traffic starts (canary: first step; A/B: the configured split; blue-green: none until the smoke test passes).
+ */
+export async function markNewVariantReady(deps: TDeploymentDeps, input: { deploymentId: string; upstreamUrl: string; detail: string }): Promise<void> {
+  const d = await deps.db.$transaction(async (tx) => {
+    const d = await lockAndLoad(tx, input.deploymentId);
+    if (d.state !== "pending") return d;
+    const policy = parsePolicy(d);
+    const next = newVariant(d);
+    const base = baseVariant(d);
+    await updateVariant(tx, next.id, { status: "ready", upstreamUrl: input.upstreamUrl });
+    const first =
+      d.strategy === "canary" ? policy.canary.stepsBps[0]! : d.strategy === "ab" ? policy.ab.splitBps : 0;
+    const weights = base ? { [base.role]: 10_000 - first, [next.role]: first } : { [next.role]: first };
+    await setVariantWeights(tx, d.id, [...(base ? [{ variantId: base.id, weightBps: 10_000 - first }] : []), { variantId: next.id, weightBps: first }]);
+    await updateDeployment(tx, d.id, { state: "progressing", currentStep: 0, stepStartedAt: new Date() });
+    await insertRolloutEvent(tx, { deploymentId: d.id, type: "step", step: 0, weights, reason: `backend ready (${input.detail}); ${d.strategy === "blue_green" ? "smoke test next" : "traffic started"}` });
+    await recordAudit(tx, SYSTEM_ACTOR, { projectId: d.projectId, action: "deployment.start_traffic", subjectType: "deployment", subjectId: d.id, after: { weights } });
+    await notifyRoutingChange(tx, d.id);
+    return d;
+  });
+  await afterChange(deps, d, false, "ready");
+}
+
+/** The backend could not be brought up: the deployment fails without having moved traffic. */
+export async function markNewVariantFailed(deps: TDeploymentDeps, input: { deploymentId: string; error: string }): Promise<void> {
+  await rollbackDeployment(deps, { deploymentId: input.deploymentId, actor: SYSTEM_ACTOR, reason: `serving backend failed: ${input.error}`, automatic: true });
+  await deps.db.$transaction(async (tx) => {
+    await updateDeployment(tx, input.deploymentId, { state: "failed" });
+  });
+}
+
+export type TAnalysisOutcome = { deploymentId: string; decision: TDecision["decision"]; applied: boolean };
+
+/**
+ * One analysis of a progressing deployment: loads the variants' windows since the current step started, asks the
+ * strategy's decision function, and applies its answer (next step, promote, rollback, blue-green switch). Waits are
+ * not recorded (the loop runs every few seconds); every other decision is a RolloutEvent with its numbers.
+ */
+export async function analyseDeployment(
+  deps: TDeploymentDeps,
+  d: TDeploymentRow,
+  options: { now?: Date; smoke?: { passed: boolean; detail: string } | null } = {},
+): Promise<TAnalysisOutcome> {
+  const now = options.now ?? new Date();
+  const policy = parsePolicy(d);
+  const next = newVariant(d);
+  const base = baseVariant(d);
+  const stepStart = d.stepStartedAt ?? d.createdAt;
+  const since = windowFloor(stepStart);
+  const elapsed = now.getTime() - stepStart.getTime();
+  const [candidate, baseline] = await Promise.all([
+    variantStats(deps, d, next.id, since),
+    base ? variantStats(deps, d, base.id, since) : Promise.resolve(null),
+  ]);
+  let result: TDecision;
+  if (d.strategy === "canary") {
+    result = decideCanary({ policy, currentStep: d.currentStep, stepElapsedMs: elapsed, canary: candidate, stable: baseline });
+  } else if (d.strategy === "blue_green") {
+    const smokeEvent = d.currentStep === 0 ? await findLatestRolloutEvent(deps.db, d.id, "smoke_test") : null;
+    const smoke = options.smoke ?? (smokeEvent ? { passed: smokeEvent.decision === "passed", detail: smokeEvent.reason } : null);
+    result = decideBlueGreen({ policy, phase: d.currentStep === 0 ? 0 : 1, smoke, phaseElapsedMs: elapsed, green: candidate, blue: baseline });
+  } else {
+    const awaiting = await findLatestRolloutEvent(deps.db, d.id, "await_decision");
+    const empty = summarizeWindows([]);
+    result = decideAb({ policy, elapsedMs: elapsed, a: baseline ?? empty, b: candidate, alreadyAwaiting: awaiting !== null });
+  }
+  const analysis = {
+    checks: result.checks,
+    ab: result.ab,
+    candidate: strip(candidate),
+    baseline: baseline ? strip(baseline) : null,
+    elapsedMs: elapsed,
+  };
+  const decision = result.decision;
+  switch (decision.action) {
+    case "wait":
+      return { deploymentId: d.id, decision, applied: false };
+    case "rollback":
+      await rollbackDeployment(deps, { deploymentId: d.id, actor: SYSTEM_ACTOR, reason: decision.reason, analysis, automatic: true });
+      return { deploymentId: d.id, decision, applied: true };
+    case "promote":
+      await promoteDeployment(deps, { deploymentId: d.id, actor: SYSTEM_ACTOR, reason: decision.reason, analysis });
+      return { deploymentId: d.id, decision, applied: true };
+    case "await_decision":
+      await insertRolloutEvent(deps.db, { deploymentId: d.id, type: "await_decision", step: d.currentStep, weights: weightsOf(d), analysis, decision: "await_decision", reason: decision.reason });
+      if (d.strategy === "canary") await updateDeployment(deps.db, d.id, { state: "paused" });
+      return { deploymentId: d.id, decision, applied: true };
+    case "advance":
+    case "switch": {
+      const weightBps = decision.action === "advance" ? decision.weightBps : 10_000;
+      const step = decision.action === "advance" ? decision.step : 1;
+      const applied = await deps.db.$transaction(async (tx) => {
+        const fresh = await lockAndLoad(tx, d.id);
+        // A person acted (paused, set a split, rolled back) since this analysis loaded its inputs: theirs wins.
+        if (fresh.state !== "progressing" || fresh.currentStep !== d.currentStep || fresh.routingVersion !== d.routingVersion) return false;
+        const weights = { ...(base ? { [base.role]: 10_000 - weightBps } : {}), [next.role]: weightBps };
+        await setVariantWeights(tx, d.id, [...(base ? [{ variantId: base.id, weightBps: 10_000 - weightBps }] : []), { variantId: next.id, weightBps }]);
+        await updateDeployment(tx, d.id, { currentStep: step, stepStartedAt: now });
+        await insertRolloutEvent(tx, { deploymentId: d.id, type: decision.action === "advance" ? "step" : "switch", step, weights, analysis, decision: decision.action, reason: decision.reason });
+        await recordAudit(tx, SYSTEM_ACTOR, { projectId: d.projectId, action: `deployment.${decision.action}`, subjectType: "deployment", subjectId: d.id, before: weightsOf(fresh), after: weights });
+        await notifyRoutingChange(tx, d.id);
+        return true;
+      });
+      return { deploymentId: d.id, decision, applied };
+    }
+  }
+}
+
+/** Records a blue-green smoke test's outcome; the next analysis switches or rolls back on it. */
+export async function recordSmokeTest(deps: TDeploymentDeps, input: { deploymentId: string; passed: boolean; detail: string }): Promise<void> {
+  await insertRolloutEvent(deps.db, { deploymentId: input.deploymentId, type: "smoke_test", step: 0, decision: input.passed ? "passed" : "failed", reason: input.detail });
+}
+
+function strip(s: TVariantStats) {
+  const { latencyHist: _l, ttftHist: _t, ...rest } = s;
+  return rest;
+}

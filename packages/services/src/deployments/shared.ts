@@ -1,0 +1,67 @@
+import {
+  type Db,
+  type DbOrTx,
+  findDeploymentById,
+  lockDeployment,
+  notifyRoutingChange,
+  type TDeploymentRow,
+  type TVariantRow,
+} from "@loraplane/db";
+import { ZRolloutPolicy, type TRolloutPolicy } from "@loraplane/core";
+import { ConflictError, NotFoundError } from "../errors.ts";
+import type { TActor } from "../audit/index.ts";
+
+/** What the deployment services need: the database and the producer that nudges a run's orchestrator. */
+export interface TDeploymentDeps {
+  db: Db;
+  queue: { nudgeRun(job: { runId: string; reason: string }): Promise<string> };
+  /** Optional: wakes the rollout controller at once instead of at its next tick. */
+  rollout?: { analyseNow(deploymentId: string, reason: string): Promise<string> };
+}
+
+export const SYSTEM_ACTOR: TActor = { type: "system", userId: null };
+
+export const NEW_ROLES = new Set(["canary", "green", "b"]);
+export const BASE_ROLES = new Set(["stable", "blue", "a"]);
+
+export function newVariant(d: Pick<TDeploymentRow, "variants">): TVariantRow {
+  const v = d.variants.find((x) => NEW_ROLES.has(x.role));
+  if (!v) throw new Error("deployment has no new-version variant");
+  return v;
+}
+
+export function baseVariant(d: Pick<TDeploymentRow, "variants">): TVariantRow | null {
+  return d.variants.find((x) => BASE_ROLES.has(x.role)) ?? null;
+}
+
+export function parsePolicy(d: Pick<TDeploymentRow, "policy">): TRolloutPolicy {
+  return ZRolloutPolicy.parse(d.policy ?? {});
+}
+
+export function weightsOf(d: Pick<TDeploymentRow, "variants">): Record<string, number> {
+  return Object.fromEntries(d.variants.map((v) => [v.role, v.weightBps]));
+}
+
+/** Loads and row-locks the deployment inside `tx`; 404 when missing. */
+export async function lockAndLoad(tx: DbOrTx, deploymentId: string): Promise<TDeploymentRow> {
+  if (!(await lockDeployment(tx, deploymentId))) throw new NotFoundError(`deployment ${deploymentId} not found`);
+  const d = await findDeploymentById(tx, deploymentId);
+  if (!d) throw new NotFoundError(`deployment ${deploymentId} not found`);
+  return d;
+}
+
+export function requireState(d: TDeploymentRow, allowed: readonly string[], action: string): void {
+  if (!allowed.includes(d.state)) {
+    throw new ConflictError(`cannot ${action} deployment ${d.id}: it is ${d.state} (allowed: ${allowed.join(", ")})`, [
+      { path: "deploymentId", message: `deployment is ${d.state}` },
+    ]);
+  }
+}
+
+export { notifyRoutingChange };
+
+/** After the transaction: nudge the run's orchestrator when the deployment finished, wake the controller otherwise. */
+export async function afterChange(deps: TDeploymentDeps, d: Pick<TDeploymentRow, "id" | "runId">, finished: boolean, reason: string): Promise<void> {
+  if (finished && d.runId) await deps.queue.nudgeRun({ runId: d.runId, reason: `deployment-${reason}` });
+  else if (!finished && deps.rollout) await deps.rollout.analyseNow(d.id, reason);
+}
