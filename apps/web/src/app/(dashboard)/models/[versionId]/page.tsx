@@ -1,0 +1,132 @@
+"use client";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import Link from "next/link";
+import { useParams } from "next/navigation";
+import { useState } from "react";
+import { api, errorMessage } from "@/lib/client/api";
+import { formatTime, shortSha } from "@/lib/client/format";
+import type { TDeployment, TEval, TModelVersion } from "@/lib/client/types";
+import { useProject } from "@/hooks/use-project";
+import { ConfirmDialog } from "@/components/confirm-dialog";
+import { LineageGraph, lineageNodes } from "@/components/lineage-graph";
+import { EvalTable, GateBanner } from "@/components/run-panels";
+import { Badge, Empty, PageHead, QueryView, StatusBadge } from "@/components/ui";
+
+interface TVersionDetail extends TModelVersion {
+  lineage?: unknown;
+  deployments?: TDeployment[];
+}
+
+export default function ModelVersionPage() {
+  const { versionId } = useParams<{ versionId: string }>();
+  const queryClient = useQueryClient();
+  const { can } = useProject();
+  const [alias, setAlias] = useState("");
+  const [confirmAlias, setConfirmAlias] = useState(false);
+  const query = useQuery({ queryKey: ["model-version", versionId], queryFn: () => api<TVersionDetail>(`/api/v1/model-versions/${versionId}`) });
+  const runId = query.data?.runId;
+  const evaluation = useQuery({ queryKey: ["run-eval", runId], enabled: Boolean(runId), queryFn: () => api<TEval>(`/api/v1/runs/${runId}/eval`) });
+  const setAliasMutation = useMutation({
+    mutationFn: (name: string) => api(`/api/v1/model-versions/${versionId}/aliases/${encodeURIComponent(name)}`, { method: "PUT", body: {} }),
+    onSuccess: async () => {
+      setAlias("");
+      await queryClient.invalidateQueries({ queryKey: ["model-version", versionId] });
+      await queryClient.invalidateQueries({ queryKey: ["models"] });
+    },
+  });
+  const aliasValid = /^[a-z][a-z0-9_-]{0,39}$/.test(alias);
+
+  return (
+    <QueryView query={query} rows={6}>
+      {(v) => {
+        const aliases = (v.aliases ?? []).map((a) => (typeof a === "string" ? a : (a as { alias: string }).alias));
+        const lineageData = { ...(typeof v.lineage === "object" && v.lineage ? (v.lineage as object) : {}), modelVersion: v, deployments: v.deployments ?? [] };
+        return (
+          <>
+            <PageHead
+              crumbs={[{ href: "/models", label: "Models" }]}
+              title={
+                <span className="row">
+                  {v.modelName} v{v.version} <StatusBadge status={v.status} />
+                  {aliases.map((a) => (
+                    <Badge key={a} tone="violet">
+                      @{a}
+                    </Badge>
+                  ))}
+                </span>
+              }
+              sub={`Base ${v.baseModel} · commit ${shortSha(v.gitCommit)} · registered ${formatTime(v.createdAt)}`}
+              actions={<Link className="btn" href={`/runs/${v.runId}`}>Open run</Link>}
+            />
+            <div className="stack">
+              <div className="card">
+                <h2>Lineage</h2>
+                <LineageGraph nodes={lineageNodes(lineageData)} />
+              </div>
+              <div className="grid grid-2">
+                <div className="card">
+                  <h2>Evaluation</h2>
+                  <QueryView query={evaluation} isEmpty={(d) => !d.results.length} empty={<Empty title="No evaluation results" />}>
+                    {(e) => (
+                      <div className="stack">
+                        <GateBanner gate={e.gate} />
+                        <EvalTable results={e.results} />
+                      </div>
+                    )}
+                  </QueryView>
+                </div>
+                <div className="stack">
+                  <div className="card">
+                    <h2>Aliases</h2>
+                    {can("engineer") ? (
+                      <form
+                        className="row"
+                        onSubmit={(e) => {
+                          e.preventDefault();
+                          if (aliasValid) setConfirmAlias(true);
+                        }}
+                      >
+                        <label htmlFor="alias" className="small">
+                          Point alias
+                        </label>
+                        <input id="alias" className="input" style={{ width: 160 }} value={alias} placeholder="champion" onChange={(e) => setAlias(e.target.value.trim())} aria-invalid={alias !== "" && !aliasValid} />
+                        <button type="submit" className="btn btn-sm" disabled={!aliasValid}>
+                          Set
+                        </button>
+                        {alias && !aliasValid ? <span className="small" style={{ color: "var(--red)" }}>lowercase letters, digits, - and _; starts with a letter</span> : null}
+                      </form>
+                    ) : null}
+                    <p className="muted small">An alias names exactly one version of {v.modelName}; setting it here moves it from the version that held it.</p>
+                  </div>
+                  <div className="card">
+                    <h2>Deployments</h2>
+                    {v.deployments?.length ? (
+                      <ul style={{ margin: 0, paddingLeft: 18 }}>
+                        {v.deployments.map((d) => (
+                          <li key={d.id}>
+                            <Link href={`/deployments/${d.id}`}>
+                              {d.environmentName ?? "environment"} / {d.endpointName}
+                            </Link>{" "}
+                            <StatusBadge status={d.state} />
+                          </li>
+                        ))}
+                      </ul>
+                    ) : (
+                      <Empty title="Not deployed" />
+                    )}
+                  </div>
+                </div>
+              </div>
+            </div>
+            {confirmAlias && (
+              <ConfirmDialog title={`Point @${alias} at ${v.modelName} v${v.version}?`} confirmLabel="Set alias" onConfirm={() => setAliasMutation.mutateAsync(alias)} onClose={() => setConfirmAlias(false)}>
+                Clients resolving @{alias} get this version from now on.
+                {setAliasMutation.error ? <div className="alert red">{errorMessage(setAliasMutation.error)}</div> : null}
+              </ConfirmDialog>
+            )}
+          </>
+        );
+      }}
+    </QueryView>
+  );
+}
