@@ -1,0 +1,2 @@
+export { DEMO_DATASET, DEMO_ENVIRONMENTS, DEMO_PROJECT, demoPipelineSpec } from "./demo-pipeline-spec.ts";
+export { seedDemoProject, type RunCommand, type SeedOptions, type SeedResult } from "./seed-demo-project.ts";

@@ -1,0 +1,229 @@
+// `npm start`: the whole product on this machine with local defaults. Checks the toolchain, finds or starts Postgres
+// and Redis, migrates, creates the first admin, seeds the demo project, then runs web, workers and gateway until
+// Ctrl-C, which stops them in order (traffic first, work last, storage after that).
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { createPrismaClient } from "@loraplane/db";
+import { ensureDatabase, MIGRATIONS_DIR, runMigrations } from "@loraplane/db/migrate";
+import { ensureFirstAdmin, ensureSecretsFile, seedDemoProject } from "@loraplane/services";
+import { probePostgres, redactUrl, startEmbeddedPostgres, type EmbeddedPostgres } from "./postgres.ts";
+import { Supervisor } from "./processes.ts";
+import { hasRedisServer, probeRedis, redisServerArgs, waitForRedis } from "./redis.ts";
+import { checkNode, findPython } from "./versions.ts";
+import { waitForHttp } from "./wait.ts";
+
+const ROOT = path.resolve(import.meta.dirname, "../..");
+const STATE_DIR = path.join(ROOT, ".loraplane");
+const SECRETS_FILE = path.join(STATE_DIR, "secrets.env");
+const DATA_DIR = path.join(STATE_DIR, "data");
+const VENV_PYTHON = path.join(ROOT, "gpu-runtime", ".venv", "bin", "python");
+const DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/loraplane";
+const DEFAULT_REDIS_URL = "redis://127.0.0.1:6379";
+// Not 5432: an embedded cluster must never be mistaken for a system Postgres started later on the default port.
+const EMBEDDED_PG_PORT = 54329;
+const STOP_GRACE_MS = 20_000;
+
+const supervisor = new Supervisor();
+const say = supervisor.prefix("start");
+
+class StartError extends Error {}
+
+function fail(message: string): never {
+  throw new StartError(message);
+}
+
+async function ensureVenv(): Promise<void> {
+  if (existsSync(VENV_PYTHON)) return;
+  const script = path.join(ROOT, "gpu-runtime", "scripts", "setup-venv.sh");
+  if (!existsSync(script)) fail(`gpu-runtime/.venv is missing and ${path.relative(ROOT, script)} does not exist to create it.`);
+  say("creating the gpu-runtime virtualenv (offline wheels; first start only)…");
+  await supervisor.run("venv", "bash", [script], { cwd: ROOT });
+}
+
+async function resolvePostgres(stack: Array<() => Promise<void>>): Promise<string> {
+  const configured = process.env.DATABASE_URL;
+  const embeddedDir = path.join(STATE_DIR, "postgres");
+  // A cluster created by an earlier start holds this install's data: keep using it even if a system Postgres appeared.
+  const useEmbedded = !configured && existsSync(path.join(embeddedDir, "PG_VERSION"));
+  if (!useEmbedded) {
+    const url = configured ?? DEFAULT_DATABASE_URL;
+    const probe = await probePostgres(url);
+    if (probe.ok) {
+      say(`Postgres: ${redactUrl(url)}`);
+      return url;
+    }
+    if (configured || probe.reachable) {
+      fail(
+        `cannot use Postgres at ${redactUrl(url)}: ${probe.message}.\n` +
+          (configured
+            ? "Fix DATABASE_URL (postgresql://USER:PASSWORD@HOST:PORT/DATABASE) or unset it to use a local or embedded Postgres."
+            : "A server answers on the default port but refused the connection: set DATABASE_URL with working credentials."),
+      );
+    }
+    say(`no Postgres at ${redactUrl(url)} (${probe.message}); starting the embedded one in .loraplane/postgres`);
+  } else {
+    say("Postgres: the embedded cluster in .loraplane/postgres");
+  }
+  const { values } = await ensureSecretsFile(SECRETS_FILE, ["LORAPLANE_EMBEDDED_PG_PASSWORD"]);
+  let embedded: EmbeddedPostgres;
+  try {
+    embedded = await startEmbeddedPostgres({
+      dataDir: embeddedDir,
+      port: EMBEDDED_PG_PORT,
+      password: values.LORAPLANE_EMBEDDED_PG_PASSWORD!,
+      log: supervisor.prefix("postgres"),
+    });
+  } catch (error) {
+    fail(
+      `${(error as Error).message}\nInstall PostgreSQL 15+ (Debian: apt-get install postgresql) or set DATABASE_URL to a reachable server.`,
+    );
+  }
+  stack.push(() => embedded.stop());
+  return embedded.url;
+}
+
+async function resolveRedis(): Promise<string> {
+  const configured = process.env.REDIS_URL;
+  const url = configured ?? DEFAULT_REDIS_URL;
+  const probe = await probeRedis(url);
+  if (probe.ok) {
+    say(`Redis: ${redactUrl(url)}`);
+    return url;
+  }
+  if (configured) fail(`cannot reach Redis at ${redactUrl(url)}: ${probe.message}. Fix REDIS_URL or unset it to use a local Redis.`);
+  if (!hasRedisServer()) {
+    fail(
+      `no Redis at ${url} (${probe.message}) and redis-server is not installed.\n` +
+        "Install Redis 7 (Debian: apt-get install redis-server; macOS: brew install redis) or set REDIS_URL to a reachable server.",
+    );
+  }
+  const port = Number(new URL(url).port || 6379);
+  say(`no Redis at ${url}; starting redis-server with its data in .loraplane/redis`);
+  supervisor.start("redis", "redis-server", await redisServerArgs(path.join(STATE_DIR, "redis"), port), { cwd: ROOT });
+  if (!(await waitForRedis(url, 15_000))) fail("redis-server did not answer within 15 s (see the [redis] lines above).");
+  return url;
+}
+
+async function main(): Promise<number> {
+  const nodeProblem = checkNode();
+  if (nodeProblem) fail(nodeProblem);
+  const python = findPython();
+  if ("error" in python) fail(python.error);
+  await ensureVenv();
+
+  const secrets = await ensureSecretsFile(SECRETS_FILE, ["NEXTAUTH_SECRET", "LORAPLANE_SECRET_KEY"]);
+  if (secrets.created.length) say(`generated ${secrets.created.join(", ")} into .loraplane/secrets.env (mode 0600)`);
+
+  // Storage started by us, stopped in reverse order after the app processes.
+  const storage: Array<() => Promise<void>> = [];
+  const shutdownStorage = async () => {
+    for (const stop of storage.reverse()) await stop().catch((e: unknown) => say(`stop failed: ${String(e)}`));
+  };
+  try {
+    const databaseUrl = await resolvePostgres(storage);
+    const redisUrl = await resolveRedis();
+    if (supervisor.running.some((p) => p.name === "redis")) {
+      storage.push(() => supervisor.stop(["redis"], STOP_GRACE_MS, say));
+    }
+
+    if (await ensureDatabase(databaseUrl)) say(`created database ${new URL(databaseUrl).pathname.slice(1)}`);
+    const migrated = await runMigrations({ databaseUrl, migrationsDir: MIGRATIONS_DIR });
+    say(migrated.applied.length ? `applied migrations: ${migrated.applied.join(", ")}` : "database schema is up to date");
+
+    const db = createPrismaClient({ url: databaseUrl, poolSize: 2 });
+    let admin;
+    let seed;
+    try {
+      admin = await ensureFirstAdmin(db);
+      seed = await seedDemoProject(db, {
+        dataDir: DATA_DIR,
+        python: VENV_PYTHON,
+        ownerId: admin.userId,
+        runCommand: (name, command, args) => supervisor.run(name, command, args, { cwd: path.join(ROOT, "gpu-runtime") }),
+        log: say,
+      });
+    } finally {
+      await db.$disconnect();
+    }
+
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      DATABASE_URL: databaseUrl,
+      REDIS_URL: redisUrl,
+      NEXTAUTH_SECRET: process.env.NEXTAUTH_SECRET ?? secrets.values.NEXTAUTH_SECRET,
+      LORAPLANE_SECRET_KEY: process.env.LORAPLANE_SECRET_KEY ?? secrets.values.LORAPLANE_SECRET_KEY,
+      LORAPLANE_DATA_DIR: process.env.LORAPLANE_DATA_DIR ?? DATA_DIR,
+      GPU_RUNTIME_PYTHON: process.env.GPU_RUNTIME_PYTHON ?? VENV_PYTHON,
+    };
+
+    if (!existsSync(path.join(ROOT, "apps", "web", ".next", "BUILD_ID"))) {
+      say("building the web app (first start only, a few minutes)…");
+      await supervisor.run("build", "npm", ["run", "build", "-w", "@loraplane/web"], { cwd: ROOT, env });
+    }
+
+    const children = [
+      supervisor.start("workers", "npm", ["start", "-w", "@loraplane/workers"], { cwd: ROOT, env }),
+      supervisor.start("gateway", "npm", ["start", "-w", "@loraplane/gateway"], { cwd: ROOT, env }),
+      supervisor.start("web", "npm", ["start", "-w", "@loraplane/web"], { cwd: ROOT, env }),
+    ];
+
+    const stopped = new Promise<{ reason: string; code: number }>((resolve) => {
+      for (const signal of ["SIGINT", "SIGTERM"] as const) {
+        process.once(signal, () => resolve({ reason: `${signal} received`, code: 0 }));
+      }
+      for (const child of children) {
+        void child.exited.then((code) => {
+          if (!child.stopping) resolve({ reason: `${child.name} exited with code ${code}`, code: 1 });
+        });
+      }
+    });
+
+    void Promise.all([
+      waitForHttp("http://127.0.0.1:3000/api/health", 180_000),
+      waitForHttp("http://127.0.0.1:8080/health", 60_000),
+      waitForHttp("http://127.0.0.1:9464/health", 60_000),
+    ]).then(([web, gateway, workers]) => {
+      const state = (ok: boolean) => (ok ? "up" : "NOT answering yet — see its log lines");
+      const lines = [
+        "",
+        "Loraplane is running.",
+        `  Dashboard + REST API  http://127.0.0.1:3000        (${state(web)})`,
+        `  OpenAPI document      http://127.0.0.1:3000/api/v1/openapi.json`,
+        `  Inference gateway     http://127.0.0.1:8080/v1     (${state(gateway)})`,
+        `  Workers health        http://127.0.0.1:9464/health (${state(workers)})`,
+        "",
+        admin.password
+          ? `  First admin: ${admin.email}  password: ${admin.password}\n  (shown once — store it now; it is not saved anywhere in plain text)`
+          : `  Log in as ${admin.email} with the password printed on the first start.`,
+        "",
+        "What to click:",
+        `  1. Log in, open the project "${seed.projectName}".`,
+        `  2. Pipelines → ${seed.pipelineName} → Run: watch train → eval → gate → register.`,
+        "  3. Approvals → approve the prod release, then Deployments → watch the canary steps and latency charts.",
+        "",
+        "Ctrl-C stops everything.",
+      ];
+      for (const line of lines) say(line);
+    });
+
+    const outcome = await stopped;
+    say(`${outcome.reason}; shutting down`);
+    // Traffic first (gateway, web), then the workers so in-flight jobs are handed back, storage last.
+    await supervisor.stop(["gateway", "web", "workers"], STOP_GRACE_MS, say);
+    await shutdownStorage();
+    say("stopped");
+    return outcome.code;
+  } catch (error) {
+    await supervisor.stop(["gateway", "web", "workers"], STOP_GRACE_MS, say);
+    await shutdownStorage();
+    throw error;
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    say(error instanceof StartError ? `cannot start: ${error.message}` : `failed: ${(error as Error).stack ?? String(error)}`);
+    process.exit(1);
+  },
+);
