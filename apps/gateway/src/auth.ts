@@ -1,0 +1,69 @@
+import { createHash } from "node:crypto";
+import { type Db, findApiTokenByHash } from "@loraplane/db";
+
+export const INFERENCE_SCOPE = "inference:invoke";
+
+export type TAuthResult =
+  | { ok: true; tokenId: string; userId: string; projectId: string | null }
+  | { ok: false; status: 401 | 403 | 503; message: string };
+
+interface TCached {
+  result: TAuthResult;
+  /** Token expiry, honoured even when served from cache. */
+  expiresAt: number | null;
+  fetchedAt: number;
+}
+
+/**
+ * API-token authentication for inference. Lookups (sha256 of the secret against ApiToken.secretHash, read-only) are
+ * cached briefly so the hot path does not hit Postgres; while Postgres is unreachable a token seen before keeps
+ * working from the cache, and only unknown tokens are refused (503, not 401: the token may well be valid).
+ */
+export class TokenAuth {
+  private cache = new Map<string, TCached>();
+  private inflight = new Map<string, Promise<TCached>>();
+
+  constructor(
+    private readonly db: Db,
+    private readonly ttlMs = 30_000,
+    private readonly maxEntries = 10_000,
+  ) {}
+
+  async authenticate(authorization: string | undefined): Promise<TAuthResult> {
+    const m = /^Bearer\s+(\S+)$/i.exec(authorization ?? "");
+    if (!m) return { ok: false, status: 401, message: "missing bearer token (Authorization: Bearer <API token>)" };
+    const hash = createHash("sha256").update(m[1]!).digest("hex");
+    const now = Date.now();
+    let entry = this.cache.get(hash);
+    if (!entry || now - entry.fetchedAt > this.ttlMs) {
+      try {
+        entry = await this.lookup(hash);
+      } catch {
+        if (!entry) return { ok: false, status: 503, message: "token store unavailable; try again" };
+      }
+    }
+    if (entry.result.ok && entry.expiresAt !== null && entry.expiresAt <= now) return { ok: false, status: 401, message: "token expired" };
+    return entry.result;
+  }
+
+  private lookup(hash: string): Promise<TCached> {
+    let p = this.inflight.get(hash);
+    if (!p) {
+      p = (async () => {
+        const row = await findApiTokenByHash(this.db, hash);
+        const fetchedAt = Date.now();
+        let result: TAuthResult;
+        if (!row || row.revokedAt) result = { ok: false, status: 401, message: row ? "token revoked" : "invalid token" };
+        else if (row.user.disabledAt) result = { ok: false, status: 401, message: "token owner is disabled" };
+        else if (!row.scopes.includes(INFERENCE_SCOPE) && !row.scopes.includes("admin")) result = { ok: false, status: 403, message: `token lacks scope ${INFERENCE_SCOPE}` };
+        else result = { ok: true, tokenId: row.id, userId: row.userId, projectId: row.projectId };
+        const entry = { result, expiresAt: row?.expiresAt ? row.expiresAt.getTime() : null, fetchedAt };
+        if (this.cache.size >= this.maxEntries) this.cache.delete(this.cache.keys().next().value!);
+        this.cache.set(hash, entry);
+        return entry;
+      })().finally(() => this.inflight.delete(hash));
+      this.inflight.set(hash, p);
+    }
+    return p;
+  }
+}

@@ -1,0 +1,77 @@
+// A small OpenAI-compatible upstream for tests and benchmarks: streams `tokens` SSE chunks `tokenDelayMs` apart after
+// `latencyMs`, fails a share of requests with 500, and reports which served model name each request asked for.
+import http from "node:http";
+
+export interface TFakeUpstream {
+  url: string;
+  port: number;
+  faults: { latencyMs: number; errorRate: number; tokenDelayMs: number; tokens: number };
+  seenModels: string[];
+  requests: number;
+  cancelled: number;
+  close(): Promise<void>;
+}
+
+export async function startFakeUpstream(port = 0, faults: Partial<TFakeUpstream["faults"]> = {}): Promise<TFakeUpstream> {
+  const state: TFakeUpstream = {
+    url: "",
+    port: 0,
+    faults: { latencyMs: 0, errorRate: 0, tokenDelayMs: 0, tokens: 3, ...faults },
+    seenModels: [],
+    requests: 0,
+    cancelled: 0,
+    close: async () => {},
+  };
+  const server = http.createServer((req, res) => {
+    if (req.method === "GET" && req.url === "/health") {
+      res.writeHead(200).end();
+      return;
+    }
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", async () => {
+      state.requests++;
+      const body = JSON.parse(Buffer.concat(chunks).toString() || "{}") as { model?: string; stream?: boolean };
+      state.seenModels.push(String(body.model));
+      let closed = false;
+      res.on("close", () => {
+        if (!res.writableFinished) {
+          closed = true;
+          state.cancelled++;
+        }
+      });
+      const { latencyMs, errorRate, tokenDelayMs, tokens } = state.faults;
+      if (latencyMs > 0) await new Promise((r) => setTimeout(r, latencyMs));
+      if (Math.random() < errorRate) {
+        res.writeHead(500, { "content-type": "application/json" }).end(JSON.stringify({ object: "error", message: "injected" }));
+        return;
+      }
+      if (!body.stream) {
+        const text = Array.from({ length: tokens }, (_, i) => `t${i}`).join(" ");
+        const payload = JSON.stringify({ id: "cmpl-1", object: "chat.completion", model: body.model, choices: [{ index: 0, message: { role: "assistant", content: text }, finish_reason: "stop" }], usage: { prompt_tokens: 3, completion_tokens: tokens, total_tokens: 3 + tokens } });
+        res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(payload) }).end(payload);
+        return;
+      }
+      res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
+      for (let i = 0; i < tokens && !closed; i++) {
+        if (i > 0 && tokenDelayMs > 0) await new Promise((r) => setTimeout(r, tokenDelayMs));
+        if (closed) return;
+        res.write(`data: ${JSON.stringify({ id: "chatcmpl-1", object: "chat.completion.chunk", model: body.model, choices: [{ index: 0, delta: { content: `t${i} ` }, finish_reason: null }] })}\n\n`);
+      }
+      if (closed) return;
+      res.write(`data: ${JSON.stringify({ id: "chatcmpl-1", object: "chat.completion.chunk", model: body.model, choices: [{ index: 0, delta: {}, finish_reason: "stop" }] })}\n\n`);
+      res.end("data: [DONE]\n\n");
+    });
+  });
+  server.keepAliveTimeout = 60_000;
+  await new Promise<void>((r) => server.listen(port, "127.0.0.1", () => r()));
+  const addr = server.address() as { port: number };
+  state.port = addr.port;
+  state.url = `http://127.0.0.1:${addr.port}`;
+  state.close = () =>
+    new Promise<void>((r) => {
+      server.closeAllConnections();
+      server.close(() => r());
+    });
+  return state;
+}
