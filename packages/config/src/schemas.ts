@@ -18,6 +18,8 @@ export const ZCommonEnv = z.object({
   LOG_LEVEL: logLevel,
   // Folder for run working directories, artifacts and local serving state.
   LORAPLANE_DATA_DIR: z.string().min(1).default(".loraplane/data"),
+  // BullMQ key prefix (unset: BullMQ's "bull"); every process of one install must use the same one.
+  QUEUE_PREFIX: z.string().min(1).optional(),
 });
 
 export const ZMigrateEnv = z.object({ DATABASE_URL: postgresUrl });

@@ -21,3 +21,5 @@ export * from "./repositories/registry.ts";
 export * from "./repositories/datasets.ts";
 export * from "./repositories/pipelines.ts";
 export * from "./repositories/approvals.ts";
+export * from "./repositories/ownership.ts";
+export * from "./repositories/api-queries.ts";

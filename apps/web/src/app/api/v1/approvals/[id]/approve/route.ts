@@ -1,0 +1,3 @@
+import { approveRoute } from "@/server/routes/deployments";
+
+export const POST = approveRoute.handler;

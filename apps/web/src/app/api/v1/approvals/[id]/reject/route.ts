@@ -1,0 +1,3 @@
+import { rejectRoute } from "@/server/routes/deployments";
+
+export const POST = rejectRoute.handler;

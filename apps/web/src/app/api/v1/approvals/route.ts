@@ -1,0 +1,3 @@
+import { listApprovalsRoute } from "@/server/routes/deployments";
+
+export const GET = listApprovalsRoute.handler;

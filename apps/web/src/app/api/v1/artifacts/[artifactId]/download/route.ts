@@ -1,0 +1,3 @@
+import { downloadArtifactRoute } from "@/server/routes/runs";
+
+export const GET = downloadArtifactRoute.handler;

@@ -1,0 +1,3 @@
+import { listAuditRoute } from "@/server/routes/settings";
+
+export const GET = listAuditRoute.handler;

@@ -1,0 +1,3 @@
+import { deploymentMetricsRoute } from "@/server/routes/deployments";
+
+export const GET = deploymentMetricsRoute.handler;

@@ -1,0 +1,3 @@
+import { pauseRoute } from "@/server/routes/deployments";
+
+export const POST = pauseRoute.handler;

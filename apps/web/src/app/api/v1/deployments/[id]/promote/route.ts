@@ -1,0 +1,3 @@
+import { promoteRoute } from "@/server/routes/deployments";
+
+export const POST = promoteRoute.handler;

@@ -1,0 +1,3 @@
+import { resumeRoute } from "@/server/routes/deployments";
+
+export const POST = resumeRoute.handler;

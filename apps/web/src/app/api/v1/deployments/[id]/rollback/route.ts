@@ -1,0 +1,3 @@
+import { rollbackRoute } from "@/server/routes/deployments";
+
+export const POST = rollbackRoute.handler;

@@ -1,0 +1,3 @@
+import { getDeploymentRoute } from "@/server/routes/deployments";
+
+export const GET = getDeploymentRoute.handler;

@@ -1,0 +1,3 @@
+import { splitRoute } from "@/server/routes/deployments";
+
+export const POST = splitRoute.handler;

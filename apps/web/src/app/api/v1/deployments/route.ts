@@ -1,0 +1,3 @@
+import { createDeploymentRoute } from "@/server/routes/deployments";
+
+export const POST = createDeploymentRoute.handler;

@@ -1,0 +1,3 @@
+import { updateEnvironmentRoute } from "@/server/routes/projects";
+
+export const PATCH = updateEnvironmentRoute.handler;

@@ -1,0 +1,3 @@
+import { githubHookRoute } from "@/server/routes/ingest";
+
+export const POST = githubHookRoute.handler;

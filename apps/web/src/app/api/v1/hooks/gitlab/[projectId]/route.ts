@@ -1,0 +1,3 @@
+import { gitlabHookRoute } from "@/server/routes/ingest";
+
+export const POST = gitlabHookRoute.handler;

@@ -1,0 +1,3 @@
+import { ingestArtifactsRoute } from "@/server/routes/ingest";
+
+export const POST = ingestArtifactsRoute.handler;

@@ -1,0 +1,3 @@
+import { ingestHeartbeatRoute } from "@/server/routes/ingest";
+
+export const POST = ingestHeartbeatRoute.handler;

@@ -1,0 +1,3 @@
+import { ingestMetricsRoute } from "@/server/routes/ingest";
+
+export const POST = ingestMetricsRoute.handler;

@@ -1,0 +1,3 @@
+import { meRoute } from "@/server/routes/settings";
+
+export const GET = meRoute.handler;

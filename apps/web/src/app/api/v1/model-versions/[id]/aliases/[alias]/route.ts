@@ -1,0 +1,3 @@
+import { setAliasRoute } from "@/server/routes/registry";
+
+export const PUT = setAliasRoute.handler;

@@ -1,0 +1,3 @@
+import { getModelVersionRoute } from "@/server/routes/registry";
+
+export const GET = getModelVersionRoute.handler;

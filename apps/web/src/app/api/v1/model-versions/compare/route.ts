@@ -1,0 +1,3 @@
+import { compareVersionsRoute } from "@/server/routes/registry";
+
+export const GET = compareVersionsRoute.handler;

@@ -1,0 +1,3 @@
+import { triggerRunRoute } from "@/server/routes/runs";
+
+export const POST = triggerRunRoute.handler;

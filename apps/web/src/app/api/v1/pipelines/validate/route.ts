@@ -1,0 +1,3 @@
+import { validatePipelineRoute } from "@/server/routes/projects";
+
+export const POST = validatePipelineRoute.handler;

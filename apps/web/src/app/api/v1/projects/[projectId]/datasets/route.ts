@@ -1,0 +1,4 @@
+import { createDatasetRoute, listDatasetsRoute } from "@/server/routes/projects";
+
+export const GET = listDatasetsRoute.handler;
+export const POST = createDatasetRoute.handler;

@@ -1,0 +1,3 @@
+import { listDeploymentsRoute } from "@/server/routes/deployments";
+
+export const GET = listDeploymentsRoute.handler;

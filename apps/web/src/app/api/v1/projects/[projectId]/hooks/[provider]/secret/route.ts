@@ -1,0 +1,3 @@
+import { rotateInboundSecretRoute } from "@/server/routes/settings";
+
+export const POST = rotateInboundSecretRoute.handler;

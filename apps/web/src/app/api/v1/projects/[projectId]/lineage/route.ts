@@ -1,0 +1,3 @@
+import { projectLineageRoute } from "@/server/routes/registry";
+
+export const GET = projectLineageRoute.handler;

@@ -1,0 +1,3 @@
+import { listModelsRoute } from "@/server/routes/registry";
+
+export const GET = listModelsRoute.handler;

@@ -1,0 +1,3 @@
+import { getProjectRoute } from "@/server/routes/projects";
+
+export const GET = getProjectRoute.handler;

@@ -1,0 +1,3 @@
+import { runArtifactsRoute } from "@/server/routes/runs";
+
+export const GET = runArtifactsRoute.handler;

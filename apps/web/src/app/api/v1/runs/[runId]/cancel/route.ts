@@ -1,0 +1,3 @@
+import { cancelRunRoute } from "@/server/routes/runs";
+
+export const POST = cancelRunRoute.handler;

@@ -1,0 +1,3 @@
+import { runEvalRoute } from "@/server/routes/runs";
+
+export const GET = runEvalRoute.handler;

@@ -1,0 +1,3 @@
+import { runLineageRoute } from "@/server/routes/runs";
+
+export const GET = runLineageRoute.handler;

@@ -1,0 +1,3 @@
+import { runLogsRoute } from "@/server/routes/runs";
+
+export const GET = runLogsRoute.handler;

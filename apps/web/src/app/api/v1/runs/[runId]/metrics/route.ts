@@ -1,0 +1,3 @@
+import { runMetricsRoute } from "@/server/routes/runs";
+
+export const GET = runMetricsRoute.handler;

@@ -1,0 +1,3 @@
+import { retryRunRoute } from "@/server/routes/runs";
+
+export const POST = retryRunRoute.handler;

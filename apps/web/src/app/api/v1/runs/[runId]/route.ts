@@ -1,0 +1,3 @@
+import { getRunRoute } from "@/server/routes/runs";
+
+export const GET = getRunRoute.handler;

@@ -1,0 +1,3 @@
+import { reviewSampleRoute } from "@/server/routes/runs";
+
+export const PUT = reviewSampleRoute.handler;

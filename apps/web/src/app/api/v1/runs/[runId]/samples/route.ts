@@ -1,0 +1,3 @@
+import { runSamplesRoute } from "@/server/routes/runs";
+
+export const GET = runSamplesRoute.handler;

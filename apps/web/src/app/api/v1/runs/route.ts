@@ -1,0 +1,3 @@
+import { listRunsRoute } from "@/server/routes/runs";
+
+export const GET = listRunsRoute.handler;

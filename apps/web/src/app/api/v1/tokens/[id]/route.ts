@@ -1,0 +1,3 @@
+import { revokeTokenRoute } from "@/server/routes/settings";
+
+export const DELETE = revokeTokenRoute.handler;

@@ -1,0 +1,3 @@
+import { updateUserRoute } from "@/server/routes/settings";
+
+export const PATCH = updateUserRoute.handler;

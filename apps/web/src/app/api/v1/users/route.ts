@@ -1,0 +1,4 @@
+import { createUserRoute, listUsersRoute } from "@/server/routes/settings";
+
+export const GET = listUsersRoute.handler;
+export const POST = createUserRoute.handler;

@@ -1,0 +1,3 @@
+import { deleteWebhookRoute } from "@/server/routes/settings";
+
+export const DELETE = deleteWebhookRoute.handler;

@@ -1,0 +1,10 @@
+import type { TRoute } from "../api/route.ts";
+import * as deployments from "./deployments.ts";
+import * as ingest from "./ingest.ts";
+import * as projects from "./projects.ts";
+import * as registry from "./registry.ts";
+import * as runs from "./runs.ts";
+import * as settings from "./settings.ts";
+
+/** Every /api/v1 operation: the OpenAPI document and the route inventory test are built from this list. */
+export const API_ROUTES: TRoute[] = [projects, runs, registry, deployments, settings, ingest].flatMap((m) => Object.values(m) as TRoute[]);

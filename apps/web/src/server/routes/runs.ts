@@ -1,0 +1,351 @@
+import { open, stat } from "node:fs/promises";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import {
+  findArtifactById,
+  findRunDetail,
+  listEvalResults,
+  listEvalSamplesPage,
+  listModelVersionsOfProject,
+  listRunArtifacts,
+  listRunsPage,
+  setEvalSampleReview,
+} from "@loraplane/db";
+import { cancelRun, getModelVersionLineage, NotFoundError, queryMetricSeries, recordAudit, retryRun, triggerRun } from "@loraplane/services";
+import { z } from "zod";
+import { serverContext } from "../context.ts";
+import { forbidden, HttpError, notFound } from "../api/errors.ts";
+import { defineRoute } from "../api/route.ts";
+import { ZArtifact, ZId, ZLimit, ZReasonBody, ZRunDetail, ZRunStatus, ZRunSummary, page } from "../api/schemas.ts";
+
+const runParams = z.object({ runId: ZId });
+const byRun = { owner: "run", param: "runId" } as const;
+const ZRunRef = z.object({ id: z.string(), number: z.number(), status: z.string() });
+
+function flattenRun<T extends { pipeline: { name: string } }>(run: T) {
+  const { pipeline, ...rest } = run;
+  return { ...rest, pipelineName: pipeline.name };
+}
+
+export const triggerRunRoute = defineRoute({
+  operationId: "triggerRun",
+  method: "post",
+  path: "/api/v1/pipelines/{pipelineId}/runs",
+  summary: "Trigger a run. The same Idempotency-Key returns the same run (200) instead of creating another (201)",
+  tags: ["runs"],
+  auth: { kind: "user", scope: "runs:write", role: "engineer", project: { owner: "pipeline", param: "pipelineId" } },
+  params: z.object({ pipelineId: ZId }),
+  headers: z.object({ "idempotency-key": z.string().max(200).optional() }),
+  body: z.object({
+    gitCommit: z.string().regex(/^[0-9a-f]{7,64}$/i, "must be a hex commit SHA").optional(),
+    gitRef: z.string().min(1).max(250).optional(),
+    params: z.record(z.string(), z.union([z.number(), z.string(), z.boolean()])).optional(),
+  }),
+  response: z.object({ run: ZRunRef, created: z.boolean() }),
+  status: 201,
+  handler: async ({ req, db, params, body, principal, projectId, log }) => {
+    const key = req.headers.get("idempotency-key") ?? undefined;
+    if (key !== undefined && (key.length === 0 || key.length > 200)) {
+      throw new HttpError(400, "validation_failed", "Idempotency-Key must be 1–200 characters", [{ path: "headers.idempotency-key", message: "must be 1–200 characters" }]);
+    }
+    const result = await triggerRun(
+      { db, queue: serverContext().queue() },
+      {
+        projectId: projectId!,
+        pipelineId: params.pipelineId,
+        trigger: principal.via === "token" ? "api" : "ui",
+        requestedById: principal.userId,
+        requestedByToken: principal.tokenId ?? undefined,
+        idempotencyKey: key,
+        ...body,
+      },
+    );
+    log.info({ runId: result.run.id, created: result.created }, "run triggered");
+    return Response.json(result, { status: result.created ? 201 : 200 });
+  },
+});
+
+export const listRunsRoute = defineRoute({
+  operationId: "listRuns",
+  method: "get",
+  path: "/api/v1/runs",
+  summary: "Runs, newest first, cursor-paginated",
+  tags: ["runs"],
+  auth: { kind: "user", scope: "runs:read", role: "viewer", project: { query: "projectId" } },
+  query: z.object({ projectId: ZId.optional(), pipelineId: ZId.optional(), status: ZRunStatus.optional(), cursor: ZId.optional(), limit: ZLimit }),
+  response: page(ZRunSummary),
+  handler: async ({ db, query, projectId, visibleProjectIds }) => {
+    const projectIds = projectId ? [projectId] : await visibleProjectIds("viewer");
+    const rows = await listRunsPage(db, { projectIds, pipelineId: query.pipelineId, status: query.status, cursor: query.cursor, limit: query.limit + 1 });
+    const items = rows.slice(0, query.limit).map(flattenRun);
+    return { items, nextCursor: rows.length > query.limit ? items[items.length - 1]!.id : null };
+  },
+});
+
+export const getRunRoute = defineRoute({
+  operationId: "getRun",
+  method: "get",
+  path: "/api/v1/runs/{runId}",
+  summary: "A run with its stages (status, attempt, progress, step, ETA, error)",
+  tags: ["runs"],
+  auth: { kind: "user", scope: "runs:read", role: "viewer", project: byRun },
+  params: runParams,
+  response: ZRunDetail,
+  handler: async ({ db, params }) => {
+    const run = await findRunDetail(db, params.runId);
+    if (!run) throw notFound(`run ${params.runId}`);
+    return flattenRun(run);
+  },
+});
+
+export const cancelRunRoute = defineRoute({
+  operationId: "cancelRun",
+  method: "post",
+  path: "/api/v1/runs/{runId}/cancel",
+  summary: "Cancel a queued or running run",
+  tags: ["runs"],
+  auth: { kind: "user", scope: "runs:write", role: "engineer", project: byRun },
+  params: runParams,
+  body: ZReasonBody,
+  response: z.unknown(),
+  handler: async ({ db, params, body, actor }) => {
+    return cancelRun({ db, queue: serverContext().queue() }, { runId: params.runId, actor, reason: body.reason });
+  },
+});
+
+export const retryRunRoute = defineRoute({
+  operationId: "retryRun",
+  method: "post",
+  path: "/api/v1/runs/{runId}/retry",
+  summary: "Retry a failed, blocked or cancelled run from its failed stage",
+  tags: ["runs"],
+  auth: { kind: "user", scope: "runs:write", role: "engineer", project: byRun },
+  params: runParams,
+  body: z.object({}),
+  response: z.unknown(),
+  handler: async ({ db, params, actor }) => {
+    return retryRun({ db, queue: serverContext().queue() }, { runId: params.runId, actor });
+  },
+});
+
+/** Logs live on the data volume; a stage's logsUri must resolve inside it (no path tricks from a workload). */
+function logPath(dataDir: string, uri: string): string {
+  const file = uri.startsWith("file://") ? fileURLToPath(uri) : uri;
+  const root = path.resolve(dataDir);
+  const resolved = path.resolve(root, file);
+  if (!resolved.startsWith(root + path.sep)) throw forbidden("log file is outside the data directory");
+  return resolved;
+}
+
+async function tailFile(file: string, maxLines: number): Promise<string[]> {
+  const info = await stat(file).catch(() => null);
+  if (!info) return [];
+  const bytes = Math.min(info.size, maxLines * 400 + 4096);
+  const handle = await open(file, "r");
+  try {
+    const buffer = Buffer.alloc(bytes);
+    await handle.read(buffer, 0, bytes, info.size - bytes);
+    const lines = buffer.toString("utf8").split("\n");
+    if (bytes < info.size) lines.shift();
+    if (lines[lines.length - 1] === "") lines.pop();
+    return lines.slice(-maxLines);
+  } finally {
+    await handle.close();
+  }
+}
+
+export const runLogsRoute = defineRoute({
+  operationId: "getRunLogs",
+  method: "get",
+  path: "/api/v1/runs/{runId}/logs",
+  summary: "The last lines of a stage's log",
+  tags: ["runs"],
+  auth: { kind: "user", scope: "runs:read", role: "viewer", project: byRun },
+  params: runParams,
+  query: z.object({ stage: z.enum(["prepare", "train", "eval", "gate", "register", "approve", "deploy", "rollout"]).optional(), tail: z.coerce.number().int().min(1).max(5000).default(200) }),
+  response: z.object({ stage: z.string().nullable(), attempt: z.number().nullable(), lines: z.array(z.string()) }),
+  handler: async ({ db, env, params, query }) => {
+    const run = await findRunDetail(db, params.runId);
+    if (!run) throw notFound(`run ${params.runId}`);
+    const candidates = run.stages.filter((s) => s.logsUri && (!query.stage || s.stage === query.stage));
+    const stage = candidates[candidates.length - 1];
+    if (!stage?.logsUri) return { stage: query.stage ?? null, attempt: null, lines: [] };
+    return { stage: stage.stage, attempt: stage.attempt, lines: await tailFile(logPath(env.LORAPLANE_DATA_DIR, stage.logsUri), query.tail) };
+  },
+});
+
+export const runMetricsRoute = defineRoute({
+  operationId: "getRunMetrics",
+  method: "get",
+  path: "/api/v1/runs/{runId}/metrics",
+  summary: "Metric series, downsampled on the server (LTTB) to at most maxPoints per series",
+  tags: ["runs"],
+  auth: { kind: "user", scope: "runs:read", role: "viewer", project: byRun },
+  params: runParams,
+  query: z.object({
+    keys: z.string().min(1, "list at least one key").transform((s) => s.split(",").map((k) => k.trim()).filter(Boolean)),
+    maxPoints: z.coerce.number().int().min(3).max(10_000).default(1000),
+  }),
+  response: z.object({
+    series: z.array(
+      z.object({
+        key: z.string(),
+        points: z.array(z.object({ step: z.number(), value: z.number(), wallTime: z.string() })),
+        downsampled: z.boolean(),
+        totalPoints: z.number(),
+      }),
+    ),
+  }),
+  handler: async ({ db, params, query }) => {
+    const series = await queryMetricSeries(db, { runId: params.runId, keys: query.keys, maxPoints: query.maxPoints });
+    return { series: series.map((s) => ({ key: s.key, points: s.points, downsampled: s.downsampled, totalPoints: s.total })) };
+  },
+});
+
+export const runEvalRoute = defineRoute({
+  operationId: "getRunEval",
+  method: "get",
+  path: "/api/v1/runs/{runId}/eval",
+  summary: "Evaluation results against their thresholds and the gate decision",
+  tags: ["runs"],
+  auth: { kind: "user", scope: "runs:read", role: "viewer", project: byRun },
+  params: runParams,
+  response: z.object({
+    results: z.array(
+      z.object({
+        metric: z.string(),
+        value: z.number(),
+        threshold: z.number().nullable(),
+        comparator: z.string().nullable(),
+        blocking: z.boolean(),
+        passed: z.boolean().nullable(),
+        reason: z.string().nullable(),
+      }),
+    ),
+    gate: z.object({ passed: z.boolean().nullable(), reasons: z.array(z.string()) }),
+  }),
+  handler: async ({ db, params }) => {
+    const results = await listEvalResults(db, params.runId);
+    const gated = results.filter((r) => r.passed !== null);
+    const failing = gated.filter((r) => r.blocking && r.passed === false);
+    return {
+      results,
+      gate: {
+        passed: gated.length === 0 ? null : failing.length === 0,
+        reasons: failing.map((r) => r.reason ?? `${r.metric} ${r.value} does not satisfy ${r.comparator ?? ""} ${r.threshold ?? ""}`.trim()),
+      },
+    };
+  },
+});
+
+const ZSample = z.object({
+  index: z.number(),
+  prompt: z.string(),
+  reference: z.string(),
+  prediction: z.string(),
+  scores: z.unknown(),
+  review: z.enum(["good", "bad"]).nullable(),
+  reviewedById: z.string().nullable(),
+  reviewedAt: z.string().nullable(),
+});
+
+export const runSamplesRoute = defineRoute({
+  operationId: "listRunSamples",
+  method: "get",
+  path: "/api/v1/runs/{runId}/samples",
+  summary: "Per-sample evaluation records, by index, cursor-paginated",
+  tags: ["runs"],
+  auth: { kind: "user", scope: "runs:read", role: "viewer", project: byRun },
+  params: runParams,
+  query: z.object({ cursor: z.string().regex(/^\d+$/, "must be a sample index").optional(), limit: ZLimit, review: z.enum(["good", "bad", "none"]).optional() }),
+  response: page(ZSample),
+  handler: async ({ db, params, query }) => {
+    const rows = await listEvalSamplesPage(db, params.runId, { afterIndex: query.cursor ? Number(query.cursor) : undefined, limit: query.limit + 1, review: query.review });
+    const items = rows.slice(0, query.limit);
+    return { items, nextCursor: rows.length > query.limit ? String(items[items.length - 1]!.index) : null };
+  },
+});
+
+export const reviewSampleRoute = defineRoute({
+  operationId: "reviewRunSample",
+  method: "put",
+  path: "/api/v1/runs/{runId}/samples/{index}/review",
+  summary: "Mark a sample good or bad (feeds the human_review_pass_rate metric)",
+  tags: ["runs"],
+  auth: { kind: "user", scope: "runs:write", role: "engineer", project: byRun },
+  params: z.object({ runId: ZId, index: z.coerce.number().int().min(0) }),
+  body: z.object({ review: z.enum(["good", "bad"]) }),
+  response: z.object({ index: z.number(), review: z.enum(["good", "bad"]) }),
+  handler: async ({ db, params, body, actor, meta, projectId }) => {
+    await db.$transaction(async (tx) => {
+      if (!(await setEvalSampleReview(tx, params.runId, params.index, body.review, actor.userId!))) {
+        throw new NotFoundError(`run ${params.runId} has no sample ${params.index}`);
+      }
+      await recordAudit(tx, actor, { projectId, action: "sample.review", subjectType: "run", subjectId: params.runId, after: { index: params.index, review: body.review } }, meta);
+    });
+    return { index: params.index, review: body.review };
+  },
+});
+
+export const runArtifactsRoute = defineRoute({
+  operationId: "listRunArtifacts",
+  method: "get",
+  path: "/api/v1/runs/{runId}/artifacts",
+  summary: "Artifacts of a run (adapter, checkpoints, reports) with checksums",
+  tags: ["runs"],
+  auth: { kind: "user", scope: "runs:read", role: "viewer", project: byRun },
+  params: runParams,
+  response: z.object({ items: z.array(ZArtifact) }),
+  handler: async ({ db, params }) => ({ items: await listRunArtifacts(db, params.runId) }),
+});
+
+export const downloadArtifactRoute = defineRoute({
+  operationId: "downloadArtifact",
+  method: "get",
+  path: "/api/v1/artifacts/{artifactId}/download",
+  summary: "Download a file artifact stored on the data volume",
+  tags: ["runs"],
+  auth: { kind: "user", scope: "runs:read", role: "viewer", project: { owner: "artifact", param: "artifactId" } },
+  params: z.object({ artifactId: ZId }),
+  response: z.unknown(),
+  responseType: "application/octet-stream",
+  handler: async ({ db, env, params }) => {
+    const artifact = await findArtifactById(db, params.artifactId);
+    if (!artifact) throw notFound(`artifact ${params.artifactId}`);
+    if (!artifact.uri.startsWith("file://")) {
+      throw new HttpError(409, "not_downloadable", `artifact is stored at ${artifact.uri}; fetch it from there`);
+    }
+    const file = logPath(env.LORAPLANE_DATA_DIR, artifact.uri);
+    const info = await stat(file).catch(() => null);
+    if (!info?.isFile()) throw new HttpError(409, "not_downloadable", "artifact is a directory or missing on the data volume");
+    const handle = await open(file, "r");
+    return new Response(handle.readableWebStream() as ReadableStream, {
+      headers: {
+        "content-type": "application/octet-stream",
+        "content-length": String(info.size),
+        "content-disposition": `attachment; filename="${path.basename(file).replace(/"/g, "")}"`,
+        ...(artifact.sha256 ? { "x-checksum-sha256": artifact.sha256 } : {}),
+      },
+    });
+  },
+});
+
+export const runLineageRoute = defineRoute({
+  operationId: "getRunLineage",
+  method: "get",
+  path: "/api/v1/runs/{runId}/lineage",
+  summary: "Lineage of a run: commit, dataset version, resolved spec and the model versions it produced",
+  tags: ["runs"],
+  auth: { kind: "user", scope: "runs:read", role: "viewer", project: byRun },
+  params: runParams,
+  response: z.object({ run: z.unknown(), modelVersions: z.array(z.unknown()) }),
+  handler: async ({ db, params }) => {
+    const run = await findRunDetail(db, params.runId);
+    if (!run) throw notFound(`run ${params.runId}`);
+    const versions = (await listModelVersionsOfProject(db, run.projectId)).filter((v) => v.runId === run.id);
+    return {
+      run: { id: run.id, number: run.number, gitCommit: run.gitCommit, gitRef: run.gitRef, datasetVersionId: run.datasetVersionId, resolvedSpec: run.resolvedSpec },
+      modelVersions: await Promise.all(versions.map((v) => getModelVersionLineage(db, v.id))),
+    };
+  },
+});
