@@ -1,0 +1,564 @@
+"use client";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useState } from "react";
+import { api, errorMessage, type ApiError } from "@/lib/client/api";
+import { formatRelative, formatTime } from "@/lib/client/format";
+import type { TApiToken, TEnvironment, TRole, TUser, TWebhook } from "@/lib/client/types";
+import { ConfirmDialog } from "./confirm-dialog";
+import { Badge, Empty, QueryView, StatusBadge } from "./ui";
+
+const SCOPES = ["runs:read", "runs:write", "models:read", "models:write", "deployments:read", "deployments:write", "approvals:write", "inference:invoke", "admin"];
+const ROLES: TRole[] = ["viewer", "engineer", "approver", "admin"];
+const WEBHOOK_EVENTS = ["run.succeeded", "run.failed", "run.blocked", "run.cancelled", "approval.requested", "approval.decided", "deployment.promoted", "deployment.rolled_back", "model_version.registered"];
+
+function items<T>(d: T[] | { items: T[] }): T[] {
+  return Array.isArray(d) ? d : d.items;
+}
+
+function FieldError({ error, path }: { error: unknown; path: string }) {
+  const issue = (error as ApiError | null)?.issues?.find((i) => i.path === path || i.path.startsWith(`${path}.`));
+  return issue ? <span className="err">{issue.message}</span> : null;
+}
+
+function FormError({ error }: { error: unknown }) {
+  return error ? (
+    <div className="alert red" role="alert">
+      {errorMessage(error)}
+    </div>
+  ) : null;
+}
+
+/** A secret the server will never show again. */
+function OneTimeSecret({ label, secret, onDone }: { label: string; secret: string; onDone: () => void }) {
+  const [copied, setCopied] = useState(false);
+  return (
+    <div className="alert green stack" role="status" style={{ gap: 6 }}>
+      <strong>{label} — copy it now, it will not be shown again.</strong>
+      <div className="secret" data-testid="one-time-secret">
+        {secret}
+      </div>
+      <div className="row">
+        <button
+          type="button"
+          className="btn btn-sm"
+          onClick={() =>
+            void navigator.clipboard
+              .writeText(secret)
+              .then(() => setCopied(true))
+              .catch(() => setCopied(false))
+          }
+        >
+          {copied ? "Copied" : "Copy"}
+        </button>
+        <button type="button" className="btn btn-sm" onClick={onDone}>
+          Done
+        </button>
+      </div>
+    </div>
+  );
+}
+
+export function TokensSettings({ projectId }: { projectId: string | undefined }) {
+  const queryClient = useQueryClient();
+  const [name, setName] = useState("");
+  const [scopes, setScopes] = useState<string[]>(["runs:read", "runs:write"]);
+  const [bindProject, setBindProject] = useState(true);
+  const [days, setDays] = useState("90");
+  const [secret, setSecret] = useState<string | null>(null);
+  const [revoking, setRevoking] = useState<TApiToken | null>(null);
+  const query = useQuery({ queryKey: ["tokens"], queryFn: () => api<TApiToken[] | { items: TApiToken[] }>("/api/v1/tokens"), select: items });
+  const create = useMutation({
+    mutationFn: () =>
+      api<{ token: TApiToken; secret: string }>("/api/v1/tokens", {
+        method: "POST",
+        body: { name: name.trim(), scopes, projectId: bindProject ? projectId : null, expiresAt: days ? new Date(Date.now() + Number(days) * 86_400_000).toISOString() : null },
+      }),
+    onSuccess: async (data) => {
+      setSecret(data.secret);
+      setName("");
+      await queryClient.invalidateQueries({ queryKey: ["tokens"] });
+    },
+  });
+  const revoke = useMutation({
+    mutationFn: (id: string) => api(`/api/v1/tokens/${id}`, { method: "DELETE" }),
+    onSuccess: () => queryClient.invalidateQueries({ queryKey: ["tokens"] }),
+  });
+  const daysValid = days === "" || (/^\d+$/.test(days) && Number(days) >= 1 && Number(days) <= 3650);
+  return (
+    <div className="stack">
+      <form
+        className="card stack"
+        onSubmit={(e) => {
+          e.preventDefault();
+          create.mutate();
+        }}
+      >
+        <h2>Create a token</h2>
+        <div className="form-grid">
+          <div className="field">
+            <label htmlFor="token-name">Name</label>
+            <input id="token-name" className="input" value={name} onChange={(e) => setName(e.target.value)} placeholder="gitlab-ci" />
+            <FieldError error={create.error} path="name" />
+          </div>
+          <div className="field">
+            <label htmlFor="token-days">Expires in (days)</label>
+            <input id="token-days" className="input" inputMode="numeric" value={days} onChange={(e) => setDays(e.target.value.trim())} aria-invalid={!daysValid} />
+            {!daysValid ? <span className="err">1–3650 days, or empty for no expiry</span> : <FieldError error={create.error} path="expiresAt" />}
+          </div>
+        </div>
+        <fieldset>
+          <legend>Scopes</legend>
+          <div className="row">
+            {SCOPES.map((s) => (
+              <label key={s} className="row" style={{ gap: 4 }}>
+                <input type="checkbox" checked={scopes.includes(s)} onChange={(e) => setScopes((cur) => (e.target.checked ? [...cur, s] : cur.filter((x) => x !== s)))} />
+                <code>{s}</code>
+              </label>
+            ))}
+          </div>
+          <FieldError error={create.error} path="scopes" />
+        </fieldset>
+        <label className="row">
+          <input type="checkbox" checked={bindProject} onChange={(e) => setBindProject(e.target.checked)} disabled={!projectId} /> Limit to the current project
+        </label>
+        <FormError error={create.error} />
+        <div>
+          <button type="submit" className="btn btn-primary" disabled={!name.trim() || !scopes.length || !daysValid || create.isPending}>
+            {create.isPending ? "Creating…" : "Create token"}
+          </button>
+        </div>
+        {secret ? <OneTimeSecret label="Your new token" secret={secret} onDone={() => setSecret(null)} /> : null}
+      </form>
+      <QueryView query={query} isEmpty={(d) => d.length === 0} empty={<Empty title="No tokens yet" />}>
+        {(tokens) => (
+          <div className="table-wrap">
+            <table className="table">
+              <thead>
+                <tr>
+                  <th>Name</th>
+                  <th>Prefix</th>
+                  <th>Scopes</th>
+                  <th className="hide-sm">Expires</th>
+                  <th className="hide-sm">Last used</th>
+                  <th />
+                </tr>
+              </thead>
+              <tbody>
+                {tokens.map((t) => {
+                  const expired = t.expiresAt ? Date.parse(t.expiresAt) < Date.now() : false;
+                  return (
+                    <tr key={t.id}>
+                      <td>
+                        {t.name} {t.revokedAt ? <StatusBadge status="revoked" /> : expired ? <StatusBadge status="failed" label="expired" /> : null}
+                      </td>
+                      <td className="mono">{t.prefix}…</td>
+                      <td className="small">{t.scopes.join(", ")}</td>
+                      <td className="hide-sm">{t.expiresAt ? formatTime(t.expiresAt) : "never"}</td>
+                      <td className="hide-sm">{t.lastUsedAt ? formatRelative(t.lastUsedAt) : "never"}</td>
+                      <td className="right">
+                        {!t.revokedAt ? (
+                          <button type="button" className="btn btn-sm" onClick={() => setRevoking(t)}>
+                            Revoke
+                          </button>
+                        ) : null}
+                      </td>
+                    </tr>
+                  );
+                })}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </QueryView>
+      {revoking && (
+        <ConfirmDialog title={`Revoke ${revoking.name}?`} confirmLabel="Revoke" danger onConfirm={() => revoke.mutateAsync(revoking.id)} onClose={() => setRevoking(null)}>
+          Anything using this token stops working immediately.
+        </ConfirmDialog>
+      )}
+    </div>
+  );
+}
+
+export function UsersSettings() {
+  const queryClient = useQueryClient();
+  const [email, setEmail] = useState("");
+  const [name, setName] = useState("");
+  const [role, setRole] = useState<TRole>("engineer");
+  const [password, setPassword] = useState<{ email: string; value: string } | null>(null);
+  const query = useQuery({ queryKey: ["users"], queryFn: () => api<TUser[] | { items: TUser[] }>("/api/v1/users"), select: items });
+  const create = useMutation({
+    mutationFn: () => api<{ user: TUser; generatedPassword?: string | null }>("/api/v1/users", { method: "POST", body: { email: email.trim(), name: name.trim() || undefined, role } }),
+    onSuccess: async (data) => {
+      if (data.generatedPassword) setPassword({ email: data.user.email, value: data.generatedPassword });
+      setEmail("");
+      setName("");
+      await queryClient.invalidateQueries({ queryKey: ["users"] });
+    },
+  });
+  const update = useMutation({
+    mutationFn: ({ id, body }: { id: string; body: Record<string, unknown> }) => api(`/api/v1/users/${id}`, { method: "PATCH", body }),
+    onSuccess: () => queryClient.invalidateQueries({ queryKey: ["users"] }),
+  });
+  return (
+    <div className="stack">
+      <form
+        className="card stack"
+        onSubmit={(e) => {
+          e.preventDefault();
+          create.mutate();
+        }}
+      >
+        <h2>Add a user</h2>
+        <div className="form-grid">
+          <div className="field">
+            <label htmlFor="user-email">Email</label>
+            <input id="user-email" className="input" type="email" value={email} onChange={(e) => setEmail(e.target.value)} />
+            <FieldError error={create.error} path="email" />
+          </div>
+          <div className="field">
+            <label htmlFor="user-name">Name</label>
+            <input id="user-name" className="input" value={name} onChange={(e) => setName(e.target.value)} />
+          </div>
+          <div className="field">
+            <label htmlFor="user-role">Global role</label>
+            <select id="user-role" className="input" value={role} onChange={(e) => setRole(e.target.value as TRole)}>
+              {ROLES.map((r) => (
+                <option key={r}>{r}</option>
+              ))}
+            </select>
+          </div>
+        </div>
+        <FormError error={create.error} />
+        <div>
+          <button type="submit" className="btn btn-primary" disabled={!email.trim() || create.isPending}>
+            Add user
+          </button>
+        </div>
+        {password ? <OneTimeSecret label={`Initial password for ${password.email}`} secret={password.value} onDone={() => setPassword(null)} /> : null}
+      </form>
+      <FormError error={update.error} />
+      <QueryView query={query} isEmpty={(d) => d.length === 0}>
+        {(users) => (
+          <div className="table-wrap">
+            <table className="table">
+              <thead>
+                <tr>
+                  <th>User</th>
+                  <th>Global role</th>
+                  <th className="hide-sm">Created</th>
+                  <th />
+                </tr>
+              </thead>
+              <tbody>
+                {users.map((u) => (
+                  <tr key={u.id}>
+                    <td>
+                      {u.name || u.email} {u.disabledAt ? <Badge tone="red">disabled</Badge> : null}
+                      <div className="muted small">{u.email}</div>
+                    </td>
+                    <td>
+                      <select className="input" style={{ width: 130 }} aria-label={`Role of ${u.email}`} value={u.role} onChange={(e) => update.mutate({ id: u.id, body: { role: e.target.value } })}>
+                        {ROLES.map((r) => (
+                          <option key={r}>{r}</option>
+                        ))}
+                      </select>
+                    </td>
+                    <td className="hide-sm">{formatRelative(u.createdAt)}</td>
+                    <td className="right">
+                      <button type="button" className="btn btn-sm" onClick={() => update.mutate({ id: u.id, body: { disabled: !u.disabledAt } })}>
+                        {u.disabledAt ? "Enable" : "Disable"}
+                      </button>
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </QueryView>
+    </div>
+  );
+}
+
+interface TMember {
+  userId: string;
+  email: string;
+  name?: string | null;
+  role: TRole;
+}
+
+export function MembersSettings({ projectId, canEdit }: { projectId: string; canEdit: boolean }) {
+  const queryClient = useQueryClient();
+  const [email, setEmail] = useState("");
+  const [role, setRole] = useState<TRole>("engineer");
+  const query = useQuery({ queryKey: ["members", projectId], queryFn: () => api<TMember[] | { items: TMember[] }>(`/api/v1/projects/${projectId}/members`), select: items });
+  const users = useQuery({ queryKey: ["users"], enabled: canEdit, queryFn: () => api<TUser[] | { items: TUser[] }>("/api/v1/users"), select: items, retry: false });
+  const put = useMutation({
+    mutationFn: (body: { userId?: string; email?: string; role: TRole | null }) => api(`/api/v1/projects/${projectId}/members`, { method: "PUT", body }),
+    onSuccess: () => queryClient.invalidateQueries({ queryKey: ["members", projectId] }),
+  });
+  return (
+    <div className="stack">
+      {canEdit ? (
+        <form
+          className="card row"
+          onSubmit={(e) => {
+            e.preventDefault();
+            const user = users.data?.find((u) => u.email === email.trim().toLowerCase());
+            put.mutate(user ? { userId: user.id, role } : { email: email.trim(), role });
+          }}
+        >
+          <div className="field" style={{ flex: 2, minWidth: 200 }}>
+            <label htmlFor="member-email">User email</label>
+            <input id="member-email" className="input" list="user-emails" value={email} onChange={(e) => setEmail(e.target.value)} />
+            <datalist id="user-emails">{users.data?.map((u) => <option key={u.id} value={u.email} />)}</datalist>
+          </div>
+          <div className="field" style={{ flex: 1, minWidth: 120 }}>
+            <label htmlFor="member-role">Role</label>
+            <select id="member-role" className="input" value={role} onChange={(e) => setRole(e.target.value as TRole)}>
+              {ROLES.map((r) => (
+                <option key={r}>{r}</option>
+              ))}
+            </select>
+          </div>
+          <button type="submit" className="btn btn-primary" style={{ alignSelf: "flex-end" }} disabled={!email.trim() || put.isPending}>
+            Add / update
+          </button>
+        </form>
+      ) : null}
+      <FormError error={put.error} />
+      <QueryView query={query} isEmpty={(d) => d.length === 0} empty={<Empty title="No members" />}>
+        {(members) => (
+          <div className="table-wrap">
+            <table className="table">
+              <thead>
+                <tr>
+                  <th>Member</th>
+                  <th>Project role</th>
+                </tr>
+              </thead>
+              <tbody>
+                {members.map((m) => (
+                  <tr key={m.userId}>
+                    <td>
+                      {m.name || m.email}
+                      <div className="muted small">{m.email}</div>
+                    </td>
+                    <td>
+                      {canEdit ? (
+                        <select className="input" style={{ width: 130 }} aria-label={`Project role of ${m.email}`} value={m.role} onChange={(e) => put.mutate({ userId: m.userId, role: e.target.value as TRole })}>
+                          {ROLES.map((r) => (
+                            <option key={r}>{r}</option>
+                          ))}
+                        </select>
+                      ) : (
+                        m.role
+                      )}
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </QueryView>
+    </div>
+  );
+}
+
+export function EnvironmentsSettings({ projectId, canEdit }: { projectId: string; canEdit: boolean }) {
+  const queryClient = useQueryClient();
+  const [form, setForm] = useState({ name: "", tier: "dev" as TEnvironment["tier"], namespace: "", gatewayUrl: "" });
+  const query = useQuery({ queryKey: ["environments", projectId], queryFn: () => api<TEnvironment[] | { items: TEnvironment[] }>(`/api/v1/projects/${projectId}/environments`), select: items });
+  const create = useMutation({
+    mutationFn: () => api(`/api/v1/projects/${projectId}/environments`, { method: "POST", body: { name: form.name.trim(), tier: form.tier, namespace: form.namespace.trim() || form.name.trim(), gatewayUrl: form.gatewayUrl.trim() || undefined } }),
+    onSuccess: async () => {
+      setForm({ name: "", tier: "dev", namespace: "", gatewayUrl: "" });
+      await queryClient.invalidateQueries({ queryKey: ["environments", projectId] });
+    },
+  });
+  const patch = useMutation({
+    mutationFn: ({ id, body }: { id: string; body: Partial<TEnvironment> }) => api(`/api/v1/environments/${id}`, { method: "PATCH", body }),
+    onSuccess: () => queryClient.invalidateQueries({ queryKey: ["environments", projectId] }),
+  });
+  return (
+    <div className="stack">
+      {canEdit ? (
+        <form
+          className="card stack"
+          onSubmit={(e) => {
+            e.preventDefault();
+            create.mutate();
+          }}
+        >
+          <h2>Add an environment</h2>
+          <div className="form-grid">
+            <div className="field">
+              <label htmlFor="env-name">Name</label>
+              <input id="env-name" className="input" value={form.name} onChange={(e) => setForm({ ...form, name: e.target.value })} />
+              <FieldError error={create.error} path="name" />
+            </div>
+            <div className="field">
+              <label htmlFor="env-tier">Tier</label>
+              <select id="env-tier" className="input" value={form.tier} onChange={(e) => setForm({ ...form, tier: e.target.value as TEnvironment["tier"] })}>
+                <option>dev</option>
+                <option>staging</option>
+                <option>prod</option>
+              </select>
+            </div>
+            <div className="field">
+              <label htmlFor="env-ns">Namespace</label>
+              <input id="env-ns" className="input" value={form.namespace} placeholder={form.name || "same as name"} onChange={(e) => setForm({ ...form, namespace: e.target.value })} />
+              <FieldError error={create.error} path="namespace" />
+            </div>
+            <div className="field">
+              <label htmlFor="env-gw">Gateway URL</label>
+              <input id="env-gw" className="input" value={form.gatewayUrl} placeholder="http://gateway:8080" onChange={(e) => setForm({ ...form, gatewayUrl: e.target.value })} />
+              <FieldError error={create.error} path="gatewayUrl" />
+            </div>
+          </div>
+          <FormError error={create.error} />
+          <div>
+            <button type="submit" className="btn btn-primary" disabled={!form.name.trim() || create.isPending}>
+              Add environment
+            </button>
+          </div>
+        </form>
+      ) : null}
+      <FormError error={patch.error} />
+      <QueryView query={query} isEmpty={(d) => d.length === 0} empty={<Empty title="No environments" />}>
+        {(envs) => (
+          <div className="table-wrap">
+            <table className="table">
+              <thead>
+                <tr>
+                  <th>Name</th>
+                  <th>Tier</th>
+                  <th className="hide-sm">Namespace</th>
+                  <th className="hide-sm">Gateway</th>
+                  <th>Approval</th>
+                </tr>
+              </thead>
+              <tbody>
+                {envs.map((env) => (
+                  <tr key={env.id}>
+                    <td>{env.name}</td>
+                    <td>
+                      <Badge>{env.tier}</Badge>
+                    </td>
+                    <td className="hide-sm mono">{env.namespace}</td>
+                    <td className="hide-sm mono small">{env.gatewayUrl ?? "—"}</td>
+                    <td>
+                      <label className="row" style={{ gap: 4 }}>
+                        <input type="checkbox" checked={env.requiresApproval} disabled={!canEdit || patch.isPending} onChange={(e) => patch.mutate({ id: env.id, body: { requiresApproval: e.target.checked } })} />
+                        required
+                      </label>
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </QueryView>
+    </div>
+  );
+}
+
+export function WebhooksSettings({ projectId, canEdit }: { projectId: string; canEdit: boolean }) {
+  const queryClient = useQueryClient();
+  const [url, setUrl] = useState("");
+  const [events, setEvents] = useState<string[]>(["run.succeeded", "run.failed", "deployment.rolled_back"]);
+  const [secret, setSecret] = useState<string | null>(null);
+  const [deleting, setDeleting] = useState<TWebhook | null>(null);
+  const query = useQuery({ queryKey: ["webhooks", projectId], queryFn: () => api<TWebhook[] | { items: TWebhook[] }>(`/api/v1/projects/${projectId}/webhooks`), select: items });
+  const create = useMutation({
+    mutationFn: () => api<{ subscription: TWebhook; secret: string | null }>(`/api/v1/projects/${projectId}/webhooks`, { method: "POST", body: { url: url.trim(), events } }),
+    onSuccess: async (data) => {
+      setSecret(data.secret);
+      setUrl("");
+      await queryClient.invalidateQueries({ queryKey: ["webhooks", projectId] });
+    },
+  });
+  const remove = useMutation({
+    mutationFn: (id: string) => api(`/api/v1/webhooks/${id}`, { method: "DELETE" }),
+    onSuccess: () => queryClient.invalidateQueries({ queryKey: ["webhooks", projectId] }),
+  });
+  return (
+    <div className="stack">
+      {canEdit ? (
+        <form
+          className="card stack"
+          onSubmit={(e) => {
+            e.preventDefault();
+            create.mutate();
+          }}
+        >
+          <h2>Subscribe a URL</h2>
+          <div className="field">
+            <label htmlFor="hook-url">URL</label>
+            <input id="hook-url" className="input" value={url} placeholder="https://ci.internal/hooks/loraplane" onChange={(e) => setUrl(e.target.value)} />
+            <FieldError error={create.error} path="url" />
+          </div>
+          <fieldset>
+            <legend>Events</legend>
+            <div className="row">
+              {WEBHOOK_EVENTS.map((ev) => (
+                <label key={ev} className="row" style={{ gap: 4 }}>
+                  <input type="checkbox" checked={events.includes(ev)} onChange={(e) => setEvents((cur) => (e.target.checked ? [...cur, ev] : cur.filter((x) => x !== ev)))} />
+                  <code>{ev}</code>
+                </label>
+              ))}
+            </div>
+          </fieldset>
+          <FormError error={create.error} />
+          <div>
+            <button type="submit" className="btn btn-primary" disabled={!url.trim() || !events.length || create.isPending}>
+              Subscribe
+            </button>
+          </div>
+          {secret ? <OneTimeSecret label="Signing secret" secret={secret} onDone={() => setSecret(null)} /> : null}
+        </form>
+      ) : null}
+      <QueryView query={query} isEmpty={(d) => d.length === 0} empty={<Empty title="No webhook subscriptions" />}>
+        {(hooks) => (
+          <div className="table-wrap">
+            <table className="table">
+              <thead>
+                <tr>
+                  <th>URL</th>
+                  <th>Events</th>
+                  <th className="hide-sm">Created</th>
+                  <th />
+                </tr>
+              </thead>
+              <tbody>
+                {hooks.map((h) => (
+                  <tr key={h.id}>
+                    <td className="mono small" style={{ overflowWrap: "anywhere" }}>
+                      {h.url} {!h.active ? <Badge>inactive</Badge> : null}
+                    </td>
+                    <td className="small">{h.events.join(", ")}</td>
+                    <td className="hide-sm">{formatRelative(h.createdAt)}</td>
+                    <td className="right">
+                      {canEdit ? (
+                        <button type="button" className="btn btn-sm" onClick={() => setDeleting(h)}>
+                          Delete
+                        </button>
+                      ) : null}
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </QueryView>
+      {deleting && (
+        <ConfirmDialog title="Delete this webhook?" confirmLabel="Delete" danger onConfirm={() => remove.mutateAsync(deleting.id)} onClose={() => setDeleting(null)}>
+          <code>{deleting.url}</code> stops receiving events.
+        </ConfirmDialog>
+      )}
+    </div>
+  );
+}
