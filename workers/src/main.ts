@@ -1,2 +1,48 @@
-// Replaced by the worker process.
-export {};
+// The worker process: `npm start -w @loraplane/workers`.
+import path from "node:path";
+import { loadWorkerEnv } from "@loraplane/config";
+import { disconnectPrisma, getPrisma } from "@loraplane/db";
+import { pino } from "pino";
+import { createLocalExecutor } from "./executors/local.ts";
+import { startWorkerApp } from "./worker-app.ts";
+
+const env = loadWorkerEnv();
+const log = pino({ level: env.LOG_LEVEL, name: "loraplane-worker" });
+const db = getPrisma({ url: env.DATABASE_URL, poolSize: env.DATABASE_POOL_SIZE });
+
+if (env.EXECUTOR === "kubernetes") {
+  log.fatal("EXECUTOR=kubernetes is not available in this build yet; use EXECUTOR=local");
+  process.exit(1);
+}
+const executor = createLocalExecutor({
+  dataDir: env.LORAPLANE_DATA_DIR,
+  command: (spec) => [path.resolve(env.GPU_RUNTIME_PYTHON), "-m", "loraplane_runtime.cli", spec.command, "--config", "job.json"],
+});
+
+const app = await startWorkerApp({
+  db,
+  redisUrl: env.REDIS_URL,
+  executor,
+  log,
+  concurrency: env.WORKER_CONCURRENCY,
+  reconcileIntervalMs: env.RECONCILE_INTERVAL_MS,
+  engine: { pollMs: 500, heartbeatTimeoutS: env.HEARTBEAT_TIMEOUT_S, logTailLines: 20, runTokenTtlS: 24 * 3600, publicUrl: env.LORAPLANE_PUBLIC_URL },
+  health: { port: env.WORKER_HEALTH_PORT, host: "0.0.0.0" },
+});
+log.info({ executor: executor.kind, concurrency: env.WORKER_CONCURRENCY, healthPort: env.WORKER_HEALTH_PORT }, "worker started");
+
+let signalled = false;
+for (const sig of ["SIGTERM", "SIGINT"] as const) {
+  process.once(sig, () => {
+    if (signalled) return;
+    signalled = true;
+    log.info({ signal: sig }, "shutting down");
+    void app
+      .stop()
+      .then(() => disconnectPrisma())
+      .finally(() => {
+        log.info("stopped");
+        process.exit(0);
+      });
+  });
+}

@@ -80,3 +80,13 @@ export function findRunningStageRun(db: DbOrTx, runId: string, stage?: StageName
     select: stageSelect,
   });
 }
+
+/** Stage attempts still marked active although their run has ended. */
+export async function listOrphanedRunningStages(db: DbOrTx) {
+  const rows = await db.stageRun.findMany({
+    where: { status: { in: ["running", "waiting", "queued", "pending"] }, run: { status: { in: ["cancelled", "failed", "blocked", "succeeded"] } } },
+    select: { id: true, runId: true, stage: true, attempt: true, run: { select: { status: true } } },
+    take: 500,
+  });
+  return rows.map((r) => ({ id: r.id, runId: r.runId, stage: r.stage, attempt: r.attempt, runStatus: r.run.status }));
+}

@@ -1,0 +1,126 @@
+// Stages that run inside the worker: resolving inputs, the gate, registration, approval, deployment hand-off.
+import { access } from "node:fs/promises";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { evaluateGate, type TPipelineSpec } from "@loraplane/core";
+import {
+  ensureApprovalRequest,
+  findDatasetVersionForRun,
+  findDeploymentById,
+  findEnvironmentsByName,
+  findHumanReviewPassRate,
+  findLatestStageRun,
+  findModelVersionOfRun,
+  listEvalResults,
+  recordGateVerdicts,
+  type TRunRow,
+} from "@loraplane/db";
+import { registerModelVersion, startDeployment } from "@loraplane/services";
+import type { TEngineContext } from "./context.ts";
+import type { TStageOutcome } from "./outcome.ts";
+
+const exists = (p: string) => access(p).then(() => true, () => false);
+
+export async function runPrepare(ctx: TEngineContext, run: TRunRow, spec: TPipelineSpec): Promise<TStageOutcome> {
+  const dv = run.datasetVersionId ? await findDatasetVersionForRun(ctx.db, run.datasetVersionId) : null;
+  if (!dv) return { status: "failed", reason: `dataset version ${spec.dataset.name}@${spec.dataset.version} no longer exists` };
+  let dataDir = dv.uri;
+  let baseModel = spec.model.baseModel;
+  if (ctx.executor.kind === "local") {
+    if (!dv.uri.startsWith("file://")) return { status: "failed", reason: `the local executor reads datasets from file:// URIs; ${dv.uri} is not one` };
+    dataDir = fileURLToPath(dv.uri);
+    for (const split of new Set(["train", spec.eval.split])) {
+      if (!(await exists(path.join(dataDir, `${split}.jsonl`)))) return { status: "failed", reason: `dataset ${dv.dataset.name}@${dv.version} has no ${split}.jsonl in ${dataDir}` };
+    }
+    if (baseModel.startsWith("file://")) baseModel = fileURLToPath(baseModel);
+    if (/^[a-z][a-z0-9+.-]*:\/\//.test(baseModel)) return { status: "failed", reason: `the local executor needs a local base model path; got ${baseModel}` };
+    baseModel = path.resolve(baseModel);
+    if (!(await exists(path.join(baseModel, "config.json")))) return { status: "failed", reason: `base model not found: ${baseModel} (expected a directory with config.json)` };
+  }
+  return { status: "succeeded", result: { dataDir, baseModel, datasetVersionId: dv.id, datasetSha256: dv.sha256 } };
+}
+
+export async function runGate(ctx: TEngineContext, run: TRunRow, spec: TPipelineSpec): Promise<TStageOutcome> {
+  const evals = await listEvalResults(ctx.db, run.id);
+  const metrics: Record<string, number> = Object.fromEntries(evals.filter((e) => Number.isFinite(e.value)).map((e) => [e.metric, e.value]));
+  const thresholds = [...spec.eval.thresholds];
+  const needsReview = spec.eval.requireHumanReviewPassRate !== undefined || thresholds.some((t) => t.metric === "human_review_pass_rate");
+  if (needsReview) {
+    const review = await findHumanReviewPassRate(ctx.db, run.id);
+    if (review.rate !== null) metrics.human_review_pass_rate = review.rate;
+    if (spec.eval.requireHumanReviewPassRate !== undefined && !thresholds.some((t) => t.metric === "human_review_pass_rate")) {
+      thresholds.push({ metric: "human_review_pass_rate", comparator: ">=", value: spec.eval.requireHumanReviewPassRate, blocking: true });
+    }
+  }
+  const verdict = evaluateGate(thresholds, metrics);
+  await recordGateVerdicts(ctx.db, run.id, spec.eval.split, verdict.checks);
+  const result = { passed: verdict.passed, checks: verdict.checks.map((c) => ({ metric: c.metric, passed: c.passed, reason: c.reason })) };
+  return verdict.passed ? { status: "succeeded", result } : { status: "blocked", reason: verdict.reason!, result };
+}
+
+export async function runRegister(ctx: TEngineContext, run: TRunRow): Promise<TStageOutcome> {
+  const { version, created } = await registerModelVersion(ctx.db, run.id);
+  return { status: "succeeded", result: { modelVersionId: version.id, modelName: version.modelName, version: version.version, created } };
+}
+
+async function targetEnvironment(ctx: TEngineContext, run: TRunRow, spec: TPipelineSpec) {
+  const name = spec.deploy!.environments[0]!;
+  const [env] = await findEnvironmentsByName(ctx.db, run.projectId, [name]);
+  return env ?? null;
+}
+
+/** The run's deploy target is the first environment of deploy.environments; later ones are promoted from there. */
+export async function runApprove(ctx: TEngineContext, run: TRunRow, spec: TPipelineSpec): Promise<TStageOutcome> {
+  const env = await targetEnvironment(ctx, run, spec);
+  if (!env) return { status: "failed", reason: `environment "${spec.deploy!.environments[0]}" no longer exists` };
+  if (!env.requiresApproval) return { status: "succeeded", result: { approval: "not required", environment: env.name } };
+  const version = await findModelVersionOfRun(ctx.db, run.id, spec.model.name);
+  const approval = await ensureApprovalRequest(ctx.db, {
+    projectId: run.projectId,
+    environmentId: env.id,
+    subjectType: "run",
+    subjectId: run.id,
+    summary: `Deploy ${spec.model.name}${version ? ` v${version.version}` : ""} (run #${run.number}) to ${env.name} on endpoint ${spec.deploy!.endpointName}`,
+    requestedById: run.requestedById,
+  });
+  if (approval.status === "approved") return { status: "succeeded", result: { approvalId: approval.id } };
+  if (approval.status === "rejected" || approval.status === "cancelled") return { status: "blocked", reason: `approval ${approval.status}${approval.comment ? `: ${approval.comment}` : ""}` };
+  return { status: "waiting", result: { approvalId: approval.id, environment: env.name } };
+}
+
+export async function runDeploy(ctx: TEngineContext, run: TRunRow, spec: TPipelineSpec): Promise<TStageOutcome> {
+  const deploy = spec.deploy!;
+  const env = await targetEnvironment(ctx, run, spec);
+  if (!env) return { status: "failed", reason: `environment "${deploy.environments[0]}" no longer exists` };
+  const register = await findLatestStageRun(ctx.db, run.id, "register");
+  const modelVersionId = (register?.result as { modelVersionId?: string } | null)?.modelVersionId;
+  if (!modelVersionId) return { status: "failed", reason: "no registered model version to deploy" };
+  const policy = {
+    slo: { p99LatencyMs: deploy.slo.p99LatencyMs, ttftP95Ms: deploy.slo.ttftP95Ms, errorRate: deploy.slo.maxErrorRate },
+    canary: { stepsBps: deploy.canary.steps, stepSeconds: deploy.canary.analysisWindowSeconds, minRequests: Math.max(1, deploy.canary.minRequests), autoPromote: deploy.autoPromote },
+  };
+  const { deploymentId, state } = await startDeployment(
+    { db: ctx.db, queue: ctx.queue },
+    { runId: run.id, modelVersionId, environmentId: env.id, endpointName: deploy.endpointName, strategy: deploy.strategy, policy },
+  );
+  return { status: "succeeded", result: { deploymentId, state, environment: env.name } };
+}
+
+/** Waits for the rollout controller to finish the deployment; it nudges the run when it does. */
+export async function runRollout(ctx: TEngineContext, run: TRunRow): Promise<TStageOutcome> {
+  const deployStage = await findLatestStageRun(ctx.db, run.id, "deploy");
+  const deploymentId = (deployStage?.result as { deploymentId?: string } | null)?.deploymentId;
+  if (!deploymentId) return { status: "failed", reason: "the deploy stage recorded no deployment" };
+  const deployment = await findDeploymentById(ctx.db, deploymentId);
+  if (!deployment) return { status: "failed", reason: `deployment ${deploymentId} no longer exists` };
+  switch (deployment.state) {
+    case "promoted":
+      return { status: "succeeded", result: { deploymentId, state: deployment.state } };
+    case "rolled_back":
+    case "failed":
+    case "superseded":
+      return { status: "failed", reason: `deployment ${deployment.state}${deployment.reason ? `: ${deployment.reason}` : ""}` };
+    default:
+      return { status: "waiting", result: { deploymentId, state: deployment.state } };
+  }
+}

@@ -1,0 +1,145 @@
+// Runs one (run, stage, attempt) to an outcome and moves the run along. Postgres is the record: every step is a
+// compare-and-set on the stage or run status, so a duplicate job, a job re-delivered after a crash, or two workers
+// racing end in exactly one transition.
+import { isTerminal, planStages, transition, ZPipelineSpec, type TPipelineSpec, type TRunState, type TStageName } from "@loraplane/core";
+import {
+  ensureStageRun,
+  findLatestStageRun,
+  findRunById,
+  updateRunIf,
+  updateStageRunIf,
+  type Prisma,
+  type TRunRow,
+  type TStageRow,
+} from "@loraplane/db";
+import type { TStageJob } from "@loraplane/queue";
+import { isServiceError } from "@loraplane/services";
+import type { TEngineContext } from "./context.ts";
+import { runApprove, runDeploy, runGate, runPrepare, runRegister, runRollout } from "./inline-stages.ts";
+import type { TStageOutcome } from "./outcome.ts";
+import { runWorkloadStage } from "./workload-stage.ts";
+
+const FINISHED_STAGE = new Set(["succeeded", "failed", "cancelled", "skipped"]);
+
+function handlerFor(stage: TStageName) {
+  switch (stage) {
+    case "prepare":
+      return runPrepare;
+    case "train":
+    case "eval":
+      return (ctx: TEngineContext, run: TRunRow, spec: TPipelineSpec, row: TStageRow) => runWorkloadStage(ctx, run, spec, row);
+    case "gate":
+      return runGate;
+    case "register":
+      return runRegister;
+    case "approve":
+      return runApprove;
+    case "deploy":
+      return runDeploy;
+    case "rollout":
+      return runRollout;
+  }
+}
+
+export async function processStageJob(ctx: TEngineContext, job: TStageJob): Promise<string> {
+  const { runId, stage, attempt } = job;
+  const run = await findRunById(ctx.db, runId);
+  if (!run) return "run deleted";
+  const latest = await findLatestStageRun(ctx.db, runId, stage);
+  if (latest && latest.attempt > attempt) return `stale: attempt ${attempt} superseded by ${latest.attempt}`;
+  if (run.currentStage && run.currentStage !== stage) return `stale: run is at ${run.currentStage}`;
+  if (isTerminal(run.status)) return `run is ${run.status}`;
+
+  let row = await ensureStageRun(ctx.db, runId, stage, attempt);
+  if (FINISHED_STAGE.has(row.status)) return `stage already ${row.status}`;
+  const parsed = ZPipelineSpec.safeParse(run.resolvedSpec);
+  if (!parsed.success) {
+    await finish(ctx, run, row, { status: "failed", reason: `stored spec is invalid: ${parsed.error.issues[0]?.message}` }, []);
+    return "invalid spec";
+  }
+  const spec = parsed.data;
+  const stages = planStages(spec);
+
+  if (row.status === "pending" || row.status === "queued") {
+    const now = new Date();
+    await updateStageRunIf(ctx.db, row.id, ["pending", "queued"], { status: "running", startedAt: now, heartbeatAt: now, error: null });
+    row = (await findLatestStageRun(ctx.db, runId, stage))!;
+  }
+  if (run.status === "queued" || run.currentStage !== stage) {
+    await updateRunIf(ctx.db, runId, ["queued", "running"], { status: "running", currentStage: stage, ...(run.startedAt ? {} : { startedAt: new Date() }) });
+  }
+  const current = (await findRunById(ctx.db, runId))!;
+  if (isTerminal(current.status)) return `run is ${current.status}`;
+
+  let outcome: TStageOutcome;
+  try {
+    outcome = await handlerFor(stage)(ctx, current, spec, row);
+  } catch (error) {
+    // A refusal from a service (bad state, missing row) is this stage's failure; anything else is infrastructure
+    // (database, Redis) and is thrown so BullMQ retries the job with backoff.
+    if (!isServiceError(error)) throw error;
+    outcome = { status: "failed", reason: error.message };
+  }
+  await finish(ctx, current, row, outcome, stages);
+  return outcome.status;
+}
+
+function runState(run: TRunRow, row: TStageRow, stages: readonly TStageName[]): TRunState {
+  return { status: run.status, stage: row.stage, attempt: row.attempt, stages };
+}
+
+async function finish(ctx: TEngineContext, run: TRunRow, row: TStageRow, outcome: TStageOutcome, stages: readonly TStageName[]): Promise<void> {
+  if (outcome.status === "released") {
+    ctx.log.info({ runId: run.id, stage: row.stage, attempt: row.attempt }, "released workload at shutdown; another worker re-attaches");
+    return;
+  }
+  const now = new Date();
+  const durationS = row.startedAt ? (now.getTime() - row.startedAt.getTime()) / 1000 : 0;
+  const result = "result" in outcome && outcome.result ? { result: outcome.result as Prisma.InputJsonValue } : {};
+  let enqueue: TStageJob | null = null;
+
+  await ctx.db.$transaction(async (tx) => {
+    switch (outcome.status) {
+      case "succeeded": {
+        if (!(await updateStageRunIf(tx, row.id, ["running", "waiting"], { status: "succeeded", finishedAt: now, error: null, ...result }))) return;
+        const fresh = await findRunById(tx, run.id);
+        if (!fresh) return;
+        const t = transition(runState(fresh.status === "waiting_approval" ? { ...fresh, status: "running" } : fresh, row, stages), { type: "stage_succeeded", stage: row.stage });
+        if (!t.ok) return;
+        if (t.state.status === "succeeded") {
+          await updateRunIf(tx, run.id, ["running", "waiting_approval"], { status: "succeeded", finishedAt: now, error: null });
+        } else {
+          const next = t.state.stage!;
+          await updateRunIf(tx, run.id, ["running", "waiting_approval"], { status: "running", currentStage: next });
+          await ensureStageRun(tx, run.id, next, 1);
+          enqueue = { runId: run.id, stage: next, attempt: 1 };
+        }
+        return;
+      }
+      case "waiting": {
+        await updateStageRunIf(tx, row.id, ["running", "waiting"], { status: "waiting", ...result });
+        if (row.stage === "approve") {
+          const t = transition(runState(run, row, stages), { type: "approval_requested" });
+          if (t.ok) await updateRunIf(tx, run.id, ["running"], { status: "waiting_approval" });
+        }
+        return;
+      }
+      case "failed":
+      case "blocked": {
+        if (!(await updateStageRunIf(tx, row.id, ["running", "waiting"], { status: "failed", finishedAt: now, error: outcome.reason, ...result }))) return;
+        const status = outcome.status === "blocked" ? "blocked" : "failed";
+        const reason = status === "blocked" ? outcome.reason : `${row.stage} failed: ${outcome.reason}`;
+        await updateRunIf(tx, run.id, ["running", "waiting_approval"], { status, error: reason, finishedAt: now });
+        return;
+      }
+      case "cancelled": {
+        await updateStageRunIf(tx, row.id, ["running", "waiting", "queued", "pending"], { status: "cancelled", finishedAt: now, error: "run cancelled" });
+        return;
+      }
+    }
+  });
+  if (outcome.status !== "waiting") ctx.metrics.stageDuration.observe({ stage: row.stage, status: outcome.status }, durationS);
+  ctx.log.info({ runId: run.id, stage: row.stage, attempt: row.attempt, outcome: outcome.status, ...(outcome.status === "failed" || outcome.status === "blocked" ? { reason: outcome.reason.split("\n")[0] } : {}) }, "stage finished");
+  // After the commit: a crash right here leaves the next stage queued in Postgres, which the reconciler enqueues.
+  if (enqueue) await ctx.queue.enqueueStage(enqueue);
+}

@@ -1,0 +1,152 @@
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { useTestDb } from "@loraplane/db/testing";
+import { cancelRun, triggerRun } from "@loraplane/services";
+import { Redis } from "ioredis";
+import { pino } from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createLocalExecutor } from "../src/executors/local.ts";
+import { startWorkerApp, type TWorkerApp } from "../src/worker-app.ts";
+import { FAKE_WORKLOAD, makeDataDirs, seedProject, waitFor } from "./helpers/fixtures.ts";
+
+const t = useTestDb("engine");
+const dirs = makeDataDirs();
+const prefix = `lpq-engine-${randomBytes(4).toString("hex")}`;
+let app: TWorkerApp;
+const launches: string[] = [];
+
+beforeAll(async () => {
+  app = await startWorkerApp({
+    db: t.db,
+    redisUrl: "redis://127.0.0.1:6379",
+    prefix,
+    executor: createLocalExecutor({ dataDir: dirs.workDir, command: (s) => [process.execPath, FAKE_WORKLOAD, s.command, "--config", "job.json"] }),
+    log: pino({ level: "silent" }),
+    concurrency: 4,
+    reconcileIntervalMs: 1000,
+    engine: { pollMs: 50, heartbeatTimeoutS: 3, logTailLines: 5, runTokenTtlS: 3600, publicUrl: "http://127.0.0.1:1" },
+    onLaunch: (runId, stage, attempt) => launches.push(`${runId}/${stage}-${attempt}`),
+  });
+});
+afterAll(async () => {
+  await app.stop();
+  await app.queue.stages.obliterate({ force: true }).catch(() => undefined);
+});
+
+const deps = () => ({ db: t.db, queue: app.queue });
+const finished = (runId: string, timeoutMs = 30_000) =>
+  waitFor(async () => {
+    const r = await t.db.pipelineRun.findUniqueOrThrow({ where: { id: runId }, select: { status: true, error: true, currentStage: true } });
+    return ["succeeded", "failed", "blocked", "cancelled"].includes(r.status) ? r : null;
+  }, timeoutMs, `run ${runId} to finish`);
+const launchCount = (runId: string, stage: string, attempt = 1) =>
+  readFileSync(path.join(dirs.workDir, "runs", runId, `${stage}-${attempt}`, "launches.log"), "utf8").trim().split("\n").length;
+
+describe("pipeline engine on the local executor", () => {
+  it("runs prepare → train → eval → gate → register with every metric, artifact and lineage in Postgres", async () => {
+    const s = await seedProject(t.db, dirs);
+    const { run } = await triggerRun(deps(), { projectId: s.projectId, pipelineId: s.pipelineId, trigger: "api", gitCommit: "0123456789abcdef0123456789abcdef01234567" });
+    const done = await finished(run.id);
+    expect(done).toMatchObject({ status: "succeeded", error: null });
+    const stages = await t.db.stageRun.findMany({ where: { runId: run.id }, select: { stage: true, status: true, attempt: true, exitCode: true }, orderBy: { createdAt: "asc" } });
+    expect(stages.map((x) => `${x.stage}:${x.status}`)).toEqual(["prepare:succeeded", "train:succeeded", "eval:succeeded", "gate:succeeded", "register:succeeded"]);
+    expect(stages.find((x) => x.stage === "train")?.exitCode).toBe(0);
+    expect(launchCount(run.id, "train")).toBe(1);
+    expect(launchCount(run.id, "eval")).toBe(1);
+
+    const loss = await t.db.metricPoint.findMany({ where: { series: { runId: run.id, key: "train/loss" } }, select: { step: true, value: true }, orderBy: { step: "asc" } });
+    expect(loss).toHaveLength(30);
+    expect(loss[0]).toEqual({ step: 1, value: 2 });
+    const evals = await t.db.evalResult.findMany({ where: { runId: run.id }, select: { metric: true, value: true, passed: true, threshold: true } });
+    expect(evals).toContainEqual({ metric: "rouge_l", value: 0.75, passed: true, threshold: 0.5 });
+    expect(await t.db.evalSample.count({ where: { runId: run.id } })).toBe(8);
+    const kinds = (await t.db.artifact.findMany({ where: { runId: run.id }, select: { kind: true, sha256: true } })).map((a) => a.kind).sort();
+    expect(kinds).toEqual(["adapter", "eval_report"]);
+
+    const version = await t.db.modelVersion.findFirstOrThrow({ where: { runId: run.id }, select: { modelName: true, version: true, gitCommit: true, lineage: true, adapterArtifactId: true } });
+    expect(version).toMatchObject({ modelName: "demo-model", version: 1, gitCommit: "0123456789abcdef0123456789abcdef01234567" });
+    expect(version.adapterArtifactId).toBeTruthy();
+    expect(version.lineage).toMatchObject({ dataset: { sha256: "b".repeat(64), version: "v1" }, spec: { training: { maxSteps: 30 } }, parentVersion: null });
+
+    // A second run of the same model becomes version 2 with the first as its parent.
+    const second = await triggerRun(deps(), { projectId: s.projectId, pipelineId: s.pipelineId, trigger: "api" });
+    expect((await finished(second.run.id)).status).toBe("succeeded");
+    const v2 = await t.db.modelVersion.findFirstOrThrow({ where: { runId: second.run.id }, select: { version: true, parentVersionId: true } });
+    expect(v2.version).toBe(2);
+    expect(v2.parentVersionId).toBeTruthy();
+  });
+
+  it("stops at the gate with the reason when a threshold is too high", async () => {
+    const s = await seedProject(t.db, dirs, { eval: { metrics: ["rouge_l", "exact_match"], thresholds: [{ metric: "rouge_l", comparator: ">=", value: 0.9 }] } });
+    const { run } = await triggerRun(deps(), { projectId: s.projectId, pipelineId: s.pipelineId, trigger: "api" });
+    const done = await finished(run.id);
+    expect(done.status).toBe("blocked");
+    expect(done.error).toBe("blocked by the evaluation gate: rouge_l = 0.75, needs >= 0.9 (blocking)");
+    expect(await t.db.modelVersion.count({ where: { runId: run.id } })).toBe(0);
+  });
+
+  it("a workload that exits non-zero fails the stage with the exit code and the last log lines", async () => {
+    const s = await seedProject(t.db, dirs, { training: { maxSteps: 5, learningRate: 0.001 } });
+    const { run } = await withMode("fail", () => triggerRun(deps(), { projectId: s.projectId, pipelineId: s.pipelineId, trigger: "api" }));
+    const done = await finished(run.id);
+    expect(done.status).toBe("failed");
+    expect(done.error).toContain("train failed: workload exited with code 3 (invalid dataset)");
+    expect(done.error).toContain("ValueError: dataset row 7 has no 'output' field");
+  });
+
+  it("a workload that stops heartbeating is killed and fails with the reason", async () => {
+    const s = await seedProject(t.db, dirs);
+    const { run } = await withMode("hang", () => triggerRun(deps(), { projectId: s.projectId, pipelineId: s.pipelineId, trigger: "api" }));
+    const done = await finished(run.id);
+    expect(done.status).toBe("failed");
+    expect(done.error).toMatch(/no heartbeat for \d+s \(limit 3s\)/);
+    expect(done.error).toContain("stuck before the first step");
+  });
+
+  it("a stage past its timeout is stopped and fails", async () => {
+    const s = await seedProject(t.db, dirs, { timeouts: { trainSeconds: 2, evalSeconds: 60 } });
+    const { run } = await withMode("slow", () => triggerRun(deps(), { projectId: s.projectId, pipelineId: s.pipelineId, trigger: "api" }));
+    const done = await finished(run.id);
+    expect(done.status).toBe("failed");
+    expect(done.error).toContain("timed out after 2s (stage timeout)");
+  });
+
+  it("cancel stops the running workload and the run ends cancelled", async () => {
+    const s = await seedProject(t.db, dirs);
+    const { run } = await withMode("slow", () => triggerRun(deps(), { projectId: s.projectId, pipelineId: s.pipelineId, trigger: "api" }));
+    await waitFor(() => t.db.stageRun.findFirst({ where: { runId: run.id, stage: "train", status: "running", externalId: { not: null } } }), 20_000, "train running");
+    const pid = Number(await waitFor(async () => { try { return readFileSync(path.join(dirs.workDir, "runs", run.id, "train-1", "pid"), "utf8").trim(); } catch { return null; } }));
+    await cancelRun(deps(), { runId: run.id, actor: { type: "user", userId: s.userId } });
+    await waitFor(async () => (await t.db.stageRun.findFirst({ where: { runId: run.id, stage: "train" }, select: { status: true } }))?.status === "cancelled", 15_000, "train cancelled");
+    expect((await finished(run.id)).status).toBe("cancelled");
+    await waitFor(async () => { try { process.kill(pid, 0); return false; } catch { return true; } }, 10_000, "workload process gone");
+  });
+
+  it("Redis flushed mid-run: the reconciler resumes the run from Postgres", async () => {
+    const s = await seedProject(t.db, dirs, { training: { maxSteps: 150 } });
+    const { run } = await triggerRun(deps(), { projectId: s.projectId, pipelineId: s.pipelineId, trigger: "api" });
+    await waitFor(() => t.db.stageRun.findFirst({ where: { runId: run.id, stage: "train", status: "running" } }), 20_000, "train running");
+    const redis = new Redis("redis://127.0.0.1:6379");
+    // Only this file's keys: other test files share the server.
+    const keys = await redis.keys(`${prefix}:*`);
+    if (keys.length) await redis.del(...keys);
+    redis.disconnect();
+    const done = await finished(run.id, 60_000);
+    expect(done).toMatchObject({ status: "succeeded" });
+    expect(launchCount(run.id, "train")).toBe(1);
+    expect(await t.db.metricPoint.count({ where: { series: { runId: run.id, key: "train/loss" } } })).toBe(150);
+  });
+});
+
+async function withMode<T>(mode: string, fn: () => Promise<T>): Promise<T> {
+  process.env.FAKE_MODE = mode;
+  try {
+    const out = await fn();
+    // The workload inherits the environment when it is launched, a moment after the trigger.
+    await new Promise((r) => setTimeout(r, 1500));
+    return out;
+  } finally {
+    delete process.env.FAKE_MODE;
+  }
+}
