@@ -32,11 +32,14 @@ function fail(message: string): never {
   throw new StartError(message);
 }
 
+// setup-venv.sh is idempotent (a stamp of the requirement files), so running it every start also picks up changed pins.
 async function ensureVenv(): Promise<void> {
-  if (existsSync(VENV_PYTHON)) return;
   const script = path.join(ROOT, "gpu-runtime", "scripts", "setup-venv.sh");
-  if (!existsSync(script)) fail(`gpu-runtime/.venv is missing and ${path.relative(ROOT, script)} does not exist to create it.`);
-  say("creating the gpu-runtime virtualenv (offline wheels; first start only)…");
+  if (!existsSync(script)) {
+    if (existsSync(VENV_PYTHON)) return;
+    fail(`gpu-runtime/.venv is missing and ${path.relative(ROOT, script)} does not exist to create it.`);
+  }
+  if (!existsSync(VENV_PYTHON)) say("creating the gpu-runtime virtualenv (offline wheels; first start only)…");
   await supervisor.run("venv", "bash", [script], { cwd: ROOT });
 }
 
@@ -135,6 +138,8 @@ async function main(): Promise<number> {
     let seed;
     try {
       admin = await ensureFirstAdmin(db);
+      // Printed at once, not only in the banner: if anything later fails, this was still the only chance to see it.
+      if (admin.password) say(`created the first admin ${admin.email} with password ${admin.password} (shown once)`);
       seed = await seedDemoProject(db, {
         dataDir: DATA_DIR,
         python: VENV_PYTHON,
@@ -154,6 +159,8 @@ async function main(): Promise<number> {
       LORAPLANE_SECRET_KEY: process.env.LORAPLANE_SECRET_KEY ?? secrets.values.LORAPLANE_SECRET_KEY,
       LORAPLANE_DATA_DIR: process.env.LORAPLANE_DATA_DIR ?? DATA_DIR,
       GPU_RUNTIME_PYTHON: process.env.GPU_RUNTIME_PYTHON ?? VENV_PYTHON,
+      // The product must not call public services; Next.js would otherwise send telemetry.
+      NEXT_TELEMETRY_DISABLED: "1",
     };
 
     if (!existsSync(path.join(ROOT, "apps", "web", ".next", "BUILD_ID"))) {
