@@ -29,6 +29,8 @@ FROM node:20.19-bookworm-slim
 WORKDIR /app
 ENV NODE_ENV=production NEXT_TELEMETRY_DISABLED=1 HOME=/tmp
 COPY --from=build /app /app
+# Named volumes mounted at /data inherit this ownership, so the app user can write run directories there.
+RUN mkdir -p /data && chown 10001:10001 /data
 USER 10001:10001
 EXPOSE 3000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=60s CMD node -e "fetch('http://127.0.0.1:3000/api/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"

@@ -38,8 +38,11 @@ COPY --from=deps /app /app
 COPY --from=python /app/gpu-runtime/.venv /app/gpu-runtime/.venv
 COPY packages packages
 COPY workers workers
+COPY scripts scripts
 COPY gpu-runtime gpu-runtime
 RUN node scripts/prisma.mjs generate
+# Named volumes mounted at /data inherit this ownership, so the app user can write run directories there.
+RUN mkdir -p /data && chown 10001:10001 /data
 USER 10001:10001
 EXPOSE 9464
 HEALTHCHECK --interval=15s --timeout=3s --start-period=30s CMD node -e "fetch('http://127.0.0.1:9464/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
