@@ -1,6 +1,6 @@
 import { isServiceError, type TFieldIssue } from "@loraplane/services";
 import type { Logger } from "pino";
-import { z } from "zod";
+import { z } from "./zod.ts";
 
 /** Errors the HTTP layer raises itself; service errors carry their own status and code. */
 export class HttpError extends Error {

@@ -1,5 +1,5 @@
 import { OpenAPIRegistry, OpenApiGeneratorV31 } from "@asteasolutions/zod-to-openapi";
-import type { z } from "zod";
+import type { z } from "./zod.ts";
 import { API_ROUTES } from "../routes/index.ts";
 import { ZErrorBody } from "./errors.ts";
 import type { TRoute } from "./route.ts";

@@ -3,6 +3,7 @@ import { randomUUID } from "node:crypto";
 import type { TWebEnv } from "@loraplane/config";
 import { type Db, findProjectIdOf, type TOwnedKind } from "@loraplane/db";
 import {
+  authenticateRunToken,
   getProjectRole,
   issuePath,
   listRolesOfUser,
@@ -195,6 +196,11 @@ export function defineRoute<P extends ZObj | undefined, Q extends ZObj | undefin
         }
       }
 
+      if (def.auth.kind === "run") {
+        // Workloads are authenticated before their payload is looked at, like every other caller.
+        const secret = /^Bearer\s+(\S+)$/i.exec(req.headers.get("authorization") ?? "")?.[1] ?? null;
+        await authenticateRunToken(db, rawParams.runId ?? "", secret);
+      }
       const params = parsePart(def.params, rawParams, "params");
       const rawBody = def.body || def.auth.kind === "signature" ? await readBody(req) : "";
       let jsonBody: unknown = undefined;

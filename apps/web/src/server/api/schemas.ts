@@ -1,5 +1,5 @@
 import { API_SCOPES, ROLES } from "@loraplane/services";
-import { z } from "zod";
+import { z } from "./zod.ts";
 
 export const ZId = z.string().min(1).max(64);
 export const ZDateTime = z.string();

@@ -9,7 +9,7 @@ import {
   setDeploymentSplit,
   startDeployment,
 } from "@loraplane/services";
-import { z } from "zod";
+import { z } from "../api/zod.ts";
 import { notFound } from "../api/errors.ts";
 import { defineRoute } from "../api/route.ts";
 import { ZApproval, ZId, ZReasonBody } from "../api/schemas.ts";

@@ -1,5 +1,4 @@
 import {
-  authenticateRunToken,
   ingestMetricPoints,
   type INBOUND_PROVIDERS,
   parsePushEvent,
@@ -12,17 +11,13 @@ import {
   ZHeartbeat,
   ZMetricPoint,
 } from "@loraplane/services";
-import { z } from "zod";
+import { z } from "../api/zod.ts";
 import { HttpError } from "../api/errors.ts";
 import { defineRoute } from "../api/route.ts";
 import { ZId } from "../api/schemas.ts";
 import { serverContext } from "../context.ts";
 
 const runParams = z.object({ runId: ZId });
-
-function bearer(req: Request): string | null {
-  return /^Bearer\s+(\S+)$/i.exec(req.headers.get("authorization") ?? "")?.[1] ?? null;
-}
 
 export const ingestMetricsRoute = defineRoute({
   operationId: "ingestMetrics",
@@ -35,8 +30,7 @@ export const ingestMetricsRoute = defineRoute({
   body: z.object({ points: z.array(ZMetricPoint) }),
   response: z.object({ accepted: z.number() }),
   status: 202,
-  handler: async ({ req, db, params, body }) => {
-    await authenticateRunToken(db, params.runId, bearer(req));
+  handler: async ({ db, params, body }) => {
     return ingestMetricPoints(db, params.runId, body.points);
   },
 });
@@ -52,8 +46,7 @@ export const ingestHeartbeatRoute = defineRoute({
   body: ZHeartbeat,
   response: z.object({ stage: z.string(), heartbeatAt: z.string() }),
   status: 202,
-  handler: async ({ req, db, params, body }) => {
-    await authenticateRunToken(db, params.runId, bearer(req));
+  handler: async ({ db, params, body }) => {
     return recordHeartbeat(db, params.runId, body);
   },
 });
@@ -69,8 +62,7 @@ export const ingestArtifactsRoute = defineRoute({
   body: ZArtifactsBody,
   response: z.unknown(),
   status: 202,
-  handler: async ({ req, db, params, body }) => {
-    await authenticateRunToken(db, params.runId, bearer(req));
+  handler: async ({ db, params, body }) => {
     return recordArtifacts(db, params.runId, body);
   },
 });

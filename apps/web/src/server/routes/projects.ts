@@ -18,7 +18,7 @@ import {
   updatePipeline,
   validatePipelineSpec,
 } from "@loraplane/services";
-import { z } from "zod";
+import { z } from "../api/zod.ts";
 import { defineRoute } from "../api/route.ts";
 import { ZDataset, ZDatasetVersion, ZEnvironment, ZId, ZIssue, ZPipeline, ZProject, ZRole } from "../api/schemas.ts";
 

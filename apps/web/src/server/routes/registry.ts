@@ -1,6 +1,6 @@
 import { findModelVersionDetail, listModelVersionsOfProject, setModelAliasRecord } from "@loraplane/db";
 import { findRunsByCommit, getModelVersionLineage, NotFoundError, recordAudit, ValidationError } from "@loraplane/services";
-import { z } from "zod";
+import { z } from "../api/zod.ts";
 import { notFound } from "../api/errors.ts";
 import { defineRoute } from "../api/route.ts";
 import { ZId, ZModelVersion } from "../api/schemas.ts";

@@ -12,7 +12,7 @@ import {
   setEvalSampleReview,
 } from "@loraplane/db";
 import { cancelRun, getModelVersionLineage, NotFoundError, queryMetricSeries, recordAudit, retryRun, triggerRun } from "@loraplane/services";
-import { z } from "zod";
+import { z } from "../api/zod.ts";
 import { serverContext } from "../context.ts";
 import { forbidden, HttpError, notFound } from "../api/errors.ts";
 import { defineRoute } from "../api/route.ts";

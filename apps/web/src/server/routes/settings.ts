@@ -17,7 +17,7 @@ import {
   updateUser,
   WEBHOOK_EVENTS,
 } from "@loraplane/services";
-import { z } from "zod";
+import { z } from "../api/zod.ts";
 import { defineRoute } from "../api/route.ts";
 import { page, ZApiToken, ZAuditEntry, ZId, ZLimit, ZOk, ZRole, ZScope, ZUser, ZWebhook } from "../api/schemas.ts";
 
