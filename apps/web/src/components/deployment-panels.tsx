@@ -28,21 +28,21 @@ function num(value: unknown): number | null {
   return typeof value === "number" && Number.isFinite(value) ? value : null;
 }
 
-/** Normalizes the metrics response: a list of variants (or series), each with time-stamped points. */
+/** The metrics response (`variants[].series[]`) as chart-ready points; a missing quantile stays null, not 0. */
 export function servingSeries(data: unknown): { variantId: string; role?: string; points: TServingPoint[] }[] {
   const root = (data ?? {}) as TLoose;
-  const list = (Array.isArray(root.variants) ? root.variants : Array.isArray(root.series) ? root.series : Array.isArray(data) ? data : []) as TLoose[];
+  const list = (Array.isArray(root.variants) ? root.variants : []) as TLoose[];
   return list.map((s) => ({
-    variantId: String(s.variantId ?? s.id ?? ""),
+    variantId: String(s.variantId ?? ""),
     role: typeof s.role === "string" ? s.role : undefined,
-    points: ((Array.isArray(s.points) ? s.points : []) as TLoose[]).map((p) => ({
-      t: String(p.t ?? p.windowStart ?? p.time ?? ""),
-      p50: num(p.p50 ?? p.p50Ms ?? p.latencyP50Ms),
-      p95: num(p.p95 ?? p.p95Ms ?? p.latencyP95Ms),
-      p99: num(p.p99 ?? p.p99Ms ?? p.latencyP99Ms),
-      ttftP95: num(p.ttftP95 ?? p.ttftP95Ms),
+    points: ((Array.isArray(s.series) ? s.series : []) as TLoose[]).map((p) => ({
+      t: String(p.t ?? ""),
+      p50: num(p.p50LatencyMs),
+      p95: num(p.p95LatencyMs),
+      p99: num(p.p99LatencyMs),
+      ttftP95: num(p.ttftP95Ms),
       errorRate: num(p.errorRate),
-      rps: num(p.rps),
+      rps: num(p.requestsPerSec),
     })),
   }));
 }

@@ -86,44 +86,53 @@ export function LineageGraph({ nodes }: { nodes: TLineageNode[] }) {
   );
 }
 
-type TLoose = Record<string, unknown> | null | undefined;
+type TLoose = Record<string, unknown>;
 
-function obj(value: unknown): TLoose {
-  return value && typeof value === "object" && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+function obj(value: unknown): TLoose | undefined {
+  return value && typeof value === "object" && !Array.isArray(value) ? (value as TLoose) : undefined;
 }
-function arr(value: unknown): Record<string, unknown>[] {
-  return Array.isArray(value) ? (value.filter((v) => v && typeof v === "object") as Record<string, unknown>[]) : [];
+function arr(value: unknown): TLoose[] {
+  return Array.isArray(value) ? (value.filter((v) => v && typeof v === "object") as TLoose[]) : [];
 }
 function s(value: unknown): string | undefined {
   return typeof value === "string" || typeof value === "number" ? String(value) : undefined;
 }
 
-/** Turns a lineage response (run, model version or commit lineage) into graph nodes. */
+/**
+ * Graph nodes from what the API returns: a run's lineage (`{ run, modelVersions }`), or one model version's lineage
+ * (the version with its run, dataset version and the deployment of each variant).
+ */
 export function lineageNodes(data: unknown): TLineageNode[] {
   const root = obj(data) ?? {};
+  const versions = root.modelVersions ? arr(root.modelVersions) : root.modelName ? [root] : [];
+  const run = obj(root.run) ?? obj(versions[0]?.run);
   const nodes: TLineageNode[] = [];
-  const commit = s(root.commit) ?? s(root.gitCommit) ?? s(obj(root.commit)?.sha) ?? s(obj(root.run)?.gitCommit);
-  if (commit) nodes.push({ id: `c:${commit}`, kind: "commit", label: commit.slice(0, 10), sub: s(root.gitRef) ?? s(obj(root.run)?.gitRef) });
-  const datasets = [obj(root.dataset) ?? obj(root.datasetVersion), ...arr(root.datasets)].filter(Boolean) as Record<string, unknown>[];
-  for (const d of datasets) {
-    const name = s(d.name) ?? s(d.datasetName) ?? s(obj(d.dataset)?.name) ?? "dataset";
-    const sha = s(d.sha256) ?? s(d.digest);
-    nodes.push({ id: `d:${s(d.id) ?? name}`, kind: "dataset", label: `${name}${s(d.version) ? `@${s(d.version)}` : ""}`, sub: sha ? `sha256:${sha.slice(0, 10)}` : undefined });
+
+  const commit = s(run?.gitCommit) ?? s(versions[0]?.gitCommit);
+  if (commit) nodes.push({ id: `c:${commit}`, kind: "commit", label: commit.slice(0, 10), sub: s(run?.gitRef) });
+
+  const datasetVersion = versions.map((v) => obj(v.datasetVersion)).find(Boolean);
+  const specDataset = obj(obj(run?.resolvedSpec)?.dataset);
+  if (datasetVersion) {
+    const sha = s(datasetVersion.sha256);
+    nodes.push({ id: `d:${s(datasetVersion.id)}`, kind: "dataset", label: `${s(obj(datasetVersion.dataset)?.name) ?? "dataset"}@${s(datasetVersion.version) ?? "?"}`, sub: sha ? `sha256:${sha.slice(0, 10)}` : undefined });
+  } else if (specDataset) {
+    nodes.push({ id: "d:spec", kind: "dataset", label: `${s(specDataset.name) ?? "dataset"}@${s(specDataset.version) ?? "?"}` });
   }
-  const runs = [obj(root.run), ...arr(root.runs)].filter(Boolean) as Record<string, unknown>[];
-  for (const r of runs) {
-    const id = s(r.id) ?? "run";
-    nodes.push({ id: `r:${id}`, kind: "run", label: s(r.number) ? `Run #${s(r.number)}` : `Run ${id.slice(0, 8)}`, sub: s(r.pipelineName) ?? s(r.status), href: `/runs/${id}` });
+
+  if (run?.id) {
+    const id = s(run.id)!;
+    nodes.push({ id: `r:${id}`, kind: "run", label: s(run.number) ? `Run #${s(run.number)}` : `Run ${id.slice(0, 8)}`, sub: s(run.status), href: `/runs/${id}` });
   }
-  const versions = [obj(root.modelVersion) ?? obj(root.version), ...arr(root.versions), ...arr(root.modelVersions)].filter(Boolean) as Record<string, unknown>[];
   for (const v of versions) {
     const id = s(v.id) ?? "version";
     nodes.push({ id: `v:${id}`, kind: "version", label: `${s(v.modelName) ?? "model"} v${s(v.version) ?? "?"}`, sub: s(v.status), href: `/models/${id}` });
-  }
-  for (const dep of arr(root.deployments)) {
-    const id = s(dep.id) ?? "deployment";
-    const env = s(dep.environmentName) ?? s(obj(dep.environment)?.name);
-    nodes.push({ id: `p:${id}`, kind: "deployment", label: env ? `${env}/${s(dep.endpointName) ?? ""}` : s(dep.endpointName) ?? id.slice(0, 8), sub: s(dep.state), href: `/deployments/${id}` });
+    for (const variant of arr(v.variants)) {
+      const dep = obj(variant.deployment);
+      if (!dep?.id) continue;
+      const depId = s(dep.id)!;
+      nodes.push({ id: `p:${depId}`, kind: "deployment", label: s(dep.endpointName) ?? depId.slice(0, 8), sub: [s(dep.state), s(variant.role)].filter(Boolean).join(" · "), href: `/deployments/${depId}` });
+    }
   }
   return nodes.filter((n, i) => nodes.findIndex((m) => m.id === n.id) === i);
 }

@@ -61,7 +61,7 @@ export function PipelineEditor({ projectId, pipeline }: { projectId: string; pip
     placeholderData: (previous) => previous,
     queryFn: async ({ signal }) => {
       try {
-        return await api<TValidateResponse>("/api/v1/pipelines/validate", { method: "POST", body: { projectId, spec: JSON.parse(debouncedSpec!) }, signal });
+        return await api<TValidateResponse>("/api/v1/pipelines/validate", { method: "POST", body: { spec: JSON.parse(debouncedSpec!) }, signal });
       } catch (error) {
         // Invalid specs may come back as a 400 carrying the same issue list.
         if (error instanceof ApiError && error.status === 400 && error.issues.length) return { valid: false, issues: error.issues };
@@ -75,13 +75,13 @@ export function PipelineEditor({ projectId, pipeline }: { projectId: string; pip
 
   const datasets = useQuery({
     queryKey: ["datasets", projectId],
-    queryFn: () => api<{ id: string; name: string; versions?: { version: string }[] }[] | { items: { id: string; name: string; versions?: { version: string }[] }[] }>(`/api/v1/projects/${projectId}/datasets`),
-    select: (d) => (Array.isArray(d) ? d : d.items),
+    queryFn: () => api<{ items: { id: string; name: string }[] }>(`/api/v1/projects/${projectId}/datasets`),
+    select: (d) => d.items,
   });
   const environments = useQuery({
     queryKey: ["environments", projectId],
-    queryFn: () => api<{ name: string }[] | { items: { name: string }[] }>(`/api/v1/projects/${projectId}/environments`),
-    select: (d) => (Array.isArray(d) ? d : d.items),
+    queryFn: () => api<{ items: { name: string }[] }>(`/api/v1/projects/${projectId}/environments`),
+    select: (d) => d.items,
   });
 
   function update(path: string, value: unknown) {
@@ -99,9 +99,17 @@ export function PipelineEditor({ projectId, pipeline }: { projectId: string; pip
     return v === undefined || v === null ? undefined : String(v);
   };
 
+  const selectedDatasetId = datasets.data?.find((d) => d.name === str("dataset.name"))?.id;
+  const datasetVersions = useQuery({
+    queryKey: ["dataset-versions", selectedDatasetId],
+    enabled: Boolean(selectedDatasetId),
+    queryFn: () => api<{ items: { id: string; version: string }[] }>(`/api/v1/datasets/${selectedDatasetId}/versions`),
+    select: (d) => d.items,
+  });
+
   const save = useMutation({
     mutationFn: () => {
-      const body = { name: str("name"), description: str("description"), spec: parsed.value, gitRepo: gitRepo.trim() || null, gitBranches };
+      const body = { description: str("description"), spec: parsed.value, gitRepo: gitRepo.trim() || null, gitBranches };
       return pipeline
         ? api<TPipeline>(`/api/v1/pipelines/${pipeline.id}`, { method: "PATCH", body })
         : api<TPipeline>(`/api/v1/projects/${projectId}/pipelines`, { method: "POST", body });
@@ -118,7 +126,6 @@ export function PipelineEditor({ projectId, pipeline }: { projectId: string; pip
   const metrics = (Array.isArray(at("eval.metrics")) ? at("eval.metrics") : []) as string[];
   const deploy = at("deploy");
   const datasetName = str("dataset.name");
-  const datasetVersions = datasets.data?.find((d) => d.name === datasetName)?.versions ?? [];
 
   return (
     <form
@@ -146,7 +153,7 @@ export function PipelineEditor({ projectId, pipeline }: { projectId: string; pip
             <TextField label="Dataset version" list="dataset-versions" value={str("dataset.version")} onChange={(v) => update("dataset.version", v)} errors={err("dataset.version")} />
           </div>
           <datalist id="dataset-names">{datasets.data?.map((d) => <option key={d.id} value={d.name} />)}</datalist>
-          <datalist id="dataset-versions">{datasetVersions.map((v) => <option key={v.version} value={v.version} />)}</datalist>
+          <datalist id="dataset-versions">{datasetVersions.data?.map((v) => <option key={v.id} value={v.version} />)}</datalist>
         </fieldset>
         <fieldset>
           <legend>Training (LoRA)</legend>

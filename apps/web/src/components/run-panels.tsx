@@ -3,7 +3,7 @@ import { useInfiniteQuery, useMutation, useQuery, useQueryClient, type InfiniteD
 import { useEffect, useMemo, useRef, useState } from "react";
 import { api, errorMessage, qs } from "@/lib/client/api";
 import { durationBetween, formatBytes, formatDuration, formatNumber, formatTime } from "@/lib/client/format";
-import type { TArtifact, TEval, TLogLine, TMetricSeries, TPage, TRun, TSample, TStage } from "@/lib/client/types";
+import type { TArtifact, TEval, TMetricSeries, TPage, TRun, TSample, TStage } from "@/lib/client/types";
 import { useNow } from "@/hooks/use-now";
 import { MetricChart } from "./metric-chart";
 import { Badge, Empty, ErrorState, Loading, Progress, QueryView, StatusBadge } from "./ui";
@@ -97,15 +97,6 @@ export function RunCharts({ runId, live }: { runId: string; live: boolean }) {
   );
 }
 
-/** Logs arrive as plain lines or as records; both become one shape. */
-function toLines(data: unknown): TLogLine[] {
-  const list = Array.isArray(data) ? data : data && typeof data === "object" ? ((data as Record<string, unknown>).lines ?? (data as Record<string, unknown>).items ?? []) : typeof data === "string" ? data.split("\n") : [];
-  return (list as unknown[]).map((entry) => {
-    if (typeof entry === "string") return { line: entry };
-    const record = (entry ?? {}) as Record<string, unknown>;
-    return { line: String(record.line ?? record.message ?? record.text ?? ""), stage: record.stage as string | undefined, ts: (record.ts ?? record.time) as string | undefined, stream: record.stream as string | undefined };
-  });
-}
 
 export function LogsTail({ runId, stages, live }: { runId: string; stages: string[]; live: boolean }) {
   const [stage, setStage] = useState<string>("");
@@ -113,9 +104,8 @@ export function LogsTail({ runId, stages, live }: { runId: string; stages: strin
   const ref = useRef<HTMLPreElement>(null);
   const query = useQuery({
     queryKey: ["run-logs", runId, stage],
-    queryFn: () => api<unknown>(`/api/v1/runs/${runId}/logs${qs({ stage, tail: 500 })}`),
+    queryFn: () => api<{ stage: string | null; attempt: number | null; lines: string[] }>(`/api/v1/runs/${runId}/logs${qs({ stage, tail: 500 })}`),
     refetchInterval: live ? 2500 : false,
-    select: toLines,
   });
   useEffect(() => {
     if (follow && ref.current) ref.current.scrollTop = ref.current.scrollHeight;
@@ -128,7 +118,7 @@ export function LogsTail({ runId, stages, live }: { runId: string; stages: strin
           <label className="row small">
             Stage
             <select className="input" style={{ width: 120, height: 26 }} value={stage} onChange={(e) => setStage(e.target.value)}>
-              <option value="">all</option>
+              <option value="">latest</option>
               {stages.map((s) => (
                 <option key={s} value={s}>
                   {s}
@@ -141,16 +131,19 @@ export function LogsTail({ runId, stages, live }: { runId: string; stages: strin
           </label>
         </div>
       </div>
-      <QueryView query={query} isEmpty={(lines) => lines.length === 0} empty={<Empty title="No log lines yet" />}>
-        {(lines) => (
-          <pre ref={ref} className="logs" tabIndex={0} aria-label="Log output">
-            {lines.map((l, i) => (
-              <div key={i} className={l.stream === "stderr" ? "ln-err" : undefined}>
-                {l.stage && !stage ? <span className="ln-stage">[{l.stage}] </span> : null}
-                {l.line}
+      <QueryView query={query} isEmpty={(d) => d.lines.length === 0} empty={<Empty title="No log lines yet" />}>
+        {(d) => (
+          <>
+            {d.stage ? (
+              <div className="small muted" style={{ marginBottom: 4 }}>
+                {d.stage}
+                {d.attempt && d.attempt > 1 ? `, attempt ${d.attempt}` : ""}
               </div>
-            ))}
-          </pre>
+            ) : null}
+            <pre ref={ref} className="logs" tabIndex={0} aria-label="Log output">
+              {d.lines.join("\n")}
+            </pre>
+          </>
         )}
       </QueryView>
     </div>
@@ -336,8 +329,8 @@ export function SamplesTable({ runId, canReview }: { runId: string; canReview: b
 export function ArtifactsTable({ runId }: { runId: string }) {
   const query = useQuery({
     queryKey: ["run-artifacts", runId],
-    queryFn: () => api<TArtifact[] | { items: TArtifact[] }>(`/api/v1/runs/${runId}/artifacts`),
-    select: (d) => (Array.isArray(d) ? d : d.items),
+    queryFn: () => api<{ items: TArtifact[] }>(`/api/v1/runs/${runId}/artifacts`),
+    select: (d) => d.items,
   });
   return (
     <QueryView query={query} isEmpty={(d) => d.length === 0} empty={<Empty title="No artifacts yet">Adapters, checkpoints and reports appear as stages finish.</Empty>}>

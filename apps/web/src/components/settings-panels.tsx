@@ -11,10 +11,6 @@ const SCOPES = ["runs:read", "runs:write", "models:read", "models:write", "deplo
 const ROLES: TRole[] = ["viewer", "engineer", "approver", "admin"];
 const WEBHOOK_EVENTS = ["run.succeeded", "run.failed", "run.blocked", "run.cancelled", "approval.requested", "approval.decided", "deployment.promoted", "deployment.rolled_back", "model_version.registered"];
 
-function items<T>(d: T[] | { items: T[] }): T[] {
-  return Array.isArray(d) ? d : d.items;
-}
-
 function FieldError({ error, path }: { error: unknown; path: string }) {
   const issue = (error as ApiError | null)?.issues?.find((i) => i.path === path || i.path.startsWith(`${path}.`));
   return issue ? <span className="err">{issue.message}</span> : null;
@@ -66,7 +62,7 @@ export function TokensSettings({ projectId }: { projectId: string | undefined })
   const [days, setDays] = useState("90");
   const [secret, setSecret] = useState<string | null>(null);
   const [revoking, setRevoking] = useState<TApiToken | null>(null);
-  const query = useQuery({ queryKey: ["tokens"], queryFn: () => api<TApiToken[] | { items: TApiToken[] }>("/api/v1/tokens"), select: items });
+  const query = useQuery({ queryKey: ["tokens"], queryFn: () => api<{ items: TApiToken[] }>("/api/v1/tokens"), select: (d) => d.items });
   const create = useMutation({
     mutationFn: () =>
       api<{ token: TApiToken; secret: string }>("/api/v1/tokens", {
@@ -185,7 +181,7 @@ export function UsersSettings() {
   const [name, setName] = useState("");
   const [role, setRole] = useState<TRole>("engineer");
   const [password, setPassword] = useState<{ email: string; value: string } | null>(null);
-  const query = useQuery({ queryKey: ["users"], queryFn: () => api<TUser[] | { items: TUser[] }>("/api/v1/users"), select: items });
+  const query = useQuery({ queryKey: ["users"], queryFn: () => api<{ items: TUser[] }>("/api/v1/users"), select: (d) => d.items });
   const create = useMutation({
     mutationFn: () => api<{ user: TUser; generatedPassword?: string | null }>("/api/v1/users", { method: "POST", body: { email: email.trim(), name: name.trim() || undefined, role } }),
     onSuccess: async (data) => {
@@ -291,12 +287,18 @@ export function MembersSettings({ projectId, canEdit }: { projectId: string; can
   const queryClient = useQueryClient();
   const [email, setEmail] = useState("");
   const [role, setRole] = useState<TRole>("engineer");
-  const query = useQuery({ queryKey: ["members", projectId], queryFn: () => api<TMember[] | { items: TMember[] }>(`/api/v1/projects/${projectId}/members`), select: items });
-  const users = useQuery({ queryKey: ["users"], enabled: canEdit, queryFn: () => api<TUser[] | { items: TUser[] }>("/api/v1/users"), select: items, retry: false });
+  const query = useQuery({ queryKey: ["members", projectId], queryFn: () => api<{ items: TMember[] }>(`/api/v1/projects/${projectId}/members`), select: (d) => d.items });
+  const users = useQuery({ queryKey: ["users"], enabled: canEdit, queryFn: () => api<{ items: TUser[] }>("/api/v1/users"), select: (d) => d.items, retry: false });
+  // The API replaces the whole member list, so every change sends the current list with one entry changed.
   const put = useMutation({
-    mutationFn: (body: { userId?: string; email?: string; role: TRole | null }) => api(`/api/v1/projects/${projectId}/members`, { method: "PUT", body }),
+    mutationFn: ({ userId, role: next }: { userId: string; role: TRole | null }) => {
+      const current = (query.data ?? []).filter((m) => m.userId !== userId).map((m) => ({ userId: m.userId, role: m.role }));
+      return api(`/api/v1/projects/${projectId}/members`, { method: "PUT", body: { members: next ? [...current, { userId, role: next }] : current } });
+    },
     onSuccess: () => queryClient.invalidateQueries({ queryKey: ["members", projectId] }),
   });
+  const [removing, setRemoving] = useState<TMember | null>(null);
+  const typedUser = users.data?.find((u) => u.email === email.trim().toLowerCase());
   return (
     <div className="stack">
       {canEdit ? (
@@ -304,14 +306,14 @@ export function MembersSettings({ projectId, canEdit }: { projectId: string; can
           className="card row"
           onSubmit={(e) => {
             e.preventDefault();
-            const user = users.data?.find((u) => u.email === email.trim().toLowerCase());
-            put.mutate(user ? { userId: user.id, role } : { email: email.trim(), role });
+            if (typedUser) put.mutate({ userId: typedUser.id, role }, { onSuccess: () => setEmail("") });
           }}
         >
           <div className="field" style={{ flex: 2, minWidth: 200 }}>
             <label htmlFor="member-email">User email</label>
             <input id="member-email" className="input" list="user-emails" value={email} onChange={(e) => setEmail(e.target.value)} />
             <datalist id="user-emails">{users.data?.map((u) => <option key={u.id} value={u.email} />)}</datalist>
+            {email.trim() && users.data && !typedUser ? <span className="err">No user with this email; add them under Users first.</span> : null}
           </div>
           <div className="field" style={{ flex: 1, minWidth: 120 }}>
             <label htmlFor="member-role">Role</label>
@@ -321,7 +323,7 @@ export function MembersSettings({ projectId, canEdit }: { projectId: string; can
               ))}
             </select>
           </div>
-          <button type="submit" className="btn btn-primary" style={{ alignSelf: "flex-end" }} disabled={!email.trim() || put.isPending}>
+          <button type="submit" className="btn btn-primary" style={{ alignSelf: "flex-end" }} disabled={!typedUser || put.isPending}>
             Add / update
           </button>
         </form>
@@ -335,6 +337,7 @@ export function MembersSettings({ projectId, canEdit }: { projectId: string; can
                 <tr>
                   <th>Member</th>
                   <th>Project role</th>
+                  {canEdit ? <th /> : null}
                 </tr>
               </thead>
               <tbody>
@@ -355,6 +358,13 @@ export function MembersSettings({ projectId, canEdit }: { projectId: string; can
                         m.role
                       )}
                     </td>
+                    {canEdit ? (
+                      <td className="right">
+                        <button type="button" className="btn btn-sm" onClick={() => setRemoving(m)}>
+                          Remove
+                        </button>
+                      </td>
+                    ) : null}
                   </tr>
                 ))}
               </tbody>
@@ -362,6 +372,11 @@ export function MembersSettings({ projectId, canEdit }: { projectId: string; can
           </div>
         )}
       </QueryView>
+      {removing && (
+        <ConfirmDialog title={`Remove ${removing.email} from the project?`} confirmLabel="Remove" danger onConfirm={() => put.mutateAsync({ userId: removing.userId, role: null })} onClose={() => setRemoving(null)}>
+          They keep their account but lose access to this project.
+        </ConfirmDialog>
+      )}
     </div>
   );
 }
@@ -369,7 +384,7 @@ export function MembersSettings({ projectId, canEdit }: { projectId: string; can
 export function EnvironmentsSettings({ projectId, canEdit }: { projectId: string; canEdit: boolean }) {
   const queryClient = useQueryClient();
   const [form, setForm] = useState({ name: "", tier: "dev" as TEnvironment["tier"], namespace: "", gatewayUrl: "" });
-  const query = useQuery({ queryKey: ["environments", projectId], queryFn: () => api<TEnvironment[] | { items: TEnvironment[] }>(`/api/v1/projects/${projectId}/environments`), select: items });
+  const query = useQuery({ queryKey: ["environments", projectId], queryFn: () => api<{ items: TEnvironment[] }>(`/api/v1/projects/${projectId}/environments`), select: (d) => d.items });
   const create = useMutation({
     mutationFn: () => api(`/api/v1/projects/${projectId}/environments`, { method: "POST", body: { name: form.name.trim(), tier: form.tier, namespace: form.namespace.trim() || form.name.trim(), gatewayUrl: form.gatewayUrl.trim() || undefined } }),
     onSuccess: async () => {
@@ -471,7 +486,7 @@ export function WebhooksSettings({ projectId, canEdit }: { projectId: string; ca
   const [events, setEvents] = useState<string[]>(["run.succeeded", "run.failed", "deployment.rolled_back"]);
   const [secret, setSecret] = useState<string | null>(null);
   const [deleting, setDeleting] = useState<TWebhook | null>(null);
-  const query = useQuery({ queryKey: ["webhooks", projectId], queryFn: () => api<TWebhook[] | { items: TWebhook[] }>(`/api/v1/projects/${projectId}/webhooks`), select: items });
+  const query = useQuery({ queryKey: ["webhooks", projectId], queryFn: () => api<{ items: TWebhook[] }>(`/api/v1/projects/${projectId}/webhooks`), select: (d) => d.items });
   const create = useMutation({
     mutationFn: () => api<{ subscription: TWebhook; secret: string | null }>(`/api/v1/projects/${projectId}/webhooks`, { method: "POST", body: { url: url.trim(), events } }),
     onSuccess: async (data) => {

@@ -5,7 +5,7 @@ import { usePathname } from "next/navigation";
 import { signOut } from "next-auth/react";
 import { useEffect, useState, type ReactNode } from "react";
 import { api, qs } from "@/lib/client/api";
-import type { TApproval, TPage } from "@/lib/client/types";
+import type { TApproval } from "@/lib/client/types";
 import { useProject } from "@/hooks/use-project";
 import { ErrorState } from "./ui";
 
@@ -42,10 +42,10 @@ function PendingApprovals() {
   const { projectId } = useProject();
   const query = useQuery({
     queryKey: ["approvals", projectId, "pending"],
-    queryFn: () => api<TPage<TApproval> | TApproval[]>(`/api/v1/approvals${qs({ projectId, status: "pending" })}`),
+    queryFn: () => api<{ items: TApproval[] }>(`/api/v1/approvals${qs({ projectId, status: "pending" })}`),
     enabled: Boolean(projectId),
     refetchInterval: 15_000,
-    select: (data) => (Array.isArray(data) ? data : data.items).length,
+    select: (data) => data.items.length,
   });
   return query.data ? <span className="nav-count" aria-label={`${query.data} pending`}>{query.data}</span> : null;
 }
@@ -78,7 +78,7 @@ export function Shell({ children }: { children: ReactNode }) {
           {me ? (
             <>
               <span title={me.user.email} style={{ overflow: "hidden", textOverflow: "ellipsis" }}>
-                {me.user.name || me.user.email}
+                {me.user.email}
               </span>
               <span>Role: {role ?? "none"}</span>
             </>

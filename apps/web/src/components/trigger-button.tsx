@@ -3,7 +3,6 @@ import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { useRouter } from "next/navigation";
 import { useRef } from "react";
 import { api, errorMessage, newIdempotencyKey } from "@/lib/client/api";
-import type { TRunSummary } from "@/lib/client/types";
 
 export function TriggerButton({ pipelineId, disabled }: { pipelineId: string; disabled?: boolean }) {
   const router = useRouter();
@@ -13,13 +12,12 @@ export function TriggerButton({ pipelineId, disabled }: { pipelineId: string; di
   const trigger = useMutation({
     mutationFn: () => {
       key.current ??= newIdempotencyKey();
-      return api<TRunSummary | { run: TRunSummary }>(`/api/v1/pipelines/${pipelineId}/runs`, { method: "POST", body: {}, headers: { "idempotency-key": key.current } });
+      return api<{ run: { id: string }; created: boolean }>(`/api/v1/pipelines/${pipelineId}/runs`, { method: "POST", body: {}, headers: { "idempotency-key": key.current } });
     },
     onSuccess: async (data) => {
       key.current = null;
-      const run = "run" in data ? data.run : data;
       await queryClient.invalidateQueries({ queryKey: ["runs"] });
-      router.push(`/runs/${run.id}`);
+      router.push(`/runs/${data.run.id}`);
     },
   });
   return (

@@ -1,7 +1,7 @@
 "use client";
 import { useQuery } from "@tanstack/react-query";
 import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from "react";
-import { api, setCsrfToken } from "@/lib/client/api";
+import { api } from "@/lib/client/api";
 import { ROLE_RANK, type TMe, type TProject, type TRole } from "@/lib/client/types";
 
 interface TProjectContext {
@@ -24,17 +24,14 @@ export function ProjectProvider({ children }: { children: ReactNode }) {
   const meQuery = useQuery({ queryKey: ["me"], queryFn: () => api<TMe>("/api/v1/me"), staleTime: 60_000 });
   const projectsQuery = useQuery({
     queryKey: ["projects"],
-    queryFn: () => api<TProject[] | { items: TProject[] }>("/api/v1/projects"),
-    select: (data) => (Array.isArray(data) ? data : data.items),
+    queryFn: () => api<{ items: TProject[] }>("/api/v1/projects"),
+    select: (data) => data.items,
   });
   const [chosen, setChosen] = useState<string | undefined>(undefined);
 
   useEffect(() => {
     setChosen(window.localStorage.getItem(STORAGE_KEY) ?? undefined);
   }, []);
-  useEffect(() => {
-    setCsrfToken(meQuery.data?.csrfToken ?? null);
-  }, [meQuery.data]);
 
   const projects = useMemo(() => projectsQuery.data ?? [], [projectsQuery.data]);
   const project = projects.find((p) => p.id === chosen) ?? projects[0];

@@ -1,5 +1,5 @@
-// Browser-side access to /api/v1: one fetch wrapper so every page gets the same error shape, CSRF header and
-// sign-in redirect.
+// Browser-side access to /api/v1: one fetch wrapper so every page gets the same error shape and sign-in redirect.
+// CSRF needs nothing here: the API refuses cookie-authenticated writes whose Origin is not its own, and fetch sends it.
 
 export interface TFieldIssue {
   path: string;
@@ -18,13 +18,6 @@ export class ApiError extends Error {
     this.code = code;
     this.issues = issues;
   }
-}
-
-let csrfToken: string | null = null;
-
-/** Set from GET /api/v1/me; mutating requests echo it back so a cross-site form cannot act as the user. */
-export function setCsrfToken(token: string | null): void {
-  csrfToken = token;
 }
 
 function issuePath(path: unknown): string {
@@ -57,7 +50,6 @@ export async function api<T>(path: string, options: TRequestOptions = {}): Promi
   const method = options.method ?? "GET";
   const headers: Record<string, string> = { accept: "application/json", ...options.headers };
   if (options.body !== undefined) headers["content-type"] = "application/json";
-  if (method !== "GET" && csrfToken) headers["x-csrf-token"] = csrfToken;
   let response: Response;
   try {
     response = await fetch(path, {

@@ -11,9 +11,9 @@ export interface TProject {
 }
 
 export interface TMe {
-  user: { id: string; email: string; name?: string | null; role: TRole };
-  projects: { projectId: string; role: TRole; project?: TProject }[];
-  csrfToken?: string | null;
+  user: { id: string; email: string; role: TRole };
+  via: "session" | "token";
+  projects: { projectId: string; role: TRole }[];
 }
 
 export interface TPage<T> {
@@ -32,7 +32,6 @@ export interface TPipeline {
   gitBranches?: string[];
   createdAt: string;
   updatedAt: string;
-  lastRun?: TRunSummary | null;
 }
 
 export type TRunStatus = "queued" | "running" | "waiting_approval" | "succeeded" | "failed" | "blocked" | "cancelled";
@@ -126,13 +125,6 @@ export interface TArtifact {
   createdAt: string;
 }
 
-export interface TLogLine {
-  ts?: string;
-  stage?: string;
-  stream?: string;
-  line: string;
-}
-
 export interface TModelVersion {
   id: string;
   modelName: string;
@@ -173,10 +165,8 @@ export interface TVariant {
   role: string;
   weightBps: number;
   modelVersionId: string;
-  modelName?: string;
-  version?: number;
   status: string;
-  servedModelName?: string;
+  servedModelName: string;
 }
 
 export interface TRolloutEvent {
@@ -193,8 +183,8 @@ export interface TRolloutEvent {
 
 export interface TDeployment {
   id: string;
+  projectId: string;
   environmentId: string;
-  environmentName?: string;
   endpointName: string;
   strategy: string;
   state: string;
@@ -224,15 +214,13 @@ export interface TApproval {
   id: string;
   projectId: string;
   environmentId: string;
-  environmentName?: string;
   subjectType: string;
   subjectId: string;
   deploymentId?: string | null;
   summary: string;
   status: "pending" | "approved" | "rejected" | "cancelled";
   requestedById?: string | null;
-  requestedBy?: { email?: string; name?: string | null } | null;
-  decidedBy?: { email?: string; name?: string | null } | null;
+  decidedById?: string | null;
   comment?: string | null;
   createdAt: string;
   decidedAt?: string | null;
@@ -243,7 +231,6 @@ export interface TAuditEntry {
   projectId?: string | null;
   actorType: string;
   actorId?: string | null;
-  actorEmail?: string | null;
   action: string;
   subjectType: string;
   subjectId?: string | null;

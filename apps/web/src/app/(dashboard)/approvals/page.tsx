@@ -4,14 +4,11 @@ import Link from "next/link";
 import { useState } from "react";
 import { api, qs } from "@/lib/client/api";
 import { formatRelative, formatTime } from "@/lib/client/format";
-import type { TApproval, TPage } from "@/lib/client/types";
+import type { TApproval } from "@/lib/client/types";
+import { useDirectory } from "@/hooks/use-directory";
 import { useProject } from "@/hooks/use-project";
 import { ConfirmDialog } from "@/components/confirm-dialog";
 import { Badge, Empty, PageHead, QueryView, StatusBadge, Tabs } from "@/components/ui";
-
-function who(person?: { email?: string; name?: string | null } | null): string {
-  return person ? person.name || person.email || "someone" : "someone";
-}
 
 function subjectHref(a: TApproval): string | null {
   if (a.deploymentId) return `/deployments/${a.deploymentId}`;
@@ -24,12 +21,14 @@ export default function ApprovalsPage() {
   const { projectId, can, me } = useProject();
   const queryClient = useQueryClient();
   const [status, setStatus] = useState<"pending" | "approved" | "rejected">("pending");
+  const directory = useDirectory(projectId);
+  const who = (id: string | null | undefined) => (id && id === me?.user.id ? "you" : directory.userName(id) ?? "a former member");
   const [deciding, setDeciding] = useState<{ approval: TApproval; verdict: "approve" | "reject" } | null>(null);
   const query = useQuery({
     queryKey: ["approvals", projectId, status],
     enabled: Boolean(projectId),
-    queryFn: () => api<TApproval[] | TPage<TApproval>>(`/api/v1/approvals${qs({ projectId, status })}`),
-    select: (d) => (Array.isArray(d) ? d : d.items),
+    queryFn: () => api<{ items: TApproval[] }>(`/api/v1/approvals${qs({ projectId, status })}`),
+    select: (d) => d.items,
     refetchInterval: 10_000,
   });
   const decide = useMutation({
@@ -56,14 +55,14 @@ export default function ApprovalsPage() {
                       <h2 className="row" style={{ margin: 0 }}>
                         {a.summary} <StatusBadge status={a.status} />
                       </h2>
-                      {a.environmentName ? <Badge tone="amber">{a.environmentName}</Badge> : null}
+                      {directory.environmentName(a.environmentId) ? <Badge tone="amber">{directory.environmentName(a.environmentId)}</Badge> : null}
                     </div>
                     <div className="muted small">
-                      Requested by {who(a.requestedBy)} {formatRelative(a.createdAt)} · {a.subjectType.replace("_", " ")} {href ? <Link href={href}>open</Link> : null}
+                      Requested by {who(a.requestedById)} {formatRelative(a.createdAt)} · {a.subjectType.replace("_", " ")} {href ? <Link href={href}>open</Link> : null}
                     </div>
                     {a.status !== "pending" ? (
                       <div className="small" style={{ marginTop: 6 }}>
-                        {a.status === "approved" ? "Approved" : "Rejected"} by {who(a.decidedBy)} at {formatTime(a.decidedAt)}
+                        {a.status === "approved" ? "Approved" : "Rejected"} by {who(a.decidedById)} at {formatTime(a.decidedAt)}
                         {a.comment ? `: “${a.comment}”` : ""}
                       </div>
                     ) : (

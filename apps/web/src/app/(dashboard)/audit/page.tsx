@@ -5,6 +5,7 @@ import { api, qs } from "@/lib/client/api";
 import { formatTime } from "@/lib/client/format";
 import type { TAuditEntry, TPage } from "@/lib/client/types";
 import { useDebouncedValue } from "@/hooks/use-debounced-value";
+import { useDirectory } from "@/hooks/use-directory";
 import { useProject } from "@/hooks/use-project";
 import { Empty, ErrorState, Loading, PageHead } from "@/components/ui";
 
@@ -25,6 +26,7 @@ function Diff({ before, after }: { before: unknown; after: unknown }) {
 
 export default function AuditPage() {
   const { projectId } = useProject();
+  const directory = useDirectory(projectId);
   const [action, setAction] = useState("");
   const [actorId, setActorId] = useState("");
   const [subjectType, setSubjectType] = useState("");
@@ -86,8 +88,12 @@ export default function AuditPage() {
                   <tr key={String(r.id)}>
                     <td className="nowrap">{formatTime(r.createdAt)}</td>
                     <td>
-                      {r.actorEmail ?? r.actorType}
-                      {r.actorId && !r.actorEmail ? <div className="mono small muted">{r.actorId.slice(0, 12)}</div> : null}
+                      {directory.userName(r.actorId) ?? r.actorType}
+                      {r.actorId ? (
+                        <button type="button" className="btn btn-ghost btn-sm mono" title="Filter by this actor" onClick={() => setActorId(r.actorId ?? "")}>
+                          {r.actorId.slice(0, 12)}
+                        </button>
+                      ) : null}
                     </td>
                     <td className="mono">{r.action}</td>
                     <td>

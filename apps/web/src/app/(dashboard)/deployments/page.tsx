@@ -2,7 +2,7 @@
 import { useQuery } from "@tanstack/react-query";
 import Link from "next/link";
 import { useState } from "react";
-import { api, qs } from "@/lib/client/api";
+import { api } from "@/lib/client/api";
 import { formatPercentBps, formatRelative } from "@/lib/client/format";
 import type { TDeployment, TEnvironment } from "@/lib/client/types";
 import { useProject } from "@/hooks/use-project";
@@ -11,24 +11,20 @@ import { Badge, Empty, PageHead, QueryView, StatusBadge } from "@/components/ui"
 
 const ACTIVE = ["pending", "awaiting_approval", "progressing", "paused"];
 
-function list<T>(d: T[] | { items: T[] }): T[] {
-  return Array.isArray(d) ? d : d.items;
-}
-
 export default function DeploymentsPage() {
   const { projectId } = useProject();
   const [showFinished, setShowFinished] = useState(false);
   const environments = useQuery({
     queryKey: ["environments", projectId],
     enabled: Boolean(projectId),
-    queryFn: () => api<TEnvironment[] | { items: TEnvironment[] }>(`/api/v1/projects/${projectId}/environments`),
-    select: list,
+    queryFn: () => api<{ items: TEnvironment[] }>(`/api/v1/projects/${projectId}/environments`),
+    select: (d) => d.items,
   });
   const deployments = useQuery({
     queryKey: ["deployments", projectId],
     enabled: Boolean(projectId),
-    queryFn: () => api<TDeployment[] | { items: TDeployment[] }>(`/api/v1/projects/${projectId}/deployments${qs({})}`),
-    select: list,
+    queryFn: () => api<{ items: TDeployment[] }>(`/api/v1/projects/${projectId}/deployments`),
+    select: (d) => d.items,
     refetchInterval: 5000,
   });
   const tierOrder = { dev: 0, staging: 1, prod: 2 } as const;
@@ -91,7 +87,7 @@ export default function DeploymentsPage() {
                                 <td>
                                   <WeightsBar variants={d.variants} />
                                   <div className="small muted" style={{ marginTop: 2 }}>
-                                    {d.variants.map((v) => `${v.role} ${v.modelName ?? ""}${v.version ? ` v${v.version}` : ""} ${formatPercentBps(v.weightBps)}`).join(" · ")}
+                                    {d.variants.map((v) => `${v.role} ${v.servedModelName ?? ""} ${formatPercentBps(v.weightBps)}`).join(" · ")}
                                   </div>
                                 </td>
                                 <td className="hide-sm">{formatRelative(d.finishedAt ?? d.createdAt)}</td>

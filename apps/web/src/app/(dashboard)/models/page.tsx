@@ -5,13 +5,9 @@ import { useRouter } from "next/navigation";
 import { useState } from "react";
 import { api } from "@/lib/client/api";
 import { formatRelative, shortSha } from "@/lib/client/format";
-import type { TModel, TModelVersion } from "@/lib/client/types";
+import type { TModel } from "@/lib/client/types";
 import { useProject } from "@/hooks/use-project";
 import { Badge, Empty, PageHead, QueryView, StatusBadge } from "@/components/ui";
-
-function aliasNames(v: TModelVersion): string[] {
-  return (v.aliases ?? []).map((a) => (typeof a === "string" ? a : (a as { alias: string }).alias));
-}
 
 export default function ModelsPage() {
   const { projectId } = useProject();
@@ -20,8 +16,8 @@ export default function ModelsPage() {
   const query = useQuery({
     queryKey: ["models", projectId],
     enabled: Boolean(projectId),
-    queryFn: () => api<TModel[] | { items: TModel[] }>(`/api/v1/projects/${projectId}/models`),
-    select: (d) => (Array.isArray(d) ? d : d.items),
+    queryFn: () => api<{ items: TModel[] }>(`/api/v1/projects/${projectId}/models`),
+    select: (d) => d.items,
     refetchInterval: 15_000,
   });
   const toggle = (id: string) => setPicked((p) => (p.includes(id) ? p.filter((x) => x !== id) : [...p.slice(-1), id]));
@@ -78,7 +74,7 @@ export default function ModelsPage() {
                             </td>
                             <td>
                               <span className="row" style={{ gap: 4 }}>
-                                {aliasNames(v).map((a) => (
+                                {(v.aliases ?? []).map((a) => (
                                   <Badge key={a} tone="violet">
                                     @{a}
                                   </Badge>

@@ -1,9 +1,9 @@
 "use client";
 import { useQuery } from "@tanstack/react-query";
 import Link from "next/link";
-import { api } from "@/lib/client/api";
+import { api, qs } from "@/lib/client/api";
 import { formatRelative } from "@/lib/client/format";
-import type { TPage, TPipeline } from "@/lib/client/types";
+import type { TPage, TPipeline, TRunSummary } from "@/lib/client/types";
 import { useProject } from "@/hooks/use-project";
 import { TriggerButton } from "@/components/trigger-button";
 import { Empty, PageHead, QueryView, StatusBadge } from "@/components/ui";
@@ -14,14 +14,36 @@ function specField(spec: unknown, path: string[]): string {
   return v === undefined || v === null ? "—" : String(v);
 }
 
+function LastRun({ run, known }: { run: TRunSummary | undefined; known: boolean }) {
+  if (!known) return <span className="muted">—</span>;
+  if (!run) return <span className="muted">never run</span>;
+  return (
+    <Link href={`/runs/${run.id}`}>
+      <StatusBadge status={run.status} label={`#${run.number} ${run.status.replace(/_/g, " ")}`} />
+    </Link>
+  );
+}
+
 export default function PipelinesPage() {
   const { projectId, project, can } = useProject();
   const query = useQuery({
     queryKey: ["pipelines", projectId],
     enabled: Boolean(projectId),
-    queryFn: () => api<TPipeline[] | TPage<TPipeline>>(`/api/v1/projects/${projectId}/pipelines`),
-    select: (d) => (Array.isArray(d) ? d : d.items),
+    queryFn: () => api<{ items: TPipeline[] }>(`/api/v1/projects/${projectId}/pipelines`),
+    select: (d) => d.items,
     refetchInterval: 10_000,
+  });
+  // The newest run of each pipeline, from one page of the project's runs (newest first).
+  const recent = useQuery({
+    queryKey: ["runs", { projectId, latest: true }],
+    enabled: Boolean(projectId),
+    queryFn: () => api<TPage<TRunSummary>>(`/api/v1/runs${qs({ projectId, limit: 200 })}`),
+    select: (d) => {
+      const latest = new Map<string, TRunSummary>();
+      for (const run of d.items) if (!latest.has(run.pipelineId)) latest.set(run.pipelineId, run);
+      return latest;
+    },
+    refetchInterval: 5000,
   });
   return (
     <>
@@ -66,7 +88,9 @@ export default function PipelinesPage() {
                       <td className="hide-sm">
                         {specField(p.spec, ["dataset", "name"])}@{specField(p.spec, ["dataset", "version"])}
                       </td>
-                      <td>{p.lastRun ? <Link href={`/runs/${p.lastRun.id}`}><StatusBadge status={p.lastRun.status} label={`#${p.lastRun.number} ${p.lastRun.status.replace(/_/g, " ")}`} /></Link> : <span className="muted">never</span>}</td>
+                      <td>
+                        <LastRun run={recent.data?.get(p.id)} known={recent.isSuccess} />
+                      </td>
                       <td className="hide-sm">{formatRelative(p.updatedAt)}</td>
                       <td className="right">{can("engineer") ? <TriggerButton pipelineId={p.id} /> : null}</td>
                     </tr>

@@ -5,7 +5,7 @@ import { useParams } from "next/navigation";
 import { useEffect, useState } from "react";
 import { api } from "@/lib/client/api";
 import { formatPercentBps, formatTime } from "@/lib/client/format";
-import type { TDeployment, TVariant } from "@/lib/client/types";
+import type { TDeployment, TEnvironment, TRolloutEvent, TVariant } from "@/lib/client/types";
 import { useProject } from "@/hooks/use-project";
 import { ConfirmDialog } from "@/components/confirm-dialog";
 import { RolloutTimeline, ServingCharts, WeightsBar } from "@/components/deployment-panels";
@@ -78,8 +78,18 @@ export default function DeploymentPage() {
   const [pendingSplit, setPendingSplit] = useState<Record<string, number> | null>(null);
   const query = useQuery({
     queryKey: ["deployment", deploymentId],
-    queryFn: () => api<TDeployment>(`/api/v1/deployments/${deploymentId}`),
+    queryFn: async () => {
+      const data = await api<{ deployment: TDeployment & { projectId: string }; events: TRolloutEvent[] }>(`/api/v1/deployments/${deploymentId}`);
+      return { ...data.deployment, events: data.events };
+    },
     refetchInterval: (q) => (q.state.data && ACTIVE.has(q.state.data.state) ? 3000 : 30_000),
+  });
+  const projectOf = query.data?.projectId;
+  const environments = useQuery({
+    queryKey: ["environments", projectOf],
+    enabled: Boolean(projectOf),
+    queryFn: () => api<{ items: TEnvironment[] }>(`/api/v1/projects/${projectOf}/environments`),
+    select: (d) => d.items,
   });
   const act = useMutation({
     mutationFn: ({ kind, reason }: { kind: TAction; reason: string }) =>
@@ -96,6 +106,7 @@ export default function DeploymentPage() {
     <QueryView query={query} rows={6}>
       {(d) => {
         const active = ACTIVE.has(d.state);
+        const environmentName = environments.data?.find((e) => e.id === d.environmentId)?.name;
         const operable = active && can("engineer");
         const splitSummary = pendingSplit ? d.variants.map((v) => `${v.role} ${formatPercentBps(pendingSplit[v.id] ?? 0)}`).join(", ") : "";
         return (
@@ -104,7 +115,7 @@ export default function DeploymentPage() {
               crumbs={[{ href: "/deployments", label: "Deployments" }]}
               title={
                 <span className="row">
-                  {d.environmentName ? `${d.environmentName} / ` : ""}
+                  {environmentName ? `${environmentName} / ` : ""}
                   {d.endpointName} <StatusBadge status={d.state} />
                 </span>
               }
@@ -158,7 +169,7 @@ export default function DeploymentPage() {
                               <Badge tone="violet">{v.role}</Badge>
                             </td>
                             <td>
-                              <Link href={`/models/${v.modelVersionId}`}>{v.modelName ? `${v.modelName} v${v.version}` : v.servedModelName ?? v.modelVersionId.slice(0, 8)}</Link>
+                              <Link href={`/models/${v.modelVersionId}`}>{v.servedModelName ?? v.modelVersionId.slice(0, 8)}</Link>
                             </td>
                             <td>
                               <StatusBadge status={v.status} />

@@ -5,16 +5,24 @@ import { useParams } from "next/navigation";
 import { useState } from "react";
 import { api, errorMessage } from "@/lib/client/api";
 import { formatTime, shortSha } from "@/lib/client/format";
-import type { TDeployment, TEval, TModelVersion } from "@/lib/client/types";
+import type { TEval, TModelVersion } from "@/lib/client/types";
+import { useDirectory } from "@/hooks/use-directory";
 import { useProject } from "@/hooks/use-project";
 import { ConfirmDialog } from "@/components/confirm-dialog";
 import { LineageGraph, lineageNodes } from "@/components/lineage-graph";
 import { EvalTable, GateBanner } from "@/components/run-panels";
 import { Badge, Empty, PageHead, QueryView, StatusBadge } from "@/components/ui";
 
+interface TLineageVariant {
+  id: string;
+  role: string;
+  weightBps: number;
+  deployment: { id: string; state: string; endpointName: string; environmentId: string };
+}
+
 interface TVersionDetail extends TModelVersion {
-  lineage?: unknown;
-  deployments?: TDeployment[];
+  projectId: string;
+  lineageGraph: { variants?: TLineageVariant[] } & Record<string, unknown>;
 }
 
 export default function ModelVersionPage() {
@@ -25,6 +33,7 @@ export default function ModelVersionPage() {
   const [confirmAlias, setConfirmAlias] = useState(false);
   const query = useQuery({ queryKey: ["model-version", versionId], queryFn: () => api<TVersionDetail>(`/api/v1/model-versions/${versionId}`) });
   const runId = query.data?.runId;
+  const directory = useDirectory(query.data?.projectId);
   const evaluation = useQuery({ queryKey: ["run-eval", runId], enabled: Boolean(runId), queryFn: () => api<TEval>(`/api/v1/runs/${runId}/eval`) });
   const setAliasMutation = useMutation({
     mutationFn: (name: string) => api(`/api/v1/model-versions/${versionId}/aliases/${encodeURIComponent(name)}`, { method: "PUT", body: {} }),
@@ -39,8 +48,8 @@ export default function ModelVersionPage() {
   return (
     <QueryView query={query} rows={6}>
       {(v) => {
-        const aliases = (v.aliases ?? []).map((a) => (typeof a === "string" ? a : (a as { alias: string }).alias));
-        const lineageData = { ...(typeof v.lineage === "object" && v.lineage ? (v.lineage as object) : {}), modelVersion: v, deployments: v.deployments ?? [] };
+        const aliases = v.aliases ?? [];
+        const placements = v.lineageGraph.variants ?? [];
         return (
           <>
             <PageHead
@@ -61,7 +70,7 @@ export default function ModelVersionPage() {
             <div className="stack">
               <div className="card">
                 <h2>Lineage</h2>
-                <LineageGraph nodes={lineageNodes(lineageData)} />
+                <LineageGraph nodes={lineageNodes(v.lineageGraph)} />
               </div>
               <div className="grid grid-2">
                 <div className="card">
@@ -100,14 +109,14 @@ export default function ModelVersionPage() {
                   </div>
                   <div className="card">
                     <h2>Deployments</h2>
-                    {v.deployments?.length ? (
+                    {placements.length ? (
                       <ul style={{ margin: 0, paddingLeft: 18 }}>
-                        {v.deployments.map((d) => (
-                          <li key={d.id}>
-                            <Link href={`/deployments/${d.id}`}>
-                              {d.environmentName ?? "environment"} / {d.endpointName}
+                        {placements.map((p) => (
+                          <li key={p.id}>
+                            <Link href={`/deployments/${p.deployment.id}`}>
+                              {directory.environmentName(p.deployment.environmentId) ?? "environment"} / {p.deployment.endpointName}
                             </Link>{" "}
-                            <StatusBadge status={d.state} />
+                            <StatusBadge status={p.deployment.state} /> <span className="muted small">as {p.role}</span>
                           </li>
                         ))}
                       </ul>

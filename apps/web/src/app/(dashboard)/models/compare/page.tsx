@@ -4,34 +4,24 @@ import Link from "next/link";
 import { useSearchParams } from "next/navigation";
 import { api, qs } from "@/lib/client/api";
 import { formatNumber } from "@/lib/client/format";
+import type { TModelVersion } from "@/lib/client/types";
 import { Empty, PageHead, QueryView } from "@/components/ui";
 
-interface TSide {
-  id: string;
-  modelName?: string;
-  version?: number;
-  evalResults?: { metric: string; value: number }[];
-}
 interface TCompare {
-  a: TSide;
-  b: TSide;
-  metrics?: { metric: string; a: number | null; b: number | null; delta?: number | null }[];
+  a: TModelVersion;
+  b: TModelVersion;
+  metrics: { metric: string; a: number | null; b: number | null; delta: number | null }[];
 }
 
-/** Metric rows from the response, or built from each side's eval results when the server sent only those. */
-function rowsOf(data: TCompare) {
-  if (data.metrics?.length) return data.metrics;
-  const a = new Map((data.a.evalResults ?? []).map((r) => [r.metric, r.value]));
-  const b = new Map((data.b.evalResults ?? []).map((r) => [r.metric, r.value]));
-  return [...new Set([...a.keys(), ...b.keys()])].sort().map((metric) => ({ metric, a: a.get(metric) ?? null, b: b.get(metric) ?? null, delta: null }));
-}
+// Metrics where smaller is better; every other metric is a score in [0, 1] where larger is better.
+const LOWER_IS_BETTER = new Set(["refusal_rate"]);
 
 export default function CompareVersionsPage() {
   const params = useSearchParams();
   const a = params.get("a");
   const b = params.get("b");
   const query = useQuery({ queryKey: ["compare", a, b], enabled: Boolean(a && b), queryFn: () => api<TCompare>(`/api/v1/model-versions/compare${qs({ a, b })}`) });
-  const label = (s: TSide) => `${s.modelName ?? "model"} v${s.version ?? "?"}`;
+  const label = (s: TModelVersion) => `${s.modelName} v${s.version}`;
   return (
     <>
       <PageHead title="Compare versions" crumbs={[{ href: "/models", label: "Models" }]} />
@@ -40,7 +30,7 @@ export default function CompareVersionsPage() {
       ) : (
         <QueryView query={query}>
           {(data) => {
-            const rows = rowsOf(data);
+            const rows = data.metrics;
             return rows.length ? (
               <div className="table-wrap">
                 <table className="table">
@@ -58,8 +48,8 @@ export default function CompareVersionsPage() {
                   </thead>
                   <tbody>
                     {rows.map((r) => {
-                      const delta = r.delta ?? (r.a !== null && r.b !== null ? r.b - r.a : null);
-                      const better = r.metric === "refusal_rate" ? (delta ?? 0) < 0 : (delta ?? 0) > 0;
+                      const delta = r.delta;
+                      const better = LOWER_IS_BETTER.has(r.metric) ? (delta ?? 0) < 0 : (delta ?? 0) > 0;
                       return (
                         <tr key={r.metric}>
                           <td className="mono">{r.metric}</td>

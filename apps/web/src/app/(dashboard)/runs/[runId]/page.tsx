@@ -44,10 +44,10 @@ export default function RunPage() {
     onSuccess: () => queryClient.invalidateQueries({ queryKey: ["run", runId] }),
   });
   const retry = useMutation({
-    mutationFn: () => api<TRun | { run: TRun }>(`/api/v1/runs/${runId}/retry`, { method: "POST", body: {} }),
-    onSuccess: (data) => {
-      const next = "run" in data ? data.run : data;
-      router.push(`/runs/${next.id}`);
+    mutationFn: () => api<{ run: { id: string } }>(`/api/v1/runs/${runId}/retry`, { method: "POST", body: {} }),
+    onSuccess: async (data) => {
+      await queryClient.invalidateQueries({ queryKey: ["run", runId] });
+      if (data.run.id !== runId) router.push(`/runs/${data.run.id}`);
     },
   });
 
@@ -127,7 +127,7 @@ export default function RunPage() {
             )}
             {confirm === "retry" && (
               <ConfirmDialog title={`Retry run #${run.number}?`} confirmLabel="Retry" onConfirm={() => retry.mutateAsync()} onClose={() => setConfirm(null)}>
-                A new run starts from the same resolved spec.
+                The stage that stopped runs again as a new attempt; stages that finished keep their results.
                 {retry.error ? <div className="alert red">{errorMessage(retry.error)}</div> : null}
               </ConfirmDialog>
             )}
