@@ -117,7 +117,8 @@ export async function triggerRun(deps: TRunDeps, raw: TTriggerRunInput): Promise
       { projectId: input.projectId, action: "run.trigger", subjectType: "run", subjectId: run.id, after: { number: run.number, trigger: input.trigger, gitCommit: run.gitCommit } },
     );
     return { run, created: true };
-  });
+    // Triggers of one pipeline queue on its advisory lock; under a burst, waiting for a connection is expected.
+  }, { maxWait: 15_000, timeout: 20_000 });
 
   if (outcome.created) {
     // A failed enqueue leaves a queued run in Postgres; the reconciler enqueues it, so the trigger still succeeds.
