@@ -46,7 +46,9 @@ export class Supervisor {
         write(`could not start ${command}: ${error.message}`);
         resolve(127);
       });
-      child.on("exit", (code, signal) => resolve(code ?? (signal ? 128 : null)));
+      // "close", not "exit": it fires once stdout/stderr are drained, so a process's last lines are printed before
+      // anything that waits for it continues.
+      child.on("close", (code, signal) => resolve(code ?? (signal ? 128 : null)));
     });
     const managed: Managed = { name, child, exited, stopping: false };
     this.processes.push(managed);
