@@ -1,6 +1,6 @@
 // The one place that reads process.env (enforced by lint). Every process calls its loader once at start-up.
 import { loadConfig } from "./load.ts";
-import { ZGatewayEnv, ZMigrateEnv, ZWebEnv, ZWorkerEnv } from "./schemas.ts";
+import { ZCliEnv, ZGatewayEnv, ZMigrateEnv, ZWebEnv, ZWorkerEnv } from "./schemas.ts";
 
 export { ConfigError, loadConfig } from "./load.ts";
 export * from "./schemas.ts";
@@ -9,3 +9,4 @@ export const loadWorkerEnv = (source = process.env) => loadConfig("worker", ZWor
 export const loadGatewayEnv = (source = process.env) => loadConfig("gateway", ZGatewayEnv, source);
 export const loadWebEnv = (source = process.env) => loadConfig("web", ZWebEnv, source);
 export const loadMigrateEnv = (source = process.env) => loadConfig("migrate", ZMigrateEnv, source);
+export const loadCliEnv = (source = process.env) => loadConfig("cli", ZCliEnv, source);

@@ -65,3 +65,11 @@ export type TCommonEnv = z.infer<typeof ZCommonEnv>;
 export type TWorkerEnv = z.infer<typeof ZWorkerEnv>;
 export type TGatewayEnv = z.infer<typeof ZGatewayEnv>;
 export type TWebEnv = z.infer<typeof ZWebEnv>;
+
+/** The `loraplane` CLI: REST commands use the URL and token; bootstrap commands (user/token create) use DATABASE_URL. */
+export const ZCliEnv = z.object({
+  LORAPLANE_URL: z.string().url().default("http://127.0.0.1:3000"),
+  LORAPLANE_TOKEN: z.string().optional(),
+  DATABASE_URL: postgresUrl,
+});
+export type TCliEnv = z.infer<typeof ZCliEnv>;

@@ -1,0 +1,184 @@
+// `loraplane`: bootstrap commands talk to Postgres directly; everything else goes through the REST API with a token.
+import { readFile } from "node:fs/promises";
+import { loadCliEnv } from "@loraplane/config";
+import { createPrismaClient, findUserByEmail } from "@loraplane/db";
+import { API_SCOPES, createApiToken, createUser, ROLES, type TRole, type TScope } from "@loraplane/services";
+import { Command, InvalidArgumentError, Option } from "commander";
+import { parse as parseYaml } from "yaml";
+import { apiClient, CliError, EXIT, type TApi } from "./api-client.ts";
+
+const TERMINAL = new Set(["succeeded", "failed", "blocked", "cancelled"]);
+const env = loadCliEnv();
+const bootstrapActor = { type: "system" as const, userId: null };
+
+function api(cmd: Command): TApi {
+  const opts = cmd.optsWithGlobals<{ url: string; token?: string }>();
+  return apiClient(opts.url, opts.token);
+}
+
+async function withDb<T>(fn: (db: ReturnType<typeof createPrismaClient>) => Promise<T>): Promise<T> {
+  const db = createPrismaClient({ url: env.DATABASE_URL, poolSize: 2 });
+  try {
+    return await fn(db);
+  } finally {
+    await db.$disconnect();
+  }
+}
+
+const print = (value: unknown) => process.stdout.write(JSON.stringify(value, null, 2) + "\n");
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const program = new Command("loraplane")
+  .description("Loraplane control plane CLI")
+  .addOption(new Option("--url <url>", "control plane URL").env("LORAPLANE_URL").default(env.LORAPLANE_URL))
+  .addOption(new Option("--token <token>", "API token (lp_…)").env("LORAPLANE_TOKEN"))
+  .showHelpAfterError();
+
+const user = program.command("user").description("users (bootstrap: writes to the database directly)");
+user
+  .command("create")
+  .requiredOption("--email <email>")
+  .option("--name <name>")
+  .addOption(new Option("--role <role>", "global role").choices(ROLES).default("viewer"))
+  .description("create a user; a password is generated and printed once")
+  .action(async (o: { email: string; name?: string; role: TRole }) => {
+    const result = await withDb((db) => createUser(db, { email: o.email, name: o.name ?? null, role: o.role }, bootstrapActor));
+    process.stdout.write(`created ${result.user.email} (${result.user.role})\npassword (shown once): ${result.generatedPassword}\n`);
+  });
+
+const token = program.command("token").description("API tokens (bootstrap: writes to the database directly)");
+token
+  .command("create")
+  .requiredOption("--email <email>", "owner of the token")
+  .requiredOption("--name <name>")
+  .option("--scopes <list>", `comma-separated: ${API_SCOPES.join(", ")}`, "runs:read,runs:write,models:read,deployments:read")
+  .option("--project <projectId>", "restrict the token to one project")
+  .option("--expires-days <n>", "expire after n days", (v) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError("must be a positive whole number");
+    return n;
+  })
+  .description("create an API token; the secret is printed once")
+  .action(async (o: { email: string; name: string; scopes: string; project?: string; expiresDays?: number }) => {
+    const scopes = o.scopes.split(",").map((s) => s.trim());
+    const unknown = scopes.filter((s) => !(API_SCOPES as readonly string[]).includes(s));
+    if (unknown.length) throw new CliError(`unknown scope(s): ${unknown.join(", ")}; known: ${API_SCOPES.join(", ")}`, EXIT.usage);
+    const secret = await withDb(async (db) => {
+      const owner = await findUserByEmail(db, o.email.toLowerCase());
+      if (!owner) throw new CliError(`no user ${o.email}; create it with \`loraplane user create\``, EXIT.usage);
+      const expiresAt = o.expiresDays ? new Date(Date.now() + o.expiresDays * 86_400_000) : null;
+      const created = await createApiToken(db, { name: o.name, userId: owner.id, scopes: scopes as TScope[], projectId: o.project ?? null, expiresAt }, bootstrapActor);
+      return created.secret;
+    });
+    process.stdout.write(`${secret}\n`);
+  });
+
+const pipeline = program.command("pipeline").description("pipelines");
+pipeline
+  .command("apply")
+  .requiredOption("-f, --file <spec.yaml>", "pipeline spec (YAML or JSON)")
+  .requiredOption("--project <projectId>")
+  .option("--branches <list>", "git branches whose pushes trigger the pipeline (comma-separated)")
+  .description("create the pipeline named in the spec, or update it when it exists")
+  .action(async (o: { file: string; project: string; branches?: string }, cmd: Command) => {
+    const call = api(cmd);
+    let spec: unknown;
+    try {
+      spec = parseYaml(await readFile(o.file, "utf8"));
+    } catch (error) {
+      throw new CliError(`cannot read ${o.file}: ${(error as Error).message}`, EXIT.usage);
+    }
+    const name = (spec as { name?: unknown } | null)?.name;
+    const gitBranches = o.branches?.split(",").map((b) => b.trim()).filter(Boolean);
+    const { items } = await call<{ items: { id: string; name: string }[] }>("GET", `/api/v1/projects/${o.project}/pipelines?includeArchived=true`);
+    const existing = items.find((p) => p.name === name);
+    const body = { spec, ...(gitBranches ? { gitBranches } : {}) };
+    const result = existing
+      ? await call<{ id: string; specVersion: number }>("PATCH", `/api/v1/pipelines/${existing.id}`, { ...body, archived: false })
+      : await call<{ id: string; specVersion: number }>("POST", `/api/v1/projects/${o.project}/pipelines`, body);
+    process.stdout.write(`${existing ? "updated" : "created"} pipeline ${String(name)} (${result.id}, spec v${result.specVersion})\n`);
+  });
+
+type TRun = { id: string; number: number; status: string; error: string | null; stages: { stage: string; status: string; attempt: number; progress: number | null; etaSeconds: number | null }[] };
+
+async function watchRun(call: TApi, runId: string, watch: boolean, intervalMs: number): Promise<TRun> {
+  let last = "";
+  for (;;) {
+    const run = await call<TRun>("GET", `/api/v1/runs/${runId}`);
+    const line = `#${run.number} ${run.status} ` + run.stages.map((s) => `${s.stage}:${s.status}${s.progress != null && s.status === "running" ? ` ${Math.round(s.progress * 100)}%` : ""}`).join(" ");
+    if (line !== last) process.stdout.write(`${new Date().toISOString()} ${line}\n`);
+    last = line;
+    if (!watch || TERMINAL.has(run.status)) return run;
+    await sleep(intervalMs);
+  }
+}
+
+function exitForRun(run: TRun): void {
+  if (TERMINAL.has(run.status) && run.status !== "succeeded") {
+    throw new CliError(`run #${run.number} ${run.status}${run.error ? `: ${run.error}` : ""}`, EXIT.failed);
+  }
+}
+
+const run = program.command("run").description("runs");
+run
+  .command("trigger")
+  .requiredOption("--pipeline <pipelineId>")
+  .option("--commit <sha>")
+  .option("--ref <ref>")
+  .option("--idempotency-key <key>", "the same key never starts a second run (e.g. $CI_PIPELINE_ID)")
+  .option("--wait", "follow the run until it finishes; exit non-zero unless it succeeded")
+  .description("trigger a run of a pipeline")
+  .action(async (o: { pipeline: string; commit?: string; ref?: string; idempotencyKey?: string; wait?: boolean }, cmd: Command) => {
+    const call = api(cmd);
+    const result = await call<{ run: { id: string; number: number; status: string }; created: boolean }>(
+      "POST",
+      `/api/v1/pipelines/${o.pipeline}/runs`,
+      { gitCommit: o.commit, gitRef: o.ref },
+      o.idempotencyKey ? { "idempotency-key": o.idempotencyKey } : {},
+    );
+    process.stdout.write(`${result.created ? "triggered" : "already triggered"} run #${result.run.number} ${result.run.id}\n`);
+    if (o.wait) exitForRun(await watchRun(call, result.run.id, true, 3000));
+  });
+run
+  .command("status <runId>")
+  .option("--watch", "poll until the run finishes; exit non-zero unless it succeeded")
+  .option("--interval <seconds>", "poll interval", "3")
+  .action(async (runId: string, o: { watch?: boolean; interval: string }, cmd: Command) => {
+    const result = await watchRun(api(cmd), runId, Boolean(o.watch), Number(o.interval) * 1000);
+    if (o.watch) exitForRun(result);
+  });
+run
+  .command("logs <runId>")
+  .option("--stage <stage>")
+  .option("--tail <n>", "last n lines", "200")
+  .action(async (runId: string, o: { stage?: string; tail: string }, cmd: Command) => {
+    const q = new URLSearchParams({ tail: o.tail, ...(o.stage ? { stage: o.stage } : {}) });
+    const logs = await api(cmd)<{ lines: string[] }>("GET", `/api/v1/runs/${runId}/logs?${q}`);
+    process.stdout.write(logs.lines.join("\n") + (logs.lines.length ? "\n" : ""));
+  });
+
+program
+  .command("approve <approvalId>")
+  .option("--comment <text>")
+  .option("--reject", "reject instead of approving")
+  .description("approve (or reject) a pending approval request")
+  .action(async (id: string, o: { comment?: string; reject?: boolean }, cmd: Command) => {
+    print(await api(cmd)("POST", `/api/v1/approvals/${id}/${o.reject ? "reject" : "approve"}`, { comment: o.comment }));
+  });
+
+program
+  .command("rollback <deploymentId>")
+  .option("--reason <text>")
+  .description("send all traffic of a deployment back to its stable variant")
+  .action(async (id: string, o: { reason?: string }, cmd: Command) => {
+    print(await api(cmd)("POST", `/api/v1/deployments/${id}/rollback`, { reason: o.reason }));
+  });
+
+program.parseAsync(process.argv).catch((error: unknown) => {
+  if (error instanceof CliError) {
+    process.stderr.write(`loraplane: ${error.message}\n`);
+    process.exit(error.exitCode);
+  }
+  process.stderr.write(`loraplane: ${(error as Error).message}\n`);
+  process.exit(EXIT.failed);
+});
