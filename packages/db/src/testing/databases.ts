@@ -51,6 +51,14 @@ export async function ensureTemplate(): Promise<string> {
   return name;
 }
 
+// The creation time is part of the name so a cleanup can tell abandoned databases from ones a running suite uses.
+function testDatabaseName(label: string): string {
+  const slug = label.replace(/[^a-z0-9]/gi, "").slice(0, 20).toLowerCase();
+  return `lp_test_${slug}_${Math.floor(Date.now() / 1000).toString(36)}_${randomBytes(3).toString("hex")}`;
+}
+
+const STALE_AFTER_SECONDS = 3 * 3600;
+
 export interface TestDatabase {
   name: string;
   url: string;
@@ -59,7 +67,7 @@ export interface TestDatabase {
 
 export async function createTestDatabase(label = "t"): Promise<TestDatabase> {
   const template = await ensureTemplate();
-  const name = `lp_test_${label.replace(/[^a-z0-9]/gi, "").slice(0, 20).toLowerCase()}_${randomBytes(4).toString("hex")}`;
+  const name = testDatabaseName(label);
   await withAdmin(async (admin) => {
     for (let attempt = 0; ; attempt++) {
       try {
@@ -76,7 +84,7 @@ export async function createTestDatabase(label = "t"): Promise<TestDatabase> {
 }
 
 export async function createEmptyDatabase(label = "empty"): Promise<TestDatabase> {
-  const name = `lp_test_${label}_${randomBytes(4).toString("hex")}`;
+  const name = testDatabaseName(label);
   await withAdmin((admin) => admin.query(`CREATE DATABASE "${name}"`));
   return { name, url: databaseUrl(name), drop: () => dropDatabase(name) };
 }
@@ -85,13 +93,27 @@ export async function dropDatabase(name: string): Promise<void> {
   await withAdmin((admin) => admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`));
 }
 
-/** Drops test databases and stale templates left by earlier runs (crashed or interrupted). */
+/**
+ * Drops test databases left behind by crashed or interrupted runs. Suites of other packages may be running at the same
+ * time, so only databases older than a few hours go; templates are only dropped when nothing is cloning them.
+ */
 export async function dropStaleTestDatabases(keepTemplate: string): Promise<void> {
+  const now = Date.now() / 1000;
   await withAdmin(async (admin) => {
-    const { rows } = await admin.query<{ datname: string }>(
-      `SELECT datname FROM pg_database WHERE (datname LIKE 'lp\\_test\\_%' OR datname LIKE 'lp\\_tpl\\_%') AND datname <> $1`,
+    const { rows } = await admin.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname LIKE 'lp\\_test\\_%'`);
+    for (const { datname } of rows) {
+      const created = parseInt(datname.split("_").at(-2) ?? "", 36);
+      if (Number.isFinite(created) && now - created > STALE_AFTER_SECONDS) {
+        await admin.query(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`);
+      }
+    }
+    const templates = await admin.query<{ datname: string }>(
+      `SELECT datname FROM pg_database WHERE datname LIKE 'lp\\_tpl\\_%' AND datname <> $1`,
       [keepTemplate],
     );
-    for (const row of rows) await admin.query(`DROP DATABASE IF EXISTS "${row.datname}" WITH (FORCE)`);
+    for (const { datname } of templates.rows) {
+      // Without FORCE: a template another suite is cloning right now stays until a later run.
+      await admin.query(`DROP DATABASE IF EXISTS "${datname}"`).catch(() => {});
+    }
   });
 }
