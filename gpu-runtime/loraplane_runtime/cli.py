@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import traceback
 
@@ -22,7 +23,6 @@ def cmd_train(args) -> dict:
     from .train import run_train
 
     job = _job(args)
-    import os
     rep = make_reporter(job.run_id, int(os.environ.get("RANK", 0)))
     try:
         result = run_train(job, rep)

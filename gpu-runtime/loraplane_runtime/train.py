@@ -121,6 +121,7 @@ class Trainer:
         self.out_dir = job.paths.output_dir
         self.ckpt_root = os.path.join(self.out_dir, "checkpoints")
         self.stop_requested = False
+        self._cached_epoch, self._batches = None, []
 
     # -- setup ------------------------------------------------------------------------
     def setup(self) -> None:
@@ -228,12 +229,19 @@ class Trainer:
             return D.collate_packed(exs, self.tok.pad_token_id, self.spec.max_seq_length)
         return D.collate_padded(exs, self.tok.pad_token_id)
 
+    def _epoch_batches(self, epoch: int) -> list:
+        """Batch order is a pure function of (seed, epoch), so a resumed run sees the same batches."""
+        if self._cached_epoch != epoch:
+            self._batches = D.epoch_batches(self.lengths, self.spec.batch_size, self.spec.seed, epoch)
+            self._cached_epoch = epoch
+        return self._batches
+
     def _next_window(self) -> list:
         """The grad-accumulation window of micro-batches for this rank; advances the data position."""
         s, env = self.spec, self.env
         if self.micro_pos + s.gradient_accumulation > self.micro_per_epoch:
             self.epoch, self.micro_pos = self.epoch + 1, 0
-        batches = epoch_batches_cached(self, self.epoch)
+        batches = self._epoch_batches(self.epoch)
         start = self.micro_pos
         self.micro_pos += s.gradient_accumulation
         return [self._collate(batches[(start + i) * env.world + env.rank]) for i in range(s.gradient_accumulation)]
@@ -329,13 +337,6 @@ class Trainer:
         digest, size = dir_digest(adapter)
         self.rep.artifact("adapter", adapter, digest, size)
         return adapter
-
-
-def epoch_batches_cached(tr: Trainer, epoch: int) -> list:
-    if getattr(tr, "_batches_epoch", None) != epoch:
-        tr._batches = D.epoch_batches(tr.lengths, tr.spec.batch_size, tr.spec.seed, epoch)
-        tr._batches_epoch = epoch
-    return tr._batches
 
 
 def run_train(job: Job, reporter: Reporter) -> dict:

@@ -3,6 +3,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup-venv.sh
-# 2 cores: keep torch from oversubscribing when tests run subprocesses.
-export OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}"
+# One intra-op thread per process: the suite runs several torch processes at once (server, torchrun
+# ranks) on a 2-core machine shared with other workspaces' tests, where spinning OpenMP threads that
+# get preempted slow tiny-model steps down many times over.
+export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
 exec .venv/bin/python -m pytest -q "$@"
