@@ -337,3 +337,40 @@ export async function hasApprovedRunApproval(db: DbOrTx, runId: string, environm
   });
   return a !== null;
 }
+
+export type TVariantForScaleDown = {
+  id: string;
+  status: VariantStatus;
+  servedModelName: string;
+  updatedAt: Date;
+  deployment: { id: string; environmentId: string; state: DeploymentState; finishedAt: Date | null };
+  modelVersion: { baseModel: string };
+};
+
+/** Variants that no longer take traffic (drained after a promotion, failed after a rollback). */
+export function listVariantsToScaleDown(db: DbOrTx): Promise<TVariantForScaleDown[]> {
+  return db.deploymentVariant.findMany({
+    where: { status: { in: ["draining", "failed"] }, weightBps: 0 },
+    select: {
+      id: true,
+      status: true,
+      servedModelName: true,
+      updatedAt: true,
+      deployment: { select: { id: true, environmentId: true, state: true, finishedAt: true } },
+      modelVersion: { select: { baseModel: true } },
+    },
+  });
+}
+
+/** Whether any other variant that may still receive traffic serves this adapter name in the environment. */
+export async function isServedNameInUse(db: DbOrTx, environmentId: string, servedModelName: string, exceptVariantId: string): Promise<boolean> {
+  const n = await db.deploymentVariant.count({
+    where: {
+      id: { not: exceptVariantId },
+      servedModelName,
+      status: { in: ["starting", "ready"] },
+      deployment: { environmentId, state: { not: "superseded" } },
+    },
+  });
+  return n > 0;
+}
