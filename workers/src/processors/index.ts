@@ -2,7 +2,9 @@
 // (the rollout controller registers its own the same way).
 import type { TProcessorRegistration } from "./types.ts";
 import { pipelineProcessors } from "./pipeline.ts";
+import { rolloutProcessors } from "../rollout/processor.ts";
 
 export const processors: TProcessorRegistration[] = [
   ...pipelineProcessors,
+  ...rolloutProcessors,
 ];
