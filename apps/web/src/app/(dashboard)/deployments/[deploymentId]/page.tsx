@@ -108,7 +108,8 @@ export default function DeploymentPage() {
         const active = ACTIVE.has(d.state);
         const environmentName = environments.data?.find((e) => e.id === d.environmentId)?.name;
         const operable = active && can("engineer");
-        const splitSummary = pendingSplit ? d.variants.map((v) => `${v.role} ${formatPercentBps(pendingSplit[v.id] ?? 0)}`).join(", ") : "";
+        const splitSummary = pendingSplit ? d.variants.map((v) => `${v.role} ${formatPercentBps(pendingSplit[v.role] ?? 0)}`).join(", ") : "";
+        const notReady = d.variants.filter((v) => v.status !== "ready" && v.weightBps === 0);
         return (
           <>
             <PageHead
@@ -190,12 +191,18 @@ export default function DeploymentPage() {
                       variants={d.variants}
                       disabled={!operable}
                       onApply={(weights) => {
-                        setPendingSplit(weights);
+                        // The API addresses variants by role (stable/canary, blue/green, a/b).
+                        setPendingSplit(Object.fromEntries(d.variants.map((v) => [v.role, weights[v.id] ?? 0])));
                         setAction("split");
                       }}
                     />
                   )}
                   {!operable && active ? <p className="muted small">Engineers and above can change the split.</p> : null}
+                  {operable && notReady.length ? (
+                    <p className="muted small">
+                      {notReady.map((v) => `${v.role} is ${v.status}`).join(", ")}: it can take traffic once its backend is ready.
+                    </p>
+                  ) : null}
                 </div>
               </div>
               <ServingCharts deploymentId={d.id} variants={d.variants} live={active} />
