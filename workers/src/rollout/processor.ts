@@ -5,6 +5,8 @@ import { loadWorkerEnv } from "@loraplane/config";
 import { ROLLOUT_QUEUE_NAME, createRolloutQueue, parseRolloutJob, type TRolloutQueue } from "@loraplane/queue";
 import type { TEngineContext } from "../engine/context.ts";
 import type { TProcessorRegistration } from "../processors/types.ts";
+import { KubeConfig } from "@kubernetes/client-node";
+import { createKubernetesServingBackend } from "../serving/kubernetes.ts";
 import { createLocalServingBackend } from "../serving/local.ts";
 import { createRolloutController, type TRolloutController } from "./controller.ts";
 
@@ -21,13 +23,38 @@ function controllerFor(ctx: TEngineContext): TRolloutController {
     const rollout = queues.get(ctx);
     controller = createRolloutController({
       deps: { db: ctx.db, queue: ctx.queue, ...(rollout ? { rollout } : {}) },
-      backends: { local: createLocalServingBackend({ python: path.resolve(env.GPU_RUNTIME_PYTHON), dataDir: env.LORAPLANE_DATA_DIR }) },
+      backends: {
+        local: createLocalServingBackend({ python: path.resolve(env.GPU_RUNTIME_PYTHON), dataDir: env.LORAPLANE_DATA_DIR }),
+        ...(env.EXECUTOR === "kubernetes" ? { kubernetes: kubernetesBackend(env.K8S_IN_CLUSTER) } : {}),
+      },
       log: ctx.log.child({ component: "rollout" }),
       signal: ctx.signal,
     });
     controllers.set(ctx, controller);
   }
   return controller;
+}
+
+/** Cluster defaults; deploy/kubernetes/vllm/README.md lists the PVCs and the image they expect. */
+function kubernetesBackend(inCluster: boolean) {
+  const kubeConfig = new KubeConfig();
+  if (inCluster) kubeConfig.loadFromCluster();
+  else kubeConfig.loadFromDefault();
+  return createKubernetesServingBackend({
+    kubeConfig,
+    specFor: () => ({
+      image: "loraplane/vllm:latest",
+      gpus: 1,
+      replicas: 1,
+      maxReplicas: 4,
+      modelVolumeClaim: "loraplane-models",
+      adaptersVolumeClaim: "loraplane-adapters",
+      maxLoras: 8,
+      maxLoraRank: 64,
+      targetWaitingPerPod: 4,
+      autoscaler: "keda",
+    }),
+  });
 }
 
 export const rolloutProcessors: TProcessorRegistration[] = [

@@ -1,0 +1,168 @@
+// vLLM on Kubernetes: one Deployment + Service + PodDisruptionBudget + autoscaler per (environment, base model).
+// LoRA adapters are not baked into pods: they are loaded at runtime (POST /v1/load_lora_adapter on every ready pod)
+// and, for pods started later by the autoscaler, found by vLLM's filesystem LoRA resolver on the adapters volume.
+import { createHash } from "node:crypto";
+import { HTTPRoute } from "@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1";
+import { ScaledObject } from "@kubernetes-models/keda/keda.sh/v1alpha1";
+import { Deployment } from "kubernetes-models/apps/v1";
+import { HorizontalPodAutoscaler } from "kubernetes-models/autoscaling/v2";
+import { PodDisruptionBudget } from "kubernetes-models/policy/v1";
+import { Service } from "kubernetes-models/v1";
+
+export const VLLM_PORT = 8000;
+
+export interface TVllmSpec {
+  namespace: string;
+  environmentId: string;
+  /** Path of the base model inside the model volume, e.g. /models/Qwen2.5-7B-Instruct. */
+  baseModel: string;
+  image: string;
+  gpus: number;
+  replicas: number;
+  maxReplicas: number;
+  modelVolumeClaim: string;
+  adaptersVolumeClaim: string;
+  maxLoras: number;
+  maxLoraRank: number;
+  /** Queue depth per pod the autoscaler aims at. */
+  targetWaitingPerPod: number;
+  autoscaler: "hpa" | "keda" | "none";
+  prometheusUrl?: string;
+  cpu?: string;
+  memory?: string;
+  /** Longest time a pod may take to load the model before it is restarted. */
+  startupSeconds?: number;
+}
+
+/** Deterministic, DNS-1123 name: the same (environment, base model) always maps to the same objects. */
+export function vllmName(environmentId: string, baseModel: string): string {
+  const slug = baseModel.split("/").filter(Boolean).at(-1)!.toLowerCase().replace(/[^a-z0-9-]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 40) || "model";
+  const hash = createHash("sha256").update(`${environmentId}\u0000${baseModel}`).digest("hex").slice(0, 8);
+  return `vllm-${slug}-${hash}`;
+}
+
+export function vllmManifests(spec: TVllmSpec) {
+  const name = vllmName(spec.environmentId, spec.baseModel);
+  const labels = { "app.kubernetes.io/name": "vllm", "app.kubernetes.io/instance": name, "app.kubernetes.io/managed-by": "loraplane" };
+  const metadata = { name, namespace: spec.namespace, labels };
+  const startupSeconds = spec.startupSeconds ?? 1800;
+  const probe = { httpGet: { path: "/health", port: VLLM_PORT } };
+  const deployment = new Deployment({
+    metadata,
+    spec: {
+      replicas: spec.replicas,
+      selector: { matchLabels: { "app.kubernetes.io/instance": name } },
+      // New pods come up before old ones go: serving capacity never dips during a rollout of the base image.
+      strategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
+      template: {
+        metadata: { labels, annotations: { "prometheus.io/scrape": "true", "prometheus.io/port": String(VLLM_PORT), "prometheus.io/path": "/metrics" } },
+        spec: {
+          terminationGracePeriodSeconds: 120,
+          containers: [
+            {
+              name: "vllm",
+              image: spec.image,
+              args: [
+                "--model", spec.baseModel,
+                "--served-model-name", "base",
+                "--port", String(VLLM_PORT),
+                "--enable-lora",
+                "--max-loras", String(spec.maxLoras),
+                "--max-lora-rank", String(spec.maxLoraRank),
+                ...(spec.gpus > 1 ? ["--tensor-parallel-size", String(spec.gpus)] : []),
+              ],
+              env: [
+                { name: "VLLM_ALLOW_RUNTIME_LORA_UPDATING", value: "True" },
+                { name: "VLLM_PLUGINS", value: "lora_filesystem_resolver" },
+                { name: "VLLM_LORA_RESOLVER_CACHE_DIR", value: "/adapters" },
+                { name: "HF_HUB_OFFLINE", value: "1" },
+              ],
+              ports: [{ name: "http", containerPort: VLLM_PORT }],
+              resources: {
+                requests: { cpu: spec.cpu ?? "4", memory: spec.memory ?? "32Gi", "nvidia.com/gpu": String(spec.gpus) },
+                limits: { memory: spec.memory ?? "32Gi", "nvidia.com/gpu": String(spec.gpus) },
+              },
+              startupProbe: { ...probe, periodSeconds: 10, failureThreshold: Math.ceil(startupSeconds / 10) },
+              readinessProbe: { ...probe, periodSeconds: 5, failureThreshold: 3 },
+              livenessProbe: { ...probe, periodSeconds: 15, failureThreshold: 4, timeoutSeconds: 5 },
+              volumeMounts: [
+                { name: "models", mountPath: "/models", readOnly: true },
+                { name: "adapters", mountPath: "/adapters", readOnly: true },
+                { name: "shm", mountPath: "/dev/shm" },
+              ],
+            },
+          ],
+          volumes: [
+            { name: "models", persistentVolumeClaim: { claimName: spec.modelVolumeClaim, readOnly: true } },
+            { name: "adapters", persistentVolumeClaim: { claimName: spec.adaptersVolumeClaim, readOnly: true } },
+            { name: "shm", emptyDir: { medium: "Memory", sizeLimit: "8Gi" } },
+          ],
+          tolerations: [{ key: "nvidia.com/gpu", operator: "Exists", effect: "NoSchedule" }],
+        },
+      },
+    },
+  });
+  const service = new Service({
+    metadata,
+    spec: { selector: { "app.kubernetes.io/instance": name }, ports: [{ name: "http", port: VLLM_PORT, targetPort: VLLM_PORT }] },
+  });
+  const pdb = new PodDisruptionBudget({
+    metadata,
+    spec: { ...(spec.replicas > 1 ? { minAvailable: 1 } : { maxUnavailable: 0 }), selector: { matchLabels: { "app.kubernetes.io/instance": name } } },
+  });
+  const scaleTarget = { apiVersion: "apps/v1", kind: "Deployment", name };
+  const hpa =
+    spec.autoscaler === "hpa"
+      ? new HorizontalPodAutoscaler({
+          metadata,
+          spec: {
+            scaleTargetRef: scaleTarget,
+            minReplicas: spec.replicas,
+            maxReplicas: spec.maxReplicas,
+            // Served by prometheus-adapter from vLLM's vllm:num_requests_waiting gauge.
+            metrics: [{ type: "Pods", pods: { metric: { name: "vllm_num_requests_waiting" }, target: { type: "AverageValue", averageValue: String(spec.targetWaitingPerPod) } } }],
+            behavior: { scaleDown: { stabilizationWindowSeconds: 600 } },
+          },
+        })
+      : null;
+  const scaledObject =
+    spec.autoscaler === "keda"
+      ? new ScaledObject({
+          metadata,
+          spec: {
+            scaleTargetRef: { name },
+            minReplicaCount: spec.replicas,
+            maxReplicaCount: spec.maxReplicas,
+            cooldownPeriod: 600,
+            triggers: [
+              {
+                type: "prometheus",
+                metadata: {
+                  serverAddress: spec.prometheusUrl ?? "http://prometheus.monitoring.svc:9090",
+                  query: `sum(vllm:num_requests_waiting{namespace="${spec.namespace}",pod=~"${name}-.*"})`,
+                  threshold: String(spec.targetWaitingPerPod),
+                },
+              },
+            ],
+          },
+        })
+      : null;
+  return { name, deployment, service, pdb, hpa, scaledObject };
+}
+
+/** For clusters that split at the ingress: weights between services (variants on different base models). */
+export function weightedHttpRoute(input: { name: string; namespace: string; gateway: { name: string; namespace?: string }; hostnames: string[]; backends: { service: string; weightBps: number }[] }) {
+  return new HTTPRoute({
+    metadata: { name: input.name, namespace: input.namespace, labels: { "app.kubernetes.io/managed-by": "loraplane" } },
+    spec: {
+      parentRefs: [{ name: input.gateway.name, ...(input.gateway.namespace ? { namespace: input.gateway.namespace } : {}) }],
+      hostnames: input.hostnames,
+      rules: [
+        {
+          matches: [{ path: { type: "PathPrefix", value: "/v1" } }],
+          backendRefs: input.backends.map((b) => ({ name: b.service, port: VLLM_PORT, weight: b.weightBps })),
+        },
+      ],
+    },
+  });
+}

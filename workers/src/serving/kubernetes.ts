@@ -1,0 +1,123 @@
+// vLLM on Kubernetes through @kubernetes/client-node: check-then-create (or replace) of the deterministic objects
+// from kubernetes-manifests.ts, a readiness wait on the Deployment, and adapters loaded on every ready pod.
+import { AppsV1Api, AutoscalingV2Api, CoreV1Api, CustomObjectsApi, type KubeConfig, PolicyV1Api } from "@kubernetes/client-node";
+import { VLLM_PORT, vllmManifests, type TVllmSpec } from "./kubernetes-manifests.ts";
+import { postLora, type TInstanceRef, type TServingBackend, type TServingTarget } from "./types.ts";
+
+export interface TKubernetesServingOptions {
+  kubeConfig: KubeConfig;
+  /** Cluster-specific settings (image, GPUs, volumes, autoscaler) for a target. */
+  specFor(target: TServingTarget): Omit<TVllmSpec, "namespace" | "environmentId" | "baseModel">;
+  readyTimeoutMs?: number;
+  pollMs?: number;
+  /** Port the pods answer on (tests point it at a local fake). */
+  podPort?: number;
+}
+
+const isNotFound = (error: unknown) => (error as { code?: number }).code === 404;
+
+/** Reads the object; creates it when missing, replaces its spec (keeping resourceVersion) when present. */
+async function upsert<T extends { metadata?: { resourceVersion?: string } }>(read: () => Promise<T>, create: () => Promise<unknown>, replace: (rv: string | undefined) => Promise<unknown>): Promise<void> {
+  let current: T;
+  try {
+    current = await read();
+  } catch (error) {
+    if (!isNotFound(error)) throw error;
+    await create();
+    return;
+  }
+  await replace(current.metadata?.resourceVersion);
+}
+
+export function createKubernetesServingBackend(o: TKubernetesServingOptions): TServingBackend {
+  const apps = o.kubeConfig.makeApiClient(AppsV1Api);
+  const core = o.kubeConfig.makeApiClient(CoreV1Api);
+  const policy = o.kubeConfig.makeApiClient(PolicyV1Api);
+  const autoscaling = o.kubeConfig.makeApiClient(AutoscalingV2Api);
+  const custom = o.kubeConfig.makeApiClient(CustomObjectsApi);
+  const podPort = o.podPort ?? VLLM_PORT;
+
+  function parse(ref: TInstanceRef): { namespace: string; name: string } {
+    const [namespace, name] = ref.externalId.split("/");
+    if (!namespace || !name) throw new Error(`not a Kubernetes instance: ${ref.externalId}`);
+    return { namespace, name };
+  }
+
+  async function podUrls(ref: TInstanceRef): Promise<string[]> {
+    const { namespace, name } = parse(ref);
+    const ep = await core.readNamespacedEndpoints({ name, namespace });
+    const ips = (ep.subsets ?? []).flatMap((s) => (s.addresses ?? []).map((a) => a.ip));
+    if (ips.length === 0) throw new Error(`service ${namespace}/${name} has no ready pods`);
+    return ips.map((ip) => `http://${ip}:${podPort}`);
+  }
+
+  return {
+    kind: "kubernetes",
+    async ensure(target, _existing, signal) {
+      const m = vllmManifests({ ...o.specFor(target), namespace: target.namespace, environmentId: target.environmentId, baseModel: target.baseModel });
+      const namespace = target.namespace;
+      const name = m.name;
+      await upsert(
+        () => apps.readNamespacedDeployment({ name, namespace }),
+        () => apps.createNamespacedDeployment({ namespace, body: m.deployment.toJSON() as never }),
+        (rv) => apps.replaceNamespacedDeployment({ name, namespace, body: { ...(m.deployment.toJSON() as object), metadata: { ...m.deployment.metadata, resourceVersion: rv } } as never }),
+      );
+      await upsert(
+        () => core.readNamespacedService({ name, namespace }),
+        () => core.createNamespacedService({ namespace, body: m.service.toJSON() as never }),
+        // A Service's clusterIP is immutable; it has nothing else that changes between versions of the manifest.
+        async () => undefined,
+      );
+      await upsert(
+        () => policy.readNamespacedPodDisruptionBudget({ name, namespace }),
+        () => policy.createNamespacedPodDisruptionBudget({ namespace, body: m.pdb.toJSON() as never }),
+        (rv) => policy.replaceNamespacedPodDisruptionBudget({ name, namespace, body: { ...(m.pdb.toJSON() as object), metadata: { ...m.pdb.metadata, resourceVersion: rv } } as never }),
+      );
+      if (m.hpa) {
+        const hpa = m.hpa;
+        await upsert(
+          () => autoscaling.readNamespacedHorizontalPodAutoscaler({ name, namespace }),
+          () => autoscaling.createNamespacedHorizontalPodAutoscaler({ namespace, body: hpa.toJSON() as never }),
+          (rv) => autoscaling.replaceNamespacedHorizontalPodAutoscaler({ name, namespace, body: { ...(hpa.toJSON() as object), metadata: { ...hpa.metadata, resourceVersion: rv } } as never }),
+        );
+      }
+      if (m.scaledObject) {
+        const so = m.scaledObject;
+        const co = { group: "keda.sh", version: "v1alpha1", namespace, plural: "scaledobjects" };
+        await upsert(
+          () => custom.getNamespacedCustomObject({ ...co, name }) as Promise<{ metadata?: { resourceVersion?: string } }>,
+          () => custom.createNamespacedCustomObject({ ...co, body: so.toJSON() }),
+          (rv) => custom.replaceNamespacedCustomObject({ ...co, name, body: { ...(so.toJSON() as object), metadata: { ...so.metadata, resourceVersion: rv } } }),
+        );
+      }
+      const deadline = Date.now() + (o.readyTimeoutMs ?? 30 * 60_000);
+      for (;;) {
+        const d = await apps.readNamespacedDeployment({ name, namespace });
+        if ((d.status?.readyReplicas ?? 0) >= 1) break;
+        if (signal?.aborted) throw new Error("aborted while waiting for the vLLM Deployment");
+        if (Date.now() > deadline) throw new Error(`vLLM Deployment ${namespace}/${name} has no ready replica after ${Math.round((o.readyTimeoutMs ?? 1_800_000) / 1000)}s`);
+        await new Promise((r) => setTimeout(r, o.pollMs ?? 5_000));
+      }
+      return { url: `http://${name}.${namespace}.svc:${VLLM_PORT}`, externalId: `${namespace}/${name}` };
+    },
+    async loadAdapter(instance, adapterName, adapterPath) {
+      const urls = await podUrls(instance);
+      await Promise.all(urls.map((u) => postLora(u, "load", { lora_name: adapterName, lora_path: adapterPath.replace(/^file:\/\//, "") })));
+    },
+    async unloadAdapter(instance, adapterName) {
+      const urls = await podUrls(instance);
+      await Promise.all(urls.map((u) => postLora(u, "unload", { lora_name: adapterName })));
+    },
+    async stop(instance) {
+      const { namespace, name } = parse(instance);
+      const ignore404 = (e: unknown) => {
+        if (!isNotFound(e)) throw e;
+      };
+      await apps.deleteNamespacedDeployment({ name, namespace }).catch(ignore404);
+      await core.deleteNamespacedService({ name, namespace }).catch(ignore404);
+      await policy.deleteNamespacedPodDisruptionBudget({ name, namespace }).catch(ignore404);
+      await autoscaling.deleteNamespacedHorizontalPodAutoscaler({ name, namespace }).catch(ignore404);
+      await custom.deleteNamespacedCustomObject({ group: "keda.sh", version: "v1alpha1", namespace, plural: "scaledobjects", name }).catch(ignore404);
+    },
+  };
+}
