@@ -115,9 +115,8 @@ def find_checkpoint(ckpt_root: str):
 class Trainer:
     def __init__(self, job: Job, reporter: Reporter):
         self.job, self.spec, self.rep = job, job.training, reporter
-        if job.distributed.strategy == "fsdp":
-            raise ConfigError("spec.distributed.strategy 'fsdp' is not implemented yet; use 'ddp'")
         self.env = DistEnv()
+        self.fsdp = job.distributed.strategy == "fsdp" and self.env.world > 1
         self.out_dir = job.paths.output_dir
         self.ckpt_root = os.path.join(self.out_dir, "checkpoints")
         self.stop_requested = False
@@ -154,22 +153,57 @@ class Trainer:
         lora = LoraConfig(r=s.lora.r, lora_alpha=s.lora.alpha, lora_dropout=s.lora.dropout,
                           target_modules=s.lora.target_modules, task_type="CAUSAL_LM")
         self.model = get_peft_model(model, lora).to(env.device)
+        for p in self.model.parameters():  # adapters train in fp32 even on a bf16/fp16 base
+            if p.requires_grad:
+                p.data = p.data.float()
+        ckpt = find_checkpoint(self.ckpt_root)
+        if ckpt:  # adapter weights go in before sharding/wrapping; optimizer state after
+            self._load_adapter_weights(ckpt)
+        self.ddp = self.model
+        if self.fsdp:
+            self._shard()
+        elif env.world > 1:
+            self.ddp = torch.nn.parallel.DistributedDataParallel(
+                self.model, device_ids=[env.local_rank] if env.device.type == "cuda" else None)
+        # FSDP2 swaps parameters for sharded DTensors in place, so collect them after wrapping.
         self.params = [p for p in self.model.parameters() if p.requires_grad]
-        for p in self.params:  # adapters train in fp32 even on a bf16/fp16 base
-            p.data = p.data.float()
         self.optimizer = torch.optim.AdamW(self.params, lr=s.learning_rate, weight_decay=0.0)
         warmup = int(s.warmup_ratio * self.total_steps)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lr_lambda(s.scheduler, warmup, self.total_steps))
         self.scaler = torch.amp.GradScaler("cuda") if self.dtype == torch.float16 else None
         self.step, self.epoch, self.micro_pos = 0, 0, 0
-        self.resume()
-        self.ddp = self.model
-        if env.world > 1:
-            self.ddp = torch.nn.parallel.DistributedDataParallel(
-                self.model, device_ids=[env.local_rank] if env.device.type == "cuda" else None)
+        if ckpt:
+            self.resume(ckpt)
         log(f"train: {len(self.examples)} examples, {self.total_steps} steps ({self.steps_per_epoch}/epoch), "
             f"world {env.world}, device {env.device}, dtype {self.dtype}, packing {s.packing}, "
             f"trainable params {sum(p.numel() for p in self.params)}")
+
+    def _shard(self) -> None:
+        """FSDP2: shard each decoder layer, then the root (frozen base and LoRA weights alike)."""
+        from torch.distributed.fsdp import fully_shard
+
+        layer_types = set(getattr(self.model.get_base_model(), "_no_split_modules", None) or [])
+        for mod in list(self.model.modules()):
+            if type(mod).__name__ in layer_types:
+                fully_shard(mod)
+        fully_shard(self.model)
+
+    def _full_state(self) -> tuple:
+        """(full model state dict, full optimizer state dict) on CPU; collective under FSDP."""
+        if not self.fsdp:
+            return None, self.optimizer.state_dict()
+        from torch.distributed.checkpoint.state_dict import (StateDictOptions, get_model_state_dict,
+                                                             get_optimizer_state_dict)
+
+        opts = StateDictOptions(full_state_dict=True, cpu_offload=True)
+        return (get_model_state_dict(self.model, options=opts),
+                get_optimizer_state_dict(self.model, self.optimizer, options=opts))
+
+    def _save_adapter_files(self, directory: str, model_state) -> None:
+        if model_state is None:
+            self.model.save_pretrained(directory)
+        else:  # PEFT extracts the adapter weights from the gathered full state dict
+            self.model.save_pretrained(directory, state_dict=model_state)
 
     # -- checkpoints ------------------------------------------------------------------
     def save_checkpoint(self) -> None:
@@ -183,10 +217,11 @@ class Trainer:
             os.makedirs(tmp)
         env.barrier()
         torch.save(rng_state(), os.path.join(tmp, f"rng-{env.rank}.pt"))
+        model_state, optim_state = self._full_state()
         env.barrier()
         if env.main:
-            self.model.save_pretrained(tmp)
-            torch.save({"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+            self._save_adapter_files(tmp, model_state)
+            torch.save({"optimizer": optim_state, "scheduler": self.scheduler.state_dict(),
                         "scaler": self.scaler.state_dict() if self.scaler else None}, os.path.join(tmp, "optim.pt"))
             with open(os.path.join(tmp, "trainer_state.json"), "w") as f:
                 json.dump({"step": self.step, "epoch": self.epoch, "microPos": self.micro_pos,
@@ -201,20 +236,28 @@ class Trainer:
             log(f"checkpoint saved: {final}")
         env.barrier()
 
-    def resume(self) -> None:
+    def _load_adapter_weights(self, ckpt: str) -> None:
         from peft import set_peft_model_state_dict
         from safetensors.torch import load_file
 
-        ckpt = find_checkpoint(self.ckpt_root)
-        if not ckpt:
-            return
+        with open(os.path.join(ckpt, "trainer_state.json")) as f:
+            world = json.load(f)["world"]
+        if world != self.env.world:
+            raise ConfigError(f"checkpoint {ckpt} was written with {world} processes, now {self.env.world}")
+        set_peft_model_state_dict(self.model, load_file(os.path.join(ckpt, "adapter_model.safetensors")))
+
+    def resume(self, ckpt: str) -> None:
         with open(os.path.join(ckpt, "trainer_state.json")) as f:
             st = json.load(f)
-        if st["world"] != self.env.world:
-            raise ConfigError(f"checkpoint {ckpt} was written with {st['world']} processes, now {self.env.world}")
-        set_peft_model_state_dict(self.model, load_file(os.path.join(ckpt, "adapter_model.safetensors")))
-        opt = torch.load(os.path.join(ckpt, "optim.pt"), map_location=self.env.device, weights_only=False)
-        self.optimizer.load_state_dict(opt["optimizer"])
+        opt = torch.load(os.path.join(ckpt, "optim.pt"), map_location="cpu" if self.fsdp else self.env.device,
+                         weights_only=False)
+        if self.fsdp:
+            from torch.distributed.checkpoint.state_dict import StateDictOptions, set_optimizer_state_dict
+
+            set_optimizer_state_dict(self.model, self.optimizer, opt["optimizer"],
+                                     options=StateDictOptions(full_state_dict=True))
+        else:
+            self.optimizer.load_state_dict(opt["optimizer"])
         self.scheduler.load_state_dict(opt["scheduler"])
         if self.scaler and opt["scaler"]:
             self.scaler.load_state_dict(opt["scaler"])
@@ -256,7 +299,11 @@ class Trainer:
         autocast = torch.autocast(env.device.type, dtype=self.dtype, enabled=self.dtype != torch.float32)
         for i, batch in enumerate(window):
             sync = i == len(window) - 1 or env.world == 1
-            ctx = self.ddp.no_sync() if not sync else contextlib.nullcontext()
+            if self.fsdp:
+                self.model.set_requires_gradient_sync(sync)
+                ctx = contextlib.nullcontext()
+            else:
+                ctx = self.ddp.no_sync() if not sync else contextlib.nullcontext()
             with ctx:
                 with autocast:
                     loss, _ = token_loss_sum(self.ddp, batch, env.device)
@@ -265,7 +312,8 @@ class Trainer:
             loss_sum += float(loss.detach())
         if self.scaler:
             self.scaler.unscale_(self.optimizer)
-        grad_norm = float(torch.nn.utils.clip_grad_norm_(self.params, GRAD_CLIP))
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.params, GRAD_CLIP)
+        grad_norm = float(grad_norm.full_tensor() if hasattr(grad_norm, "full_tensor") else grad_norm)
         if self.scaler:
             self.scaler.step(self.optimizer)
             self.scaler.update()
@@ -328,9 +376,13 @@ class Trainer:
         return total / max(1, n)
 
     def save_adapter(self) -> str:
+        """Called on every rank (the FSDP gather is collective); rank 0 writes."""
+        model_state, _ = self._full_state()
         adapter = os.path.join(self.out_dir, "adapter")
+        if not self.env.main:
+            return adapter
         shutil.rmtree(adapter, ignore_errors=True)
-        self.model.save_pretrained(adapter)
+        self._save_adapter_files(adapter, model_state)
         self.tok.save_pretrained(adapter)
         write_manifest(adapter, {"baseModel": self.job.paths.base_model,
                                  "createdAt": datetime.now(timezone.utc).isoformat()})
@@ -347,12 +399,11 @@ def run_train(job: Job, reporter: Reporter) -> dict:
         tr.setup()
         stats = tr.run()
         result = {"stage": "train", "finalLoss": stats["finalLoss"], "steps": stats["steps"]}
-        if tr.env.main:
-            val = tr.validation_loss()
-            if val is not None:
-                reporter.metrics([point("val/loss", tr.step, val)])
-                result["valLoss"] = val
-            result["adapterDir"] = tr.save_adapter()
+        val = tr.validation_loss()  # every rank: a sharded model's forward is collective
+        if val is not None:
+            reporter.metrics([point("val/loss", tr.step, val)])
+            result["valLoss"] = val
+        result["adapterDir"] = tr.save_adapter()
         tr.env.barrier()
         reporter.progress("train", tr.step, tr.total_steps, 0.0)
         return result

@@ -1,5 +1,6 @@
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -129,21 +130,42 @@ def test_bad_configs_exit_codes(work, tiny_model, demo_data, tmp_path):
     _expect_error(run_cli(["train", "--config", job]), 3, "train.jsonl:3")
 
 
-def test_torchrun_two_process_gloo(work, tiny_model, demo_data):
-    out = work / "ddp"
-    job = write_job(work / "ddp.json", base=tiny_model, data=demo_data, out=str(out),
-                    training={"maxSteps": 6, "batchSize": 4, "checkpointEverySteps": 3, "logEverySteps": 3},
-                    extra={"distributed": {"nprocPerNode": 2}})
+def _torchrun(job):
     env = {k: v for k, v in os.environ.items() if not k.startswith("LORAPLANE_")}
     env["OMP_NUM_THREADS"] = "1"
-    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
-                        "-m", "loraplane_runtime.cli", "train", "--config", job],
-                       capture_output=True, text=True, timeout=300, env=env)
+    return subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
+                           "-m", "loraplane_runtime.cli", "train", "--config", job],
+                          capture_output=True, text=True, timeout=300, env=env)
+
+
+def test_torchrun_two_process_gloo_ddp_and_fsdp(work, tiny_model, demo_data):
+    training = {"maxSteps": 6, "batchSize": 4, "checkpointEverySteps": 3, "logEverySteps": 3}
+    adapters = {}
+    for strategy in ("ddp", "fsdp"):
+        out = work / f"dist-{strategy}"
+        job = write_job(work / f"{strategy}.json", base=tiny_model, data=demo_data, out=str(out), training=training,
+                        extra={"distributed": {"nprocPerNode": 2, "strategy": strategy}})
+        r = _torchrun(job)
+        assert r.returncode == 0, r.stderr[-3000:]
+        results = [e for e in events(r.stdout) if e["event"] == "result"]
+        assert len(results) == 1 and results[0]["steps"] == 6  # only rank 0 reports
+        assert "world 2" in r.stderr
+        assert sorted(os.listdir(out / "checkpoints")) == ["step-3"]
+        assert {"rng-0.pt", "rng-1.pt"} <= set(os.listdir(out / "checkpoints" / "step-3"))
+        adapters[strategy] = load_file(str(out / "adapter" / "adapter_model.safetensors"))
+    # FSDP shards the same math as DDP: same adapter
+    for k, v in adapters["ddp"].items():
+        torch.testing.assert_close(adapters["fsdp"][k], v, atol=1e-5, rtol=1e-4)
+    assert max(float(v.abs().max()) for k, v in adapters["fsdp"].items() if "lora_B" in k) > 1e-4  # it trained
+    # FSDP resume: a fresh run given only the step-3 checkpoint finishes with the same adapter
+    out = work / "dist-fsdp-resume"
+    (out / "checkpoints").mkdir(parents=True)
+    shutil.copytree(work / "dist-fsdp" / "checkpoints" / "step-3", out / "checkpoints" / "step-3")
+    job = write_job(work / "fsdp-resume.json", base=tiny_model, data=demo_data, out=str(out), training=training,
+                    extra={"distributed": {"nprocPerNode": 2, "strategy": "fsdp"}})
+    r = _torchrun(job)
     assert r.returncode == 0, r.stderr[-3000:]
-    evs = events(r.stdout)  # only rank 0 reports, so exactly one result line
-    results = [e for e in evs if e["event"] == "result"]
-    assert len(results) == 1 and results[0]["steps"] == 6
-    assert "world 2" in r.stderr
-    assert (out / "adapter" / "adapter_model.safetensors").is_file()
-    assert sorted(os.listdir(out / "checkpoints")) == ["step-3"]
-    assert {"rng-0.pt", "rng-1.pt"} <= set(os.listdir(out / "checkpoints" / "step-3"))
+    assert "resumed from" in r.stderr
+    resumed = load_file(str(out / "adapter" / "adapter_model.safetensors"))
+    for k, v in adapters["fsdp"].items():
+        torch.testing.assert_close(resumed[k], v, atol=1e-5, rtol=1e-4)
