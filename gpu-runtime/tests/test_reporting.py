@@ -55,3 +55,23 @@ def test_http_reporter_bounded_buffer_drops_oldest():
     assert rep.dropped == 150
     assert [p["step"] for p in rep.buffer] == list(range(150, 250))
     rep._stop.set()
+
+
+def test_cli_reports_over_http_when_configured(work, tiny_model, demo_data):
+    from conftest import events, run_cli, write_job
+
+    srv, got = _ingest_server(fail_first=0)
+    url = f"http://127.0.0.1:{srv.server_address[1]}"
+    job = write_job(work / "http-eval.json", base=tiny_model, data=demo_data, out=str(work / "http-eval"), stage="eval",
+                    eval_={"maxSamples": 4, "maxNewTokens": 4})
+    r = run_cli(["evaluate", "--config", job], env={"LORAPLANE_URL": url, "LORAPLANE_RUN_TOKEN": "secret"})
+    srv.shutdown()
+    assert r.returncode == 0, r.stderr
+    evs = events(r.stdout)
+    assert [e["event"] for e in evs] == ["result"]  # in HTTP mode stdout carries only the result
+    paths = {p for p, _, _ in got}
+    base = "/api/v1/ingest/runs/run_test"
+    assert {base + "/metrics", base + "/heartbeat", base + "/artifacts"} <= paths
+    keys = {pt["key"] for p, _, b in got if p.endswith("/metrics") for pt in b["points"]}
+    assert "eval/rouge_l" in keys and "eval/safety_pass_rate" in keys
+    assert all(a == "Bearer secret" for _, a, _ in got)
