@@ -34,6 +34,40 @@ export const ZWorkerEnv = ZCommonEnv.extend({
   LORAPLANE_PUBLIC_URL: z.string().url().default("http://127.0.0.1:3000"),
   K8S_NAMESPACE: z.string().min(1).default("loraplane-jobs"),
   K8S_IN_CLUSTER: z.enum(["true", "false"]).default("false").transform((v) => v === "true"),
+  // Kubernetes executor: the gpu-runtime image (Dockerfile.train) its Jobs run.
+  K8S_RUNTIME_IMAGE: z.string().min(1).default("loraplane/gpu-runtime:local"),
+  K8S_IMAGE_PULL_POLICY: z.enum(["Always", "IfNotPresent", "Never"]).default("IfNotPresent"),
+  K8S_IMAGE_PULL_SECRETS: z.string().default("").transform((v) => v.split(",").map((s) => s.trim()).filter(Boolean)),
+  // ServiceAccount of the training pods (they never call the Kubernetes API; their token is not mounted).
+  K8S_JOB_SERVICE_ACCOUNT: z.string().min(1).optional(),
+  // PersistentVolumeClaims mounted at /models (read-only), /data (read-only) and /runs in every Job.
+  K8S_MODELS_PVC: z.string().min(1).optional(),
+  K8S_DATA_PVC: z.string().min(1).optional(),
+  K8S_ARTIFACTS_PVC: z.string().min(1).default("loraplane-runs"),
+  // Where the worker itself mounts the artifacts PVC (ReadWriteMany): it writes job.json and reads eval reports there.
+  K8S_ARTIFACTS_DIR: z.string().min(1).default("/runs"),
+  K8S_BACKOFF_LIMIT: z.coerce.number().int().min(0).max(20).default(2),
+  // Finished Jobs (and their pod logs) are kept this long so a restarted worker can still read the result.
+  K8S_JOB_TTL_SECONDS: positiveInt(86_400),
+  // Extra workload env from existing Secrets: "HF_TOKEN=hf-credentials/token,WANDB_API_KEY=wandb/key".
+  K8S_SECRET_ENV: z
+    .string()
+    .default("")
+    .transform((v, ctx) =>
+      v.split(",").map((s) => s.trim()).filter(Boolean).flatMap((entry) => {
+        const m = entry.match(/^([A-Za-z_][A-Za-z0-9_]*)=([a-z0-9]([-a-z0-9.]*[a-z0-9])?)\/([-._a-zA-Z0-9]+)$/);
+        if (!m) {
+          ctx.addIssue({ code: "custom", message: `"${entry}" must look like ENV_NAME=secret-name/key` });
+          return [];
+        }
+        return [{ name: m[1]!, secretName: m[2]!, key: m[4]! }];
+      }),
+    ),
+  // Node label that carries the GPU model (NVIDIA GPU feature discovery); resources.gpuType selects on it.
+  K8S_GPU_TYPE_LABEL: z.string().min(1).default("nvidia.com/gpu.product"),
+  // Spot/preemptible nodes: label "key=value" the pods require and taint "key=value:Effect" they tolerate.
+  K8S_SPOT_NODE_SELECTOR: z.string().regex(/^[\w./-]+=[\w.-]*$/, "must look like key=value").default("node.kubernetes.io/lifecycle=spot"),
+  K8S_SPOT_TOLERATION: z.string().regex(/^[\w./-]+(=[\w.-]*)?:(NoSchedule|PreferNoSchedule|NoExecute)$/, "must look like key=value:Effect").default("node.kubernetes.io/lifecycle=spot:NoSchedule"),
   RECONCILE_INTERVAL_MS: positiveInt(15_000),
   HEARTBEAT_TIMEOUT_S: positiveInt(300),
   LORAPLANE_SECRET_KEY: z.string().min(32, "must be at least 32 characters").optional(),

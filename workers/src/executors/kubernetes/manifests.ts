@@ -1,0 +1,228 @@
+// Pure builders for the objects one workload attempt needs: a batch/v1 Job (Indexed for multi-node), a Secret with
+// the per-run environment that must not appear in the Job spec, and the headless Service that gives multi-node pods
+// stable DNS names for torchrun's rendezvous. No I/O here, so every manifest is checked against the Kubernetes
+// schemas in tests.
+import type { V1EnvVar, V1Job, V1OwnerReference, V1Secret, V1Service, V1Toleration, V1Volume, V1VolumeMount } from "@kubernetes/client-node";
+import type { TWorkloadSpec } from "../types.ts";
+import { COMPLETION_INDEX_ANNOTATION, LABELS, labelsFor, secretNameFor, serviceNameFor } from "./names.ts";
+
+/** Mount points of the image contract (gpu-runtime/README.md, Dockerfile.train). */
+export const MOUNTS = { models: "/models", data: "/data", runs: "/runs" } as const;
+export const CONTAINER_NAME = "runtime";
+export const MASTER_PORT = 29500;
+
+// Exit codes (gpu-runtime image contract) for which retrying the same pod cannot help: bad config, bad data.
+const NON_RETRYABLE_EXIT_CODES = [2, 3];
+
+export interface TKubernetesJobOptions {
+  namespace: string;
+  image: string;
+  imagePullPolicy: "Always" | "IfNotPresent" | "Never";
+  imagePullSecrets: string[];
+  serviceAccountName?: string | undefined;
+  claims: { models?: string | undefined; data?: string | undefined; artifacts: string };
+  backoffLimit: number;
+  ttlSecondsAfterFinished: number;
+  /** Extra env from existing Secrets (never inline values). */
+  secretEnv: { name: string; secretName: string; key: string }[];
+  gpuTypeLabel: string;
+  spot: { nodeSelector: { key: string; value: string }; toleration: { key: string; value?: string | undefined; effect: string } };
+}
+
+export interface TWorkloadManifests {
+  job: V1Job;
+  secret: V1Secret | null;
+  service: V1Service | null;
+}
+
+/** Environment variables whose values are credentials: they go into the per-run Secret, never into the Job spec. */
+export function isSecretEnv(name: string): boolean {
+  return /TOKEN|SECRET|PASSWORD|CREDENTIAL|API_KEY/i.test(name);
+}
+
+/** Paths the pod sees for an attempt: its job.json and output directory on the artifacts volume. */
+export function podPathsFor(runId: string, stage: string, attempt: number) {
+  const dir = `${MOUNTS.runs}/${runId}/${stage}-${attempt}`;
+  return { dir, jobJson: `${dir}/job.json`, outputDir: `${dir}/output` };
+}
+
+function commandFor(spec: TWorkloadSpec, jobJson: string): string[] {
+  const { nprocPerNode, nnodes } = spec.distributed;
+  if (spec.stage !== "train" || nprocPerNode * nnodes <= 1) return ["loraplane-runtime", spec.command, "--config", jobJson];
+  const rendezvous =
+    nnodes > 1
+      ? // $(VAR) is expanded by the kubelet from the container's env (see envFor), so every pod gets its own rank.
+        ["--node_rank=$(NODE_RANK)", "--master_addr=$(MASTER_ADDR)", "--master_port=$(MASTER_PORT)"]
+      : ["--standalone"];
+  return ["torchrun", `--nnodes=${nnodes}`, `--nproc_per_node=${nprocPerNode}`, ...rendezvous, "-m", "loraplane_runtime.cli", spec.command, "--config", jobJson];
+}
+
+function envFor(spec: TWorkloadSpec, jobName: string, opts: TKubernetesJobOptions): V1EnvVar[] {
+  const env: V1EnvVar[] = [
+    { name: "PYTHONUNBUFFERED", value: "1" },
+    { name: "HF_HUB_OFFLINE", value: "1" },
+    { name: "TRANSFORMERS_OFFLINE", value: "1" },
+  ];
+  for (const [name, value] of Object.entries(spec.env).sort(([a], [b]) => a.localeCompare(b))) {
+    env.push(isSecretEnv(name) ? { name, valueFrom: { secretKeyRef: { name: secretNameFor(jobName), key: name } } } : { name, value });
+  }
+  for (const s of opts.secretEnv) env.push({ name: s.name, valueFrom: { secretKeyRef: { name: s.secretName, key: s.key } } });
+  if (spec.stage === "train" && spec.distributed.nnodes > 1) {
+    env.push(
+      { name: "NODE_RANK", valueFrom: { fieldRef: { fieldPath: `metadata.annotations['${COMPLETION_INDEX_ANNOTATION}']` } } },
+      { name: "MASTER_ADDR", value: `${jobName}-0.${serviceNameFor(jobName)}` },
+      { name: "MASTER_PORT", value: String(MASTER_PORT) },
+    );
+  }
+  return env;
+}
+
+function volumesFor(opts: TKubernetesJobOptions): { volumes: V1Volume[]; mounts: V1VolumeMount[] } {
+  const volumes: V1Volume[] = [];
+  const mounts: V1VolumeMount[] = [];
+  const add = (name: string, claimName: string | undefined, mountPath: string, readOnly: boolean) => {
+    if (!claimName) return;
+    volumes.push({ name, persistentVolumeClaim: { claimName, readOnly } });
+    mounts.push({ name, mountPath, readOnly });
+  };
+  add("models", opts.claims.models, MOUNTS.models, true);
+  add("data", opts.claims.data, MOUNTS.data, true);
+  add("runs", opts.claims.artifacts, MOUNTS.runs, false);
+  // NCCL and DataLoader workers use /dev/shm; the container default (64 MiB) breaks multi-GPU training.
+  volumes.push({ name: "dshm", emptyDir: { medium: "Memory", sizeLimit: "16Gi" } });
+  mounts.push({ name: "dshm", mountPath: "/dev/shm" });
+  return { volumes, mounts };
+}
+
+export function buildWorkloadManifests(spec: TWorkloadSpec, jobName: string, opts: TKubernetesJobOptions): TWorkloadManifests {
+  const labels = labelsFor(spec.runId, spec.stage, spec.attempt, jobName);
+  const annotations = { "loraplane.dev/run-id": spec.runId };
+  const paths = podPathsFor(spec.runId, spec.stage, spec.attempt);
+  const multiNode = spec.stage === "train" && spec.distributed.nnodes > 1;
+  const nodes = multiNode ? spec.distributed.nnodes : 1;
+  // Evaluation runs one process; it never needs more than one GPU.
+  const gpus = spec.stage === "train" ? spec.resources.gpus : Math.min(spec.resources.gpus, 1);
+  const r = spec.resources;
+
+  const nodeSelector: Record<string, string> = { ...r.nodeSelector };
+  if (r.gpuType) nodeSelector[opts.gpuTypeLabel] = r.gpuType;
+  const tolerations: V1Toleration[] = r.tolerations.map((t) => ({
+    ...(t.key === undefined ? {} : { key: t.key }),
+    operator: t.operator,
+    ...(t.value === undefined || t.operator === "Exists" ? {} : { value: t.value }),
+    ...(t.effect === undefined ? {} : { effect: t.effect }),
+  }));
+  // GPU node pools are commonly tainted nvidia.com/gpu:NoSchedule so that only GPU workloads land there.
+  if (gpus > 0) tolerations.push({ key: "nvidia.com/gpu", operator: "Exists", effect: "NoSchedule" });
+  if (r.spot) {
+    const t = opts.spot.toleration;
+    tolerations.push(t.value === undefined ? { key: t.key, operator: "Exists", effect: t.effect } : { key: t.key, operator: "Equal", value: t.value, effect: t.effect });
+  }
+
+  const resources: { requests: Record<string, string>; limits: Record<string, string> } = {
+    requests: { cpu: r.cpu, memory: r.memory },
+    // No CPU limit: throttling a data loader slows the GPUs; memory is limited so an OOM is the pod's, not the node's.
+    limits: { memory: r.memory },
+  };
+  if (gpus > 0) {
+    resources.requests["nvidia.com/gpu"] = String(gpus);
+    resources.limits["nvidia.com/gpu"] = String(gpus);
+  }
+
+  const { volumes, mounts } = volumesFor(opts);
+  const hasSecretEnv = Object.keys(spec.env).some(isSecretEnv);
+
+  const job: V1Job = {
+    apiVersion: "batch/v1",
+    kind: "Job",
+    metadata: { name: jobName, namespace: opts.namespace, labels, annotations },
+    spec: {
+      backoffLimit: opts.backoffLimit,
+      activeDeadlineSeconds: spec.timeoutSeconds,
+      ttlSecondsAfterFinished: opts.ttlSecondsAfterFinished,
+      ...(multiNode ? { completionMode: "Indexed", completions: nodes, parallelism: nodes } : { completions: 1, parallelism: 1 }),
+      podFailurePolicy: {
+        rules: [
+          { action: "FailJob", onExitCodes: { containerName: CONTAINER_NAME, operator: "In", values: NON_RETRYABLE_EXIT_CODES } },
+          // Preemption and node drains are not the workload's fault; they do not count against backoffLimit and the
+          // replacement pod resumes from the last checkpoint.
+          { action: "Ignore", onPodConditions: [{ type: "DisruptionTarget", status: "True" }] },
+        ],
+      },
+      template: {
+        metadata: { labels, annotations },
+        spec: {
+          restartPolicy: "Never",
+          automountServiceAccountToken: false,
+          ...(opts.serviceAccountName ? { serviceAccountName: opts.serviceAccountName } : {}),
+          ...(opts.imagePullSecrets.length ? { imagePullSecrets: opts.imagePullSecrets.map((name) => ({ name })) } : {}),
+          ...(multiNode ? { subdomain: serviceNameFor(jobName) } : {}),
+          // Time for the training loop to write a checkpoint after SIGTERM (cancel, preemption) and exit 75.
+          terminationGracePeriodSeconds: 120,
+          ...(Object.keys(nodeSelector).length ? { nodeSelector } : {}),
+          ...(tolerations.length ? { tolerations } : {}),
+          ...(r.spot
+            ? {
+                affinity: {
+                  nodeAffinity: {
+                    requiredDuringSchedulingIgnoredDuringExecution: {
+                      nodeSelectorTerms: [{ matchExpressions: [{ key: opts.spot.nodeSelector.key, operator: "In", values: [opts.spot.nodeSelector.value] }] }],
+                    },
+                  },
+                },
+              }
+            : {}),
+          containers: [
+            {
+              name: CONTAINER_NAME,
+              image: opts.image,
+              imagePullPolicy: opts.imagePullPolicy,
+              command: commandFor(spec, paths.jobJson),
+              workingDir: paths.dir,
+              env: envFor(spec, jobName, opts),
+              resources,
+              volumeMounts: mounts,
+              securityContext: { allowPrivilegeEscalation: false },
+            },
+          ],
+          volumes,
+        },
+      },
+    },
+  };
+
+  const secret: V1Secret | null = hasSecretEnv
+    ? {
+        apiVersion: "v1",
+        kind: "Secret",
+        metadata: { name: secretNameFor(jobName), namespace: opts.namespace, labels },
+        type: "Opaque",
+        stringData: Object.fromEntries(Object.entries(spec.env).filter(([k]) => isSecretEnv(k))),
+      }
+    : null;
+
+  const service: V1Service | null = multiNode
+    ? {
+        apiVersion: "v1",
+        kind: "Service",
+        metadata: { name: serviceNameFor(jobName), namespace: opts.namespace, labels },
+        spec: {
+          clusterIP: "None",
+          // Rank 0 must resolve before its pod is Ready, or the other ranks cannot join the rendezvous.
+          publishNotReadyAddresses: true,
+          selector: { [LABELS.job]: jobName },
+          ports: [{ name: "rendezvous", port: MASTER_PORT, targetPort: MASTER_PORT, protocol: "TCP" }],
+        },
+      }
+    : null;
+
+  return { job, secret, service };
+}
+
+/** Makes a dependent object go away with its Job (the garbage collector deletes it when the Job is deleted). */
+export function ownedBy<T extends { metadata?: { ownerReferences?: V1OwnerReference[] } }>(obj: T, job: { name: string; uid: string }): T {
+  return {
+    ...obj,
+    metadata: { ...obj.metadata, ownerReferences: [{ apiVersion: "batch/v1", kind: "Job", name: job.name, uid: job.uid, controller: false, blockOwnerDeletion: false }] },
+  };
+}
