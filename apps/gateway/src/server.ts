@@ -126,6 +126,29 @@ export function createGateway(options: TGatewayOptions): TGateway {
     },
   });
 
+  // Label lookups hash their label set on every call; the children are cached per (endpoint, variant) instead.
+  const children = new Map<string, { duration: client.Histogram.Internal<string>; ttft: client.Histogram.Internal<string>; tokens: client.Counter.Internal; retries: client.Counter.Internal; outcome(o: TOutcome): client.Counter.Internal }>();
+  function metricsFor(endpoint: string, variant: string) {
+    const key = `${endpoint}\u0000${variant}`;
+    let c = children.get(key);
+    if (!c) {
+      const byOutcome = new Map<TOutcome, client.Counter.Internal>();
+      c = {
+        duration: duration.labels(endpoint, variant),
+        ttft: ttftHist.labels(endpoint, variant),
+        tokens: outputTokens.labels(endpoint, variant),
+        retries: retries.labels(endpoint, variant),
+        outcome(o) {
+          let x = byOutcome.get(o);
+          if (!x) byOutcome.set(o, (x = requests.labels(endpoint, variant, o)));
+          return x;
+        },
+      };
+      children.set(key, c);
+    }
+    return c;
+  }
+
   function pick(route: TRoute, req: IncomingMessage, exclude: Set<string>): TRouteVariant {
     const explicit = req.headers[variantHeader];
     if (typeof explicit === "string" && explicit) {
@@ -185,10 +208,11 @@ export function createGateway(options: TGatewayOptions): TGateway {
         const finish = (outcome: TOutcome, ttftMs: number | null, tokens: number) => {
           const latencyMs = performance.now() - attemptStart;
           recorder.record({ deploymentId: route.deploymentId, variantId: variant.id, outcome, latencyMs, ttftMs, outputTokens: tokens });
-          requests.inc({ endpoint: route.endpointName, variant: variant.servedModelName, outcome });
-          if (outcome !== "cancelled") duration.observe({ endpoint: route.endpointName, variant: variant.servedModelName }, latencyMs / 1000);
-          if (ttftMs !== null) ttftHist.observe({ endpoint: route.endpointName, variant: variant.servedModelName }, ttftMs / 1000);
-          if (tokens) outputTokens.inc({ endpoint: route.endpointName, variant: variant.servedModelName }, tokens);
+          const m = metricsFor(route.endpointName, variant.servedModelName);
+          m.outcome(outcome).inc();
+          if (outcome !== "cancelled") m.duration.observe(latencyMs / 1000);
+          if (ttftMs !== null) m.ttft.observe(ttftMs / 1000);
+          if (tokens) m.tokens.inc(tokens);
         };
         const { origin, basePath } = splitUpstream(variant.upstreamUrl);
         const payload = JSON.stringify({ ...body, model: variant.servedModelName });
@@ -209,7 +233,7 @@ export function createGateway(options: TGatewayOptions): TGateway {
           finish(outcome, null, 0);
           if (!timedOut && attempt < maxAttempts) {
             exclude.add(variant.id);
-            retries.inc({ endpoint: route.endpointName, variant: variant.servedModelName });
+            metricsFor(route.endpointName, variant.servedModelName).retries.inc();
             continue;
           }
           log.warn({ requestId, variant: variant.servedModelName, err: (error as Error).message }, "upstream failed");
@@ -220,7 +244,7 @@ export function createGateway(options: TGatewayOptions): TGateway {
           await upstreamBody.dump().catch(() => {});
           finish("server_error", null, 0);
           exclude.add(variant.id);
-          retries.inc({ endpoint: route.endpointName, variant: variant.servedModelName });
+          metricsFor(route.endpointName, variant.servedModelName).retries.inc();
           continue;
         }
         const outHeaders: Record<string, string | string[]> = {};
@@ -228,30 +252,56 @@ export function createGateway(options: TGatewayOptions): TGateway {
         outHeaders["x-request-id"] = requestId;
         outHeaders["x-loraplane-variant"] = variant.role;
         outHeaders["x-loraplane-model-version"] = variant.modelVersionId;
-        res.writeHead(statusCode, outHeaders);
-        res.flushHeaders();
         let ttftMs: number | null = null;
         let tokens = 0;
         let usageTokens: number | null = null;
-        try {
-          for await (const chunk of upstreamBody as AsyncIterable<Buffer>) {
-            if (statusCode < 400) {
-              const text = chunk.toString("utf8");
-              const matches = stream ? text.match(TOKEN_RE) : null;
-              if (matches) tokens += matches.length;
-              if (ttftMs === null && (!stream || matches)) ttftMs = performance.now() - attemptStart;
-              const usage = USAGE_RE.exec(text);
-              if (usage) usageTokens = Number(usage[1]);
+        if (!stream) {
+          // A non-streamed answer is complete before the upstream sends it: forward it in one write, with its length.
+          const chunks: Buffer[] = [];
+          try {
+            for await (const chunk of upstreamBody as AsyncIterable<Buffer>) {
+              ttftMs ??= performance.now() - attemptStart;
+              chunks.push(chunk);
             }
-            if (!res.write(chunk)) await new Promise<void>((r) => res.once("drain", r));
+          } catch {
+            if (cancelled) return finish("cancelled", null, 0);
+            finish(timedOut ? "timeout" : "server_error", null, 0);
+            throw timedOut ? new HttpError(504, "upstream timed out", "timeout") : new HttpError(502, "upstream closed the response early", "upstream_error");
           }
-        } catch {
-          if (cancelled) return finish("cancelled", ttftMs, usageTokens ?? tokens);
-          finish(timedOut ? "timeout" : "server_error", ttftMs, usageTokens ?? tokens);
-          res.destroy();
-          return;
+          const buf = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+          if (statusCode < 400) {
+            const usage = USAGE_RE.exec(buf.toString("latin1"));
+            if (usage) usageTokens = Number(usage[1]);
+          }
+          outHeaders["content-length"] = String(buf.length);
+          res.writeHead(statusCode, outHeaders);
+          res.end(buf);
+        } else {
+          res.writeHead(statusCode, outHeaders);
+          // Headers go out at once so the client sees the stream open before the first token.
+          res.flushHeaders();
+          try {
+            for await (const chunk of upstreamBody as AsyncIterable<Buffer>) {
+              if (statusCode < 400) {
+                const text = chunk.toString("utf8");
+                const matches = text.match(TOKEN_RE);
+                if (matches) {
+                  tokens += matches.length;
+                  ttftMs ??= performance.now() - attemptStart;
+                }
+                const usage = USAGE_RE.exec(text);
+                if (usage) usageTokens = Number(usage[1]);
+              }
+              if (!res.write(chunk)) await new Promise<void>((r) => res.once("drain", r));
+            }
+          } catch {
+            if (cancelled) return finish("cancelled", ttftMs, usageTokens ?? tokens);
+            finish(timedOut ? "timeout" : "server_error", ttftMs, usageTokens ?? tokens);
+            res.destroy();
+            return;
+          }
+          res.end();
         }
-        res.end();
         if (statusCode < 400) feedbackRemember(requestId, route.deploymentId, variant.id);
         finish(statusCode >= 500 ? "server_error" : statusCode >= 400 ? "client_error" : "ok", ttftMs, usageTokens ?? tokens);
         return;
