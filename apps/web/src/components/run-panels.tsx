@@ -21,13 +21,22 @@ export function latestStages(stages: TStage[]): TStage[] {
   return [...byStage.values()].sort((a, b) => STAGE_ORDER.indexOf(a.stage) - STAGE_ORDER.indexOf(b.stage));
 }
 
-export function StageTimeline({ stages }: { stages: TStage[] }) {
+/** The stages a run goes through: without a deploy section it ends at register. */
+export function plannedStages(resolvedSpec: unknown): string[] {
+  const deploy = resolvedSpec && typeof resolvedSpec === "object" ? (resolvedSpec as { deploy?: unknown }).deploy : null;
+  return deploy ? STAGE_ORDER : STAGE_ORDER.slice(0, STAGE_ORDER.indexOf("register") + 1);
+}
+
+export function StageTimeline({ stages, planned }: { stages: TStage[]; planned: string[] }) {
   const now = useNow(1000);
   const latest = latestStages(stages);
-  if (!latest.length) return <Empty title="No stages yet">The run is queued; stages appear when a worker picks it up.</Empty>;
+  // Stages not reached yet are shown as pending, so the timeline visibly fills in from left to right.
+  const shown: TStage[] = [...latest, ...planned.filter((name) => !latest.some((s) => s.stage === name)).map((name) => ({ stage: name, status: "pending" as const, attempt: 1 }))].sort(
+    (a, b) => STAGE_ORDER.indexOf(a.stage) - STAGE_ORDER.indexOf(b.stage),
+  );
   return (
     <ol className="timeline" aria-label="Stage timeline" style={{ listStyle: "none", padding: 0, margin: 0 }}>
-      {latest.map((stage) => (
+      {shown.map((stage) => (
         <li key={stage.stage} className="stage" data-status={stage.status} data-stage={stage.stage}>
           <div className="row" style={{ justifyContent: "space-between" }}>
             <span className="name">{stage.stage}</span>
@@ -84,7 +93,9 @@ export function RunCharts({ runId, live }: { runId: string; live: boolean }) {
   };
   const note = (key: string) => {
     const s = byKey.get(key);
-    return s?.downsampled ? `${s.points.length} of ${s.totalPoints.toLocaleString()} points` : s ? `${s.totalPoints.toLocaleString()} points` : undefined;
+    if (!s) return undefined;
+    const total = `${s.totalPoints.toLocaleString()} point${s.totalPoints === 1 ? "" : "s"}`;
+    return s.downsampled ? `${s.points.length} of ${total}` : total;
   };
   if (query.isLoading) return <Loading rows={3} />;
   if (query.error && !query.data) return <ErrorState error={query.error} retry={() => void query.refetch()} />;

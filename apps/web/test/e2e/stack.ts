@@ -3,7 +3,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -60,6 +60,30 @@ async function stopProcess(child: ChildProcess | undefined): Promise<void> {
   }, 10_000);
   await exited;
   clearTimeout(timer);
+}
+
+function killGroup(pid: number): void {
+  try {
+    process.kill(-pid, "SIGTERM");
+  } catch {
+    // already gone
+  }
+}
+
+/**
+ * Workloads outlive the worker on purpose (a restarted worker re-attaches to them), so the test stops them itself:
+ * training/eval jobs by the pid file the local executor writes, serving backends by the pid in their instance row.
+ */
+async function stopWorkloads(db: Db, dataDir: string): Promise<void> {
+  const pidFiles = (await readdir(dataDir, { recursive: true }).catch(() => [] as string[])).filter((f) => path.basename(f) === "pid");
+  for (const file of pidFiles) {
+    const pid = Number((await readFile(path.join(dataDir, file), "utf8").catch(() => "")).trim());
+    if (Number.isInteger(pid) && pid > 1) killGroup(pid);
+  }
+  for (const instance of await db.servingInstance.findMany({ select: { externalId: true } })) {
+    const pid = Number(/^pid:(\d+)/.exec(instance.externalId ?? "")?.[1]);
+    if (Number.isInteger(pid) && pid > 1) killGroup(pid);
+  }
 }
 
 async function waitForHttp(url: string, timeoutMs: number, alive: () => boolean): Promise<void> {
@@ -127,6 +151,7 @@ export async function startStack(options: { port: number; label: string; worker?
   const stop = async () => {
     await browser?.close().catch(() => {});
     await stopProcess(worker);
+    await stopWorkloads(db, dataDir);
     await stopProcess(web);
     await db.$disconnect();
     await database.drop();

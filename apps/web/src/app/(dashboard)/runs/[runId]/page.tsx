@@ -10,7 +10,7 @@ import { useNow } from "@/hooks/use-now";
 import { useProject } from "@/hooks/use-project";
 import { ConfirmDialog } from "@/components/confirm-dialog";
 import { LineageGraph, lineageNodes } from "@/components/lineage-graph";
-import { ArtifactsTable, EvalPanel, LogsTail, RunCharts, SamplesTable, StageTimeline, TrainingProgress, latestStages, runIsLive } from "@/components/run-panels";
+import { ArtifactsTable, EvalPanel, LogsTail, RunCharts, SamplesTable, StageTimeline, TrainingProgress, latestStages, plannedStages, runIsLive } from "@/components/run-panels";
 import { PageHead, QueryView, StatusBadge, Tabs } from "@/components/ui";
 
 type TTab = "overview" | "eval" | "artifacts" | "lineage";
@@ -65,7 +65,7 @@ export default function RunPage() {
                   Run #{run.number} <StatusBadge status={run.status} />
                 </span>
               }
-              sub={`${run.trigger} · commit ${shortSha(run.gitCommit)}${run.gitRef ? ` (${run.gitRef})` : ""} · started ${formatTime(run.startedAt ?? run.createdAt)} · ${formatDuration(durationBetween(run.startedAt, run.finishedAt, now))}`}
+              sub={`${run.trigger}${run.gitCommit ? ` · commit ${shortSha(run.gitCommit)}` : ""}${run.gitRef ? ` (${run.gitRef})` : ""} · started ${formatTime(run.startedAt ?? run.createdAt)} · ${formatDuration(durationBetween(run.startedAt, run.finishedAt, now))}`}
               actions={
                 can("engineer") ? (
                   <>
@@ -106,7 +106,7 @@ export default function RunPage() {
             />
             {tab === "overview" && (
               <div className="stack">
-                <StageTimeline stages={run.stages} />
+                <StageTimeline stages={run.stages} planned={plannedStages(run.resolvedSpec)} />
                 {training ? <TrainingProgress stage={training} /> : null}
                 <RunCharts runId={run.id} live={live} />
                 <LogsTail runId={run.id} stages={stages.map((s) => s.stage)} live={live} />
