@@ -22,6 +22,7 @@ const executor = createLocalExecutor({
 const app = await startWorkerApp({
   db,
   redisUrl: env.REDIS_URL,
+  ...(env.QUEUE_PREFIX ? { prefix: env.QUEUE_PREFIX } : {}),
   executor,
   log,
   concurrency: env.WORKER_CONCURRENCY,

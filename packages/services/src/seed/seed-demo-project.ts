@@ -3,6 +3,7 @@
 import { existsSync } from "node:fs";
 import { readdir, readFile, rename, rm, stat } from "node:fs/promises";
 import path from "node:path";
+import { pathToFileURL } from "node:url";
 import { type Db, findProjectBySlug } from "@loraplane/db";
 import type { TActor } from "../audit/index.ts";
 import { createDataset, createDatasetVersion, listDatasets, listDatasetVersions } from "../datasets/index.ts";
@@ -105,7 +106,8 @@ export async function seedDemoProject(db: Db, options: SeedOptions): Promise<See
       dataset.id,
       {
         version: DEMO_DATASET.version,
-        uri: datasetDir,
+        // The local executor reads datasets from file:// URIs only.
+        uri: pathToFileURL(datasetDir).href,
         sha256: manifest.sha256,
         rowCount: Object.values(manifest.splits).reduce((sum, s) => sum + s.rows, 0),
         sizeBytes: await folderSize(datasetDir),
