@@ -3,6 +3,7 @@ import path from "node:path";
 import { loadWorkerEnv } from "@loraplane/config";
 import { disconnectPrisma, getPrisma } from "@loraplane/db";
 import { pino } from "pino";
+import { createKubernetesExecutor, loadKubeConfig, spotPlacement } from "./executors/kubernetes/kubernetes-executor.ts";
 import { createLocalExecutor } from "./executors/local.ts";
 import { startWorkerApp } from "./worker-app.ts";
 
@@ -10,14 +11,28 @@ const env = loadWorkerEnv();
 const log = pino({ level: env.LOG_LEVEL, name: "loraplane-worker" });
 const db = getPrisma({ url: env.DATABASE_URL, poolSize: env.DATABASE_POOL_SIZE });
 
-if (env.EXECUTOR === "kubernetes") {
-  log.fatal("EXECUTOR=kubernetes is not available in this build yet; use EXECUTOR=local");
-  process.exit(1);
-}
-const executor = createLocalExecutor({
-  dataDir: env.LORAPLANE_DATA_DIR,
-  command: (spec) => [path.resolve(env.GPU_RUNTIME_PYTHON), "-m", "loraplane_runtime.cli", spec.command, "--config", "job.json"],
-});
+const executor =
+  env.EXECUTOR === "kubernetes"
+    ? createKubernetesExecutor({
+        kubeConfig: loadKubeConfig(env.K8S_IN_CLUSTER),
+        namespace: env.K8S_NAMESPACE,
+        image: env.K8S_RUNTIME_IMAGE,
+        imagePullPolicy: env.K8S_IMAGE_PULL_POLICY,
+        imagePullSecrets: env.K8S_IMAGE_PULL_SECRETS,
+        serviceAccountName: env.K8S_JOB_SERVICE_ACCOUNT,
+        claims: { models: env.K8S_MODELS_PVC, data: env.K8S_DATA_PVC, artifacts: env.K8S_ARTIFACTS_PVC },
+        artifactsDir: env.K8S_ARTIFACTS_DIR,
+        backoffLimit: env.K8S_BACKOFF_LIMIT,
+        ttlSecondsAfterFinished: env.K8S_JOB_TTL_SECONDS,
+        secretEnv: env.K8S_SECRET_ENV,
+        gpuTypeLabel: env.K8S_GPU_TYPE_LABEL,
+        spot: spotPlacement(env.K8S_SPOT_NODE_SELECTOR, env.K8S_SPOT_TOLERATION),
+        onError: (error) => log.warn({ err: error }, "kubernetes job watch"),
+      })
+    : createLocalExecutor({
+        dataDir: env.LORAPLANE_DATA_DIR,
+        command: (spec) => [path.resolve(env.GPU_RUNTIME_PYTHON), "-m", "loraplane_runtime.cli", spec.command, "--config", "job.json"],
+      });
 
 const app = await startWorkerApp({
   db,

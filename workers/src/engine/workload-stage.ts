@@ -4,6 +4,7 @@ import { ingestMetricPoints, issueRunToken } from "@loraplane/services";
 import {
   findLatestStageRun,
   findRunById,
+  findStageRun,
   insertEvalSamples,
   updateStageRunIf,
   upsertArtifacts,
@@ -186,6 +187,11 @@ async function watch(ctx: TEngineContext, run: TRunRow, stageRow: TStageRow, han
       if (!current || current.status === "cancelled") {
         await ctx.executor.cancel(handle);
         return { status: "cancelled" };
+      }
+      // Remote workloads heartbeat through the ingest API into Postgres, not through readEvents.
+      if (ctx.executor.kind === "kubernetes") {
+        const beat = (await findStageRun(ctx.db, run.id, stageRow.stage, stageRow.attempt))?.heartbeatAt?.getTime() ?? 0;
+        if (beat > st.lastEventAt) st.lastEventAt = beat;
       }
     }
     if (now - started > timeoutSeconds * 1000) {

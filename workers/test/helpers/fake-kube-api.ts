@@ -569,6 +569,7 @@ export class FakeKubeApi {
     }
     const w: TWatcher = { key: `${type.group}/${type.plural}`, namespace: ref.namespace, selector, fieldName: this.fieldName(query), res };
     res.writeHead(200, { "content-type": "application/json", "transfer-encoding": "chunked" });
+    res.flushHeaders(); // like the apiserver: the client sees the stream open before the first event
     const from = query.resourceVersion ? Number(query.resourceVersion) : null;
     if (from !== null && from !== 0 && from < this.compactedThrough) {
       // What the apiserver does when etcd has compacted the requested revision: an ERROR event, then the stream ends.

@@ -35,7 +35,10 @@ export class JobCache {
 
   /** Starts the list+watch loop once; resolves after the first successful list (rejects if it fails). */
   start(): Promise<void> {
-    this.startPromise ??= this.relist().then(() => this.watch());
+    this.startPromise ??= this.relist().then(() => this.startWatch());
+    this.startPromise.catch(() => {
+      this.startPromise = null; // the next caller tries again
+    });
     return this.startPromise;
   }
 
@@ -66,13 +69,22 @@ export class JobCache {
       this.retryTimer = null;
       if (this.stopped) return;
       (relist ? this.relist() : Promise.resolve()).then(
-        () => this.watch(),
+        () => this.startWatch(),
         (error: unknown) => {
           this.o.onError?.(error);
           this.retry(true, this.o.retryDelayMs ?? 1000);
         },
       );
     }, delayMs);
+  }
+
+  /** Opens the watch in the background: callers never wait on the stream. */
+  private startWatch(): void {
+    this.watch().catch((error: unknown) => {
+      this.o.onError?.(error);
+      this.synced = false;
+      this.retry(true, this.o.retryDelayMs ?? 1000);
+    });
   }
 
   private async watch(): Promise<void> {
@@ -109,11 +121,13 @@ export class JobCache {
           this.retry(gone, gone ? 0 : (this.o.retryDelayMs ?? 1000));
         } else {
           // A clean end (the server's watch timeout) resumes at once from the last resourceVersion.
-          void this.watch();
+          this.startWatch();
         }
       },
     );
+    // stop() may have run while the request was in flight, before this controller existed.
+    if (this.stopped) this.abort.abort();
     // The stream is open again: events since `resourceVersion` are replayed, so the map is current.
-    if (!ended && !this.stopped) this.synced = true;
+    else if (!ended) this.synced = true;
   }
 }

@@ -37,6 +37,14 @@ export function loadKubeConfig(inCluster: boolean): KubeConfig {
   return kc;
 }
 
+/** Parses K8S_SPOT_NODE_SELECTOR ("key=value") and K8S_SPOT_TOLERATION ("key[=value]:Effect"), validated by config. */
+export function spotPlacement(selector: string, toleration: string): TKubernetesJobOptions["spot"] {
+  const [key = "", value = ""] = selector.split("=");
+  const [taint = "", effect = "NoSchedule"] = toleration.split(":");
+  const [tKey = "", tValue] = taint.split("=");
+  return { nodeSelector: { key, value }, toleration: { key: tKey, value: tValue, effect } };
+}
+
 export function apiStatus(error: unknown): number | null {
   if (error instanceof ApiException) return error.code;
   const code = (error as { code?: unknown; statusCode?: unknown } | null)?.statusCode;
