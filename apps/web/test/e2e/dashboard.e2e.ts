@@ -158,9 +158,11 @@ describe("dashboard", () => {
     await train.and(page.locator('[data-status="running"]')).waitFor({ timeout: 30_000 });
     await page.getByRole("progressbar", { name: "Training progress" }).waitFor({ timeout: 120_000 });
     // Charts fill in from ingested metrics while the stage runs.
-    await page.getByText(/\d+ points/).first().waitFor({ timeout: 120_000 });
+    await page.getByText(/\b([2-9]|\d{2,}) points\b/).first().waitFor({ timeout: 120_000 });
     await shot(page, "run-training");
     await page.setViewportSize({ width: 390, height: 844 });
+    // Let the drawer's slide-out transition and the charts' resize settle.
+    await page.waitForTimeout(800);
     await shot(page, "run-training-phone");
     await page.setViewportSize({ width: 1280, height: 860 });
 

@@ -8,7 +8,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { createPrismaClient, type Db } from "@loraplane/db";
-import { createTestDatabase, type TestDatabase } from "@loraplane/db/testing";
+import { databaseUrl, dropDatabase, ensureTemplate } from "@loraplane/db/testing";
+import pg from "pg";
 import { createUser, seedDemoProject, setMembers } from "@loraplane/services";
 import { chromium, type Browser } from "playwright-core";
 
@@ -20,7 +21,7 @@ const PYTHON = path.join(REPO_ROOT, "gpu-runtime/.venv/bin/python");
 export interface TStack {
   baseUrl: string;
   db: Db;
-  database: TestDatabase;
+  database: { name: string; url: string };
   dataDir: string;
   admin: { id: string; email: string; password: string };
   approver: { id: string; email: string; password: string };
@@ -86,6 +87,33 @@ async function stopWorkloads(db: Db, dataDir: string): Promise<void> {
   }
 }
 
+/**
+ * A clone of the migrated test template, like createTestDatabase(), but named lp_e2e_*: a browser run lasts minutes,
+ * and the integration suites' start-up sweep of stale lp_test_* databases (other packages starting meanwhile) must
+ * not drop it underneath the running app.
+ */
+async function cloneTemplate(label: string): Promise<{ name: string; url: string; drop: () => Promise<void> }> {
+  const template = await ensureTemplate();
+  const name = `lp_e2e_${label}_${randomBytes(4).toString("hex")}`;
+  const admin = new pg.Client({ connectionString: databaseUrl("postgres") });
+  await admin.connect();
+  try {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await admin.query(`CREATE DATABASE "${name}" TEMPLATE "${template}"`);
+        break;
+      } catch (error) {
+        // 55006: another clone of the template is being made right now; it takes milliseconds.
+        if ((error as { code?: string }).code !== "55006" || attempt > 50) throw error;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  } finally {
+    await admin.end();
+  }
+  return { name, url: databaseUrl(name), drop: () => dropDatabase(name) };
+}
+
 async function waitForHttp(url: string, timeoutMs: number, alive: () => boolean): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
@@ -107,7 +135,7 @@ export async function startStack(options: { port: number; label: string; worker?
   if (!existsSync(PYTHON)) throw new Error(`${PYTHON} is missing: run gpu-runtime's setup-venv script first`);
 
   const logLines: string[] = [];
-  const database = await createTestDatabase(options.label);
+  const database = await cloneTemplate(options.label);
   const db = createPrismaClient({ url: database.url, poolSize: 4 });
   const dataDir = await mkdtemp(path.join(tmpdir(), `lp-e2e-${options.label}-`));
   const baseUrl = `http://127.0.0.1:${options.port}`;
