@@ -5,7 +5,7 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import { createPrismaClient } from "@loraplane/db";
 import { ensureDatabase, MIGRATIONS_DIR, runMigrations } from "@loraplane/db/migrate";
-import { ensureFirstAdmin, ensureSecretsFile, seedDemoProject } from "@loraplane/services";
+import { ensureFirstAdmin, ensureSecretsFile, seedDemoProject, type SeedResult } from "@loraplane/services";
 import { probePostgres, redactUrl, startEmbeddedPostgres, type EmbeddedPostgres } from "./postgres.ts";
 import { Supervisor } from "./processes.ts";
 import { hasRedisServer, probeRedis, redisServerArgs, waitForRedis } from "./redis.ts";
@@ -107,7 +107,23 @@ async function resolveRedis(): Promise<string> {
   return url;
 }
 
-async function main(): Promise<number> {
+/** What `npm start` has brought up, for commands built on it (`npm run demo`). */
+export interface TStartedStack {
+  databaseUrl: string;
+  webUrl: string;
+  gatewayUrl: string;
+  admin: { userId: string; email: string };
+  seed: SeedResult;
+  /** A line printer with its own prefix, in the supervisor's interleaved output. */
+  prefix: (name: string) => (line: string) => void;
+}
+
+export interface TStartHooks {
+  /** Called once web, gateway and workers all answer their health checks. */
+  onReady?: (stack: TStartedStack) => Promise<void>;
+}
+
+async function main(hooks: TStartHooks): Promise<number> {
   const nodeProblem = checkNode();
   if (nodeProblem) fail(nodeProblem);
   const python = findPython();
@@ -211,6 +227,10 @@ async function main(): Promise<number> {
         "Ctrl-C stops everything.",
       ];
       for (const line of lines) say(line);
+      if (web && gateway && workers && hooks.onReady) {
+        const stack = { databaseUrl, webUrl: "http://127.0.0.1:3000", gatewayUrl: "http://127.0.0.1:8080", admin, seed, prefix: (name: string) => supervisor.prefix(name) };
+        hooks.onReady(stack).catch((error: unknown) => say(`${(error as Error).message}`));
+      }
     });
 
     const outcome = await stopped;
@@ -227,10 +247,12 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    say(error instanceof StartError ? `cannot start: ${error.message}` : `failed: ${(error as Error).stack ?? String(error)}`);
-    process.exit(1);
-  },
-);
+export function runStart(hooks: TStartHooks = {}): void {
+  main(hooks).then(
+    (code) => process.exit(code),
+    (error: unknown) => {
+      say(error instanceof StartError ? `cannot start: ${error.message}` : `failed: ${(error as Error).stack ?? String(error)}`);
+      process.exit(1);
+    },
+  );
+}

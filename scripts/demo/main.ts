@@ -1,0 +1,209 @@
+// `npm run demo`: everything `npm start` does, then a live run of the demo pipeline. A demo service user (an engineer,
+// not the admin, so the admin may approve its release) triggers the run through the REST API with its own token; a
+// steady stream of completions goes through the gateway; the terminal narrates stage changes, the gate decision, the
+// approval link for the admin, each canary step and the promotion.
+import { createPrismaClient } from "@loraplane/db";
+import { createApiToken, createUser, listMembers, listUsers, setMembers, type TScope } from "@loraplane/services";
+import { runStart, type TStartedStack } from "../start/main.ts";
+
+const BOT_EMAIL = "demo-bot@loraplane.local";
+const BOT_SCOPES: TScope[] = ["runs:write", "deployments:read", "models:read", "inference:invoke"];
+const POLL_MS = 2_000;
+const TRAFFIC_LANES = 4;
+const TRAFFIC_REPORT_MS = 20_000;
+const DEMO_PROMPTS = [
+  "Reverse the string.\nloraplane",
+  "Add the two numbers.\n17 + 25",
+  "Uppercase the text.\ncanary release",
+  "Reverse the string.\ngateway",
+  "Add the two numbers.\n203 + 98",
+  "Uppercase the text.\nlive charts",
+];
+
+interface TStage {
+  stage: string;
+  status: string;
+  step: number | null;
+  totalSteps: number | null;
+  progress: number | null;
+  etaSeconds: number | null;
+  error: string | null;
+}
+interface TRun {
+  id: string;
+  number: number;
+  status: string;
+  error: string | null;
+  stages: TStage[];
+}
+interface TEvent {
+  id: string;
+  type: string;
+  reason: string | null;
+  weights: Record<string, number> | null;
+}
+interface TDeploymentDetail {
+  deployment: { id: string; state: string; reason: string | null; runId: string | null };
+  events: TEvent[];
+}
+
+/** A service identity for the demo: created once, given a fresh short-lived token on every demo start. */
+async function demoToken(stack: TStartedStack): Promise<string> {
+  const db = createPrismaClient({ url: stack.databaseUrl, poolSize: 2 });
+  const actor = { type: "system" as const, userId: stack.admin.userId };
+  try {
+    let bot = (await listUsers(db)).find((u) => u.email === BOT_EMAIL);
+    bot ??= (await createUser(db, { email: BOT_EMAIL, name: "Demo service", role: "engineer", generatePassword: false }, actor)).user;
+    const members = await listMembers(db, stack.seed.projectId);
+    if (!members.some((m) => m.userId === bot.id)) {
+      await setMembers(db, stack.seed.projectId, [...members.map((m) => ({ userId: m.userId, role: m.role })), { userId: bot.id, role: "engineer" }], actor);
+    }
+    const { secret } = await createApiToken(
+      db,
+      { name: `npm run demo ${new Date().toISOString()}`, userId: bot.id, scopes: BOT_SCOPES, projectId: stack.seed.projectId, expiresAt: new Date(Date.now() + 24 * 3600_000) },
+      actor,
+    );
+    return secret;
+  } finally {
+    await db.$disconnect();
+  }
+}
+
+function api(base: string, token: string) {
+  return async <T>(method: string, path: string, body?: unknown): Promise<T> => {
+    const res = await fetch(base + path, {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(30_000),
+    });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`${method} ${path} → HTTP ${res.status}: ${text.slice(0, 300)}`);
+    return JSON.parse(text) as T;
+  };
+}
+
+/** Keeps a few completions in flight through the gateway; counts what each model version answered. */
+function startTraffic(gatewayUrl: string, token: string, model: string) {
+  const stats = { ok: 0, failed: 0, lastError: "", byVersion: new Map<string, number>() };
+  let running = true;
+  const lane = async (n: number) => {
+    for (let i = n; running; i++) {
+      try {
+        const res = await fetch(`${gatewayUrl}/v1/completions`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${token}`, "content-type": "application/json", "x-user-id": `demo-user-${i % 40}` },
+          body: JSON.stringify({ model, prompt: DEMO_PROMPTS[i % DEMO_PROMPTS.length], max_tokens: 12, temperature: 0 }),
+          signal: AbortSignal.timeout(30_000),
+        });
+        const text = await res.text();
+        if (res.ok) {
+          stats.ok++;
+          const version = res.headers.get("x-loraplane-model-version") ?? "?";
+          stats.byVersion.set(version, (stats.byVersion.get(version) ?? 0) + 1);
+        } else {
+          stats.failed++;
+          stats.lastError = `HTTP ${res.status} ${text.slice(0, 120)}`;
+          // No endpoint until the first version is live: wait instead of spinning.
+          await new Promise((r) => setTimeout(r, 1_000));
+        }
+      } catch (error) {
+        stats.failed++;
+        stats.lastError = (error as Error).message;
+        await new Promise((r) => setTimeout(r, 1_000));
+      }
+    }
+  };
+  void Promise.all(Array.from({ length: TRAFFIC_LANES }, (_, n) => lane(n)));
+  return { stats, stop: () => void (running = false) };
+}
+
+async function runDemo(stack: TStartedStack): Promise<void> {
+  const say = stack.prefix("demo");
+  const t0 = Date.now();
+  const elapsed = () => `${Math.round((Date.now() - t0) / 1000)}s`;
+  const token = await demoToken(stack);
+  const call = api(stack.webUrl, token);
+
+  const { spec } = await call<{ spec: { deploy?: { endpointName: string } } }>("GET", `/api/v1/pipelines/${stack.seed.pipelineId}`);
+  const endpoint = spec.deploy?.endpointName;
+  if (!endpoint) throw new Error(`pipeline ${stack.seed.pipelineName} has no deploy section; nothing to roll out`);
+  const { run } = await call<{ run: { id: string; number: number } }>("POST", `/api/v1/pipelines/${stack.seed.pipelineId}/runs`, {});
+  say(`[${elapsed()}] ${BOT_EMAIL} triggered ${stack.seed.pipelineName} run #${run.number} through the REST API → ${stack.webUrl}/runs/${run.id}`);
+
+  const traffic = startTraffic(stack.gatewayUrl, token, endpoint);
+  say(`sending a steady stream of completions to ${stack.gatewayUrl}/v1/completions (model "${endpoint}", ${TRAFFIC_LANES} in flight)`);
+  let lastTrafficReport = Date.now();
+  const seenStages = new Map<string, string>();
+  const seenProgress = new Map<string, number>();
+  const seenEvents = new Set<string>();
+  let gateReported = false;
+  let approvalReported = false;
+  let deploymentId: string | null = null;
+
+  for (;;) {
+    const detail = await call<TRun>("GET", `/api/v1/runs/${run.id}`).catch((error: unknown) => {
+      say(`(status check failed: ${(error as Error).message}; retrying)`);
+      return null;
+    });
+    if (detail) {
+      for (const s of detail.stages) {
+        const key = `${s.stage}`;
+        if (seenStages.get(key) !== s.status) {
+          seenStages.set(key, s.status);
+          say(`[${elapsed()}] stage ${s.stage}: ${s.status}${s.error ? ` — ${s.error}` : ""}`);
+        }
+        if (s.status === "running" && s.totalSteps && s.step !== null) {
+          const tenth = Math.floor((s.step / s.totalSteps) * 10);
+          if (tenth > (seenProgress.get(key) ?? -1)) {
+            seenProgress.set(key, tenth);
+            say(`[${elapsed()}]   ${s.stage} step ${s.step}/${s.totalSteps}${s.etaSeconds !== null ? `, about ${Math.round(s.etaSeconds)}s left` : ""}`);
+          }
+        }
+      }
+      const gate = detail.stages.find((s) => s.stage === "gate");
+      if (!gateReported && gate && ["succeeded", "blocked", "failed"].includes(gate.status)) {
+        gateReported = true;
+        const ev = await call<{ results: { metric: string; value: number; threshold: number | null; comparator: string | null; passed: boolean | null }[]; gate: { passed: boolean | null; reasons: string[] } }>("GET", `/api/v1/runs/${run.id}/eval`);
+        for (const r of ev.results) say(`    ${r.metric.padEnd(18)} ${r.value.toFixed(3)}${r.threshold !== null ? `  (needs ${r.comparator} ${r.threshold}: ${r.passed ? "pass" : "FAIL"})` : ""}`);
+        say(`[${elapsed()}] gate ${ev.gate.passed ? "PASSED" : `BLOCKED: ${ev.gate.reasons.join("; ")}`}`);
+      }
+      if (!approvalReported && detail.status === "waiting_approval") {
+        approvalReported = true;
+        say(`[${elapsed()}] waiting for approval: log in at ${stack.webUrl} as ${stack.admin.email} and approve the release at ${stack.webUrl}/approvals`);
+      }
+      if (!deploymentId && seenStages.has("deploy")) {
+        const { items } = await call<{ items: { id: string; runId: string | null }[] }>("GET", `/api/v1/projects/${stack.seed.projectId}/deployments`);
+        deploymentId = items.find((d) => d.runId === run.id)?.id ?? null;
+        if (deploymentId) say(`[${elapsed()}] deployment created → ${stack.webUrl}/deployments/${deploymentId} (live charts)`);
+      }
+      if (deploymentId) {
+        const d = await call<TDeploymentDetail>("GET", `/api/v1/deployments/${deploymentId}`);
+        for (const e of d.events) {
+          if (seenEvents.has(e.id)) continue;
+          seenEvents.add(e.id);
+          const weights = e.weights ? ` ${Object.entries(e.weights).map(([role, bps]) => `${role} ${bps / 100}%`).join(" / ")}` : "";
+          say(`[${elapsed()}] rollout ${e.type}:${weights}${e.reason ? ` — ${e.reason}` : ""}`);
+        }
+      }
+      if (["succeeded", "failed", "blocked", "cancelled"].includes(detail.status)) {
+        traffic.stop();
+        const versions = [...traffic.stats.byVersion].map(([v, n]) => `${v}: ${n}`).join(", ");
+        say(`traffic: ${traffic.stats.ok} answered, ${traffic.stats.failed} failed (${versions || "none"})`);
+        say(
+          detail.status === "succeeded"
+            ? `[${elapsed()}] run #${detail.number} succeeded: the canary was promoted to 100% of "${endpoint}". The stack keeps running; Ctrl-C stops it.`
+            : `[${elapsed()}] run #${detail.number} ended ${detail.status}${detail.error ? `: ${detail.error}` : ""}. The stack keeps running; Ctrl-C stops it.`,
+        );
+        return;
+      }
+    }
+    if (Date.now() - lastTrafficReport >= TRAFFIC_REPORT_MS) {
+      lastTrafficReport = Date.now();
+      say(`[${elapsed()}] traffic: ${traffic.stats.ok} answered, ${traffic.stats.failed} failed${traffic.stats.failed && traffic.stats.lastError ? ` (last: ${traffic.stats.lastError})` : ""}`);
+    }
+    await new Promise((r) => setTimeout(r, POLL_MS));
+  }
+}
+
+runStart({ onReady: runDemo });
