@@ -1,6 +1,15 @@
 // The Kubernetes serving backend against an in-memory API server, and the vLLM manifests against the Kubernetes,
 // KEDA and Gateway API schemas. A fake pod (OpenAI-compatible) answers the runtime LoRA calls.
+import { readFileSync } from "node:fs";
 import http from "node:http";
+import path from "node:path";
+import { HTTPRoute } from "@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1";
+import { ScaledObject } from "@kubernetes-models/keda/keda.sh/v1alpha1";
+import { Deployment } from "kubernetes-models/apps/v1";
+import { HorizontalPodAutoscaler } from "kubernetes-models/autoscaling/v2";
+import { PodDisruptionBudget } from "kubernetes-models/policy/v1";
+import { Service } from "kubernetes-models/v1";
+import { parseAllDocuments } from "yaml";
 import { KubeConfig } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createKubernetesServingBackend } from "../../src/serving/kubernetes.ts";
@@ -36,6 +45,21 @@ describe("vLLM manifests", () => {
     expect(vllmName("env1", "/models/Qwen2.5-7B-Instruct")).toMatch(/^vllm-qwen2-5-7b-instruct-[0-9a-f]{8}$/);
     expect(vllmName("env1", "/models/a")).not.toBe(vllmName("env2", "/models/a"));
     weightedHttpRoute({ name: "chat", namespace: "prod", gateway: { name: "ingress" }, hostnames: ["llm.local"], backends: [{ service: "a", weightBps: 9500 }, { service: "b", weightBps: 500 }] }).validate();
+  });
+
+  it("the example manifests shipped in deploy/kubernetes/vllm validate", () => {
+    const kinds: Record<string, new (o: never) => { validate(): void }> = { Deployment, Service, PodDisruptionBudget, ScaledObject, HorizontalPodAutoscaler, HTTPRoute };
+    const seen: string[] = [];
+    for (const file of ["vllm-qwen2.5-7b.yaml", "alternatives.yaml"]) {
+      for (const doc of parseAllDocuments(readFileSync(path.resolve(import.meta.dirname, "../../../deploy/kubernetes/vllm", file), "utf8"))) {
+        const obj = doc.toJS() as { kind: string };
+        const Model = kinds[obj.kind];
+        expect(Model, obj.kind).toBeDefined();
+        new Model!(obj as never).validate();
+        seen.push(obj.kind);
+      }
+    }
+    expect(seen.sort()).toEqual(["Deployment", "HTTPRoute", "HorizontalPodAutoscaler", "PodDisruptionBudget", "ScaledObject", "Service"]);
   });
 
   it("a bad manifest fails validation", () => {
@@ -81,11 +105,13 @@ describe("Kubernetes serving backend", () => {
     const target = { environmentId: "env1", namespace: "prod", baseModel: "/models/Qwen2.5-7B-Instruct" };
     const name = vllmName(target.environmentId, target.baseModel);
     const depPath = `/apis/apps/v1/namespaces/prod/deployments/${name}`;
-    // The cluster: the Deployment becomes ready 300 ms after creation, with two pod endpoints.
-    setTimeout(() => {
+    // The cluster: the Deployment becomes ready a little after it is created, with two pod endpoints.
+    const cluster = setInterval(() => {
       const d = kube.objects.get(depPath);
-      if (d) d.status = { readyReplicas: 2 };
-    }, 300);
+      if (!d) return;
+      setTimeout(() => (d.status = { readyReplicas: 2 }), 200);
+      clearInterval(cluster);
+    }, 20);
     kube.objects.set(`/api/v1/namespaces/prod/endpoints/${name}`, { kind: "Endpoints", apiVersion: "v1", metadata: { name, namespace: "prod", resourceVersion: "1" }, subsets: [{ addresses: [{ ip: "127.0.0.1" }, { ip: "127.0.0.1" }] }] });
 
     const ref = await backend.ensure(target, null);
