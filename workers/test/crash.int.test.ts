@@ -17,7 +17,7 @@ const TSX = path.resolve(import.meta.dirname, "../../node_modules/.bin/tsx");
 
 function startWorker(): Promise<ChildProcess> {
   const child = spawn(TSX, [path.join(import.meta.dirname, "helpers/worker-process.ts")], {
-    env: { ...process.env, DATABASE_URL: t.url, QUEUE_PREFIX: prefix, WORK_DIR: dirs.workDir, FAKE_STEP_MS: "15" },
+    env: { ...process.env, DATABASE_URL: t.url, QUEUE_PREFIX: prefix, WORK_DIR: dirs.workDir, FAKE_STEP_MS: "15", FAKE_EVAL_MS: "4000" },
     stdio: ["ignore", "pipe", "inherit"],
   });
   children.push(child);

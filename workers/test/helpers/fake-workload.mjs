@@ -41,6 +41,8 @@ if (command === "train") {
   emit({ event: "artifact", kind: "adapter", uri: `file://${adapterDir}`, sha256: createHash("sha256").update(body).digest("hex"), sizeBytes: body.length });
   emit({ event: "result", stage: "train", adapterDir, finalLoss: 2 / Math.sqrt(steps), steps });
 } else {
+  // Real evaluation takes a while; tests that need to catch the eval stage running give it time here.
+  await sleep(Number(process.env.FAKE_EVAL_MS ?? "0"));
   const rows = readFileSync(path.join(job.paths.dataDir, `${job.spec.eval.split}.jsonl`), "utf8").trim().split("\n").map((l) => JSON.parse(l));
   // Scores are computed from the data so tests can steer them: a row whose output starts with "ok" counts as a match.
   const samples = rows.map((r) => ({ prompt: r.instruction, reference: r.output, prediction: r.output.startsWith("ok") ? r.output : "nope", scores: {} }));
