@@ -188,15 +188,15 @@ async function watch(ctx: TEngineContext, run: TRunRow, stageRow: TStageRow, han
         await ctx.executor.cancel(handle);
         return { status: "cancelled" };
       }
-      // Remote workloads heartbeat through the ingest API into Postgres, not through readEvents.
-      if (ctx.executor.kind === "kubernetes") {
-        const beat = (await findStageRun(ctx.db, run.id, stageRow.stage, stageRow.attempt))?.heartbeatAt?.getTime() ?? 0;
-        if (beat > st.lastEventAt) st.lastEventAt = beat;
-      }
     }
     if (now - started > timeoutSeconds * 1000) {
       await ctx.executor.cancel(handle);
       return failWithLogs(`timed out after ${timeoutSeconds}s (stage timeout)`);
+    }
+    if (now - st.lastEventAt > ctx.options.heartbeatTimeoutS * 1000 && ctx.executor.kind === "kubernetes") {
+      // Remote workloads heartbeat through the ingest API into Postgres, not through readEvents.
+      const beat = (await findStageRun(ctx.db, run.id, stageRow.stage, stageRow.attempt))?.heartbeatAt?.getTime() ?? 0;
+      if (beat > st.lastEventAt) st.lastEventAt = beat;
     }
     if (now - st.lastEventAt > ctx.options.heartbeatTimeoutS * 1000) {
       await ctx.executor.cancel(handle);
