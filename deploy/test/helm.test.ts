@@ -114,6 +114,7 @@ describe("helm chart deploy/helm/loraplane", () => {
       "batch/jobs": ["create", "get", "list", "watch", "delete"],
       "/pods": ["create", "get", "list", "watch", "delete"],
       "/pods/log": ["get"],
+      "/secrets": ["create"],
       "/services": ["create", "get", "list", "watch", "delete"],
       "apps/deployments": ["create", "get", "list", "watch", "delete"],
       "autoscaling/horizontalpodautoscalers": ["create", "get", "list", "watch", "delete"],
