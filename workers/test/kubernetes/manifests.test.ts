@@ -7,7 +7,7 @@ import { Service } from "kubernetes-models/v1/Service";
 import type { V1Job } from "@kubernetes/client-node";
 import { buildWorkloadManifests } from "../../src/executors/kubernetes/manifests.ts";
 import { jobNameFor } from "../../src/executors/kubernetes/names.ts";
-import { podPath } from "../../src/executors/kubernetes/kubernetes-executor.ts";
+import { podPath, spotPlacement } from "../../src/executors/kubernetes/kubernetes-executor.ts";
 import { jobOptions, RUN_TOKEN, workloadSpec } from "./fixtures.ts";
 
 const DNS_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
@@ -169,5 +169,19 @@ describe("paths inside the pod", () => {
     expect(() => podPath("/home/me/model", "paths.baseModel", opts)).toThrow(/paths\.baseModel: .*no volume mounted/);
     expect(() => podPath("/data/../etc", "paths.dataDir", opts)).toThrow(/no volume mounted/);
     expect(() => podPath("/models/x", "paths.baseModel", jobOptions({ claims: { artifacts: "runs" } }))).toThrow(/K8S_MODELS_PVC/);
+  });
+});
+
+describe("spot placement from config", () => {
+  it("parses the node label and the taint to tolerate", () => {
+    expect(spotPlacement("cloud.google.com/gke-spot=true", "cloud.google.com/gke-spot=true:NoSchedule")).toEqual({
+      nodeSelector: { key: "cloud.google.com/gke-spot", value: "true" },
+      toleration: { key: "cloud.google.com/gke-spot", value: "true", effect: "NoSchedule" },
+    });
+    expect(spotPlacement("kubernetes.azure.com/scalesetpriority=spot", "kubernetes.azure.com/scalesetpriority:NoSchedule").toleration).toEqual({
+      key: "kubernetes.azure.com/scalesetpriority",
+      value: undefined,
+      effect: "NoSchedule",
+    });
   });
 });
