@@ -1,7 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import { findDeploymentById, listDeploymentsInStates } from "@loraplane/db";
-import { useTestDb } from "@loraplane/db/testing";
+import { createPrismaClient } from "@loraplane/db";
+import { createTestDatabase, useTestDb } from "@loraplane/db/testing";
 import { createPipelineQueue } from "@loraplane/queue";
 import { analyseDeployment, markNewVariantReady, promoteDeployment, rollbackDeployment, startDeployment } from "@loraplane/services";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -173,6 +174,11 @@ describe("gateway", () => {
     const windows = await t.db.servingWindow.findMany({ where: { deploymentId: canaryId }, select: { requests: true, outputTokens: true, gatewayId: true } });
     expect(windows.reduce((s, w) => s + w.requests, 0)).toBeGreaterThanOrEqual(20);
     expect(windows.every((w) => w.gatewayId === "gw-test")).toBe(true);
+    // A repeated flush rewrites the same totals: nothing is counted twice.
+    const sumRequests = async () => (await t.db.servingWindow.aggregate({ where: { deploymentId: canaryId }, _sum: { requests: true } }))._sum.requests;
+    const flushedOnce = await sumRequests();
+    await gw.flush();
+    expect(await sumRequests()).toBe(flushedOnce);
     const metrics = await (await fetch(`${base}/metrics`)).text();
     expect(metrics).toMatch(/loraplane_gateway_requests_total\{endpoint="qwen-zh",variant="qwen-zh-v2",outcome="ok"\} \d+/);
 
@@ -251,5 +257,35 @@ describe("gateway", () => {
     expect(after.every((r) => r.variant === "canary")).toBe(true);
     const steps = await t.db.rolloutEvent.findMany({ where: { deploymentId: id }, select: { type: true, weights: true }, orderBy: { createdAt: "asc" } });
     expect(steps.map((s) => s.type)).toEqual(["created", "step", "step", "promote"]);
+  });
+
+  it("keeps serving from its last routing table and cached tokens while Postgres is gone", async () => {
+    const other = await createTestDatabase("gwdown");
+    const odb = createPrismaClient({ url: other.url, poolSize: 2 });
+    const local = await seedDeployable(odb);
+    const localToken = await seedToken(odb, local.userId, ["inference:invoke"]);
+    const v = local.versions[0]!;
+    const odeps = { db: odb, queue };
+    const { deploymentId } = await startDeployment(odeps, { runId: v.runId, modelVersionId: v.id, environmentId: local.environmentId, endpointName: "resilient" });
+    await markNewVariantReady(odeps, { deploymentId, upstreamUrl: ups[0]!.url, detail: "fake" });
+    const gw2 = createGateway({ db: odb, databaseUrl: other.url, log: createLogger("silent"), gatewayId: "gw-down", requireAuth: true, maxBodyBytes: 4096, upstreamTimeoutMs: 3000, flushIntervalMs: 60_000, resyncMs: 200 });
+    const base2 = `http://127.0.0.1:${await gw2.listen(0, "127.0.0.1")}`;
+    const call = () => fetch(`${base2}/v1/chat/completions`, { method: "POST", headers: { authorization: `Bearer ${localToken}` }, body: JSON.stringify({ model: "resilient", messages: [] }) });
+    try {
+      expect((await call()).status).toBe(200);
+      await odb.$disconnect();
+      await other.drop();
+      await new Promise((r) => setTimeout(r, 600));
+      expect(gw2.routing.lastError).not.toBeNull();
+      for (let i = 0; i < 5; i++) expect((await call()).status).toBe(200);
+      // Unknown tokens cannot be checked: 503, not a false 401.
+      const unknown = await fetch(`${base2}/v1/chat/completions`, { method: "POST", headers: { authorization: "Bearer lp_unknown" }, body: "{}" });
+      expect(unknown.status).toBe(503);
+      // Windows that could not be written are kept for the next flush.
+      await gw2.flush();
+      expect(gw2.recorder.pending().length).toBeGreaterThan(0);
+    } finally {
+      await gw2.close();
+    }
   });
 });

@@ -145,4 +145,34 @@ describe("deployment lifecycle", () => {
     await expect(startDeployment(deps(), { modelVersionId: v.id, environmentId: s.environmentId, endpointName: "ok", policy: { canary: { stepsBps: [500, 400] } } })).rejects.toMatchObject({ status: 400, issues: expect.arrayContaining([{ path: "policy.canary.stepsBps", message: "steps must increase" }]) });
     await expect(startDeployment(deps(), { modelVersionId: "missing", environmentId: s.environmentId, endpointName: "ok" })).rejects.toMatchObject({ status: 404 });
   });
+
+  it("A/B: a fixed split, then b promoted on significantly better user feedback", async () => {
+    const s = await seedDeployable(t.db);
+    const [v1, v2] = s.versions;
+    const first = await startDeployment(deps(), { runId: v1!.runId, modelVersionId: v1!.id, environmentId: s.environmentId, endpointName: "ab", policy });
+    await markNewVariantReady(deps(), { deploymentId: first.deploymentId, upstreamUrl: "http://127.0.0.1:19005", detail: "test" });
+    await promoteDeployment(deps(), { deploymentId: first.deploymentId, actor: user(s.userId) });
+    const ab = await startDeployment(deps(), {
+      runId: v2!.runId, modelVersionId: v2!.id, environmentId: s.environmentId, endpointName: "ab", strategy: "ab",
+      policy: { ab: { splitBps: 3000, minSamplesPerVariant: 200, durationSeconds: 3600, autoDecide: true } },
+    });
+    await markNewVariantReady(deps(), { deploymentId: ab.deploymentId, upstreamUrl: "http://127.0.0.1:19006", detail: "test" });
+    let d = await load(ab.deploymentId);
+    expect(d.variants.map((v) => [v.role, v.weightBps])).toEqual([["a", 7000], ["b", 3000]]);
+    const [a, b] = d.variants;
+    await traffic(d.id, a!.id, 150, 40);
+    await traffic(d.id, b!.id, 150, 40);
+    expect((await analyseDeployment(deps(), d)).decision).toMatchObject({ action: "wait", reason: expect.stringMatching(/collecting samples/) });
+    await t.db.servingWindow.updateMany({ where: { variantId: a!.id }, data: { feedbackUp: 50, feedbackDown: 50 } });
+    await t.db.servingWindow.updateMany({ where: { variantId: b!.id }, data: { feedbackUp: 80, feedbackDown: 20 } });
+    await traffic(d.id, a!.id, 60, 40, 0, new Date(Date.now() + 2000));
+    await traffic(d.id, b!.id, 60, 40, 0, new Date(Date.now() + 2000));
+    const out = await analyseDeployment(deps(), d);
+    expect(out.decision.action).toBe("promote");
+    expect(out.decision.reason).toMatch(/feedback Δ=0.3/);
+    d = await load(ab.deploymentId);
+    expect(d.state).toBe("promoted");
+    const ev = await t.db.rolloutEvent.findFirst({ where: { deploymentId: d.id, type: "promote" }, select: { analysis: true } });
+    expect(ev!.analysis).toMatchObject({ ab: { feedback: { significant: true } } });
+  });
 });
