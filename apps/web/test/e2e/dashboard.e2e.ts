@@ -70,8 +70,12 @@ describe("dashboard", () => {
 
   // Each step builds on the one before; after a failure the rest would only wait out their timeouts.
   let failed = false;
-  afterEach((ctx) => {
-    if (ctx.task.result?.state === "fail") failed = true;
+  afterEach(async (ctx) => {
+    if (ctx.task.result?.state !== "fail") return;
+    failed = true;
+    // What the user saw at the moment of failure, and what the servers said.
+    await page?.screenshot({ path: path.join(SCREENSHOTS, "failure.png"), fullPage: true }).catch(() => {});
+    console.error(stack.logs());
   });
   beforeEach((ctx) => {
     if (failed) ctx.skip();
@@ -103,10 +107,12 @@ describe("dashboard", () => {
     spec.model.name = "e2e-assistant";
     // Short enough for a shared 2-core CI machine; this test is about the dashboard, so the blocking threshold is
     // one a barely trained model meets, and the quality bar (rouge_l) is advisory here.
-    spec.training.maxSteps = 60;
-    spec.training.checkpointEverySteps = 30;
-    spec.training.logEverySteps = 5;
-    spec.eval.maxSamples = 40;
+    spec.training.maxSteps = 30;
+    spec.training.batchSize = 8;
+    spec.training.checkpointEverySteps = 15;
+    spec.training.logEverySteps = 3;
+    spec.eval.maxSamples = 20;
+    spec.eval.maxNewTokens = 16;
     spec.eval.thresholds = [
       { metric: "safety_pass_rate", comparator: ">=", value: 0.5, blocking: true },
       { metric: "rouge_l", comparator: ">=", value: 0.45, blocking: false },
@@ -158,7 +164,7 @@ describe("dashboard", () => {
     await train.and(page.locator('[data-status="running"]')).waitFor({ timeout: 30_000 });
     await page.getByRole("progressbar", { name: "Training progress" }).waitFor({ timeout: 120_000 });
     // Charts fill in from ingested metrics while the stage runs.
-    await page.getByText(/\b([2-9]|\d{2,}) points\b/).first().waitFor({ timeout: 120_000 });
+    await page.getByText(/\b([2-9]|\d{2,}) points\b/).first().waitFor({ timeout: 300_000 });
     await shot(page, "run-training");
     await page.setViewportSize({ width: 390, height: 844 });
     // Let the drawer's slide-out transition and the charts' resize settle.

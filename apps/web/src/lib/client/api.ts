@@ -10,13 +10,16 @@ export class ApiError extends Error {
   readonly status: number;
   readonly code: string;
   readonly issues: TFieldIssue[];
+  /** Quoted to operators: the server logs the details of a 500 under this id. */
+  readonly requestId: string | null;
 
-  constructor(status: number, code: string, message: string, issues: TFieldIssue[] = []) {
+  constructor(status: number, code: string, message: string, issues: TFieldIssue[] = [], requestId: string | null = null) {
     super(message);
     this.name = "ApiError";
     this.status = status;
     this.code = code;
     this.issues = issues;
+    this.requestId = requestId;
   }
 }
 
@@ -36,7 +39,7 @@ export function toApiError(status: number, body: unknown, fallback: string): Api
   });
   const message = typeof inner.message === "string" ? inner.message : typeof record.error === "string" ? record.error : fallback;
   const code = typeof inner.code === "string" ? inner.code : `http_${status}`;
-  return new ApiError(status, code, message, issues);
+  return new ApiError(status, code, message, issues, typeof record.requestId === "string" ? record.requestId : null);
 }
 
 export interface TRequestOptions {
@@ -96,6 +99,7 @@ export function qs(params: Record<string, string | number | undefined | null>): 
 
 export function errorMessage(error: unknown): string {
   if (error instanceof ApiError) {
+    if (error.status >= 500 && error.requestId) return `${error.message} (request id ${error.requestId})`;
     if (error.issues.length) return `${error.message}: ${error.issues.map((i) => `${i.path || "body"} ${i.message}`).join("; ")}`;
     return error.message;
   }
