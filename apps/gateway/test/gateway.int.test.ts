@@ -288,4 +288,32 @@ describe("gateway", () => {
       await gw2.close();
     }
   });
+
+  it("retries a dead upstream before the first byte on the other variant; the client never sees it", async () => {
+    const local = await seedDeployable(t.db);
+    const [v1, v2] = local.versions;
+    const ldeps = deps();
+    const first = await startDeployment(ldeps, { runId: v1!.runId, modelVersionId: v1!.id, environmentId: local.environmentId, endpointName: "retry" });
+    await markNewVariantReady(ldeps, { deploymentId: first.deploymentId, upstreamUrl: ups[0]!.url, detail: "fake" });
+    await promoteDeployment(ldeps, { deploymentId: first.deploymentId, actor: system });
+    const second = await startDeployment(ldeps, { runId: v2!.runId, modelVersionId: v2!.id, environmentId: local.environmentId, endpointName: "retry", policy: { canary: { stepsBps: [5000, 10000], stepSeconds: 3600 } } });
+    // Nothing listens on port 1: every attempt on the canary fails to connect.
+    await markNewVariantReady(ldeps, { deploymentId: second.deploymentId, upstreamUrl: "http://127.0.0.1:1", detail: "dead" });
+    await gw.routing.reload();
+    for (let i = 0; i < 20; i++) {
+      const res = await chat({ model: "retry" }, { "x-user-id": `retry-${i}` });
+      expect(res.status).toBe(200);
+      expect(res.headers.get("x-loraplane-variant")).toBe("stable");
+      await res.arrayBuffer();
+    }
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    const retried = /loraplane_gateway_retries_total\{endpoint="retry",variant="qwen-zh-v2"\} (\d+)/.exec(metrics);
+    expect(Number(retried?.[1])).toBeGreaterThan(3);
+    await gw.flush();
+    const canaryVariant = (await findDeploymentById(t.db, second.deploymentId))!.variants.find((v) => v.role === "canary")!;
+    const w = await t.db.servingWindow.aggregate({ where: { variantId: canaryVariant.id }, _sum: { errors: true, errors5xx: true } });
+    expect(w._sum.errors).toBe(Number(retried![1]));
+    // Pinned to the dead variant there is no other to retry on: 502 after the attempts, never a hang.
+    expect((await chat({ model: "retry" }, { "x-loraplane-variant": "canary" })).status).toBe(502);
+  });
 });
