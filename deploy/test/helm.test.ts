@@ -99,6 +99,20 @@ describe("helm chart deploy/helm/loraplane", () => {
     expect(single.some((o) => o.kind === "PodDisruptionBudget" && o.metadata.name === "lp-loraplane-web")).toBe(false);
   });
 
+  it("gives the Kubernetes executor its runtime image and the shared artifacts volume the Jobs write to", () => {
+    const workers = podSpec(find(defaults, "Deployment", "lp-loraplane-workers")) as PodSpec & {
+      volumes: { name: string; persistentVolumeClaim?: { claimName: string } }[];
+      containers: (Container & { volumeMounts: { name: string; mountPath: string }[] })[];
+    };
+    const env = Object.fromEntries((workers.containers[0]!.env ?? []).map((e) => [e.name, e.value]));
+    expect(env).toMatchObject({ EXECUTOR: "kubernetes", K8S_ARTIFACTS_PVC: "loraplane-runs", K8S_ARTIFACTS_DIR: "/runs" });
+    expect(env.K8S_RUNTIME_IMAGE).toBeTruthy();
+    expect(workers.volumes.find((v) => v.name === "runs")?.persistentVolumeClaim?.claimName).toBe("loraplane-runs");
+    expect(workers.containers[0]!.volumeMounts).toContainEqual({ name: "runs", mountPath: "/runs" });
+    const local = podSpec(find(parseManifests(renderChart({ ...BASE, "workers.executor": "local" })), "Deployment", "lp-loraplane-workers")) as PodSpec & { volumes: { name: string }[] };
+    expect(local.volumes.some((v) => v.name === "runs")).toBe(false);
+  });
+
   it("migrates in a pre-install/pre-upgrade hook Job (post-install when Postgres is bundled)", () => {
     const job = find(defaults, "Job", "lp-loraplane-migrate");
     expect(job.metadata.annotations!["helm.sh/hook"]).toBe("pre-install,pre-upgrade");
