@@ -6,7 +6,7 @@ export default tseslint.config(
   {
     ignores: [
       "**/node_modules/**", "**/.next/**", "**/dist/**", "**/generated/**", "gpu-runtime/**", "**/.loraplane/**",
-      "**/next-env.d.ts", "**/coverage/**", "deploy/**",
+      "**/next-env.d.ts", "**/coverage/**",
     ],
   },
   js.configs.recommended,
