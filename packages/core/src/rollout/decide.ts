@@ -67,6 +67,11 @@ export function decideCanary(input: TCanaryInput): TDecision {
   if (canary.requests < policy.canary.minRequests) {
     return { checks, decision: { action: "wait", reason: `only ${canary.requests} of ${policy.canary.minRequests} requests in this step` } };
   }
+  // Too few requests to roll back on a failing check is not evidence of health either: wait for the rollback minimum.
+  const failing = checks.filter((c) => !c.passed);
+  if (failing.length) {
+    return { checks, decision: { action: "wait", reason: `${describe(failing)} over ${canary.requests} requests; judging at ${policy.minRequestsForRollback}` } };
+  }
   const next = currentStep + 1;
   const healthy = `healthy for ${policy.canary.stepSeconds}s over ${canary.requests} requests (p99 ${fmt(canary.p99LatencyMs)} ms, errors ${fmt(canary.errorRate)})`;
   if (next >= steps.length || steps[next] === 10_000) {

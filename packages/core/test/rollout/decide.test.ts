@@ -53,6 +53,14 @@ describe("decideCanary", () => {
     expect(d.checks.find((c) => c.name === "p99_latency_ms")?.passed).toBe(false);
   });
 
+  it("never advances or promotes a canary whose checks fail, even below the rollback minimum", () => {
+    const quick = ZRolloutPolicy.parse({ ...policy, canary: { ...policy.canary, minRequests: 10 } });
+    const slow = decideCanary({ policy: quick, currentStep: 2, stepElapsedMs: 60_000, canary: stats(15, 900), stable: stats(100, 50) });
+    expect(slow.decision.action).toBe("wait");
+    expect(slow.decision.reason).toMatch(/p99_latency_ms .* over 15 requests; judging at 20/);
+    expect(decideCanary({ policy: quick, currentStep: 2, stepElapsedMs: 60_000, canary: stats(15, 50), stable: stats(100, 50) }).decision.action).toBe("promote");
+  });
+
   it("waits for a person when autoPromote is off, and does not roll back when automatic rollback is off", () => {
     const manual = ZRolloutPolicy.parse({ ...policy, canary: { ...policy.canary, autoPromote: false }, automaticRollback: false });
     expect(decideCanary({ policy: manual, currentStep: 2, stepElapsedMs: 31_000, canary: stats(100, 50), stable: stats(100, 50) }).decision.action).toBe("await_decision");
