@@ -29,9 +29,14 @@ async function main() {
   const port = await gw.listen(19203, "127.0.0.1");
   const controller = createRolloutController({ deps, backends: {}, log: createLogger("warn") as never });
   let ticking = true;
+  // Held while a deployment is created and marked ready by hand: the bench has no serving backend to bring up.
+  let hold: Promise<void> = Promise.resolve();
+  let inTick: Promise<unknown> = Promise.resolve();
   const ticks = (async () => {
     while (ticking) {
-      await controller.tick().catch((e: unknown) => console.error(e));
+      await hold;
+      inTick = controller.tick().catch((e: unknown) => console.error(e));
+      await inTick;
       await new Promise((r) => setTimeout(r, ROLLOUT_TICK_MS));
     }
   })();
@@ -40,9 +45,16 @@ async function main() {
   const system = { type: "system" as const, userId: null };
   async function deploy(i: number, upstreamUrl: string, policy: unknown) {
     const v = seed.versions[i]!;
-    const { deploymentId } = await startDeployment(deps, { runId: v.runId, modelVersionId: v.id, environmentId: seed.environmentId, endpointName: "bench", policy });
-    await markNewVariantReady(deps, { deploymentId, upstreamUrl, detail: "bench upstream" });
-    return deploymentId;
+    let release = () => {};
+    hold = new Promise((r) => (release = r));
+    await inTick;
+    try {
+      const { deploymentId } = await startDeployment(deps, { runId: v.runId, modelVersionId: v.id, environmentId: seed.environmentId, endpointName: "bench", policy });
+      await markNewVariantReady(deps, { deploymentId, upstreamUrl, detail: "bench upstream" });
+      return deploymentId;
+    } finally {
+      release();
+    }
   }
   await promoteDeployment(deps, { deploymentId: await deploy(0, stable.url, {}), actor: system });
 

@@ -15,14 +15,16 @@ import { recordAudit } from "../audit/index.ts";
 import { promoteDeployment, rollbackDeployment } from "./actions.ts";
 import { SYSTEM_ACTOR, afterChange, baseVariant, lockAndLoad, newVariant, notifyRoutingChange, parsePolicy, weightsOf, type TDeploymentDeps } from "./shared.ts";
 
-async function variantStats(deps: TDeploymentDeps, d: TDeploymentRow, variantId: string, since: Date): Promise<TVariantStats> {
-  const windows = await listServingWindows(deps.db, { deploymentId: d.id, variantId, since });
-  return summarizeWindows(windows);
-}
+/** Longest window a gateway writes; bounds the look-back for the window that contains the step start. */
+const MAX_WINDOW_MS = 60_000;
 
-/** Aligns the analysis start to the window grid, so the window that contains the step start counts. */
-function windowFloor(at: Date, windowSeconds = 1): Date {
-  return new Date(Math.floor(at.getTime() / 1000 / windowSeconds) * windowSeconds * 1000);
+/**
+ * The variant's windows that overlap the current step. The window containing the step start counts (it holds the
+ * step's first seconds, and a breach in them must not wait for the next window).
+ */
+async function variantStats(deps: TDeploymentDeps, d: TDeploymentRow, variantId: string, stepStart: Date): Promise<TVariantStats> {
+  const windows = await listServingWindows(deps.db, { deploymentId: d.id, variantId, since: new Date(stepStart.getTime() - MAX_WINDOW_MS) });
+  return summarizeWindows(windows.filter((w) => w.windowStart.getTime() + w.windowSeconds * 1000 > stepStart.getTime()));
 }
 
 /**
@@ -93,11 +95,10 @@ export async function analyseDeployment(
   const next = newVariant(d);
   const base = baseVariant(d);
   const stepStart = d.stepStartedAt ?? d.createdAt;
-  const since = windowFloor(stepStart);
   const elapsed = now.getTime() - stepStart.getTime();
   const [candidate, baseline] = await Promise.all([
-    variantStats(deps, d, next.id, since),
-    base ? variantStats(deps, d, base.id, since) : Promise.resolve(null),
+    variantStats(deps, d, next.id, stepStart),
+    base ? variantStats(deps, d, base.id, stepStart) : Promise.resolve(null),
   ]);
   let result: TDecision;
   if (d.strategy === "canary") {
