@@ -60,7 +60,14 @@ export function ServingCharts({ deploymentId, variants, live }: { deploymentId: 
   if (query.error && !query.data) return <ErrorState error={query.error} retry={() => void query.refetch()} />;
   const series = query.data ?? [];
   const roleOf = (id: string, fallback?: string) => variants.find((v) => v.id === id)?.role ?? fallback ?? id.slice(0, 6);
-  if (!series.some((s) => s.points.length)) return <Empty title="No traffic recorded in the last 30 minutes">Charts fill in as the gateway reports request windows.</Empty>;
+  if (!series.some((s) => s.points.length)) {
+    return (
+      <div className="card">
+        <h2>Serving metrics</h2>
+        <Empty title="No traffic recorded in the last 30 minutes">Charts fill in as the gateway reports request windows.</Empty>
+      </div>
+    );
+  }
 
   const merged = (field: keyof Omit<TServingPoint, "t">) => {
     const byTime = new Map<number, Record<string, number | null>>();

@@ -46,7 +46,7 @@ export function MetricChart({
           <ResponsiveContainer width="100%" height="100%">
             <LineChart data={rows} margin={{ top: 4, right: 8, bottom: 0, left: 0 }}>
               <CartesianGrid stroke="#eee" vertical={false} />
-              <XAxis dataKey={x} tick={{ fontSize: 11 }} tickFormatter={xFormatter} minTickGap={24} type={typeof rows[0]?.[x] === "number" ? "number" : "category"} domain={["dataMin", "dataMax"]} />
+              <XAxis dataKey={x} tick={{ fontSize: 11 }} tickFormatter={xFormatter} minTickGap={24} type={typeof rows[0]?.[x] === "number" ? "number" : "category"} domain={["dataMin", "dataMax"]} allowDecimals={false} />
               <YAxis tick={{ fontSize: 11 }} width={52} tickFormatter={(v: number) => yFormatter(v)} domain={["auto", "auto"]} />
               <Tooltip
                 formatter={(value) => (typeof value === "number" ? yFormatter(value) : String(value))}

@@ -101,9 +101,15 @@ export function RunCharts({ runId, live }: { runId: string; live: boolean }) {
   if (query.error && !query.data) return <ErrorState error={query.error} retry={() => void query.refetch()} />;
   return (
     <div className="grid grid-3">
-      <MetricChart title="Loss" x="step" rows={rows(["train/loss", "eval/loss"])} lines={[{ key: "train/loss", label: "train" }, { key: "eval/loss", label: "eval", dashed: true }]} note={note("train/loss")} />
+      <MetricChart
+        title="Loss"
+        x="step"
+        rows={rows(["train/loss", "eval/loss"])}
+        lines={[{ key: "train/loss", label: "train" }, ...(byKey.get("eval/loss")?.points.length ? [{ key: "eval/loss", label: "eval", dashed: true }] : [])]}
+        note={note("train/loss")}
+      />
       <MetricChart title="Learning rate" x="step" rows={rows(["train/learning_rate"])} lines={[{ key: "train/learning_rate", label: "lr", color: "#0891b2" }]} note={note("train/learning_rate")} />
-      <MetricChart title="Tokens / s" x="step" rows={rows(["train/tokens_per_second"])} lines={[{ key: "train/tokens_per_second", label: "tokens/s", color: "#d97706" }]} yFormatter={(v) => Math.round(v).toLocaleString()} note={note("train/tokens_per_second")} />
+      <MetricChart title="Tokens / s" x="step" rows={rows(["train/tokens_per_second"])} lines={[{ key: "train/tokens_per_second", label: "tokens/s", color: "#d97706" }]} yFormatter={(v) => formatNumber(v, 3)} note={note("train/tokens_per_second")} />
     </div>
   );
 }
@@ -179,7 +185,8 @@ export function GateBanner({ gate }: { gate: TEval["gate"] }) {
   );
 }
 
-export function EvalTable({ results }: { results: TEval["results"] }) {
+/** `compact` leaves out the reason column (shown as a tooltip instead) for half-width cards. */
+export function EvalTable({ results, compact = false }: { results: TEval["results"]; compact?: boolean }) {
   return (
     <div className="table-wrap">
       <table className="table">
@@ -190,18 +197,18 @@ export function EvalTable({ results }: { results: TEval["results"] }) {
             <th className="num">Threshold</th>
             <th>Blocking</th>
             <th>Result</th>
-            <th className="hide-sm">Reason</th>
+            {compact ? null : <th className="hide-sm">Reason</th>}
           </tr>
         </thead>
         <tbody>
           {results.map((r) => (
-            <tr key={r.metric}>
+            <tr key={r.metric} title={compact ? (r.reason ?? undefined) : undefined}>
               <td className="mono">{r.metric}</td>
               <td className="num">{formatNumber(r.value)}</td>
               <td className="num">{r.threshold !== null && r.threshold !== undefined ? `${r.comparator ?? ">="} ${formatNumber(r.threshold)}` : "—"}</td>
               <td>{r.threshold === null || r.threshold === undefined ? "—" : r.blocking ? "yes" : "advisory"}</td>
-              <td>{r.passed === null || r.passed === undefined ? <span className="muted">no threshold</span> : <StatusBadge status={r.passed ? "passed" : "failed"} />}</td>
-              <td className="hide-sm muted">{r.reason ?? ""}</td>
+              <td className="nowrap">{r.passed === null || r.passed === undefined ? <span className="muted">no threshold</span> : <StatusBadge status={r.passed ? "passed" : "failed"} />}</td>
+              {compact ? null : <td className="hide-sm muted">{r.reason ?? ""}</td>}
             </tr>
           ))}
         </tbody>
@@ -305,12 +312,10 @@ export function SamplesTable({ runId, canReview }: { runId: string; canReview: b
                   <td className="mono small" style={{ maxWidth: 260, whiteSpace: "pre-wrap", overflowWrap: "anywhere" }}>{s.prompt}</td>
                   <td className="mono small" style={{ maxWidth: 200, whiteSpace: "pre-wrap", overflowWrap: "anywhere" }}>{s.reference}</td>
                   <td className="mono small" style={{ maxWidth: 200, whiteSpace: "pre-wrap", overflowWrap: "anywhere" }}>{s.prediction}</td>
-                  <td className="hide-sm small nowrap">
-                    {Object.entries(s.scores ?? {}).map(([k, v]) => (
-                      <div key={k}>
-                        {k}: {formatNumber(v, 3)}
-                      </div>
-                    ))}
+                  <td className="hide-sm small muted" style={{ maxWidth: 200 }}>
+                    {Object.entries(s.scores ?? {})
+                      .map(([k, v]) => `${k} ${formatNumber(v, 3)}`)
+                      .join(" · ")}
                   </td>
                   <td>
                     <div className="row" role="group" aria-label={`Review sample ${s.index}`} style={{ flexWrap: "nowrap" }}>

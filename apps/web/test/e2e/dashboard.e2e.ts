@@ -295,8 +295,9 @@ describe("dashboard", () => {
       await shot(page, "models-compare");
     }
     await page.goto(`${stack.baseUrl}/audit`);
-    await page.getByLabel("Action").fill("deployment.");
-    await page.locator("td.mono", { hasText: /^deployment\./ }).first().waitFor();
+    await page.getByLabel("Action").fill("deployment.create");
+    await page.locator("td.mono", { hasText: /^deployment\.create$/ }).first().waitFor();
+    expect(await page.locator("td.mono", { hasText: /^(?!deployment\.create$)/ }).count()).toBe(0);
     await shot(page, "audit");
 
     await page.goto(`${stack.baseUrl}/settings`);

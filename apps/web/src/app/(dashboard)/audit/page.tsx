@@ -45,7 +45,13 @@ export default function AuditPage() {
       <form className="form-grid card" style={{ marginBottom: 12 }} onSubmit={(e) => e.preventDefault()} aria-label="Filters">
         <div className="field">
           <label htmlFor="f-action">Action</label>
-          <input id="f-action" className="input" placeholder="deployment.rollback" value={action} onChange={(e) => setAction(e.target.value)} />
+          <input id="f-action" className="input" list="audit-actions" placeholder="deployment.rollback" value={action} onChange={(e) => setAction(e.target.value)} />
+          <datalist id="audit-actions">
+            {[...new Set(rows.map((r) => r.action))].sort().map((a) => (
+              <option key={a} value={a} />
+            ))}
+          </datalist>
+          <span className="hint">Exact action name</span>
         </div>
         <div className="field">
           <label htmlFor="f-actor">Actor id</label>

@@ -64,7 +64,7 @@ export default function ModelVersionPage() {
                   ))}
                 </span>
               }
-              sub={`Base ${v.baseModel} · commit ${shortSha(v.gitCommit)} · registered ${formatTime(v.createdAt)}`}
+              sub={`Base ${v.baseModel}${v.gitCommit ? ` · commit ${shortSha(v.gitCommit)}` : ""} · registered ${formatTime(v.createdAt)}`}
               actions={<Link className="btn" href={`/runs/${v.runId}`}>Open run</Link>}
             />
             <div className="stack">
@@ -79,7 +79,7 @@ export default function ModelVersionPage() {
                     {(e) => (
                       <div className="stack">
                         <GateBanner gate={e.gate} />
-                        <EvalTable results={e.results} />
+                        <EvalTable results={e.results} compact />
                       </div>
                     )}
                   </QueryView>
