@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Full demo path on CPU: make-demo-data -> make-tiny-model -> evaluate untrained -> train -> evaluate trained.
-# Usage: bash scripts/demo.sh [OUT_DIR] [MAX_STEPS]   (serve afterwards: see README "Demo")
+# Full demo path on CPU: make-demo-data -> make-tiny-model -> evaluate untrained -> train -> evaluate trained
+# -> serve one request of each kind (scripts/demo-serve.sh).
+# Usage: bash scripts/demo.sh [OUT_DIR] [MAX_STEPS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# One torch thread: on a busy shared 2-core machine, two spinning OpenMP threads slowed a step ~10-50x.
+export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
 OUT="$(realpath -m "${1:-demo-out}")"
 STEPS="${2:-1500}"
 RT=.venv/bin/loraplane-runtime
@@ -34,3 +37,4 @@ $RT evaluate --config "$OUT/eval-trained.json" | tail -1 > "$OUT/trained.result.
 echo "untrained: $(cat "$OUT/untrained.result.json")"
 echo "train:     $(cat "$OUT/train.result.json")"
 echo "trained:   $(cat "$OUT/trained.result.json")"
+bash scripts/demo-serve.sh "$OUT"
