@@ -85,7 +85,7 @@ function api(base: string, token: string) {
 
 /** Keeps a few completions in flight through the gateway; counts what each model version answered. */
 function startTraffic(gatewayUrl: string, token: string, model: string) {
-  const stats = { ok: 0, failed: 0, lastError: "", byVersion: new Map<string, number>() };
+  const stats = { ok: 0, failed: 0, notLive: 0, lastError: "", byVersion: new Map<string, number>() };
   let running = true;
   const lane = async (n: number) => {
     for (let i = n; running; i++) {
@@ -101,10 +101,13 @@ function startTraffic(gatewayUrl: string, token: string, model: string) {
           stats.ok++;
           const version = res.headers.get("x-loraplane-model-version") ?? "?";
           stats.byVersion.set(version, (stats.byVersion.get(version) ?? 0) + 1);
+        } else if (res.status === 404 && stats.ok === 0) {
+          // No endpoint until the first version of the model is live: not a failure, just nothing to call yet.
+          stats.notLive++;
+          await new Promise((r) => setTimeout(r, 1_000));
         } else {
           stats.failed++;
           stats.lastError = `HTTP ${res.status} ${text.slice(0, 120)}`;
-          // No endpoint until the first version is live: wait instead of spinning.
           await new Promise((r) => setTimeout(r, 1_000));
         }
       } catch (error) {
@@ -200,7 +203,12 @@ async function runDemo(stack: TStartedStack): Promise<void> {
     }
     if (Date.now() - lastTrafficReport >= TRAFFIC_REPORT_MS) {
       lastTrafficReport = Date.now();
-      say(`[${elapsed()}] traffic: ${traffic.stats.ok} answered, ${traffic.stats.failed} failed${traffic.stats.failed && traffic.stats.lastError ? ` (last: ${traffic.stats.lastError})` : ""}`);
+      const { ok, failed, notLive, lastError } = traffic.stats;
+      say(
+        ok === 0 && failed === 0
+          ? `[${elapsed()}] traffic: endpoint "${endpoint}" not live yet (${notLive} tries); it goes live when the first version is deployed`
+          : `[${elapsed()}] traffic: ${ok} answered, ${failed} failed${failed && lastError ? ` (last: ${lastError})` : ""}`,
+      );
     }
     await new Promise((r) => setTimeout(r, POLL_MS));
   }

@@ -44,6 +44,9 @@ export class Api {
   }
 }
 
+/** Thrown inside a poll: the awaited state can no longer happen, so stop waiting at once. */
+export class PollAborted extends Error {}
+
 export async function poll<T>(what: string, timeoutMs: number, fn: () => Promise<T | null | undefined | false>, intervalMs = 1_000, explain?: () => string): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown = null;
@@ -52,6 +55,7 @@ export async function poll<T>(what: string, timeoutMs: number, fn: () => Promise
       const value = await fn();
       if (value) return value;
     } catch (error) {
+      if (error instanceof PollAborted) throw new Error(`${what}: ${error.message}${explain ? `\n${explain()}` : ""}`);
       lastError = error;
     }
     await new Promise((r) => setTimeout(r, intervalMs));
