@@ -175,4 +175,15 @@ describe("deployment lifecycle", () => {
     const ev = await t.db.rolloutEvent.findFirst({ where: { deploymentId: d.id, type: "promote" }, select: { analysis: true } });
     expect(ev!.analysis).toMatchObject({ ab: { feedback: { significant: true } } });
   });
+
+  it("a version that passed the gate narrowly gets a slower canary, recorded on the deployment", async () => {
+    const s = await seedDeployable(t.db);
+    const v = s.versions[0]!;
+    await t.db.evalResult.create({ data: { runId: v.runId, metric: "rouge_l", value: 0.46, threshold: 0.45, comparator: ">=", blocking: true, passed: true } });
+    const r = await startDeployment(deps(), { runId: v.runId, modelVersionId: v.id, environmentId: s.environmentId, endpointName: "narrow" });
+    const d = await load(r.deploymentId);
+    expect(d.policy).toMatchObject({ canary: { stepsBps: [100, 500, 2500, 5000, 10000], stepSeconds: 120, minRequests: 100 } });
+    const ev = await t.db.rolloutEvent.findFirst({ where: { deploymentId: d.id, type: "policy" }, select: { reason: true } });
+    expect(ev!.reason).toMatch(/narrow gate pass: rouge_l 0.46/);
+  });
 });
