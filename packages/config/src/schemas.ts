@@ -68,6 +68,19 @@ export const ZWorkerEnv = ZCommonEnv.extend({
   // Spot/preemptible nodes: label "key=value" the pods require and taint "key=value:Effect" they tolerate.
   K8S_SPOT_NODE_SELECTOR: z.string().regex(/^[\w./-]+=[\w.-]*$/, "must look like key=value").default("node.kubernetes.io/lifecycle=spot"),
   K8S_SPOT_TOLERATION: z.string().regex(/^[\w./-]+(=[\w.-]*)?:(NoSchedule|PreferNoSchedule|NoExecute)$/, "must look like key=value:Effect").default("node.kubernetes.io/lifecycle=spot:NoSchedule"),
+  // vLLM serving on Kubernetes (environments whose servingBackend is kubernetes): image from gpu-runtime's
+  // Dockerfile.vllm, one Deployment per (environment, base model), adapters loaded at runtime.
+  VLLM_IMAGE: z.string().min(1).default("loraplane/vllm:latest"),
+  VLLM_GPUS: z.coerce.number().int().min(1).default(1),
+  VLLM_MIN_REPLICAS: positiveInt(1),
+  VLLM_MAX_REPLICAS: positiveInt(4),
+  VLLM_MODELS_PVC: z.string().min(1).default("loraplane-models"),
+  VLLM_ADAPTERS_PVC: z.string().min(1).default("loraplane-adapters"),
+  VLLM_MAX_LORAS: positiveInt(8),
+  VLLM_MAX_LORA_RANK: positiveInt(64),
+  // Autoscaling on vllm:num_requests_waiting: KEDA ScaledObject, a plain HPA (custom metrics adapter), or none.
+  VLLM_AUTOSCALER: z.enum(["keda", "hpa", "none"]).default("keda"),
+  VLLM_TARGET_WAITING_PER_POD: positiveInt(4),
   RECONCILE_INTERVAL_MS: positiveInt(15_000),
   HEARTBEAT_TIMEOUT_S: positiveInt(300),
   LORAPLANE_SECRET_KEY: z.string().min(32, "must be at least 32 characters").optional(),

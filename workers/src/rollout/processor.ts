@@ -1,11 +1,11 @@
 // Registers the rollout controller as a BullMQ consumer of the rollout queue. Ticks come from a job scheduler and
 // run one at a time across the whole cluster (global concurrency 1), so two workers never act on one deployment.
 import path from "node:path";
-import { loadWorkerEnv } from "@loraplane/config";
+import { loadWorkerEnv, type TWorkerEnv } from "@loraplane/config";
 import { ROLLOUT_QUEUE_NAME, createRolloutQueue, parseRolloutJob, type TRolloutQueue } from "@loraplane/queue";
 import type { TEngineContext } from "../engine/context.ts";
 import type { TProcessorRegistration } from "../processors/types.ts";
-import { KubeConfig } from "@kubernetes/client-node";
+import { loadKubeConfig } from "../executors/kubernetes/kubernetes-executor.ts";
 import { createKubernetesServingBackend } from "../serving/kubernetes.ts";
 import { createLocalServingBackend } from "../serving/local.ts";
 import { createRolloutController, type TRolloutController } from "./controller.ts";
@@ -25,7 +25,7 @@ function controllerFor(ctx: TEngineContext): TRolloutController {
       deps: { db: ctx.db, queue: ctx.queue, ...(rollout ? { rollout } : {}) },
       backends: {
         local: createLocalServingBackend({ python: path.resolve(env.GPU_RUNTIME_PYTHON), dataDir: env.LORAPLANE_DATA_DIR }),
-        ...(env.EXECUTOR === "kubernetes" ? { kubernetes: kubernetesBackend(env.K8S_IN_CLUSTER) } : {}),
+        ...(env.EXECUTOR === "kubernetes" ? { kubernetes: kubernetesBackend(env) } : {}),
       },
       log: ctx.log.child({ component: "rollout" }),
       signal: ctx.signal,
@@ -35,24 +35,21 @@ function controllerFor(ctx: TEngineContext): TRolloutController {
   return controller;
 }
 
-/** Cluster defaults; deploy/kubernetes/vllm/README.md lists the PVCs and the image they expect. */
-function kubernetesBackend(inCluster: boolean) {
-  const kubeConfig = new KubeConfig();
-  if (inCluster) kubeConfig.loadFromCluster();
-  else kubeConfig.loadFromDefault();
+/** vLLM settings from VLLM_*; deploy/kubernetes/vllm/README.md lists the PVCs and the image they expect. */
+function kubernetesBackend(env: TWorkerEnv) {
   return createKubernetesServingBackend({
-    kubeConfig,
+    kubeConfig: loadKubeConfig(env.K8S_IN_CLUSTER),
     specFor: () => ({
-      image: "loraplane/vllm:latest",
-      gpus: 1,
-      replicas: 1,
-      maxReplicas: 4,
-      modelVolumeClaim: "loraplane-models",
-      adaptersVolumeClaim: "loraplane-adapters",
-      maxLoras: 8,
-      maxLoraRank: 64,
-      targetWaitingPerPod: 4,
-      autoscaler: "keda",
+      image: env.VLLM_IMAGE,
+      gpus: env.VLLM_GPUS,
+      replicas: env.VLLM_MIN_REPLICAS,
+      maxReplicas: env.VLLM_MAX_REPLICAS,
+      modelVolumeClaim: env.VLLM_MODELS_PVC,
+      adaptersVolumeClaim: env.VLLM_ADAPTERS_PVC,
+      maxLoras: env.VLLM_MAX_LORAS,
+      maxLoraRank: env.VLLM_MAX_LORA_RANK,
+      targetWaitingPerPod: env.VLLM_TARGET_WAITING_PER_POD,
+      autoscaler: env.VLLM_AUTOSCALER,
     }),
   });
 }
