@@ -183,7 +183,7 @@ export async function startStack(options: { port: number; label: string; worker?
     await stopProcess(web);
     await db.$disconnect();
     await database.drop();
-    await rm(dataDir, { recursive: true, force: true });
+    await rm(dataDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 300 });
   };
   try {
     await waitForHttp(`${baseUrl}/api/health`, 60_000, () => web.exitCode === null);

@@ -184,7 +184,9 @@ export default function DeploymentPage() {
                 </div>
                 <div className="card">
                   <h2>Traffic split</h2>
-                  {d.variants.length < 2 ? (
+                  {!active ? (
+                    <p className="muted">This rollout is {d.state.replace(/_/g, " ")}; its split can no longer change.</p>
+                  ) : d.variants.length < 2 ? (
                     <p className="muted">One variant serves all traffic; a split needs two.</p>
                   ) : (
                     <SplitEditor
