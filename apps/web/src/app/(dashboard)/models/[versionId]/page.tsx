@@ -9,6 +9,7 @@ import type { TEval, TModelVersion } from "@/lib/client/types";
 import { useDirectory } from "@/hooks/use-directory";
 import { useProject } from "@/hooks/use-project";
 import { ConfirmDialog } from "@/components/confirm-dialog";
+import { DeployVersionForm } from "@/components/deploy-version-form";
 import { LineageGraph, lineageNodes } from "@/components/lineage-graph";
 import { EvalTable, GateBanner } from "@/components/run-panels";
 import { Badge, Empty, PageHead, QueryView, StatusBadge } from "@/components/ui";
@@ -123,6 +124,14 @@ export default function ModelVersionPage() {
                     ) : (
                       <Empty title="Not deployed" />
                     )}
+                    {can("engineer") ? (
+                      <details style={{ marginTop: 8 }}>
+                        <summary>Deploy this version</summary>
+                        <div style={{ marginTop: 8 }}>
+                          <DeployVersionForm projectId={v.projectId} modelVersionId={v.id} label={`${v.modelName} v${v.version}`} defaultEndpoint={v.modelName} />
+                        </div>
+                      </details>
+                    ) : null}
                   </div>
                 </div>
               </div>
