@@ -1,6 +1,6 @@
 import { defineConfig } from "vitest/config";
 
-// Browser tests against the built app (`next build` first; `npm run test:e2e -w @loraplane/web` does both).
+// Browser tests against the built app: `npx turbo run test:e2e --filter=@loraplane/web` builds it first (npm test does).
 export default defineConfig({
   test: {
     globalSetup: ["@loraplane/db/testing/global-setup"],

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { useTestDb } from "@loraplane/db/testing";
 import { cancelRun, triggerRun } from "@loraplane/services";
 import { Redis } from "ioredis";
@@ -50,6 +51,9 @@ describe("pipeline engine on the local executor", () => {
     const done = await finished(run.id);
     expect(done).toMatchObject({ status: "succeeded", error: null });
     const stages = await t.db.stageRun.findMany({ where: { runId: run.id }, select: { stage: true, status: true, attempt: true, exitCode: true }, orderBy: { createdAt: "asc" } });
+    const train = await t.db.stageRun.findFirstOrThrow({ where: { runId: run.id, stage: "train" }, select: { logsUri: true } });
+    // The stage points at the workload's human-readable log, which the API tails.
+    expect(readFileSync(fileURLToPath(train.logsUri!), "utf8")).toContain("[fake-workload] train for run");
     expect(stages.map((x) => `${x.stage}:${x.status}`)).toEqual(["prepare:succeeded", "train:succeeded", "eval:succeeded", "gate:succeeded", "register:succeeded"]);
     expect(stages.find((x) => x.stage === "train")?.exitCode).toBe(0);
     expect(launchCount(run.id, "train")).toBe(1);

@@ -125,7 +125,7 @@ export async function runWorkloadStage(ctx: TEngineContext, run: TRunRow, spec: 
   if (handle.launched) ctx.metrics.launches.inc({ stage, executor: ctx.executor.kind });
   else ctx.metrics.reattaches.inc({ stage });
   ctx.log.info({ runId: run.id, stage, attempt: stageRow.attempt, externalId: handle.externalId, launched: handle.launched }, handle.launched ? "workload launched" : "re-attached to workload");
-  await updateStageRunIf(ctx.db, stageRow.id, ["running"], { executor: ctx.executor.kind, externalId: handle.externalId, timeoutSeconds, logsUri: handle.outputDir });
+  await updateStageRunIf(ctx.db, stageRow.id, ["running"], { executor: ctx.executor.kind, externalId: handle.externalId, timeoutSeconds, logsUri: ctx.executor.logsUri(handle) });
 
   ctx.metrics.watching.inc();
   try {

@@ -4,6 +4,7 @@
 import { spawn } from "node:child_process";
 import { open, mkdir, readFile, rename, writeFile, stat } from "node:fs/promises";
 import path from "node:path";
+import { pathToFileURL } from "node:url";
 import type { TExecutor, TWorkloadHandle, TWorkloadSpec, TWorkloadState } from "./types.ts";
 
 // `$1`… is the command; sh records its own pid first and the command's exit status last (atomically via rename).
@@ -122,6 +123,9 @@ export function createLocalExecutor(options: TLocalExecutorOptions): TExecutor {
       } finally {
         await fh.close();
       }
+    },
+    logsUri(handle) {
+      return pathToFileURL(path.join(dirOf(handle), "stderr.log")).href;
     },
     async tailLogs(handle, lines) {
       const text = (await readText(path.join(dirOf(handle), "stderr.log"))) ?? "";

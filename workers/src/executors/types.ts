@@ -46,6 +46,8 @@ export interface TExecutor {
   state(handle: TWorkloadHandle): Promise<TWorkloadState>;
   /** Complete stdout lines from byte `offset` on (JSON events); executors whose workloads report over HTTP return none. */
   readEvents(handle: TWorkloadHandle, offset: number): Promise<{ lines: string[]; offset: number }>;
+  /** Where the workload's human-readable log is kept (stored on the stage so the API can tail it). */
+  logsUri(handle: TWorkloadHandle): string;
   /** The last `lines` lines of the workload's human-readable log. */
   tailLogs(handle: TWorkloadHandle, lines: number): Promise<string[]>;
   /** Stops the workload; safe to call when it has already exited. */

@@ -130,7 +130,7 @@ async function waitForHttp(url: string, timeoutMs: number, alive: () => boolean)
 }
 
 export async function startStack(options: { port: number; label: string; worker?: boolean }): Promise<TStack> {
-  if (!existsSync(path.join(WEB_DIR, ".next/BUILD_ID"))) throw new Error("apps/web is not built: run `npx next build` in apps/web first (npm run test:e2e does)");
+  if (!existsSync(path.join(WEB_DIR, ".next/BUILD_ID"))) throw new Error("apps/web is not built: run `npx next build` in apps/web first (`npx turbo run test:e2e --filter=@loraplane/web` does)");
   if (!existsSync("/usr/bin/chromium")) throw new Error("/usr/bin/chromium is missing: apt-get install -y chromium");
   if (!existsSync(PYTHON)) throw new Error(`${PYTHON} is missing: run gpu-runtime's setup-venv script first`);
 

@@ -261,6 +261,11 @@ export function createKubernetesExecutor(options: TKubernetesExecutorOptions): T
       }
     },
 
+    logsUri(handle) {
+      // Pod logs stay in the cluster (until ttlSecondsAfterFinished); the worker copies their tail into stage errors.
+      return `kubernetes://${ns}/jobs/${handle.externalId}`;
+    },
+
     async readOutputFile(handle, relativePath) {
       const runs = path.resolve(options.artifactsDir);
       const relative = path.posix.relative(MOUNTS.runs, path.posix.join(handle.outputDir, relativePath));

@@ -139,7 +139,7 @@ function logPath(dataDir: string, uri: string): string {
 
 async function tailFile(file: string, maxLines: number): Promise<string[]> {
   const info = await stat(file).catch(() => null);
-  if (!info) return [];
+  if (!info?.isFile()) return [];
   const bytes = Math.min(info.size, maxLines * 400 + 4096);
   const handle = await open(file, "r");
   try {
@@ -170,6 +170,8 @@ export const runLogsRoute = defineRoute({
     const candidates = run.stages.filter((s) => s.logsUri && (!query.stage || s.stage === query.stage));
     const stage = candidates[candidates.length - 1];
     if (!stage?.logsUri) return { stage: query.stage ?? null, attempt: null, lines: [] };
+    // Kubernetes pod logs are read from the cluster, not from here; a failed stage's error carries their tail.
+    if (!stage.logsUri.startsWith("file://")) return { stage: stage.stage, attempt: stage.attempt, lines: [`logs are kept by the workload: ${stage.logsUri}`] };
     return { stage: stage.stage, attempt: stage.attempt, lines: await tailFile(logPath(env.LORAPLANE_DATA_DIR, stage.logsUri), query.tail) };
   },
 });
