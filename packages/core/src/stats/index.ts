@@ -1,3 +1,4 @@
 export * from "./downsample";
 export * from "./histogram";
 export * from "./significance";
+export * from "./metric-rollup";

@@ -1,6 +1,9 @@
-// Metric points are written with two statements per batch whatever its size: series upsert, then one multi-row
-// insert from unnest() arrays. A repeated (run, key, step) overwrites the stored value: last write wins.
-import type { DbOrTx } from "../client.ts";
+// Metric points are written in one transaction per batch whatever its size: series upsert, series lock, one
+// multi-row insert from unnest() arrays, then the MetricRollup rows of the buckets the batch touched are recomputed
+// from MetricPoint. A repeated (run, key, step) overwrites the stored value: last write wins, and because rollups are
+// rebuilt from the stored points rather than adjusted by the incoming ones, overwrites leave them exact too.
+import { METRIC_ROLLUP_STEPS } from "@loraplane/core";
+import type { Db, DbOrTx } from "../client.ts";
 
 export interface TMetricPointInput {
   key: string;
@@ -9,8 +12,27 @@ export interface TMetricPointInput {
   wallTime: Date;
 }
 
-/** Returns the number of distinct (key, step) points written. */
-export async function upsertMetricPoints(db: DbOrTx, runId: string, points: readonly TMetricPointInput[]): Promise<number> {
+const R = METRIC_ROLLUP_STEPS;
+
+// min/max over [step, value] arrays give a bucket's first/last point, over [value, step] the point holding its
+// minimum/maximum (the earliest on ties), all in one pass; int4 steps are exact in float8. The step range is written
+// BETWEEN b*R AND b*R + R-1 so the top bucket stays within int4 and the primary key index serves it.
+const UPSERT_TOUCHED_ROLLUPS = `
+  WITH touched AS (SELECT DISTINCT sid, st / ${R} AS b FROM unnest($1::int[], $2::int[]) AS u(sid, st)),
+  agg AS (
+    SELECT t.sid, t.b, count(*)::int AS n, min(ARRAY[p.step, p.value]) AS f, max(ARRAY[p.step, p.value]) AS l,
+           min(ARRAY[p.value, p.step]) AS mn, max(ARRAY[p.value, p.step]) AS mx
+    FROM touched t JOIN "MetricPoint" p ON p."seriesId" = t.sid AND p.step BETWEEN t.b * ${R} AND t.b * ${R} + ${R - 1}
+    GROUP BY t.sid, t.b)
+  INSERT INTO "MetricRollup" ("seriesId", "bucket", "count", "firstStep", "firstValue", "lastStep", "lastValue", "minStep", "minValue", "maxStep", "maxValue")
+  SELECT sid, b, n, f[1]::int, f[2], l[1]::int, l[2], mn[2]::int, mn[1], mx[2]::int, mx[1] FROM agg
+  ON CONFLICT ("seriesId", "bucket") DO UPDATE SET
+    "count" = EXCLUDED."count", "firstStep" = EXCLUDED."firstStep", "firstValue" = EXCLUDED."firstValue",
+    "lastStep" = EXCLUDED."lastStep", "lastValue" = EXCLUDED."lastValue", "minStep" = EXCLUDED."minStep",
+    "minValue" = EXCLUDED."minValue", "maxStep" = EXCLUDED."maxStep", "maxValue" = EXCLUDED."maxValue"`;
+
+/** Returns the number of distinct (key, step) points written. Points and their rollups commit together. */
+export async function upsertMetricPoints(db: Db, runId: string, points: readonly TMetricPointInput[]): Promise<number> {
   if (points.length === 0) return 0;
   // Postgres refuses to update the same row twice in one INSERT … ON CONFLICT, so collapse duplicates inside the
   // batch first, keeping the later one — the same rule as across batches.
@@ -18,35 +40,46 @@ export async function upsertMetricPoints(db: DbOrTx, runId: string, points: read
   for (const p of points) latest.set(`${p.step}\u0000${p.key}`, p);
   const unique = [...latest.values()];
   const keys = [...new Set(unique.map((p) => p.key))];
-  await db.$executeRawUnsafe(
-    `INSERT INTO "MetricSeries" ("runId", "key") SELECT $1, k FROM unnest($2::text[]) AS k ON CONFLICT ("runId", "key") DO NOTHING`,
-    runId,
-    keys,
-  );
-  const series = await db.$queryRawUnsafe<{ id: number; key: string }[]>(
-    `SELECT id, key FROM "MetricSeries" WHERE "runId" = $1 AND key = ANY($2::text[])`,
-    runId,
-    keys,
-  );
-  const idByKey = new Map(series.map((s) => [s.key, s.id]));
-  const ids: number[] = [];
-  const steps: number[] = [];
-  const values: number[] = [];
-  const times: string[] = [];
-  for (const p of unique) {
-    ids.push(idByKey.get(p.key)!);
-    steps.push(p.step);
-    values.push(p.value);
-    times.push(p.wallTime.toISOString());
-  }
-  return db.$executeRawUnsafe(
-    `INSERT INTO "MetricPoint" ("seriesId", "step", "value", "wallTime")
-     SELECT * FROM unnest($1::int[], $2::int[], $3::float8[], $4::timestamptz[])
-     ON CONFLICT ("seriesId", "step") DO UPDATE SET "value" = EXCLUDED."value", "wallTime" = EXCLUDED."wallTime"`,
-    ids,
-    steps,
-    values,
-    times,
+  return db.$transaction(
+    async (tx) => {
+      await tx.$executeRawUnsafe(
+        `INSERT INTO "MetricSeries" ("runId", "key") SELECT $1, k FROM unnest($2::text[]) AS k ON CONFLICT ("runId", "key") DO NOTHING`,
+        runId,
+        keys,
+      );
+      // Two batches of one series must not recompute its rollups concurrently: each would aggregate without the
+      // other's uncommitted points and the later commit would overwrite the bucket with an incomplete summary. The
+      // row lock (taken in id order, so overlapping batches cannot deadlock) makes the second wait and then read
+      // the first one's points. NO KEY UPDATE leaves the MetricPoint foreign-key checks (KEY SHARE) unblocked.
+      const series = await tx.$queryRawUnsafe<{ id: number; key: string }[]>(
+        `SELECT id, key FROM "MetricSeries" WHERE "runId" = $1 AND key = ANY($2::text[]) ORDER BY id FOR NO KEY UPDATE`,
+        runId,
+        keys,
+      );
+      const idByKey = new Map(series.map((s) => [s.key, s.id]));
+      const ids: number[] = [];
+      const steps: number[] = [];
+      const values: number[] = [];
+      const times: string[] = [];
+      for (const p of unique) {
+        ids.push(idByKey.get(p.key)!);
+        steps.push(p.step);
+        values.push(p.value);
+        times.push(p.wallTime.toISOString());
+      }
+      const written = await tx.$executeRawUnsafe(
+        `INSERT INTO "MetricPoint" ("seriesId", "step", "value", "wallTime")
+         SELECT * FROM unnest($1::int[], $2::int[], $3::float8[], $4::timestamptz[])
+         ON CONFLICT ("seriesId", "step") DO UPDATE SET "value" = EXCLUDED."value", "wallTime" = EXCLUDED."wallTime"`,
+        ids,
+        steps,
+        values,
+        times,
+      );
+      await tx.$executeRawUnsafe(UPSERT_TOUCHED_ROLLUPS, ids, steps);
+      return written;
+    },
+    { timeout: 30_000, maxWait: 30_000 },
   );
 }
 
@@ -58,24 +91,72 @@ export interface TSeriesStats {
   id: number;
   key: string;
   count: number;
+  /** Number of MetricRollup rows, and the first/last of them and of the steps; null for a series with no points. */
+  rollups: number;
+  firstBucket: number | null;
+  lastBucket: number | null;
+  firstStep: number | null;
+  lastStep: number | null;
 }
 
+/** Counts from the rollups (≈ 1/256 of the rows), which commit with the points and so always add up to them. */
 export async function findSeriesStats(db: DbOrTx, runId: string, keys: readonly string[]): Promise<TSeriesStats[]> {
-  const rows = await db.$queryRawUnsafe<{ id: number; key: string; count: bigint }[]>(
-    `SELECT s.id, s.key, (SELECT count(*) FROM "MetricPoint" p WHERE p."seriesId" = s.id) AS count
-     FROM "MetricSeries" s WHERE s."runId" = $1 AND s.key = ANY($2::text[]) ORDER BY s.key`,
+  const rows = await db.$queryRawUnsafe<
+    { id: number; key: string; count: bigint; rollups: bigint; firstBucket: number | null; lastBucket: number | null; firstStep: number | null; lastStep: number | null }[]
+  >(
+    `SELECT s.id, s.key, coalesce(sum(r.count), 0)::bigint AS count, count(r.bucket) AS rollups,
+            min(r.bucket) AS "firstBucket", max(r.bucket) AS "lastBucket", min(r."firstStep") AS "firstStep", max(r."lastStep") AS "lastStep"
+     FROM "MetricSeries" s LEFT JOIN "MetricRollup" r ON r."seriesId" = s.id
+     WHERE s."runId" = $1 AND s.key = ANY($2::text[]) GROUP BY s.id, s.key ORDER BY s.key`,
     runId,
     keys,
   );
-  return rows.map((r) => ({ id: r.id, key: r.key, count: Number(r.count) }));
+  return rows.map((r) => ({ ...r, count: Number(r.count), rollups: Number(r.rollups) }));
 }
 
-export function listSeriesPoints(db: DbOrTx, seriesId: number) {
-  return db.metricPoint.findMany({
-    where: { seriesId },
-    select: { step: true, value: true, wallTime: true },
-    orderBy: { step: "asc" },
-  });
+export interface TSeriesPoint {
+  step: number;
+  value: number;
+  wallTime: Date;
+}
+
+/** Every point of a series in step order: one range read of the primary key. */
+export function listSeriesPoints(db: DbOrTx, seriesId: number): Promise<TSeriesPoint[]> {
+  return db.$queryRawUnsafe<TSeriesPoint[]>(`SELECT step, value, "wallTime" FROM "MetricPoint" WHERE "seriesId" = $1 ORDER BY step`, seriesId);
+}
+
+// M4 (Jugel et al., VLDB 2014): per bucket keep the first, last, minimum and maximum point, so a line chart drawn
+// from the result has the same extremes as one drawn from every point. The chosen steps are joined back to
+// MetricPoint, so every returned point is a stored one with its own value and wallTime.
+const m4Query = (aggregates: string) => `
+  WITH b AS (${aggregates}),
+  chosen AS (SELECT DISTINCT unnest(ARRAY[f[1], l[1], mn[2], mx[2]])::int AS step FROM b)
+  SELECT p.step, p.value, p."wallTime" FROM chosen c JOIN "MetricPoint" p ON p."seriesId" = $1 AND p.step = c.step
+  ORDER BY p.step`;
+
+// $2 buckets of equal step ranges over [$3, $4]; (x - lo) / (hi - lo + 1) < 1 keeps the index below $2.
+const M4_FROM_POINTS = m4Query(`
+  SELECT min(ARRAY[step, value]) AS f, max(ARRAY[step, value]) AS l, min(ARRAY[value, step]) AS mn, max(ARRAY[value, step]) AS mx
+  FROM "MetricPoint" WHERE "seriesId" = $1
+  GROUP BY floor((step - $3::int)::float8 * $2::int / ($4::int - $3::int + 1))`);
+
+// The same over rollup rows: $2 buckets of equal ranges of rollup buckets [$3, $4], i.e. step ranges aligned to
+// METRIC_ROLLUP_STEPS. A target bucket is a union of whole rollup buckets, so its first/last/min/max are exact.
+const M4_FROM_ROLLUPS = m4Query(`
+  SELECT min(ARRAY["firstStep", "firstValue"]) AS f, max(ARRAY["lastStep", "lastValue"]) AS l,
+         min(ARRAY["minValue", "minStep"]) AS mn, max(ARRAY["maxValue", "maxStep"]) AS mx
+  FROM "MetricRollup" WHERE "seriesId" = $1
+  GROUP BY floor((bucket - $3::int)::float8 * $2::int / ($4::int - $3::int + 1))`);
+
+/**
+ * At most 4 × buckets points of a series with M4 over equal step ranges, sorted by step. Reads the rollups when
+ * there are more of them than buckets (each output bucket then spans at least one whole rollup), else the points.
+ */
+export function downsampleSeriesM4(db: DbOrTx, stats: TSeriesStats, buckets: number): Promise<TSeriesPoint[]> {
+  if (stats.count === 0) return Promise.resolve([]);
+  return stats.rollups > buckets
+    ? db.$queryRawUnsafe<TSeriesPoint[]>(M4_FROM_ROLLUPS, stats.id, buckets, stats.firstBucket, stats.lastBucket)
+    : db.$queryRawUnsafe<TSeriesPoint[]>(M4_FROM_POINTS, stats.id, buckets, stats.firstStep, stats.lastStep);
 }
 
 /** The latest point of every series of a run: used to show final eval metrics and for sweeps. */

@@ -2,8 +2,9 @@
 // executor, by the worker that reads the workload's stdout. Everything here is idempotent: metric points are keyed
 // by (run, key, step) with last write wins, artifacts by (run, uri), heartbeats only move timestamps forward.
 import { createHash, randomBytes } from "node:crypto";
-import { lttb, STAGES } from "@loraplane/core";
+import { STAGES } from "@loraplane/core";
 import {
+  downsampleSeriesM4,
   findRunById,
   findRunningStageRun,
   findSeriesStats,
@@ -39,7 +40,7 @@ async function requireRun(db: DbOrTx, runId: string) {
   return run;
 }
 
-/** Writes one batch (≤ 1000 points, ≤ 1 MB) with two statements. Repeated (key, step): the last one wins. */
+/** Writes one batch (≤ 1000 points, ≤ 1 MB) and its series' rollups in one transaction. Repeated (key, step): the last one wins. */
 export async function ingestMetricPoints(db: Db, runId: string, points: unknown): Promise<{ accepted: number }> {
   if (Array.isArray(points) && points.length > MAX_POINTS_PER_BATCH) {
     throw new PayloadTooLargeError(`at most ${MAX_POINTS_PER_BATCH} points per request (got ${points.length})`, [{ path: "points", message: `at most ${MAX_POINTS_PER_BATCH} points` }]);
@@ -127,21 +128,22 @@ export async function authenticateRunToken(db: DbOrTx, runId: string, bearerSecr
 export const ZMetricQuery = z.object({
   runId: z.string().min(1),
   keys: z.array(z.string().min(1)).min(1).max(50),
-  maxPoints: z.number().int().min(3).max(10_000).default(1000),
+  // M4 returns up to 4 points per bucket, so fewer than 4 cannot be honoured once a series is downsampled.
+  maxPoints: z.number().int().min(4).max(10_000).default(1000),
 });
 
-/** Each requested series, downsampled on the server with LTTB to at most maxPoints, first and last point kept. */
+/**
+ * Each requested series: whole when it has at most maxPoints points, else downsampled in Postgres with M4 into
+ * floor(maxPoints / 4) equal step ranges, which keeps the first and last step and the global minimum and maximum.
+ * Every returned point is a stored one (with its wallTime), sorted by step.
+ */
 export async function queryMetricSeries(db: Db, query: z.input<typeof ZMetricQuery>) {
   const { runId, keys, maxPoints } = parseInput(ZMetricQuery, query);
   await requireRun(db, runId);
   const stats = await findSeriesStats(db, runId, keys);
   return Promise.all(
     stats.map(async (s) => {
-      const rows = await listSeriesPoints(db, s.id);
-      const points = lttb(
-        rows.map((r) => ({ x: r.step, y: r.value, wallTime: r.wallTime })),
-        maxPoints,
-      ).map((p) => ({ step: p.x, value: p.y, wallTime: p.wallTime }));
+      const points = s.count <= maxPoints ? await listSeriesPoints(db, s.id) : await downsampleSeriesM4(db, s, Math.floor(maxPoints / 4));
       return { key: s.key, total: s.count, downsampled: points.length < s.count, points };
     }),
   );
