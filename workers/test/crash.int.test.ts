@@ -13,10 +13,11 @@ const dirs = makeDataDirs();
 const prefix = `lpq-crash-${randomBytes(4).toString("hex")}`;
 const queue = createPipelineQueue({ connection: { host: "127.0.0.1", port: 6379 }, prefix });
 const children: ChildProcess[] = [];
-const TSX = path.resolve(import.meta.dirname, "../../node_modules/.bin/tsx");
 
 function startWorker(): Promise<ChildProcess> {
-  const child = spawn(TSX, [path.join(import.meta.dirname, "helpers/worker-process.ts")], {
+  // node itself with tsx's loader, not the tsx CLI: the CLI runs the script in a child process, and kill -9 of the CLI
+  // would leave the real worker running.
+  const child = spawn(process.execPath, ["--import", "tsx", path.join(import.meta.dirname, "helpers/worker-process.ts")], {
     env: { ...process.env, DATABASE_URL: t.url, QUEUE_PREFIX: prefix, WORK_DIR: dirs.workDir, FAKE_STEP_MS: "15", FAKE_EVAL_MS: "4000" },
     stdio: ["ignore", "pipe", "inherit"],
   });
