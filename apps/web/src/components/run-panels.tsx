@@ -6,6 +6,7 @@ import { durationBetween, formatBytes, formatDuration, formatNumber, formatTime 
 import type { TArtifact, TEval, TMetricSeries, TPage, TRun, TSample, TStage } from "@/lib/client/types";
 import { useNow } from "@/hooks/use-now";
 import { MetricChart } from "./metric-chart";
+import { DataTable } from "./data-table";
 import { Badge, Empty, ErrorState, Loading, Progress, QueryView, StatusBadge } from "./ui";
 
 export const STAGE_ORDER = ["prepare", "train", "eval", "gate", "register", "approve", "deploy", "rollout"];
@@ -188,32 +189,18 @@ export function GateBanner({ gate }: { gate: TEval["gate"] }) {
 /** `compact` leaves out the reason column (shown as a tooltip instead) for half-width cards. */
 export function EvalTable({ results, compact = false }: { results: TEval["results"]; compact?: boolean }) {
   return (
-    <div className="table-wrap">
-      <table className="table">
-        <thead>
-          <tr>
-            <th>Metric</th>
-            <th className="num">Value</th>
-            <th className="num">Threshold</th>
-            <th>Blocking</th>
-            <th>Result</th>
-            {compact ? null : <th className="hide-sm">Reason</th>}
-          </tr>
-        </thead>
-        <tbody>
-          {results.map((r) => (
-            <tr key={r.metric} title={compact ? (r.reason ?? undefined) : undefined}>
-              <td className="mono">{r.metric}</td>
-              <td className="num">{formatNumber(r.value)}</td>
-              <td className="num">{r.threshold !== null && r.threshold !== undefined ? `${r.comparator ?? ">="} ${formatNumber(r.threshold)}` : "—"}</td>
-              <td>{r.threshold === null || r.threshold === undefined ? "—" : r.blocking ? "yes" : "advisory"}</td>
-              <td className="nowrap">{r.passed === null || r.passed === undefined ? <span className="muted">no threshold</span> : <StatusBadge status={r.passed ? "passed" : "failed"} />}</td>
-              {compact ? null : <td className="hide-sm muted">{r.reason ?? ""}</td>}
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
+    <DataTable columns={["Metric", { label: "Value", className: "num" }, { label: "Threshold", className: "num" }, "Blocking", "Result", !compact && { label: "Reason", className: "hide-sm" }]}>
+      {results.map((r) => (
+        <tr key={r.metric} title={compact ? (r.reason ?? undefined) : undefined}>
+          <td className="mono">{r.metric}</td>
+          <td className="num">{formatNumber(r.value)}</td>
+          <td className="num">{r.threshold !== null && r.threshold !== undefined ? `${r.comparator ?? ">="} ${formatNumber(r.threshold)}` : "—"}</td>
+          <td>{r.threshold === null || r.threshold === undefined ? "—" : r.blocking ? "yes" : "advisory"}</td>
+          <td className="nowrap">{r.passed === null || r.passed === undefined ? <span className="muted">no threshold</span> : <StatusBadge status={r.passed ? "passed" : "failed"} />}</td>
+          {compact ? null : <td className="hide-sm muted">{r.reason ?? ""}</td>}
+        </tr>
+      ))}
+    </DataTable>
   );
 }
 
@@ -293,45 +280,31 @@ export function SamplesTable({ runId, canReview }: { runId: string; canReview: b
       ) : !samples.length ? (
         <Empty title="No samples recorded" />
       ) : (
-        <div className="table-wrap">
-          <table className="table">
-            <thead>
-              <tr>
-                <th className="num">#</th>
-                <th>Prompt</th>
-                <th>Reference</th>
-                <th>Prediction</th>
-                <th className="hide-sm">Scores</th>
-                <th>Review</th>
-              </tr>
-            </thead>
-            <tbody>
-              {shown.map((s) => (
-                <tr key={s.index} data-sample={s.index}>
-                  <td className="num">{s.index}</td>
-                  <td className="mono small" style={{ maxWidth: 260, whiteSpace: "pre-wrap", overflowWrap: "anywhere" }}>{s.prompt}</td>
-                  <td className="mono small" style={{ maxWidth: 200, whiteSpace: "pre-wrap", overflowWrap: "anywhere" }}>{s.reference}</td>
-                  <td className="mono small" style={{ maxWidth: 200, whiteSpace: "pre-wrap", overflowWrap: "anywhere" }}>{s.prediction}</td>
-                  <td className="hide-sm small muted" style={{ maxWidth: 200 }}>
-                    {Object.entries(s.scores ?? {})
-                      .map(([k, v]) => `${k} ${formatNumber(v, 3)}`)
-                      .join(" · ")}
-                  </td>
-                  <td>
-                    <div className="row" role="group" aria-label={`Review sample ${s.index}`} style={{ flexWrap: "nowrap" }}>
-                      <button type="button" className={`btn btn-sm ${s.review === "good" ? "btn-primary" : ""}`} aria-pressed={s.review === "good"} disabled={!canReview} onClick={() => review.mutate({ index: s.index, value: "good" })}>
-                        Good
-                      </button>
-                      <button type="button" className={`btn btn-sm ${s.review === "bad" ? "btn-danger" : ""}`} aria-pressed={s.review === "bad"} disabled={!canReview} onClick={() => review.mutate({ index: s.index, value: "bad" })}>
-                        Bad
-                      </button>
-                    </div>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable columns={[{ label: "#", className: "num" }, "Prompt", "Reference", "Prediction", { label: "Scores", className: "hide-sm" }, "Review"]}>
+          {shown.map((s) => (
+            <tr key={s.index} data-sample={s.index}>
+              <td className="num">{s.index}</td>
+              <td className="mono small" style={{ maxWidth: 260, whiteSpace: "pre-wrap", overflowWrap: "anywhere" }}>{s.prompt}</td>
+              <td className="mono small" style={{ maxWidth: 200, whiteSpace: "pre-wrap", overflowWrap: "anywhere" }}>{s.reference}</td>
+              <td className="mono small" style={{ maxWidth: 200, whiteSpace: "pre-wrap", overflowWrap: "anywhere" }}>{s.prediction}</td>
+              <td className="hide-sm small muted" style={{ maxWidth: 200 }}>
+                {Object.entries(s.scores ?? {})
+                  .map(([k, v]) => `${k} ${formatNumber(v, 3)}`)
+                  .join(" · ")}
+              </td>
+              <td>
+                <div className="row" role="group" aria-label={`Review sample ${s.index}`} style={{ flexWrap: "nowrap" }}>
+                  <button type="button" className={`btn btn-sm ${s.review === "good" ? "btn-primary" : ""}`} aria-pressed={s.review === "good"} disabled={!canReview} onClick={() => review.mutate({ index: s.index, value: "good" })}>
+                    Good
+                  </button>
+                  <button type="button" className={`btn btn-sm ${s.review === "bad" ? "btn-danger" : ""}`} aria-pressed={s.review === "bad"} disabled={!canReview} onClick={() => review.mutate({ index: s.index, value: "bad" })}>
+                    Bad
+                  </button>
+                </div>
+              </td>
+            </tr>
+          ))}
+        </DataTable>
       )}
       {query.hasNextPage ? (
         <button type="button" className="btn btn-sm" style={{ marginTop: 8 }} onClick={() => void query.fetchNextPage()} disabled={query.isFetchingNextPage}>
@@ -351,38 +324,24 @@ export function ArtifactsTable({ runId }: { runId: string }) {
   return (
     <QueryView query={query} isEmpty={(d) => d.length === 0} empty={<Empty title="No artifacts yet">Adapters, checkpoints and reports appear as stages finish.</Empty>}>
       {(artifacts) => (
-        <div className="table-wrap">
-          <table className="table">
-            <thead>
-              <tr>
-                <th>Kind</th>
-                <th>URI</th>
-                <th className="num">Size</th>
-                <th className="hide-sm">sha256</th>
-                <th className="hide-sm">Created</th>
-                <th />
-              </tr>
-            </thead>
-            <tbody>
-              {artifacts.map((a) => (
-                <tr key={a.id}>
-                  <td>
-                    <Badge tone="violet">{a.kind}</Badge>
-                  </td>
-                  <td className="mono small" style={{ overflowWrap: "anywhere" }}>{a.uri}</td>
-                  <td className="num nowrap">{formatBytes(a.sizeBytes)}</td>
-                  <td className="hide-sm mono small" title={a.sha256 ?? undefined}>{a.sha256 ? a.sha256.slice(0, 12) : "—"}</td>
-                  <td className="hide-sm nowrap">{formatTime(a.createdAt)}</td>
-                  <td>
-                    <a className="btn btn-sm" href={`/api/v1/artifacts/${a.id}/download`} download>
-                      Download
-                    </a>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable columns={["Kind", "URI", { label: "Size", className: "num" }, { label: "sha256", className: "hide-sm" }, { label: "Created", className: "hide-sm" }, ""]}>
+          {artifacts.map((a) => (
+            <tr key={a.id}>
+              <td>
+                <Badge tone="violet">{a.kind}</Badge>
+              </td>
+              <td className="mono small" style={{ overflowWrap: "anywhere" }}>{a.uri}</td>
+              <td className="num nowrap">{formatBytes(a.sizeBytes)}</td>
+              <td className="hide-sm mono small" title={a.sha256 ?? undefined}>{a.sha256 ? a.sha256.slice(0, 12) : "—"}</td>
+              <td className="hide-sm nowrap">{formatTime(a.createdAt)}</td>
+              <td>
+                <a className="btn btn-sm" href={`/api/v1/artifacts/${a.id}/download`} download>
+                  Download
+                </a>
+              </td>
+            </tr>
+          ))}
+        </DataTable>
       )}
     </QueryView>
   );

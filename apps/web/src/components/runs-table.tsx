@@ -5,6 +5,7 @@ import { api, qs } from "@/lib/client/api";
 import { durationBetween, formatDuration, formatRelative, shortSha } from "@/lib/client/format";
 import type { TPage, TRunSummary } from "@/lib/client/types";
 import { useNow } from "@/hooks/use-now";
+import { DataTable, LoadMore } from "./data-table";
 import { Empty, ErrorState, Loading, StatusBadge } from "./ui";
 
 const ACTIVE = new Set(["queued", "running", "waiting_approval"]);
@@ -26,47 +27,29 @@ export function RunsTable({ projectId, pipelineId, status, showPipeline = true }
   if (!runs.length) return <Empty title="No runs yet">Trigger a pipeline to start one.</Empty>;
   return (
     <div className="stack" style={{ gap: 8 }}>
-      <div className="table-wrap">
-        <table className="table">
-          <thead>
-            <tr>
-              <th>Run</th>
-              {showPipeline && <th>Pipeline</th>}
-              <th>Status</th>
-              <th className="hide-sm">Stage</th>
-              <th className="hide-sm">Trigger</th>
-              <th className="hide-sm">Commit</th>
-              <th className="num">Duration</th>
-              <th className="hide-sm">Started</th>
-            </tr>
-          </thead>
-          <tbody>
-            {runs.map((run) => (
-              <tr key={run.id}>
-                <td>
-                  <Link href={`/runs/${run.id}`}>#{run.number}</Link>
-                </td>
-                {showPipeline && <td>{run.pipelineName ?? <Link href={`/pipelines/${run.pipelineId}`}>pipeline</Link>}</td>}
-                <td>
-                  <StatusBadge status={run.status} />
-                </td>
-                <td className="hide-sm">{run.currentStage ?? "—"}</td>
-                <td className="hide-sm">{run.trigger}</td>
-                <td className="hide-sm mono">{shortSha(run.gitCommit)}</td>
-                <td className="num">{formatDuration(durationBetween(run.startedAt, run.finishedAt, now))}</td>
-                <td className="hide-sm nowrap" title={run.createdAt}>
-                  {formatRelative(run.createdAt, now)}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <DataTable columns={["Run", showPipeline && "Pipeline", "Status", { label: "Stage", className: "hide-sm" }, { label: "Trigger", className: "hide-sm" }, { label: "Commit", className: "hide-sm" }, { label: "Duration", className: "num" }, { label: "Started", className: "hide-sm" }]}>
+        {runs.map((run) => (
+          <tr key={run.id}>
+            <td>
+              <Link href={`/runs/${run.id}`}>#{run.number}</Link>
+            </td>
+            {showPipeline && <td>{run.pipelineName ?? <Link href={`/pipelines/${run.pipelineId}`}>pipeline</Link>}</td>}
+            <td>
+              <StatusBadge status={run.status} />
+            </td>
+            <td className="hide-sm">{run.currentStage ?? "—"}</td>
+            <td className="hide-sm">{run.trigger}</td>
+            <td className="hide-sm mono">{shortSha(run.gitCommit)}</td>
+            <td className="num">{formatDuration(durationBetween(run.startedAt, run.finishedAt, now))}</td>
+            <td className="hide-sm nowrap" title={run.createdAt}>
+              {formatRelative(run.createdAt, now)}
+            </td>
+          </tr>
+        ))}
+      </DataTable>
       {query.hasNextPage ? (
         <div>
-          <button type="button" className="btn btn-sm" onClick={() => void query.fetchNextPage()} disabled={query.isFetchingNextPage}>
-            {query.isFetchingNextPage ? "Loading…" : "Load more"}
-          </button>
+          <LoadMore query={query} />
         </div>
       ) : null}
     </div>

@@ -1,10 +1,11 @@
 "use client";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { useState } from "react";
+import { useState, type CSSProperties } from "react";
 import { api, errorMessage, type ApiError } from "@/lib/client/api";
 import { formatRelative, formatTime } from "@/lib/client/format";
 import type { TApiToken, TEnvironment, TRole, TUser, TWebhook } from "@/lib/client/types";
 import { ConfirmDialog } from "./confirm-dialog";
+import { DataTable } from "./data-table";
 import { Badge, Empty, QueryView, StatusBadge } from "./ui";
 
 const SCOPES = ["runs:read", "runs:write", "models:read", "models:write", "deployments:read", "deployments:write", "approvals:write", "inference:invoke", "admin"];
@@ -22,6 +23,29 @@ function FormError({ error }: { error: unknown }) {
       {errorMessage(error)}
     </div>
   ) : null;
+}
+
+function CheckboxGroup({ options, value, onChange }: { options: string[]; value: string[]; onChange: (next: (cur: string[]) => string[]) => void }) {
+  return (
+    <div className="row">
+      {options.map((o) => (
+        <label key={o} className="row" style={{ gap: 4 }}>
+          <input type="checkbox" checked={value.includes(o)} onChange={(e) => onChange((cur) => (e.target.checked ? [...cur, o] : cur.filter((x) => x !== o)))} />
+          <code>{o}</code>
+        </label>
+      ))}
+    </div>
+  );
+}
+
+function RoleSelect({ value, onChange, ...rest }: { value: TRole; onChange: (role: TRole) => void; id?: string; style?: CSSProperties; "aria-label"?: string }) {
+  return (
+    <select {...rest} className="input" value={value} onChange={(e) => onChange(e.target.value as TRole)}>
+      {ROLES.map((r) => (
+        <option key={r}>{r}</option>
+      ))}
+    </select>
+  );
 }
 
 /** A secret the server will never show again. */
@@ -104,14 +128,7 @@ export function TokensSettings({ projectId }: { projectId: string | undefined })
         </div>
         <fieldset>
           <legend>Scopes</legend>
-          <div className="row">
-            {SCOPES.map((s) => (
-              <label key={s} className="row" style={{ gap: 4 }}>
-                <input type="checkbox" checked={scopes.includes(s)} onChange={(e) => setScopes((cur) => (e.target.checked ? [...cur, s] : cur.filter((x) => x !== s)))} />
-                <code>{s}</code>
-              </label>
-            ))}
-          </div>
+          <CheckboxGroup options={SCOPES} value={scopes} onChange={setScopes} />
           <FieldError error={create.error} path="scopes" />
         </fieldset>
         <label className="row">
@@ -127,43 +144,29 @@ export function TokensSettings({ projectId }: { projectId: string | undefined })
       </form>
       <QueryView query={query} isEmpty={(d) => d.length === 0} empty={<Empty title="No tokens yet" />}>
         {(tokens) => (
-          <div className="table-wrap">
-            <table className="table">
-              <thead>
-                <tr>
-                  <th>Name</th>
-                  <th>Prefix</th>
-                  <th>Scopes</th>
-                  <th className="hide-sm">Expires</th>
-                  <th className="hide-sm">Last used</th>
-                  <th />
+          <DataTable columns={["Name", "Prefix", "Scopes", { label: "Expires", className: "hide-sm" }, { label: "Last used", className: "hide-sm" }, ""]}>
+            {tokens.map((t) => {
+              const expired = t.expiresAt ? Date.parse(t.expiresAt) < Date.now() : false;
+              return (
+                <tr key={t.id}>
+                  <td>
+                    {t.name} {t.revokedAt ? <StatusBadge status="revoked" /> : expired ? <StatusBadge status="failed" label="expired" /> : null}
+                  </td>
+                  <td className="mono">{t.prefix}…</td>
+                  <td className="small">{t.scopes.join(", ")}</td>
+                  <td className="hide-sm">{t.expiresAt ? formatTime(t.expiresAt) : "never"}</td>
+                  <td className="hide-sm">{t.lastUsedAt ? formatRelative(t.lastUsedAt) : "never"}</td>
+                  <td className="right">
+                    {!t.revokedAt ? (
+                      <button type="button" className="btn btn-sm" onClick={() => setRevoking(t)}>
+                        Revoke
+                      </button>
+                    ) : null}
+                  </td>
                 </tr>
-              </thead>
-              <tbody>
-                {tokens.map((t) => {
-                  const expired = t.expiresAt ? Date.parse(t.expiresAt) < Date.now() : false;
-                  return (
-                    <tr key={t.id}>
-                      <td>
-                        {t.name} {t.revokedAt ? <StatusBadge status="revoked" /> : expired ? <StatusBadge status="failed" label="expired" /> : null}
-                      </td>
-                      <td className="mono">{t.prefix}…</td>
-                      <td className="small">{t.scopes.join(", ")}</td>
-                      <td className="hide-sm">{t.expiresAt ? formatTime(t.expiresAt) : "never"}</td>
-                      <td className="hide-sm">{t.lastUsedAt ? formatRelative(t.lastUsedAt) : "never"}</td>
-                      <td className="right">
-                        {!t.revokedAt ? (
-                          <button type="button" className="btn btn-sm" onClick={() => setRevoking(t)}>
-                            Revoke
-                          </button>
-                        ) : null}
-                      </td>
-                    </tr>
-                  );
-                })}
-              </tbody>
-            </table>
-          </div>
+              );
+            })}
+          </DataTable>
         )}
       </QueryView>
       {revoking && (
@@ -217,11 +220,7 @@ export function UsersSettings() {
           </div>
           <div className="field">
             <label htmlFor="user-role">Global role</label>
-            <select id="user-role" className="input" value={role} onChange={(e) => setRole(e.target.value as TRole)}>
-              {ROLES.map((r) => (
-                <option key={r}>{r}</option>
-              ))}
-            </select>
+            <RoleSelect id="user-role" value={role} onChange={setRole} />
           </div>
         </div>
         <FormError error={create.error} />
@@ -235,41 +234,25 @@ export function UsersSettings() {
       <FormError error={update.error} />
       <QueryView query={query} isEmpty={(d) => d.length === 0}>
         {(users) => (
-          <div className="table-wrap">
-            <table className="table">
-              <thead>
-                <tr>
-                  <th>User</th>
-                  <th>Global role</th>
-                  <th className="hide-sm">Created</th>
-                  <th />
-                </tr>
-              </thead>
-              <tbody>
-                {users.map((u) => (
-                  <tr key={u.id}>
-                    <td>
-                      {u.name || u.email} {u.disabledAt ? <Badge tone="red">disabled</Badge> : null}
-                      <div className="muted small">{u.email}</div>
-                    </td>
-                    <td>
-                      <select className="input" style={{ width: 130 }} aria-label={`Role of ${u.email}`} value={u.role} onChange={(e) => update.mutate({ id: u.id, body: { role: e.target.value } })}>
-                        {ROLES.map((r) => (
-                          <option key={r}>{r}</option>
-                        ))}
-                      </select>
-                    </td>
-                    <td className="hide-sm">{formatRelative(u.createdAt)}</td>
-                    <td className="right">
-                      <button type="button" className="btn btn-sm" onClick={() => update.mutate({ id: u.id, body: { disabled: !u.disabledAt } })}>
-                        {u.disabledAt ? "Enable" : "Disable"}
-                      </button>
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <DataTable columns={["User", "Global role", { label: "Created", className: "hide-sm" }, ""]}>
+            {users.map((u) => (
+              <tr key={u.id}>
+                <td>
+                  {u.name || u.email} {u.disabledAt ? <Badge tone="red">disabled</Badge> : null}
+                  <div className="muted small">{u.email}</div>
+                </td>
+                <td>
+                  <RoleSelect style={{ width: 130 }} aria-label={`Role of ${u.email}`} value={u.role} onChange={(next) => update.mutate({ id: u.id, body: { role: next } })} />
+                </td>
+                <td className="hide-sm">{formatRelative(u.createdAt)}</td>
+                <td className="right">
+                  <button type="button" className="btn btn-sm" onClick={() => update.mutate({ id: u.id, body: { disabled: !u.disabledAt } })}>
+                    {u.disabledAt ? "Enable" : "Disable"}
+                  </button>
+                </td>
+              </tr>
+            ))}
+          </DataTable>
         )}
       </QueryView>
     </div>
@@ -317,11 +300,7 @@ export function MembersSettings({ projectId, canEdit }: { projectId: string; can
           </div>
           <div className="field" style={{ flex: 1, minWidth: 120 }}>
             <label htmlFor="member-role">Role</label>
-            <select id="member-role" className="input" value={role} onChange={(e) => setRole(e.target.value as TRole)}>
-              {ROLES.map((r) => (
-                <option key={r}>{r}</option>
-              ))}
-            </select>
+            <RoleSelect id="member-role" value={role} onChange={setRole} />
           </div>
           <button type="submit" className="btn btn-primary" style={{ alignSelf: "flex-end" }} disabled={!typedUser || put.isPending}>
             Add / update
@@ -331,45 +310,30 @@ export function MembersSettings({ projectId, canEdit }: { projectId: string; can
       <FormError error={put.error} />
       <QueryView query={query} isEmpty={(d) => d.length === 0} empty={<Empty title="No members" />}>
         {(members) => (
-          <div className="table-wrap">
-            <table className="table">
-              <thead>
-                <tr>
-                  <th>Member</th>
-                  <th>Project role</th>
-                  {canEdit ? <th /> : null}
-                </tr>
-              </thead>
-              <tbody>
-                {members.map((m) => (
-                  <tr key={m.userId}>
-                    <td>
-                      {m.name || m.email}
-                      <div className="muted small">{m.email}</div>
-                    </td>
-                    <td>
-                      {canEdit ? (
-                        <select className="input" style={{ width: 130 }} aria-label={`Project role of ${m.email}`} value={m.role} onChange={(e) => put.mutate({ userId: m.userId, role: e.target.value as TRole })}>
-                          {ROLES.map((r) => (
-                            <option key={r}>{r}</option>
-                          ))}
-                        </select>
-                      ) : (
-                        m.role
-                      )}
-                    </td>
-                    {canEdit ? (
-                      <td className="right">
-                        <button type="button" className="btn btn-sm" onClick={() => setRemoving(m)}>
-                          Remove
-                        </button>
-                      </td>
-                    ) : null}
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <DataTable columns={["Member", "Project role", canEdit && ""]}>
+            {members.map((m) => (
+              <tr key={m.userId}>
+                <td>
+                  {m.name || m.email}
+                  <div className="muted small">{m.email}</div>
+                </td>
+                <td>
+                  {canEdit ? (
+                    <RoleSelect style={{ width: 130 }} aria-label={`Project role of ${m.email}`} value={m.role} onChange={(next) => put.mutate({ userId: m.userId, role: next })} />
+                  ) : (
+                    m.role
+                  )}
+                </td>
+                {canEdit ? (
+                  <td className="right">
+                    <button type="button" className="btn btn-sm" onClick={() => setRemoving(m)}>
+                      Remove
+                    </button>
+                  </td>
+                ) : null}
+              </tr>
+            ))}
+          </DataTable>
         )}
       </QueryView>
       {removing && (
@@ -443,37 +407,24 @@ export function EnvironmentsSettings({ projectId, canEdit }: { projectId: string
       <FormError error={patch.error} />
       <QueryView query={query} isEmpty={(d) => d.length === 0} empty={<Empty title="No environments" />}>
         {(envs) => (
-          <div className="table-wrap">
-            <table className="table">
-              <thead>
-                <tr>
-                  <th>Name</th>
-                  <th>Tier</th>
-                  <th className="hide-sm">Namespace</th>
-                  <th className="hide-sm">Gateway</th>
-                  <th>Approval</th>
-                </tr>
-              </thead>
-              <tbody>
-                {envs.map((env) => (
-                  <tr key={env.id}>
-                    <td>{env.name}</td>
-                    <td>
-                      <Badge>{env.tier}</Badge>
-                    </td>
-                    <td className="hide-sm mono">{env.namespace}</td>
-                    <td className="hide-sm mono small">{env.gatewayUrl ?? "—"}</td>
-                    <td>
-                      <label className="row" style={{ gap: 4 }}>
-                        <input type="checkbox" checked={env.requiresApproval} disabled={!canEdit || patch.isPending} onChange={(e) => patch.mutate({ id: env.id, body: { requiresApproval: e.target.checked } })} />
-                        required
-                      </label>
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <DataTable columns={["Name", "Tier", { label: "Namespace", className: "hide-sm" }, { label: "Gateway", className: "hide-sm" }, "Approval"]}>
+            {envs.map((env) => (
+              <tr key={env.id}>
+                <td>{env.name}</td>
+                <td>
+                  <Badge>{env.tier}</Badge>
+                </td>
+                <td className="hide-sm mono">{env.namespace}</td>
+                <td className="hide-sm mono small">{env.gatewayUrl ?? "—"}</td>
+                <td>
+                  <label className="row" style={{ gap: 4 }}>
+                    <input type="checkbox" checked={env.requiresApproval} disabled={!canEdit || patch.isPending} onChange={(e) => patch.mutate({ id: env.id, body: { requiresApproval: e.target.checked } })} />
+                    required
+                  </label>
+                </td>
+              </tr>
+            ))}
+          </DataTable>
         )}
       </QueryView>
     </div>
@@ -517,14 +468,7 @@ export function WebhooksSettings({ projectId, canEdit }: { projectId: string; ca
           </div>
           <fieldset>
             <legend>Events</legend>
-            <div className="row">
-              {WEBHOOK_EVENTS.map((ev) => (
-                <label key={ev} className="row" style={{ gap: 4 }}>
-                  <input type="checkbox" checked={events.includes(ev)} onChange={(e) => setEvents((cur) => (e.target.checked ? [...cur, ev] : cur.filter((x) => x !== ev)))} />
-                  <code>{ev}</code>
-                </label>
-              ))}
-            </div>
+            <CheckboxGroup options={WEBHOOK_EVENTS} value={events} onChange={setEvents} />
           </fieldset>
           <FormError error={create.error} />
           <div>
@@ -537,36 +481,24 @@ export function WebhooksSettings({ projectId, canEdit }: { projectId: string; ca
       ) : null}
       <QueryView query={query} isEmpty={(d) => d.length === 0} empty={<Empty title="No webhook subscriptions" />}>
         {(hooks) => (
-          <div className="table-wrap">
-            <table className="table">
-              <thead>
-                <tr>
-                  <th>URL</th>
-                  <th>Events</th>
-                  <th className="hide-sm">Created</th>
-                  <th />
-                </tr>
-              </thead>
-              <tbody>
-                {hooks.map((h) => (
-                  <tr key={h.id}>
-                    <td className="mono small" style={{ overflowWrap: "anywhere" }}>
-                      {h.url} {!h.active ? <Badge>inactive</Badge> : null}
-                    </td>
-                    <td className="small">{h.events.join(", ")}</td>
-                    <td className="hide-sm">{formatRelative(h.createdAt)}</td>
-                    <td className="right">
-                      {canEdit ? (
-                        <button type="button" className="btn btn-sm" onClick={() => setDeleting(h)}>
-                          Delete
-                        </button>
-                      ) : null}
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <DataTable columns={["URL", "Events", { label: "Created", className: "hide-sm" }, ""]}>
+            {hooks.map((h) => (
+              <tr key={h.id}>
+                <td className="mono small" style={{ overflowWrap: "anywhere" }}>
+                  {h.url} {!h.active ? <Badge>inactive</Badge> : null}
+                </td>
+                <td className="small">{h.events.join(", ")}</td>
+                <td className="hide-sm">{formatRelative(h.createdAt)}</td>
+                <td className="right">
+                  {canEdit ? (
+                    <button type="button" className="btn btn-sm" onClick={() => setDeleting(h)}>
+                      Delete
+                    </button>
+                  ) : null}
+                </td>
+              </tr>
+            ))}
+          </DataTable>
         )}
       </QueryView>
       {deleting && (

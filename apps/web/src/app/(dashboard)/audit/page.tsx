@@ -7,6 +7,7 @@ import type { TAuditEntry, TPage } from "@/lib/client/types";
 import { useDebouncedValue } from "@/hooks/use-debounced-value";
 import { useDirectory } from "@/hooks/use-directory";
 import { useProject } from "@/hooks/use-project";
+import { DataTable, LoadMore } from "@/components/data-table";
 import { Empty, ErrorState, Loading, PageHead } from "@/components/ui";
 
 const SUBJECTS = ["", "pipeline", "run", "model_version", "deployment", "approval", "environment", "token", "user", "webhook", "project"];
@@ -78,47 +79,30 @@ export default function AuditPage() {
         <Empty title="No audit entries match" />
       ) : (
         <>
-          <div className="table-wrap">
-            <table className="table">
-              <thead>
-                <tr>
-                  <th>Time</th>
-                  <th>Actor</th>
-                  <th>Action</th>
-                  <th>Subject</th>
-                  <th className="hide-sm">Details</th>
-                </tr>
-              </thead>
-              <tbody>
-                {rows.map((r) => (
-                  <tr key={String(r.id)}>
-                    <td className="nowrap">{formatTime(r.createdAt)}</td>
-                    <td>
-                      {directory.userName(r.actorId) ?? r.actorType}
-                      {r.actorId ? (
-                        <button type="button" className="btn btn-ghost btn-sm mono" title="Filter by this actor" onClick={() => setActorId(r.actorId ?? "")}>
-                          {r.actorId.slice(0, 12)}
-                        </button>
-                      ) : null}
-                    </td>
-                    <td className="mono">{r.action}</td>
-                    <td>
-                      {r.subjectType}
-                      {r.subjectId ? <div className="mono small muted">{r.subjectId.slice(0, 14)}</div> : null}
-                    </td>
-                    <td className="hide-sm">
-                      <Diff before={r.before} after={r.after} />
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-          {query.hasNextPage ? (
-            <button type="button" className="btn btn-sm" style={{ marginTop: 8 }} onClick={() => void query.fetchNextPage()} disabled={query.isFetchingNextPage}>
-              {query.isFetchingNextPage ? "Loading…" : "Load older entries"}
-            </button>
-          ) : null}
+          <DataTable columns={["Time", "Actor", "Action", "Subject", { label: "Details", className: "hide-sm" }]}>
+            {rows.map((r) => (
+              <tr key={String(r.id)}>
+                <td className="nowrap">{formatTime(r.createdAt)}</td>
+                <td>
+                  {directory.userName(r.actorId) ?? r.actorType}
+                  {r.actorId ? (
+                    <button type="button" className="btn btn-ghost btn-sm mono" title="Filter by this actor" onClick={() => setActorId(r.actorId ?? "")}>
+                      {r.actorId.slice(0, 12)}
+                    </button>
+                  ) : null}
+                </td>
+                <td className="mono">{r.action}</td>
+                <td>
+                  {r.subjectType}
+                  {r.subjectId ? <div className="mono small muted">{r.subjectId.slice(0, 14)}</div> : null}
+                </td>
+                <td className="hide-sm">
+                  <Diff before={r.before} after={r.after} />
+                </td>
+              </tr>
+            ))}
+          </DataTable>
+          <LoadMore query={query} label="Load older entries" style={{ marginTop: 8 }} />
         </>
       )}
     </>

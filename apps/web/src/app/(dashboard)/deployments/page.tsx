@@ -6,6 +6,7 @@ import { api } from "@/lib/client/api";
 import { formatPercentBps, formatRelative } from "@/lib/client/format";
 import type { TDeployment, TEnvironment } from "@/lib/client/types";
 import { useProject } from "@/hooks/use-project";
+import { DataTable } from "@/components/data-table";
 import { WeightsBar } from "@/components/deployment-panels";
 import { Badge, Empty, PageHead, QueryView, StatusBadge } from "@/components/ui";
 
@@ -63,39 +64,26 @@ export default function DeploymentsPage() {
                     ) : !rows.length ? (
                       <div className="muted small">Nothing {showFinished ? "" : "active "}in {env.name}.</div>
                     ) : (
-                      <div className="table-wrap">
-                        <table className="table">
-                          <thead>
-                            <tr>
-                              <th>Endpoint</th>
-                              <th>State</th>
-                              <th className="hide-sm">Strategy</th>
-                              <th style={{ minWidth: 180 }}>Variants</th>
-                              <th className="hide-sm">Updated</th>
-                            </tr>
-                          </thead>
-                          <tbody>
-                            {rows.map((d) => (
-                              <tr key={d.id}>
-                                <td>
-                                  <Link href={`/deployments/${d.id}`}>{d.endpointName}</Link>
-                                </td>
-                                <td>
-                                  <StatusBadge status={d.state} />
-                                </td>
-                                <td className="hide-sm">{d.strategy.replace("_", "-")}</td>
-                                <td>
-                                  <WeightsBar variants={d.variants} />
-                                  <div className="small muted" style={{ marginTop: 2 }}>
-                                    {d.variants.map((v) => `${v.role} ${v.servedModelName ?? ""} ${formatPercentBps(v.weightBps)}`).join(" · ")}
-                                  </div>
-                                </td>
-                                <td className="hide-sm">{formatRelative(d.finishedAt ?? d.createdAt)}</td>
-                              </tr>
-                            ))}
-                          </tbody>
-                        </table>
-                      </div>
+                      <DataTable columns={["Endpoint", "State", { label: "Strategy", className: "hide-sm" }, { label: "Variants", style: { minWidth: 180 } }, { label: "Updated", className: "hide-sm" }]}>
+                        {rows.map((d) => (
+                          <tr key={d.id}>
+                            <td>
+                              <Link href={`/deployments/${d.id}`}>{d.endpointName}</Link>
+                            </td>
+                            <td>
+                              <StatusBadge status={d.state} />
+                            </td>
+                            <td className="hide-sm">{d.strategy.replace("_", "-")}</td>
+                            <td>
+                              <WeightsBar variants={d.variants} />
+                              <div className="small muted" style={{ marginTop: 2 }}>
+                                {d.variants.map((v) => `${v.role} ${v.servedModelName ?? ""} ${formatPercentBps(v.weightBps)}`).join(" · ")}
+                              </div>
+                            </td>
+                            <td className="hide-sm">{formatRelative(d.finishedAt ?? d.createdAt)}</td>
+                          </tr>
+                        ))}
+                      </DataTable>
                     )}
                   </section>
                 );

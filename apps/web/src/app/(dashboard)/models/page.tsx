@@ -7,6 +7,7 @@ import { api } from "@/lib/client/api";
 import { formatRelative, shortSha } from "@/lib/client/format";
 import type { TModel } from "@/lib/client/types";
 import { useProject } from "@/hooks/use-project";
+import { DataTable } from "@/components/data-table";
 import { Badge, Empty, PageHead, QueryView, StatusBadge } from "@/components/ui";
 
 export default function ModelsPage() {
@@ -44,54 +45,47 @@ export default function ModelsPage() {
                     <h2>{model.name}</h2>
                     <span className="muted small">{model.versions.length} version(s)</span>
                   </div>
-                  <div className="table-wrap">
-                    <table className="table">
-                      <thead>
-                        <tr>
-                          <th style={{ width: 32 }}>
-                            <span className="hide-sm">Cmp</span>
-                          </th>
-                          <th>Version</th>
-                          <th>Status</th>
-                          <th>Aliases</th>
-                          <th className="hide-sm">Base model</th>
-                          <th className="hide-sm">Commit</th>
-                          <th className="hide-sm">Run</th>
-                          <th className="hide-sm">Created</th>
-                        </tr>
-                      </thead>
-                      <tbody>
-                        {[...model.versions].sort((a, b) => b.version - a.version).map((v) => (
-                          <tr key={v.id}>
-                            <td>
-                              <input type="checkbox" aria-label={`Compare ${model.name} v${v.version}`} checked={picked.includes(v.id)} onChange={() => toggle(v.id)} />
-                            </td>
-                            <td>
-                              <Link href={`/models/${v.id}`}>v{v.version}</Link>
-                            </td>
-                            <td>
-                              <StatusBadge status={v.status} />
-                            </td>
-                            <td>
-                              <span className="row" style={{ gap: 4 }}>
-                                {(v.aliases ?? []).map((a) => (
-                                  <Badge key={a} tone="violet">
-                                    @{a}
-                                  </Badge>
-                                ))}
-                              </span>
-                            </td>
-                            <td className="hide-sm mono small">{v.baseModel}</td>
-                            <td className="hide-sm mono">{shortSha(v.gitCommit)}</td>
-                            <td className="hide-sm">
-                              <Link href={`/runs/${v.runId}`}>run</Link>
-                            </td>
-                            <td className="hide-sm">{formatRelative(v.createdAt)}</td>
-                          </tr>
-                        ))}
-                      </tbody>
-                    </table>
-                  </div>
+                  <DataTable
+                    columns={[
+                      { label: <span className="hide-sm">Cmp</span>, style: { width: 32 } },
+                      "Version",
+                      "Status",
+                      "Aliases",
+                      { label: "Base model", className: "hide-sm" },
+                      { label: "Commit", className: "hide-sm" },
+                      { label: "Run", className: "hide-sm" },
+                      { label: "Created", className: "hide-sm" },
+                    ]}
+                  >
+                    {[...model.versions].sort((a, b) => b.version - a.version).map((v) => (
+                      <tr key={v.id}>
+                        <td>
+                          <input type="checkbox" aria-label={`Compare ${model.name} v${v.version}`} checked={picked.includes(v.id)} onChange={() => toggle(v.id)} />
+                        </td>
+                        <td>
+                          <Link href={`/models/${v.id}`}>v{v.version}</Link>
+                        </td>
+                        <td>
+                          <StatusBadge status={v.status} />
+                        </td>
+                        <td>
+                          <span className="row" style={{ gap: 4 }}>
+                            {(v.aliases ?? []).map((a) => (
+                              <Badge key={a} tone="violet">
+                                @{a}
+                              </Badge>
+                            ))}
+                          </span>
+                        </td>
+                        <td className="hide-sm mono small">{v.baseModel}</td>
+                        <td className="hide-sm mono">{shortSha(v.gitCommit)}</td>
+                        <td className="hide-sm">
+                          <Link href={`/runs/${v.runId}`}>run</Link>
+                        </td>
+                        <td className="hide-sm">{formatRelative(v.createdAt)}</td>
+                      </tr>
+                    ))}
+                  </DataTable>
                 </section>
               ))}
             </div>

@@ -5,6 +5,7 @@ import { api, qs } from "@/lib/client/api";
 import { formatRelative } from "@/lib/client/format";
 import type { TPage, TPipeline, TRunSummary } from "@/lib/client/types";
 import { useProject } from "@/hooks/use-project";
+import { DataTable } from "@/components/data-table";
 import { TriggerButton } from "@/components/trigger-button";
 import { Empty, PageHead, QueryView, StatusBadge } from "@/components/ui";
 
@@ -65,39 +66,25 @@ export default function PipelinesPage() {
           }
         >
           {(pipelines) => (
-            <div className="table-wrap">
-              <table className="table">
-                <thead>
-                  <tr>
-                    <th>Name</th>
-                    <th className="hide-sm">Base model</th>
-                    <th className="hide-sm">Dataset</th>
-                    <th>Last run</th>
-                    <th className="hide-sm">Updated</th>
-                    <th />
-                  </tr>
-                </thead>
-                <tbody>
-                  {pipelines.map((p) => (
-                    <tr key={p.id}>
-                      <td>
-                        <Link href={`/pipelines/${p.id}`}>{p.name}</Link>
-                        <div className="muted small">v{p.specVersion}{p.description ? ` · ${p.description}` : ""}</div>
-                      </td>
-                      <td className="hide-sm mono">{specField(p.spec, ["model", "baseModel"])}</td>
-                      <td className="hide-sm">
-                        {specField(p.spec, ["dataset", "name"])}@{specField(p.spec, ["dataset", "version"])}
-                      </td>
-                      <td>
-                        <LastRun run={recent.data?.get(p.id)} known={recent.isSuccess} />
-                      </td>
-                      <td className="hide-sm">{formatRelative(p.updatedAt)}</td>
-                      <td className="right">{can("engineer") ? <TriggerButton pipelineId={p.id} /> : null}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
+            <DataTable columns={["Name", { label: "Base model", className: "hide-sm" }, { label: "Dataset", className: "hide-sm" }, "Last run", { label: "Updated", className: "hide-sm" }, ""]}>
+              {pipelines.map((p) => (
+                <tr key={p.id}>
+                  <td>
+                    <Link href={`/pipelines/${p.id}`}>{p.name}</Link>
+                    <div className="muted small">v{p.specVersion}{p.description ? ` · ${p.description}` : ""}</div>
+                  </td>
+                  <td className="hide-sm mono">{specField(p.spec, ["model", "baseModel"])}</td>
+                  <td className="hide-sm">
+                    {specField(p.spec, ["dataset", "name"])}@{specField(p.spec, ["dataset", "version"])}
+                  </td>
+                  <td>
+                    <LastRun run={recent.data?.get(p.id)} known={recent.isSuccess} />
+                  </td>
+                  <td className="hide-sm">{formatRelative(p.updatedAt)}</td>
+                  <td className="right">{can("engineer") ? <TriggerButton pipelineId={p.id} /> : null}</td>
+                </tr>
+              ))}
+            </DataTable>
           )}
         </QueryView>
       )}
