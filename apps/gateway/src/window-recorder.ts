@@ -1,23 +1,12 @@
 import { emptyHistogram, recordValue } from "@loraplane/core";
-import type { TServingWindowWrite } from "@loraplane/db";
+import type { TServingWindowTotals, TServingWindowWrite } from "@loraplane/db";
 
 export type TOutcome = "ok" | "client_error" | "server_error" | "timeout" | "upstream_unreachable" | "cancelled";
 
-interface TWindow {
+interface TWindow extends TServingWindowTotals {
   deploymentId: string;
   variantId: string;
   windowStart: number;
-  requests: number;
-  errors: number;
-  errors4xx: number;
-  errors5xx: number;
-  timeouts: number;
-  latencyHist: number[];
-  ttftHist: number[];
-  latencySumMs: number;
-  outputTokens: number;
-  feedbackUp: number;
-  feedbackDown: number;
   dirty: boolean;
 }
 

@@ -1,12 +1,8 @@
 import type { DbOrTx } from "../client.ts";
 import type { ExecutorKind, VariantStatus } from "../generated/prisma/enums.ts";
 
-export type TServingWindowWrite = {
-  deploymentId: string;
-  variantId: string;
-  gatewayId: string;
-  windowStart: Date;
-  windowSeconds: number;
+/** What a gateway counts for one variant in one window; the columns shared by writes and reads. */
+export type TServingWindowTotals = {
   requests: number;
   errors: number;
   errors4xx: number;
@@ -18,6 +14,14 @@ export type TServingWindowWrite = {
   outputTokens: number;
   feedbackUp: number;
   feedbackDown: number;
+};
+
+export type TServingWindowWrite = TServingWindowTotals & {
+  deploymentId: string;
+  variantId: string;
+  gatewayId: string;
+  windowStart: Date;
+  windowSeconds: number;
 };
 
 /**
@@ -35,23 +39,25 @@ export async function upsertServingWindows(db: DbOrTx, rows: TServingWindowWrite
   }
 }
 
-export type TServingWindowRow = {
-  variantId: string;
-  gatewayId: string;
-  windowStart: Date;
-  windowSeconds: number;
-  requests: number;
-  errors: number;
-  errors4xx: number;
-  errors5xx: number;
-  timeouts: number;
-  latencyHist: number[];
-  ttftHist: number[];
-  latencySumMs: number;
-  outputTokens: number;
-  feedbackUp: number;
-  feedbackDown: number;
-};
+export type TServingWindowRow = Omit<TServingWindowWrite, "deploymentId">;
+
+const windowRowSelect = {
+  variantId: true,
+  gatewayId: true,
+  windowStart: true,
+  windowSeconds: true,
+  requests: true,
+  errors: true,
+  errors4xx: true,
+  errors5xx: true,
+  timeouts: true,
+  latencyHist: true,
+  ttftHist: true,
+  latencySumMs: true,
+  outputTokens: true,
+  feedbackUp: true,
+  feedbackDown: true,
+} as const satisfies Record<keyof TServingWindowRow, true>;
 
 export function listServingWindows(db: DbOrTx, filter: { deploymentId: string; since?: Date; until?: Date; variantId?: string }): Promise<TServingWindowRow[]> {
   return db.servingWindow.findMany({
@@ -60,23 +66,7 @@ export function listServingWindows(db: DbOrTx, filter: { deploymentId: string; s
       ...(filter.variantId ? { variantId: filter.variantId } : {}),
       ...(filter.since || filter.until ? { windowStart: { ...(filter.since ? { gte: filter.since } : {}), ...(filter.until ? { lt: filter.until } : {}) } } : {}),
     },
-    select: {
-      variantId: true,
-      gatewayId: true,
-      windowStart: true,
-      windowSeconds: true,
-      requests: true,
-      errors: true,
-      errors4xx: true,
-      errors5xx: true,
-      timeouts: true,
-      latencyHist: true,
-      ttftHist: true,
-      latencySumMs: true,
-      outputTokens: true,
-      feedbackUp: true,
-      feedbackDown: true,
-    },
+    select: windowRowSelect,
     orderBy: { windowStart: "asc" },
   });
 }
