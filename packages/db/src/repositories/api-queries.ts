@@ -1,6 +1,7 @@
 // Read models of the REST API and dashboard: paginated lists and detail views across runs, registry and serving.
 import type { DbOrTx } from "../client.ts";
 import type { ApprovalStatus, DeploymentState, RunStatus, SampleReview } from "../generated/prisma/enums.ts";
+import { approvalSelect } from "./approvals.ts";
 
 const runListSelect = {
   id: true,
@@ -174,21 +175,7 @@ export function listDeploymentsOfProject(db: DbOrTx, projectId: string, filter: 
 export function listApprovalRecords(db: DbOrTx, filter: { projectIds: string[]; status?: ApprovalStatus }) {
   return db.approvalRequest.findMany({
     where: { projectId: { in: filter.projectIds }, ...(filter.status ? { status: filter.status } : {}) },
-    select: {
-      id: true,
-      projectId: true,
-      environmentId: true,
-      subjectType: true,
-      subjectId: true,
-      deploymentId: true,
-      summary: true,
-      status: true,
-      requestedById: true,
-      decidedById: true,
-      comment: true,
-      createdAt: true,
-      decidedAt: true,
-    },
+    select: approvalSelect,
     orderBy: { createdAt: "desc" },
     take: 200,
   });

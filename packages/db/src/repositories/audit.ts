@@ -1,5 +1,5 @@
 import type { DbOrTx } from "../client.ts";
-import { Prisma } from "../generated/prisma/client.ts";
+import { jsonOrDbNull } from "./json.ts";
 
 export type TAuditInsert = {
   projectId?: string | null;
@@ -29,8 +29,6 @@ export type TAuditRow = {
   createdAt: Date;
 };
 
-const json = (v: unknown) => (v === undefined || v === null ? Prisma.DbNull : (v as Prisma.InputJsonValue));
-
 export async function insertAuditLog(db: DbOrTx, entry: TAuditInsert): Promise<void> {
   await db.auditLog.create({
     data: {
@@ -40,8 +38,8 @@ export async function insertAuditLog(db: DbOrTx, entry: TAuditInsert): Promise<v
       action: entry.action,
       subjectType: entry.subjectType,
       subjectId: entry.subjectId ?? null,
-      before: json(entry.before),
-      after: json(entry.after),
+      before: jsonOrDbNull(entry.before),
+      after: jsonOrDbNull(entry.after),
       requestId: entry.requestId ?? null,
       ip: entry.ip ?? null,
     },

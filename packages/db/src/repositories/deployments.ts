@@ -1,6 +1,7 @@
 import type { DbOrTx } from "../client.ts";
-import { Prisma } from "../generated/prisma/client.ts";
+import type { Prisma } from "../generated/prisma/client.ts";
 import type { DeploymentState, DeploymentStrategy, VariantRole, VariantStatus } from "../generated/prisma/enums.ts";
+import { jsonOrDbNull } from "./json.ts";
 
 /** States in which a deployment owns its endpoint's rollout (only one per endpoint at a time). */
 export const ACTIVE_DEPLOYMENT_STATES: DeploymentState[] = ["pending", "awaiting_approval", "progressing", "paused"];
@@ -195,16 +196,14 @@ export type TRolloutEventInsert = {
   actorId?: string | null;
 };
 
-const jsonOrNull = (v: unknown) => (v === undefined || v === null ? Prisma.DbNull : (v as Prisma.InputJsonValue));
-
 export async function insertRolloutEvent(db: DbOrTx, e: TRolloutEventInsert): Promise<void> {
   await db.rolloutEvent.create({
     data: {
       deploymentId: e.deploymentId,
       type: e.type,
       step: e.step ?? null,
-      weights: jsonOrNull(e.weights),
-      analysis: jsonOrNull(e.analysis),
+      weights: jsonOrDbNull(e.weights),
+      analysis: jsonOrDbNull(e.analysis),
       decision: e.decision ?? null,
       reason: e.reason,
       actorId: e.actorId ?? null,
