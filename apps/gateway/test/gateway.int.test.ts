@@ -2,14 +2,14 @@ import { randomBytes } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import { findDeploymentById, listDeploymentsInStates } from "@loraplane/db";
 import { createPrismaClient } from "@loraplane/db";
-import { createTestDatabase, useTestDb } from "@loraplane/db/testing";
+import { createTestDatabase, seedDeployable, useTestDb } from "@loraplane/db/testing";
 import { createPipelineQueue } from "@loraplane/queue";
 import { analyseDeployment, markNewVariantReady, promoteDeployment, rollbackDeployment, startDeployment } from "@loraplane/services";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "../src/log.ts";
 import { createGateway, type TGateway } from "../src/server.ts";
 import { startFakeUpstream, type TFakeUpstream } from "./fake-upstream.ts";
-import { seedDeployable, seedToken } from "./seed.ts";
+import { seedToken } from "./seed.ts";
 
 const t = useTestDb("gateway");
 const queue = createPipelineQueue({ connection: { host: "127.0.0.1", port: 6379 }, prefix: `lpq-gw-${randomBytes(4).toString("hex")}` });
@@ -76,7 +76,7 @@ function load(concurrency: number) {
 }
 
 beforeAll(async () => {
-  seed = await seedDeployable(t.db);
+  seed = await seedDeployable(t.db, { versions: 4 });
   token = await seedToken(t.db, seed.userId, ["inference:invoke"]);
   for (let i = 0; i < 4; i++) ups.push(await startFakeUpstream(0));
   gw = createGateway({ db: t.db, databaseUrl: t.url, log: createLogger("silent"), gatewayId: "gw-test", requireAuth: true, maxBodyBytes: 4096, upstreamTimeoutMs: 3000, flushIntervalMs: 1000, resyncMs: 2000 });
@@ -262,7 +262,7 @@ describe("gateway", () => {
   it("keeps serving from its last routing table and cached tokens while Postgres is gone", async () => {
     const other = await createTestDatabase("gwdown");
     const odb = createPrismaClient({ url: other.url, poolSize: 2 });
-    const local = await seedDeployable(odb);
+    const local = await seedDeployable(odb, { versions: 4 });
     const localToken = await seedToken(odb, local.userId, ["inference:invoke"]);
     const v = local.versions[0]!;
     const odeps = { db: odb, queue };
@@ -290,7 +290,7 @@ describe("gateway", () => {
   });
 
   it("retries a dead upstream before the first byte on the other variant; the client never sees it", async () => {
-    const local = await seedDeployable(t.db);
+    const local = await seedDeployable(t.db, { versions: 4 });
     const [v1, v2] = local.versions;
     const ldeps = deps();
     const first = await startDeployment(ldeps, { runId: v1!.runId, modelVersionId: v1!.id, environmentId: local.environmentId, endpointName: "retry" });

@@ -2,3 +2,4 @@ export { createEmptyDatabase, createTestDatabase, databaseUrl, dropDatabase, ens
 export type { TestDatabase } from "./databases.ts";
 export { schemaSnapshot } from "./schema-snapshot.ts";
 export { useTestDb } from "./use-test-db.ts";
+export { seedDeployable } from "./seed.ts";

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { emptyHistogram, recordValue } from "@loraplane/core";
 import { upsertServingWindows, findDeploymentById } from "@loraplane/db";
-import { useTestDb } from "@loraplane/db/testing";
+import { seedDeployable, useTestDb } from "@loraplane/db/testing";
 import { createPipelineQueue, runJobId } from "@loraplane/queue";
 import { afterAll, describe, expect, it } from "vitest";
 import {
@@ -16,7 +16,6 @@ import {
   setDeploymentSplit,
   startDeployment,
 } from "../../src/deployments/index.ts";
-import { seedDeployable } from "./seed.ts";
 
 const t = useTestDb("deployments");
 const queue = createPipelineQueue({ connection: { host: "127.0.0.1", port: 6379 }, prefix: `lpq-deploy-${randomBytes(4).toString("hex")}` });
