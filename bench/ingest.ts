@@ -87,7 +87,7 @@ async function main(): Promise<void> {
     server.close();
     const fmt = (r: typeof batched) => `${Math.round(r.pointsPerSecond).toLocaleString("en")} points/s, batch p50 ${r.p50Ms.toFixed(1)} ms, p99 ${r.p99Ms.toFixed(1)} ms (${r.points} points in ${r.seconds.toFixed(2)} s)`;
     console.log(`writers: ${WRITERS}, batch size: ${BATCH}`);
-    console.log(`batched (unnest, 2 statements/batch): ${fmt(batched)}`);
+    console.log(`batched (one transaction per batch: unnest upsert + roll-up rebuild): ${fmt(batched)}`);
     console.log(`baseline (one INSERT per point):      ${fmt(baseline)}`);
     console.log(`speed-up: ${(batched.pointsPerSecond / baseline.pointsPerSecond).toFixed(1)}x; rows stored for the batched run: ${stored}`);
   } finally {

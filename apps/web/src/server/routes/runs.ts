@@ -180,13 +180,13 @@ export const runMetricsRoute = defineRoute({
   operationId: "getRunMetrics",
   method: "get",
   path: "/api/v1/runs/{runId}/metrics",
-  summary: "Metric series, downsampled on the server (LTTB) to at most maxPoints per series",
+  summary: "Metric series, downsampled on the server (first/min/max/last per step bucket, from 256-step roll-ups) to at most maxPoints per series",
   tags: ["runs"],
   auth: { kind: "user", scope: "runs:read", role: "viewer", project: byRun },
   params: runParams,
   query: z.object({
     keys: z.string().min(1, "list at least one key").transform((s) => s.split(",").map((k) => k.trim()).filter(Boolean)),
-    maxPoints: z.coerce.number().int().min(3).max(10_000).default(1000),
+    maxPoints: z.coerce.number().int().min(4).max(10_000).default(1000),
   }),
   response: z.object({
     series: z.array(
