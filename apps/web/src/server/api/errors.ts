@@ -18,8 +18,6 @@ export const unauthenticated = () =>
   new HttpError(401, "unauthorized", "authentication required: sign in, or send 'Authorization: Bearer <api token>'");
 export const forbidden = (message: string) => new HttpError(403, "forbidden", message);
 export const notFound = (what: string) => new HttpError(404, "not_found", `${what} not found`);
-export const notImplemented = (what: string) =>
-  new HttpError(501, "not_implemented", `${what} is not available in this build yet`);
 
 export const ZErrorBody = z.object({
   error: z.object({
