@@ -121,22 +121,10 @@ function startTraffic(gatewayUrl: string, token: string, model: string) {
   return { stats, stop: () => void (running = false) };
 }
 
-async function runDemo(stack: TStartedStack): Promise<void> {
-  const say = stack.prefix("demo");
-  const t0 = Date.now();
-  const elapsed = () => `${Math.round((Date.now() - t0) / 1000)}s`;
-  const token = await demoToken(stack);
-  const call = api(stack.webUrl, token);
+type TCall = <T>(method: string, path: string, body?: unknown) => Promise<T>;
 
-  const { spec } = await call<{ spec: { deploy?: { endpointName: string } } }>("GET", `/api/v1/pipelines/${stack.seed.pipelineId}`);
-  const endpoint = spec.deploy?.endpointName;
-  if (!endpoint) throw new Error(`pipeline ${stack.seed.pipelineName} has no deploy section; nothing to roll out`);
-  const { run } = await call<{ run: { id: string; number: number } }>("POST", `/api/v1/pipelines/${stack.seed.pipelineId}/runs`, {});
-  say(`[${elapsed()}] ${BOT_EMAIL} triggered ${stack.seed.pipelineName} run #${run.number} through the REST API → ${stack.webUrl}/runs/${run.id}`);
-
-  const traffic = startTraffic(stack.gatewayUrl, token, endpoint);
-  say(`sending a steady stream of completions to ${stack.gatewayUrl}/v1/completions (model "${endpoint}", ${TRAFFIC_LANES} in flight)`);
-  let lastTrafficReport = Date.now();
+/** Prints one run's stages, progress, gate decision, approval wait and rollout events until it ends; returns its status. */
+async function watchRun(stack: TStartedStack, call: TCall, run: { id: string; number: number }, say: (line: string) => void, elapsed: () => string, onTick: () => void): Promise<string> {
   const seenStages = new Map<string, string>();
   const seenProgress = new Map<string, number>();
   const seenEvents = new Set<string>();
@@ -154,7 +142,7 @@ async function runDemo(stack: TStartedStack): Promise<void> {
         const key = `${s.stage}`;
         if (seenStages.get(key) !== s.status) {
           seenStages.set(key, s.status);
-          say(`[${elapsed()}] stage ${s.stage}: ${s.status}${s.error ? ` — ${s.error}` : ""}`);
+          say(`[${elapsed()}] run #${run.number} stage ${s.stage}: ${s.status}${s.error ? ` — ${s.error}` : ""}`);
         }
         if (s.status === "running" && s.totalSteps && s.step !== null) {
           const tenth = Math.floor((s.step / s.totalSteps) * 10);
@@ -190,27 +178,58 @@ async function runDemo(stack: TStartedStack): Promise<void> {
         }
       }
       if (["succeeded", "failed", "blocked", "cancelled"].includes(detail.status)) {
-        traffic.stop();
-        const versions = [...traffic.stats.byVersion].map(([v, n]) => `${v}: ${n}`).join(", ");
-        say(`traffic: ${traffic.stats.ok} answered, ${traffic.stats.failed} failed (${versions || "none"})`);
-        say(
-          detail.status === "succeeded"
-            ? `[${elapsed()}] run #${detail.number} succeeded: the canary was promoted to 100% of "${endpoint}". The stack keeps running; Ctrl-C stops it.`
-            : `[${elapsed()}] run #${detail.number} ended ${detail.status}${detail.error ? `: ${detail.error}` : ""}. The stack keeps running; Ctrl-C stops it.`,
-        );
-        return;
+        say(`[${elapsed()}] run #${detail.number} ended ${detail.status}${detail.error ? `: ${detail.error}` : ""}`);
+        return detail.status;
       }
     }
-    if (Date.now() - lastTrafficReport >= TRAFFIC_REPORT_MS) {
-      lastTrafficReport = Date.now();
-      const { ok, failed, notLive, lastError } = traffic.stats;
-      say(
-        ok === 0 && failed === 0
-          ? `[${elapsed()}] traffic: endpoint "${endpoint}" not live yet (${notLive} tries); it goes live when the first version is deployed`
-          : `[${elapsed()}] traffic: ${ok} answered, ${failed} failed${failed && lastError ? ` (last: ${lastError})` : ""}`,
-      );
-    }
+    onTick();
     await new Promise((r) => setTimeout(r, POLL_MS));
+  }
+}
+
+async function runDemo(stack: TStartedStack): Promise<void> {
+  const say = stack.prefix("demo");
+  const t0 = Date.now();
+  const elapsed = () => `${Math.round((Date.now() - t0) / 1000)}s`;
+  const token = await demoToken(stack);
+  const call: TCall = api(stack.webUrl, token);
+
+  const { spec } = await call<{ spec: { deploy?: { endpointName: string } } }>("GET", `/api/v1/pipelines/${stack.seed.pipelineId}`);
+  const endpoint = spec.deploy?.endpointName;
+  if (!endpoint) throw new Error(`pipeline ${stack.seed.pipelineName} has no deploy section; nothing to roll out`);
+
+  const traffic = startTraffic(stack.gatewayUrl, token, endpoint);
+  say(`sending a steady stream of completions to ${stack.gatewayUrl}/v1/completions (model "${endpoint}", ${TRAFFIC_LANES} in flight)`);
+  let lastTrafficReport = Date.now();
+  const reportTraffic = () => {
+    if (Date.now() - lastTrafficReport < TRAFFIC_REPORT_MS) return;
+    lastTrafficReport = Date.now();
+    const { ok, failed, notLive, lastError, byVersion } = traffic.stats;
+    const versions = [...byVersion].map(([v, n]) => `${v}: ${n}`).join(", ");
+    say(
+      ok === 0 && failed === 0
+        ? `[${elapsed()}] traffic: endpoint "${endpoint}" not live yet (${notLive} tries); it goes live when the first version is deployed`
+        : `[${elapsed()}] traffic: ${ok} answered (${versions}), ${failed} failed${failed && lastError ? ` (last: ${lastError})` : ""}`,
+    );
+  };
+
+  // Run 1 puts the first version on the endpoint; run 2 (in real life: the next commit) then goes out as a canary
+  // against it, step by step under live traffic, and is promoted when its latency and errors hold.
+  for (const [index, purpose] of ["the first version of the endpoint", "a canary against the first version"].entries()) {
+    const { run } = await call<{ run: { id: string; number: number } }>("POST", `/api/v1/pipelines/${stack.seed.pipelineId}/runs`, {});
+    say(`[${elapsed()}] ${BOT_EMAIL} triggered ${stack.seed.pipelineName} run #${run.number} (${purpose}) through the REST API → ${stack.webUrl}/runs/${run.id}`);
+    const status = await watchRun(stack, call, run, say, elapsed, reportTraffic);
+    if (status !== "succeeded") {
+      traffic.stop();
+      say(`run #${run.number} did not succeed (${status}); the stack keeps running — Ctrl-C stops it.`);
+      return;
+    }
+    if (index === 1) {
+      traffic.stop();
+      const versions = [...traffic.stats.byVersion].map(([v, n]) => `${v}: ${n}`).join(", ");
+      say(`traffic: ${traffic.stats.ok} answered, ${traffic.stats.failed} failed (${versions || "none"})`);
+      say(`[${elapsed()}] run #${run.number} succeeded: its canary was promoted to 100% of "${endpoint}". The stack keeps running; Ctrl-C stops it.`);
+    }
   }
 }
 

@@ -44,7 +44,7 @@ export function demoPipelineSpec(baseModelPath: string) {
     },
     deploy: {
       endpointName: "demo-assistant",
-      environments: ["staging", "prod"],
+      environments: ["prod"],
       strategy: "canary",
       canary: { steps: [500, 2500, 5000, 10_000], analysisWindowSeconds: 30, minRequests: 20 },
       slo: { p99LatencyMs: 2000, ttftP95Ms: 800, maxErrorRate: 0.02 },
