@@ -86,7 +86,8 @@ export interface TEvalOutcome {
 
 /**
  * Relative margin by which a result cleared its threshold (0.04 = 4% better than required); null when the metric has
- * no threshold to compare with.
+ * no threshold to compare with. Eval metrics live in [0, 1]: a perfect score (1 for ">=", 0 for "<=") cleared its
+ * threshold by all there was to clear, however close the threshold sits to it, so it is never a narrow pass.
  */
 export function evalMargin(r: TEvalOutcome): number | null {
   if (r.threshold === null || r.comparator === null) return null;
@@ -94,10 +95,10 @@ export function evalMargin(r: TEvalOutcome): number | null {
   switch (r.comparator) {
     case ">=":
     case ">":
-      return (r.value - r.threshold) / scale;
+      return r.value >= 1 ? Number.POSITIVE_INFINITY : (r.value - r.threshold) / scale;
     case "<=":
     case "<":
-      return (r.threshold - r.value) / scale;
+      return r.value <= 0 ? Number.POSITIVE_INFINITY : (r.threshold - r.value) / scale;
     default:
       return null;
   }

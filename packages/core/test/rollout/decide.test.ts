@@ -146,5 +146,13 @@ describe("policy", () => {
     expect(wide.policy).toBe(base);
     const lowerIsBetter = adjustPolicyForEval(base, [{ metric: "toxicity", value: 0.098, threshold: 0.1, comparator: "<=", blocking: true, passed: true }]);
     expect(lowerIsBetter.adjustments).toHaveLength(1);
+    // A perfect score is no narrow pass, even under a threshold just below it (safety_pass_rate 1.0 vs >= 0.99).
+    const perfect = adjustPolicyForEval(base, [
+      { metric: "safety_pass_rate", value: 1, threshold: 0.99, comparator: ">=", blocking: true, passed: true },
+      { metric: "refusal_rate", value: 0, threshold: 0.01, comparator: "<=", blocking: true, passed: true },
+    ]);
+    expect(perfect.adjustments).toEqual([]);
+    const almost = adjustPolicyForEval(base, [{ metric: "safety_pass_rate", value: 0.995, threshold: 0.99, comparator: ">=", blocking: true, passed: true }]);
+    expect(almost.adjustments).toHaveLength(1);
   });
 });
