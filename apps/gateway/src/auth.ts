@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import { type Db, findApiTokenByHash } from "@loraplane/db";
 
 export const INFERENCE_SCOPE = "inference:invoke";
@@ -12,6 +12,15 @@ interface TCached {
   /** Token expiry, honoured even when served from cache. */
   expiresAt: number | null;
   fetchedAt: number;
+}
+
+const MISSING: TAuthResult = { ok: false, status: 401, message: "missing bearer token (Authorization: Bearer <API token>)" };
+const BEARER_RE = /^Bearer\s+(\S+)$/i;
+
+function hashOf(authorization: string | undefined): string | null {
+  const m = BEARER_RE.exec(authorization ?? "");
+  // One-shot hash: no Hash object per request on the hot path.
+  return m ? hash("sha256", m[1]!, "hex") : null;
 }
 
 /**
@@ -29,10 +38,19 @@ export class TokenAuth {
     private readonly maxEntries = 10_000,
   ) {}
 
+  /** The answer for a token looked up recently (synchronous: the hot path), or undefined when it must be fetched. */
+  cached(authorization: string | undefined): TAuthResult | undefined {
+    const hash = hashOf(authorization);
+    if (hash === null) return MISSING;
+    const entry = this.cache.get(hash);
+    const now = Date.now();
+    if (!entry || now - entry.fetchedAt > this.ttlMs) return undefined;
+    return this.answer(entry, now);
+  }
+
   async authenticate(authorization: string | undefined): Promise<TAuthResult> {
-    const m = /^Bearer\s+(\S+)$/i.exec(authorization ?? "");
-    if (!m) return { ok: false, status: 401, message: "missing bearer token (Authorization: Bearer <API token>)" };
-    const hash = createHash("sha256").update(m[1]!).digest("hex");
+    const hash = hashOf(authorization);
+    if (hash === null) return MISSING;
     const now = Date.now();
     let entry = this.cache.get(hash);
     if (!entry || now - entry.fetchedAt > this.ttlMs) {
@@ -42,6 +60,10 @@ export class TokenAuth {
         if (!entry) return { ok: false, status: 503, message: "token store unavailable; try again" };
       }
     }
+    return this.answer(entry, now);
+  }
+
+  private answer(entry: TCached, now: number): TAuthResult {
     if (entry.result.ok && entry.expiresAt !== null && entry.expiresAt <= now) return { ok: false, status: 401, message: "token expired" };
     return entry.result;
   }

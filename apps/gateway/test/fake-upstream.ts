@@ -1,11 +1,11 @@
 // A small OpenAI-compatible upstream for tests and benchmarks: streams `tokens` SSE chunks `tokenDelayMs` apart after
-// `latencyMs`, fails a share of requests with 500, and reports which served model name each request asked for.
+// `latencyMs`, fails a share of requests (status `errorStatus`), can die mid-stream, and reports which served model name each request asked for.
 import http from "node:http";
 
 export interface TFakeUpstream {
   url: string;
   port: number;
-  faults: { latencyMs: number; errorRate: number; tokenDelayMs: number; tokens: number };
+  faults: { latencyMs: number; errorRate: number; errorStatus: number; tokenDelayMs: number; tokens: number; cutAfterTokens: number | null };
   seenModels: string[];
   requests: number;
   cancelled: number;
@@ -16,7 +16,7 @@ export async function startFakeUpstream(port = 0, faults: Partial<TFakeUpstream[
   const state: TFakeUpstream = {
     url: "",
     port: 0,
-    faults: { latencyMs: 0, errorRate: 0, tokenDelayMs: 0, tokens: 3, ...faults },
+    faults: { latencyMs: 0, errorRate: 0, errorStatus: 500, tokenDelayMs: 0, tokens: 3, cutAfterTokens: null, ...faults },
     seenModels: [],
     requests: 0,
     cancelled: 0,
@@ -40,10 +40,10 @@ export async function startFakeUpstream(port = 0, faults: Partial<TFakeUpstream[
           state.cancelled++;
         }
       });
-      const { latencyMs, errorRate, tokenDelayMs, tokens } = state.faults;
+      const { latencyMs, errorRate, errorStatus, tokenDelayMs, tokens, cutAfterTokens } = state.faults;
       if (latencyMs > 0) await new Promise((r) => setTimeout(r, latencyMs));
       if (Math.random() < errorRate) {
-        res.writeHead(500, { "content-type": "application/json" }).end(JSON.stringify({ object: "error", message: "injected" }));
+        res.writeHead(errorStatus, { "content-type": "application/json" }).end(JSON.stringify({ object: "error", message: "injected" }));
         return;
       }
       if (!body.stream) {
@@ -56,6 +56,11 @@ export async function startFakeUpstream(port = 0, faults: Partial<TFakeUpstream[
       for (let i = 0; i < tokens && !closed; i++) {
         if (i > 0 && tokenDelayMs > 0) await new Promise((r) => setTimeout(r, tokenDelayMs));
         if (closed) return;
+        if (i === cutAfterTokens) {
+          // The model server dies mid-stream.
+          res.destroy();
+          return;
+        }
         res.write(`data: ${JSON.stringify({ id: "chatcmpl-1", object: "chat.completion.chunk", model: body.model, choices: [{ index: 0, delta: { content: `t${i} ` }, finish_reason: null }] })}\n\n`);
       }
       if (closed) return;

@@ -289,6 +289,59 @@ describe("gateway", () => {
     }
   });
 
+  it("answers 504 past the timeout, retries a 503 on the other variant and cuts a stream whose upstream dies", async () => {
+    const healthy = await startFakeUpstream(0);
+    const unavailable = await startFakeUpstream(0, { errorRate: 1, errorStatus: 503 });
+    ups.push(healthy, unavailable);
+    const local = await seedDeployable(t.db, { versions: 4 });
+    const [v1, v2] = local.versions;
+    const first = await startDeployment(deps(), { runId: v1!.runId, modelVersionId: v1!.id, environmentId: local.environmentId, endpointName: "faults" });
+    await markNewVariantReady(deps(), { deploymentId: first.deploymentId, upstreamUrl: healthy.url, detail: "fake" });
+    await promoteDeployment(deps(), { deploymentId: first.deploymentId, actor: system });
+    const second = await startDeployment(deps(), { runId: v2!.runId, modelVersionId: v2!.id, environmentId: local.environmentId, endpointName: "faults", policy: { canary: { stepsBps: [5000, 10000], stepSeconds: 3600 } } });
+    await markNewVariantReady(deps(), { deploymentId: second.deploymentId, upstreamUrl: unavailable.url, detail: "answers 503" });
+    // A second gateway on the same routing table with a short whole-request timeout.
+    const gw3 = createGateway({ db: t.db, databaseUrl: t.url, log: createLogger("silent"), gatewayId: "gw-faults", requireAuth: true, maxBodyBytes: 4096, upstreamTimeoutMs: 500, flushIntervalMs: 60_000, resyncMs: 60_000 });
+    const base3 = `http://127.0.0.1:${await gw3.listen(0, "127.0.0.1")}`;
+    const call = (body: Record<string, unknown>, headers: Record<string, string>) =>
+      fetch(`${base3}/v1/chat/completions`, { method: "POST", headers: { authorization: `Bearer ${token}`, ...headers }, body: JSON.stringify({ model: "faults", messages: [], ...body }) });
+    try {
+      for (let i = 0; i < 10; i++) {
+        const r = await call({}, { "x-user-id": `faults-${i}` });
+        expect(r.status).toBe(200);
+        expect(r.headers.get("x-loraplane-variant")).toBe("stable");
+        await r.arrayBuffer();
+      }
+      expect(unavailable.requests).toBeGreaterThan(0);
+      // Pinned to the 503 variant there is nothing else to try: its last answer goes through unchanged.
+      const pinned = await call({}, { "x-loraplane-variant": "canary" });
+      expect(pinned.status).toBe(503);
+      expect(await pinned.json()).toMatchObject({ message: "injected" });
+
+      healthy.faults.latencyMs = 1500;
+      const started = performance.now();
+      const slow = await call({}, { "x-loraplane-variant": "stable" });
+      expect(slow.status).toBe(504);
+      expect(await slow.json()).toMatchObject({ error: { type: "timeout" } });
+      expect(performance.now() - started).toBeLessThan(1200);
+      healthy.faults.latencyMs = 0;
+
+      // Mid-stream the status line is already out: the only honest signal left is a cut connection, never a clean end.
+      Object.assign(healthy.faults, { tokens: 5, tokenDelayMs: 30, cutAfterTokens: 2 });
+      const cut = await call({ stream: true }, { "x-loraplane-variant": "stable" });
+      expect(cut.status).toBe(200);
+      await expect(cut.text()).rejects.toThrow();
+      Object.assign(healthy.faults, { tokens: 3, tokenDelayMs: 0, cutAfterTokens: null });
+
+      await gw3.flush();
+      const stable = (await findDeploymentById(t.db, second.deploymentId))!.variants.find((v) => v.role === "stable")!;
+      const w = await t.db.servingWindow.aggregate({ where: { variantId: stable.id, gatewayId: "gw-faults" }, _sum: { requests: true, timeouts: true, errors5xx: true } });
+      expect(w._sum).toEqual({ requests: 12, timeouts: 1, errors5xx: 1 });
+    } finally {
+      await gw3.close();
+    }
+  });
+
   it("retries a dead upstream before the first byte on the other variant; the client never sees it", async () => {
     const local = await seedDeployable(t.db, { versions: 4 });
     const [v1, v2] = local.versions;

@@ -1,0 +1,335 @@
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
+import { performance } from "node:perf_hooks";
+import type { Dispatcher, Pool } from "undici";
+import type { GatewayMetrics, TVariantMetrics } from "./gateway-metrics.ts";
+import { HttpError, sendError } from "./http-error.ts";
+import type { TLogger } from "./log.ts";
+import { findExplicit, pickWeighted, stickyPoint, type TRoute, type TRouteVariant } from "./routing.ts";
+import { type Upstreams, splitUpstream } from "./upstreams.ts";
+import type { TOutcome, WindowRecorder } from "./window-recorder.ts";
+
+const RETRYABLE_STATUS = new Set([502, 503, 504]);
+const TOKEN_RE = /"(?:content|text)":"(?!")/g;
+const USAGE_RE = /"completion_tokens":\s*(\d+)/;
+// Hop-by-hop and recomputed headers are not forwarded in either direction.
+const SKIP_RESPONSE_HEADERS = new Set(["connection", "keep-alive", "transfer-encoding", "content-length", "date", "server"]);
+const UNDICI_TIMEOUTS = new Set(["UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT"]);
+
+export interface TProxyOptions {
+  upstreams: Upstreams;
+  recorder: WindowRecorder;
+  metrics: GatewayMetrics;
+  log: TLogger;
+  /** Attempts per request, all before the first byte reaches the client. */
+  maxAttempts: number;
+  /** Whole-request limit: to the last byte of the response. */
+  upstreamTimeoutMs: number;
+  variantHeader: string;
+  /** Called for every answered request, so feedback can find the variant that served it. */
+  served(requestId: string, deploymentId: string, variantId: string): void;
+}
+
+/** What a variant needs on the hot path, computed once per routing table entry rather than once per request. */
+interface TTarget {
+  pool: Pool;
+  basePath: string;
+  metrics: TVariantMetrics;
+}
+
+export interface TProxy {
+  /** Forwards one parsed inference request; answers the client itself (also its errors) and never throws. */
+  forward(req: IncomingMessage, res: ServerResponse, path: string, body: Record<string, unknown>, route: TRoute, requestId: string): void;
+}
+
+export function createProxy(options: TProxyOptions): TProxy {
+  const targets = new WeakMap<TRouteVariant, TTarget>();
+  const targetOf = (route: TRoute, variant: TRouteVariant): TTarget => {
+    let t = targets.get(variant);
+    if (!t) {
+      const { origin, basePath } = splitUpstream(variant.upstreamUrl);
+      t = { pool: options.upstreams.pool(origin), basePath, metrics: options.metrics.variant(route.endpointName, variant.servedModelName) };
+      targets.set(variant, t);
+    }
+    return t;
+  };
+  return {
+    forward(req, res, path, body, route, requestId) {
+      options.metrics.inflight++;
+      new Exchange(options, targetOf, req, res, path, body, route, requestId).start();
+    },
+  };
+}
+
+/**
+ * One client request and its upstream attempts, driven by undici's dispatch callbacks (no response stream, promise or
+ * AbortController per request: this is the gateway's hot path). Attempts are retried on another variant only while
+ * nothing has reached the client; every attempt is recorded once with its outcome.
+ */
+class Exchange implements Dispatcher.DispatchHandler {
+  private readonly stream: boolean;
+  private readonly timer: NodeJS.Timeout;
+  private attempt = 0;
+  private exclude: Set<string> | null = null;
+  private settled = false;
+  private timedOut = false;
+  // Per attempt:
+  private variant!: TRouteVariant;
+  private target!: TTarget;
+  private attemptStart = 0;
+  private attemptRecorded = false;
+  private controller: Dispatcher.DispatchController | null = null;
+  private abortReason: Error | null = null;
+  private status = 0;
+  private headers: IncomingHttpHeaders = {};
+  /** A retryable status while attempts remain: its body is dropped and the request goes to another variant. */
+  private discard = false;
+  /** Response headers went to the client (streaming): from here on an error can only cut the stream. */
+  private clientStarted = false;
+  private chunks: Buffer[] = [];
+  private ttftMs: number | null = null;
+  private tokens = 0;
+  private usageTokens: number | null = null;
+
+  constructor(
+    private readonly options: TProxyOptions,
+    private readonly targetOf: (route: TRoute, variant: TRouteVariant) => TTarget,
+    private readonly req: IncomingMessage,
+    private readonly res: ServerResponse,
+    private readonly path: string,
+    private readonly body: Record<string, unknown>,
+    private readonly route: TRoute,
+    private readonly requestId: string,
+  ) {
+    this.stream = body.stream === true;
+    this.timer = setTimeout(this.onTimeout, options.upstreamTimeoutMs);
+  }
+
+  start(): void {
+    this.res.once("close", this.onClientClose);
+    this.next();
+  }
+
+  private next(): void {
+    this.attempt++;
+    try {
+      this.variant = this.pick();
+    } catch (error) {
+      const e = error as HttpError;
+      sendError(this.res, e.status, e.message, e.type, e.param);
+      this.settle();
+      return;
+    }
+    this.target = this.targetOf(this.route, this.variant);
+    this.attemptStart = performance.now();
+    this.attemptRecorded = false;
+    this.controller = null;
+    this.status = 0;
+    this.discard = false;
+    this.chunks = [];
+    this.ttftMs = null;
+    this.tokens = 0;
+    this.usageTokens = null;
+    this.body.model = this.variant.servedModelName;
+    this.target.pool.dispatch(
+      {
+        path: this.target.basePath + this.path,
+        method: "POST",
+        headers: this.stream
+          ? { "content-type": "application/json", "x-request-id": this.requestId, accept: "text/event-stream" }
+          : { "content-type": "application/json", "x-request-id": this.requestId },
+        body: JSON.stringify(this.body),
+        // Our own timer answers first; undici's are a backstop for a connection that stalls.
+        headersTimeout: this.options.upstreamTimeoutMs + 1_000,
+        bodyTimeout: this.options.upstreamTimeoutMs + 1_000,
+      },
+      this,
+    );
+  }
+
+  private pick(): TRouteVariant {
+    const { route, req } = this;
+    const header = this.options.variantHeader;
+    const explicit = req.headers[header];
+    if (typeof explicit === "string" && explicit) {
+      const v = findExplicit(route, explicit);
+      if (!v) throw new HttpError(400, `${header}: no live variant "${explicit}" on ${route.endpointName} (have ${route.addressable.map((a) => a.role).join(", ")})`, "invalid_request_error", header);
+      return v;
+    }
+    const sticky = req.headers[route.stickyHeader];
+    const exclude = this.exclude;
+    const u = !exclude && typeof sticky === "string" && sticky ? stickyPoint(`${route.endpointName}\u0000${sticky}`) : Math.random();
+    const v = pickWeighted(route, u, exclude ?? undefined) ?? pickWeighted(route, u);
+    if (!v) throw new HttpError(503, `no serving variant for ${route.endpointName}`, "service_unavailable");
+    return v;
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.abortReason) controller.abort(this.abortReason);
+  }
+
+  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
+    if (this.settled) return;
+    this.status = statusCode;
+    if (RETRYABLE_STATUS.has(statusCode) && this.attempt < this.options.maxAttempts) {
+      this.discard = true;
+      return;
+    }
+    this.headers = headers;
+    if (this.stream) {
+      this.res.writeHead(statusCode, this.responseHeaders());
+      // Headers go out at once so the client sees the stream open before the first token.
+      this.res.flushHeaders();
+      this.clientStarted = true;
+    }
+  }
+
+  private responseHeaders(): Record<string, string | string[]> {
+    const out: Record<string, string | string[]> = {};
+    const headers = this.headers;
+    for (const k in headers) {
+      const v = headers[k];
+      if (v !== undefined && !SKIP_RESPONSE_HEADERS.has(k)) out[k] = v;
+    }
+    out["x-request-id"] = this.requestId;
+    out["x-loraplane-variant"] = this.variant.role;
+    out["x-loraplane-model-version"] = this.variant.modelVersionId;
+    return out;
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.settled || this.discard) return;
+    if (!this.stream) {
+      this.ttftMs ??= performance.now() - this.attemptStart;
+      this.chunks.push(chunk);
+      return;
+    }
+    if (this.status < 400) {
+      const text = chunk.toString("utf8");
+      const matches = text.match(TOKEN_RE);
+      if (matches) {
+        this.tokens += matches.length;
+        this.ttftMs ??= performance.now() - this.attemptStart;
+      }
+      const usage = USAGE_RE.exec(text);
+      if (usage) this.usageTokens = Number(usage[1]);
+    }
+    if (!this.res.write(chunk)) {
+      // The client reads slower than the model writes: stop reading the upstream until it catches up.
+      controller.pause();
+      this.res.once("drain", () => controller.resume());
+    }
+  }
+
+  onResponseEnd(): void {
+    if (this.settled) return;
+    if (this.discard) {
+      this.record("server_error");
+      this.retry();
+      return;
+    }
+    const status = this.status;
+    if (!this.stream) {
+      // A non-streamed answer is complete before the upstream sends it: forward it in one write, with its length.
+      const buf = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
+      if (status < 400) {
+        const usage = USAGE_RE.exec(buf.toString("latin1"));
+        if (usage) this.usageTokens = Number(usage[1]);
+      }
+      const headers = this.responseHeaders();
+      headers["content-length"] = String(buf.length);
+      this.res.writeHead(status, headers);
+      this.res.end(buf);
+    } else this.res.end();
+    if (status < 400) this.options.served(this.requestId, this.route.deploymentId, this.variant.id);
+    this.record(status >= 500 ? "server_error" : status >= 400 ? "client_error" : "ok");
+    this.settle();
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    if (this.settled) return;
+    const timeout = UNDICI_TIMEOUTS.has((error as { code?: string }).code ?? "");
+    if (this.clientStarted) {
+      // Mid-stream: the client already has a status line, so the only honest signal left is a cut connection.
+      this.record(timeout ? "timeout" : "server_error");
+      this.res.destroy();
+      this.settle();
+      return;
+    }
+    if (timeout) {
+      this.timedOut = true;
+      this.record("timeout");
+      sendError(this.res, 504, "upstream timed out", "timeout");
+      this.settle();
+      return;
+    }
+    if (this.status && !this.discard) {
+      this.record("server_error");
+      sendError(this.res, 502, "upstream closed the response early", "upstream_error");
+      this.settle();
+      return;
+    }
+    this.record(this.status ? "server_error" : "upstream_unreachable");
+    if (this.attempt < this.options.maxAttempts) {
+      this.retry();
+      return;
+    }
+    this.options.log.warn({ requestId: this.requestId, variant: this.variant.servedModelName, err: error.message }, "upstream failed");
+    sendError(this.res, 502, "upstream unavailable", "upstream_error");
+    this.settle();
+  }
+
+  private retry(): void {
+    (this.exclude ??= new Set()).add(this.variant.id);
+    this.target.metrics.retries.inc();
+    this.controller = null;
+    // After undici has finished with the failed attempt, not from inside its callback.
+    process.nextTick(() => {
+      if (!this.settled) this.next();
+    });
+  }
+
+  private readonly onTimeout = (): void => {
+    if (this.settled) return;
+    this.timedOut = true;
+    this.record("timeout");
+    if (this.clientStarted) this.res.destroy();
+    else sendError(this.res, 504, "upstream timed out", "timeout");
+    this.settle();
+    this.abortUpstream(new Error("gateway timeout"));
+  };
+
+  private readonly onClientClose = (): void => {
+    if (this.settled) return;
+    this.record("cancelled");
+    this.settle();
+    this.abortUpstream(new Error("client went away"));
+  };
+
+  private abortUpstream(reason: Error): void {
+    // A request still queued for a connection has no controller yet: it is aborted as soon as it gets one.
+    if (this.controller) this.controller.abort(reason);
+    else this.abortReason = reason;
+  }
+
+  /** Records the current attempt once: the per-variant window (what rollouts judge) and Prometheus. */
+  private record(outcome: TOutcome): void {
+    if (this.attemptRecorded) return;
+    this.attemptRecorded = true;
+    const latencyMs = performance.now() - this.attemptStart;
+    const tokens = this.usageTokens ?? this.tokens;
+    const ttftMs = outcome === "cancelled" && !this.stream ? null : this.ttftMs;
+    this.options.recorder.record({ deploymentId: this.route.deploymentId, variantId: this.variant.id, outcome, latencyMs, ttftMs, outputTokens: tokens });
+    const m = this.target.metrics;
+    m.outcome(outcome).inc();
+    if (outcome !== "cancelled") m.duration.observe(latencyMs / 1000);
+    if (ttftMs !== null) m.ttft.observe(ttftMs / 1000);
+    if (tokens) m.tokens.inc(tokens);
+  }
+
+  private settle(): void {
+    this.settled = true;
+    clearTimeout(this.timer);
+    this.options.metrics.inflight--;
+  }
+}
