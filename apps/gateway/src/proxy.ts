@@ -60,6 +60,17 @@ export function createProxy(options: TProxyOptions): TProxy {
   };
 }
 
+// Listeners shared by every exchange: the exchange rides on the timer's argument and on the response object, so the
+// hot path makes no closure per request.
+const kExchange = Symbol("exchange");
+type TExchangeResponse = ServerResponse & { [kExchange]?: Exchange };
+function onTimeout(exchange: Exchange): void {
+  exchange.timeout();
+}
+function onClientClose(this: TExchangeResponse): void {
+  this[kExchange]?.clientGone();
+}
+
 /**
  * One client request and its upstream attempts, driven by undici's dispatch callbacks (no response stream, promise or
  * AbortController per request: this is the gateway's hot path). Attempts are retried on another variant only while
@@ -67,11 +78,10 @@ export function createProxy(options: TProxyOptions): TProxy {
  */
 class Exchange implements Dispatcher.DispatchHandler {
   private readonly stream: boolean;
-  private readonly timer: NodeJS.Timeout;
+  private timer: NodeJS.Timeout | undefined;
   private attempt = 0;
   private exclude: Set<string> | null = null;
   private settled = false;
-  private timedOut = false;
   // Per attempt:
   private variant!: TRouteVariant;
   private target!: TTarget;
@@ -101,12 +111,15 @@ class Exchange implements Dispatcher.DispatchHandler {
     private readonly requestId: string,
   ) {
     this.stream = body.stream === true;
-    this.timer = setTimeout(this.onTimeout, options.upstreamTimeoutMs);
   }
 
   start(): void {
-    this.res.once("close", this.onClientClose);
     this.next();
+    // Armed after the first attempt is on the wire, so the upstream starts working while this bookkeeping runs.
+    if (this.settled) return;
+    this.timer = setTimeout(onTimeout, this.options.upstreamTimeoutMs, this);
+    (this.res as TExchangeResponse)[kExchange] = this;
+    this.res.once("close", onClientClose);
   }
 
   private next(): void {
@@ -229,19 +242,23 @@ class Exchange implements Dispatcher.DispatchHandler {
       return;
     }
     const status = this.status;
+    let buf: Buffer | null = null;
     if (!this.stream) {
       // A non-streamed answer is complete before the upstream sends it: forward it in one write, with its length.
-      const buf = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
-      if (status < 400) {
-        const usage = USAGE_RE.exec(buf.toString("latin1"));
-        if (usage) this.usageTokens = Number(usage[1]);
-      }
+      buf = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
       const headers = this.responseHeaders();
       headers["content-length"] = String(buf.length);
       this.res.writeHead(status, headers);
       this.res.end(buf);
     } else this.res.end();
-    if (status < 400) this.options.served(this.requestId, this.route.deploymentId, this.variant.id);
+    // Bookkeeping after the answer is on its way.
+    if (status < 400) {
+      if (buf) {
+        const usage = USAGE_RE.exec(buf.toString("latin1"));
+        if (usage) this.usageTokens = Number(usage[1]);
+      }
+      this.options.served(this.requestId, this.route.deploymentId, this.variant.id);
+    }
     this.record(status >= 500 ? "server_error" : status >= 400 ? "client_error" : "ok");
     this.settle();
   }
@@ -257,7 +274,6 @@ class Exchange implements Dispatcher.DispatchHandler {
       return;
     }
     if (timeout) {
-      this.timedOut = true;
       this.record("timeout");
       sendError(this.res, 504, "upstream timed out", "timeout");
       this.settle();
@@ -289,22 +305,21 @@ class Exchange implements Dispatcher.DispatchHandler {
     });
   }
 
-  private readonly onTimeout = (): void => {
+  timeout(): void {
     if (this.settled) return;
-    this.timedOut = true;
     this.record("timeout");
     if (this.clientStarted) this.res.destroy();
     else sendError(this.res, 504, "upstream timed out", "timeout");
     this.settle();
     this.abortUpstream(new Error("gateway timeout"));
-  };
+  }
 
-  private readonly onClientClose = (): void => {
+  clientGone(): void {
     if (this.settled) return;
     this.record("cancelled");
     this.settle();
     this.abortUpstream(new Error("client went away"));
-  };
+  }
 
   private abortUpstream(reason: Error): void {
     // A request still queued for a connection has no controller yet: it is aborted as soon as it gets one.
