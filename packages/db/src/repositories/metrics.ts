@@ -1,6 +1,7 @@
-// Metric points are written in one transaction per batch whatever its size: series upsert, series lock, one
-// multi-row insert from unnest() arrays, then the MetricRollup rows of the buckets the batch touched are recomputed
-// from MetricPoint. A repeated (run, key, step) overwrites the stored value: last write wins, and because rollups are
+// A metric batch is written by one call of the SQL function "loraplane_ingest_metric_batch" (migration
+// 20261127234500_ingest_metric_batch): series upsert, series row locks, one multi-row insert from unnest() arrays, then
+// the MetricRollup rows of the buckets the batch touched are recomputed from MetricPoint — one round trip, one
+// transaction. A repeated (run, key, step) overwrites the stored value: last write wins, and because rollups are
 // rebuilt from the stored points rather than adjusted by the incoming ones, overwrites leave them exact too.
 import { METRIC_ROLLUP_STEPS } from "@loraplane/core";
 import type { Db, DbOrTx } from "../client.ts";
@@ -12,75 +13,30 @@ export interface TMetricPointInput {
   wallTime: Date;
 }
 
-const R = METRIC_ROLLUP_STEPS;
+const INGEST_BATCH = `SELECT "loraplane_ingest_metric_batch"($1, $2::text[], $3::int[], $4::float8[], $5::timestamptz[], $6::int) AS written`;
 
-// min/max over [step, value] arrays give a bucket's first/last point, over [value, step] the point holding its
-// minimum/maximum (the earliest on ties), all in one pass; int4 steps are exact in float8. The step range is written
-// BETWEEN b*R AND b*R + R-1 so the top bucket stays within int4 and the primary key index serves it.
-const UPSERT_TOUCHED_ROLLUPS = `
-  WITH touched AS (SELECT DISTINCT sid, st / ${R} AS b FROM unnest($1::int[], $2::int[]) AS u(sid, st)),
-  agg AS (
-    SELECT t.sid, t.b, count(*)::int AS n, min(ARRAY[p.step, p.value]) AS f, max(ARRAY[p.step, p.value]) AS l,
-           min(ARRAY[p.value, p.step]) AS mn, max(ARRAY[p.value, p.step]) AS mx
-    FROM touched t JOIN "MetricPoint" p ON p."seriesId" = t.sid AND p.step BETWEEN t.b * ${R} AND t.b * ${R} + ${R - 1}
-    GROUP BY t.sid, t.b)
-  INSERT INTO "MetricRollup" ("seriesId", "bucket", "count", "firstStep", "firstValue", "lastStep", "lastValue", "minStep", "minValue", "maxStep", "maxValue")
-  SELECT sid, b, n, f[1]::int, f[2], l[1]::int, l[2], mn[2]::int, mn[1], mx[2]::int, mx[1] FROM agg
-  ON CONFLICT ("seriesId", "bucket") DO UPDATE SET
-    "count" = EXCLUDED."count", "firstStep" = EXCLUDED."firstStep", "firstValue" = EXCLUDED."firstValue",
-    "lastStep" = EXCLUDED."lastStep", "lastValue" = EXCLUDED."lastValue", "minStep" = EXCLUDED."minStep",
-    "minValue" = EXCLUDED."minValue", "maxStep" = EXCLUDED."maxStep", "maxValue" = EXCLUDED."maxValue"`;
-
-/** Returns the number of distinct (key, step) points written. Points and their rollups commit together. */
-export async function upsertMetricPoints(db: Db, runId: string, points: readonly TMetricPointInput[]): Promise<number> {
+/**
+ * Returns the number of distinct (key, step) points written, or null when the run does not exist (nothing written).
+ * Points and their rollups commit together.
+ */
+export async function upsertMetricPoints(db: Db, runId: string, points: readonly TMetricPointInput[]): Promise<number | null> {
   if (points.length === 0) return 0;
   // Postgres refuses to update the same row twice in one INSERT … ON CONFLICT, so collapse duplicates inside the
   // batch first, keeping the later one — the same rule as across batches.
   const latest = new Map<string, TMetricPointInput>();
   for (const p of points) latest.set(`${p.step}\u0000${p.key}`, p);
-  const unique = [...latest.values()];
-  const keys = [...new Set(unique.map((p) => p.key))];
-  return db.$transaction(
-    async (tx) => {
-      await tx.$executeRawUnsafe(
-        `INSERT INTO "MetricSeries" ("runId", "key") SELECT $1, k FROM unnest($2::text[]) AS k ON CONFLICT ("runId", "key") DO NOTHING`,
-        runId,
-        keys,
-      );
-      // Two batches of one series must not recompute its rollups concurrently: each would aggregate without the
-      // other's uncommitted points and the later commit would overwrite the bucket with an incomplete summary. The
-      // row lock (taken in id order, so overlapping batches cannot deadlock) makes the second wait and then read
-      // the first one's points. NO KEY UPDATE leaves the MetricPoint foreign-key checks (KEY SHARE) unblocked.
-      const series = await tx.$queryRawUnsafe<{ id: number; key: string }[]>(
-        `SELECT id, key FROM "MetricSeries" WHERE "runId" = $1 AND key = ANY($2::text[]) ORDER BY id FOR NO KEY UPDATE`,
-        runId,
-        keys,
-      );
-      const idByKey = new Map(series.map((s) => [s.key, s.id]));
-      const ids: number[] = [];
-      const steps: number[] = [];
-      const values: number[] = [];
-      const times: string[] = [];
-      for (const p of unique) {
-        ids.push(idByKey.get(p.key)!);
-        steps.push(p.step);
-        values.push(p.value);
-        times.push(p.wallTime.toISOString());
-      }
-      const written = await tx.$executeRawUnsafe(
-        `INSERT INTO "MetricPoint" ("seriesId", "step", "value", "wallTime")
-         SELECT * FROM unnest($1::int[], $2::int[], $3::float8[], $4::timestamptz[])
-         ON CONFLICT ("seriesId", "step") DO UPDATE SET "value" = EXCLUDED."value", "wallTime" = EXCLUDED."wallTime"`,
-        ids,
-        steps,
-        values,
-        times,
-      );
-      await tx.$executeRawUnsafe(UPSERT_TOUCHED_ROLLUPS, ids, steps);
-      return written;
-    },
-    { timeout: 30_000, maxWait: 30_000 },
-  );
+  const keys: string[] = [];
+  const steps: number[] = [];
+  const values: number[] = [];
+  const times: string[] = [];
+  for (const p of latest.values()) {
+    keys.push(p.key);
+    steps.push(p.step);
+    values.push(p.value);
+    times.push(p.wallTime.toISOString());
+  }
+  const [row] = await db.$queryRawUnsafe<{ written: number }[]>(INGEST_BATCH, runId, keys, steps, values, times, METRIC_ROLLUP_STEPS);
+  return row!.written < 0 ? null : row!.written;
 }
 
 export function listMetricSeries(db: DbOrTx, runId: string) {

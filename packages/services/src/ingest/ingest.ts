@@ -40,7 +40,7 @@ async function requireRun(db: DbOrTx, runId: string) {
   return run;
 }
 
-/** Writes one batch (≤ 1000 points, ≤ 1 MB) and its series' rollups in one transaction. Repeated (key, step): the last one wins. */
+/** Writes one batch (≤ 1000 points, ≤ 1 MB) and its series' rollups in one statement (one transaction). Repeated (key, step): the last one wins. */
 export async function ingestMetricPoints(db: Db, runId: string, points: unknown): Promise<{ accepted: number }> {
   if (Array.isArray(points) && points.length > MAX_POINTS_PER_BATCH) {
     throw new PayloadTooLargeError(`at most ${MAX_POINTS_PER_BATCH} points per request (got ${points.length})`, [{ path: "points", message: `at most ${MAX_POINTS_PER_BATCH} points` }]);
@@ -49,13 +49,13 @@ export async function ingestMetricPoints(db: Db, runId: string, points: unknown)
   if (Buffer.byteLength(JSON.stringify(parsed)) > MAX_BATCH_BYTES) {
     throw new PayloadTooLargeError("a metric batch may be at most 1 MB", [{ path: "points", message: "at most 1 MB" }]);
   }
-  await requireRun(db, runId);
   const now = Date.now();
   const accepted = await upsertMetricPoints(
     db,
     runId,
     parsed.map((p) => ({ key: p.key, step: p.step, value: p.value, wallTime: new Date(p.timestamp ?? now) })),
   );
+  if (accepted === null) throw new NotFoundError(`run ${runId} not found`);
   return { accepted };
 }
 

@@ -4,7 +4,7 @@ import { METRIC_ROLLUP_STEPS } from "@loraplane/core";
 import type { Db } from "@loraplane/db";
 import { useTestDb } from "@loraplane/db/testing";
 import { describe, expect, it } from "vitest";
-import { ValidationError } from "../../src/errors.ts";
+import { NotFoundError, ValidationError } from "../../src/errors.ts";
 import { ingestMetricPoints, queryMetricSeries } from "../../src/ingest/index.ts";
 
 const t = useTestDb("metric_series");
@@ -117,6 +117,17 @@ describe("metric rollups", () => {
     const loss = await storedPoints(t.db, runId, "loss");
     expect(loss.find((p) => p.step === minStep)?.value).not.toBe(before[1]!.minValue);
     expect(loss.length).toBe(3002);
+
+    // Concurrent first batches of a series nobody has logged yet: one creates it, the others wait on its key.
+    await Promise.all(Array.from({ length: 6 }, (_, w) => ingestMetricPoints(t.db, runId, batch("fresh", range(0, 1200).filter((s) => s % 6 === w), rand))));
+    const fresh = await storedPoints(t.db, runId, "fresh");
+    expect(fresh.length).toBe(1200);
+    expect(await storedRollups(t.db, runId, "fresh")).toEqual(expectedRollups(fresh));
+  });
+
+  it("refuses points for a run that does not exist and writes nothing", async () => {
+    await expect(ingestMetricPoints(t.db, "no-such-run", batch("loss", range(0, 10), () => 1))).rejects.toThrow(NotFoundError);
+    expect(await t.db.metricSeries.count({ where: { runId: "no-such-run" } })).toBe(0);
   });
 });
 
