@@ -1,6 +1,6 @@
 "use client";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { useState, type CSSProperties } from "react";
+import { useState, type CSSProperties, type InputHTMLAttributes, type ReactNode } from "react";
 import { api, errorMessage, type ApiError } from "@/lib/client/api";
 import { formatRelative, formatTime } from "@/lib/client/format";
 import type { TApiToken, TEnvironment, TRole, TUser, TWebhook } from "@/lib/client/types";
@@ -23,6 +23,40 @@ function FormError({ error }: { error: unknown }) {
       {errorMessage(error)}
     </div>
   ) : null;
+}
+
+/** A card form that creates something: its fields, the request's error, one submit button, then what to show once. */
+function CreateForm({ title, submit, disabled, mutation, after, children }: { title: string; submit: ReactNode; disabled: boolean; mutation: { mutate: () => void; error: unknown; isPending: boolean }; after?: ReactNode; children: ReactNode }) {
+  return (
+    <form
+      className="card stack"
+      onSubmit={(e) => {
+        e.preventDefault();
+        mutation.mutate();
+      }}
+    >
+      <h2>{title}</h2>
+      {children}
+      <FormError error={mutation.error} />
+      <div>
+        <button type="submit" className="btn btn-primary" disabled={disabled || mutation.isPending}>
+          {submit}
+        </button>
+      </div>
+      {after}
+    </form>
+  );
+}
+
+/** Label, input, and the server's message for this field of the request (by its path in the request body). */
+function InputField({ id, label, error, path, ...input }: { id: string; label: string; error?: unknown; path?: string } & InputHTMLAttributes<HTMLInputElement>) {
+  return (
+    <div className="field">
+      <label htmlFor={id}>{label}</label>
+      <input id={id} className="input" {...input} />
+      {path ? <FieldError error={error} path={path} /> : null}
+    </div>
+  );
 }
 
 function CheckboxGroup({ options, value, onChange }: { options: string[]; value: string[]; onChange: (next: (cur: string[]) => string[]) => void }) {
@@ -106,20 +140,15 @@ export function TokensSettings({ projectId }: { projectId: string | undefined })
   const daysValid = days === "" || (/^\d+$/.test(days) && Number(days) >= 1 && Number(days) <= 3650);
   return (
     <div className="stack">
-      <form
-        className="card stack"
-        onSubmit={(e) => {
-          e.preventDefault();
-          create.mutate();
-        }}
+      <CreateForm
+        title="Create a token"
+        submit={create.isPending ? "Creating…" : "Create token"}
+        disabled={!name.trim() || !scopes.length || !daysValid}
+        mutation={create}
+        after={secret ? <OneTimeSecret label="Your new token" secret={secret} onDone={() => setSecret(null)} /> : null}
       >
-        <h2>Create a token</h2>
         <div className="form-grid">
-          <div className="field">
-            <label htmlFor="token-name">Name</label>
-            <input id="token-name" className="input" value={name} onChange={(e) => setName(e.target.value)} placeholder="gitlab-ci" />
-            <FieldError error={create.error} path="name" />
-          </div>
+          <InputField id="token-name" label="Name" value={name} onChange={(e) => setName(e.target.value)} placeholder="gitlab-ci" error={create.error} path="name" />
           <div className="field">
             <label htmlFor="token-days">Expires in (days)</label>
             <input id="token-days" className="input" inputMode="numeric" value={days} onChange={(e) => setDays(e.target.value.trim())} aria-invalid={!daysValid} />
@@ -134,14 +163,7 @@ export function TokensSettings({ projectId }: { projectId: string | undefined })
         <label className="row">
           <input type="checkbox" checked={bindProject} onChange={(e) => setBindProject(e.target.checked)} disabled={!projectId} /> Limit to the current project
         </label>
-        <FormError error={create.error} />
-        <div>
-          <button type="submit" className="btn btn-primary" disabled={!name.trim() || !scopes.length || !daysValid || create.isPending}>
-            {create.isPending ? "Creating…" : "Create token"}
-          </button>
-        </div>
-        {secret ? <OneTimeSecret label="Your new token" secret={secret} onDone={() => setSecret(null)} /> : null}
-      </form>
+      </CreateForm>
       <QueryView query={query} isEmpty={(d) => d.length === 0} empty={<Empty title="No tokens yet" />}>
         {(tokens) => (
           <DataTable columns={["Name", "Prefix", "Scopes", { label: "Expires", className: "hide-sm" }, { label: "Last used", className: "hide-sm" }, ""]}>
@@ -200,37 +222,22 @@ export function UsersSettings() {
   });
   return (
     <div className="stack">
-      <form
-        className="card stack"
-        onSubmit={(e) => {
-          e.preventDefault();
-          create.mutate();
-        }}
+      <CreateForm
+        title="Add a user"
+        submit="Add user"
+        disabled={!email.trim()}
+        mutation={create}
+        after={password ? <OneTimeSecret label={`Initial password for ${password.email}`} secret={password.value} onDone={() => setPassword(null)} /> : null}
       >
-        <h2>Add a user</h2>
         <div className="form-grid">
-          <div className="field">
-            <label htmlFor="user-email">Email</label>
-            <input id="user-email" className="input" type="email" value={email} onChange={(e) => setEmail(e.target.value)} />
-            <FieldError error={create.error} path="email" />
-          </div>
-          <div className="field">
-            <label htmlFor="user-name">Name</label>
-            <input id="user-name" className="input" value={name} onChange={(e) => setName(e.target.value)} />
-          </div>
+          <InputField id="user-email" label="Email" type="email" value={email} onChange={(e) => setEmail(e.target.value)} error={create.error} path="email" />
+          <InputField id="user-name" label="Name" value={name} onChange={(e) => setName(e.target.value)} />
           <div className="field">
             <label htmlFor="user-role">Global role</label>
             <RoleSelect id="user-role" value={role} onChange={setRole} />
           </div>
         </div>
-        <FormError error={create.error} />
-        <div>
-          <button type="submit" className="btn btn-primary" disabled={!email.trim() || create.isPending}>
-            Add user
-          </button>
-        </div>
-        {password ? <OneTimeSecret label={`Initial password for ${password.email}`} secret={password.value} onDone={() => setPassword(null)} /> : null}
-      </form>
+      </CreateForm>
       <FormError error={update.error} />
       <QueryView query={query} isEmpty={(d) => d.length === 0}>
         {(users) => (
@@ -363,20 +370,9 @@ export function EnvironmentsSettings({ projectId, canEdit }: { projectId: string
   return (
     <div className="stack">
       {canEdit ? (
-        <form
-          className="card stack"
-          onSubmit={(e) => {
-            e.preventDefault();
-            create.mutate();
-          }}
-        >
-          <h2>Add an environment</h2>
+        <CreateForm title="Add an environment" submit="Add environment" disabled={!form.name.trim()} mutation={create}>
           <div className="form-grid">
-            <div className="field">
-              <label htmlFor="env-name">Name</label>
-              <input id="env-name" className="input" value={form.name} onChange={(e) => setForm({ ...form, name: e.target.value })} />
-              <FieldError error={create.error} path="name" />
-            </div>
+            <InputField id="env-name" label="Name" value={form.name} onChange={(e) => setForm({ ...form, name: e.target.value })} error={create.error} path="name" />
             <div className="field">
               <label htmlFor="env-tier">Tier</label>
               <select id="env-tier" className="input" value={form.tier} onChange={(e) => setForm({ ...form, tier: e.target.value as TEnvironment["tier"] })}>
@@ -385,24 +381,10 @@ export function EnvironmentsSettings({ projectId, canEdit }: { projectId: string
                 <option>prod</option>
               </select>
             </div>
-            <div className="field">
-              <label htmlFor="env-ns">Namespace</label>
-              <input id="env-ns" className="input" value={form.namespace} placeholder={form.name || "same as name"} onChange={(e) => setForm({ ...form, namespace: e.target.value })} />
-              <FieldError error={create.error} path="namespace" />
-            </div>
-            <div className="field">
-              <label htmlFor="env-gw">Gateway URL</label>
-              <input id="env-gw" className="input" value={form.gatewayUrl} placeholder="http://gateway:8080" onChange={(e) => setForm({ ...form, gatewayUrl: e.target.value })} />
-              <FieldError error={create.error} path="gatewayUrl" />
-            </div>
+            <InputField id="env-ns" label="Namespace" value={form.namespace} placeholder={form.name || "same as name"} onChange={(e) => setForm({ ...form, namespace: e.target.value })} error={create.error} path="namespace" />
+            <InputField id="env-gw" label="Gateway URL" value={form.gatewayUrl} placeholder="http://gateway:8080" onChange={(e) => setForm({ ...form, gatewayUrl: e.target.value })} error={create.error} path="gatewayUrl" />
           </div>
-          <FormError error={create.error} />
-          <div>
-            <button type="submit" className="btn btn-primary" disabled={!form.name.trim() || create.isPending}>
-              Add environment
-            </button>
-          </div>
-        </form>
+        </CreateForm>
       ) : null}
       <FormError error={patch.error} />
       <QueryView query={query} isEmpty={(d) => d.length === 0} empty={<Empty title="No environments" />}>
@@ -453,31 +435,19 @@ export function WebhooksSettings({ projectId, canEdit }: { projectId: string; ca
   return (
     <div className="stack">
       {canEdit ? (
-        <form
-          className="card stack"
-          onSubmit={(e) => {
-            e.preventDefault();
-            create.mutate();
-          }}
+        <CreateForm
+          title="Subscribe a URL"
+          submit="Subscribe"
+          disabled={!url.trim() || !events.length}
+          mutation={create}
+          after={secret ? <OneTimeSecret label="Signing secret" secret={secret} onDone={() => setSecret(null)} /> : null}
         >
-          <h2>Subscribe a URL</h2>
-          <div className="field">
-            <label htmlFor="hook-url">URL</label>
-            <input id="hook-url" className="input" value={url} placeholder="https://ci.internal/hooks/loraplane" onChange={(e) => setUrl(e.target.value)} />
-            <FieldError error={create.error} path="url" />
-          </div>
+          <InputField id="hook-url" label="URL" value={url} placeholder="https://ci.internal/hooks/loraplane" onChange={(e) => setUrl(e.target.value)} error={create.error} path="url" />
           <fieldset>
             <legend>Events</legend>
             <CheckboxGroup options={WEBHOOK_EVENTS} value={events} onChange={setEvents} />
           </fieldset>
-          <FormError error={create.error} />
-          <div>
-            <button type="submit" className="btn btn-primary" disabled={!url.trim() || !events.length || create.isPending}>
-              Subscribe
-            </button>
-          </div>
-          {secret ? <OneTimeSecret label="Signing secret" secret={secret} onDone={() => setSecret(null)} /> : null}
-        </form>
+        </CreateForm>
       ) : null}
       <QueryView query={query} isEmpty={(d) => d.length === 0} empty={<Empty title="No webhook subscriptions" />}>
         {(hooks) => (
