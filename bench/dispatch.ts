@@ -12,6 +12,7 @@ import { pino } from "pino";
 import { createLocalExecutor } from "../workers/src/executors/local.ts";
 import { startWorkerApp } from "../workers/src/worker-app.ts";
 import { createBenchDatabase } from "./bench-db.ts";
+import { percentile, runBenchmark } from "./stats.ts";
 
 const RUNS = Number(process.argv[2] ?? 100);
 
@@ -61,9 +62,8 @@ async function main(): Promise<void> {
     const deadline = Date.now() + 60_000;
     while (launched.size < RUNS && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     const latencies = [...accepted].map(([id, t]) => (launched.get(id) ?? Number.NaN) - t).filter(Number.isFinite).sort((a, b) => a - b);
-    const q = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))]!;
     console.log(`runs triggered concurrently: ${RUNS}, launched: ${latencies.length}`);
-    console.log(`trigger accepted → train launch call: p50 ${q(0.5).toFixed(1)} ms, p99 ${q(0.99).toFixed(1)} ms, max ${latencies[latencies.length - 1]!.toFixed(1)} ms`);
+    console.log(`trigger accepted → train launch call: p50 ${percentile(latencies, 0.5).toFixed(1)} ms, p99 ${percentile(latencies, 0.99).toFixed(1)} ms, max ${latencies[latencies.length - 1]!.toFixed(1)} ms`);
   } finally {
     await app.stop();
     await app.queue.stages.obliterate({ force: true }).catch(() => undefined);
@@ -74,10 +74,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    console.error(error);
-    process.exit(1);
-  },
-);
+runBenchmark(main);

@@ -10,6 +10,7 @@ import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { Pool } from "undici";
+import { percentile } from "./stats.ts";
 
 const SELF = fileURLToPath(import.meta.url);
 const [UPSTREAM_PORT, GATEWAY_PORT, NGINX_PORT, MINIMAL_PORT] = [19101, 19102, 19103, 19104];
@@ -137,11 +138,6 @@ function child(args: string[]): Promise<{ proc: ChildProcess; message: Promise<u
   });
 }
 
-const pct = (xs: number[], q: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)]!;
-};
-
 async function main() {
   const latencyN = Number(process.argv[2] ?? 4000);
   const seconds = Number(process.argv[3] ?? 5);
@@ -198,7 +194,7 @@ http { access_log off; client_body_temp_path ${dir}; proxy_temp_path ${dir};
         throughput[name]!.failed += half.failed;
       }
     }
-    const row = (name: string) => ({ p50: pct(latency[name]!, 0.5), p99: pct(latency[name]!, 0.99) });
+    const row = (name: string) => ({ p50: percentile(latency[name]!, 0.5), p99: percentile(latency[name]!, 0.99) });
     const direct = row("direct");
     console.log(`\nloadavg ${os.loadavg().map((l) => l.toFixed(1)).join(" ")}, ${os.cpus().length} cores, node ${process.version}`);
     console.log("| target | p50 ms | p99 ms | added p50 ms | added p99 ms | throughput req/s (c=" + concurrency + ") | failed |");

@@ -6,6 +6,7 @@ import type { AddressInfo } from "node:net";
 import { createPrismaClient } from "@loraplane/db";
 import { createBenchDatabase } from "./bench-db.ts";
 import { authenticateRunToken, ingestMetricPoints, issueRunToken } from "@loraplane/services";
+import { percentile, runBenchmark } from "./stats.ts";
 
 const WRITERS = 8;
 const BATCH = 1000;
@@ -75,9 +76,7 @@ async function main(): Promise<void> {
         }),
       );
       const seconds = (performance.now() - t0) / 1000;
-      latencies.sort((a, b) => a - b);
-      const q = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))]!;
-      return { points: WRITERS * batches * BATCH, seconds, pointsPerSecond: (WRITERS * batches * BATCH) / seconds, p50Ms: q(0.5), p99Ms: q(0.99) };
+      return { points: WRITERS * batches * BATCH, seconds, pointsPerSecond: (WRITERS * batches * BATCH) / seconds, p50Ms: percentile(latencies, 0.5), p99Ms: percentile(latencies, 0.99) };
     }
 
     await phase(batchRun.id, token.secret, "metrics", 1); // warm-up
@@ -96,7 +95,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exit(1);
-});
+runBenchmark(main);

@@ -8,6 +8,7 @@ import { lttb } from "@loraplane/core";
 import { createPrismaClient } from "@loraplane/db";
 import { ingestMetricPoints, queryMetricSeries } from "@loraplane/services";
 import { createBenchDatabase } from "./bench-db.ts";
+import { percentile, runBenchmark } from "./stats.ts";
 
 const ITERATIONS = Number(process.argv[2] ?? 50);
 const POINTS = Number(process.argv[3] ?? 1_000_000);
@@ -22,9 +23,7 @@ async function timeIt(iterations: number, fn: () => Promise<unknown>) {
     await fn();
     ms.push(performance.now() - s);
   }
-  ms.sort((a, b) => a - b);
-  const q = (p: number) => ms[Math.min(ms.length - 1, Math.ceil(p * ms.length) - 1)]!;
-  return { p50: q(0.5), p99: q(0.99) };
+  return { p50: percentile(ms, 0.5), p99: percentile(ms, 0.99) };
 }
 
 async function main(): Promise<void> {
@@ -73,7 +72,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exit(1);
-});
+runBenchmark(main);

@@ -15,6 +15,7 @@ import { createRolloutController } from "../workers/src/rollout/controller.ts";
 import { ROLLOUT_TICK_MS } from "../workers/src/rollout/processor.ts";
 import { createBenchDatabase } from "./bench-db.ts";
 import { seedGatewayBench } from "./gateway-seed.ts";
+import { runBenchmark } from "./stats.ts";
 
 async function main() {
   const trials = Number(process.argv[2] ?? 3);
@@ -122,10 +123,4 @@ async function main() {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (e: unknown) => {
-    console.error(e);
-    process.exit(1);
-  },
-);
+runBenchmark(main);
