@@ -295,6 +295,9 @@ describe("dashboard", () => {
       await shot(page, "models-compare");
     }
     await page.goto(`${stack.baseUrl}/audit`);
+    // The rows are fetched in the browser, so once one shows the page is hydrated: typing before that can land in the
+    // server-rendered input without React seeing it, and the filter would never apply.
+    await page.locator("td.mono").first().waitFor();
     await page.getByLabel("Action").fill("deployment.create");
     await page.locator("td.mono", { hasText: /^deployment\.create$/ }).first().waitFor();
     // Once the debounced filter applies, only that action is listed.
@@ -302,6 +305,8 @@ describe("dashboard", () => {
     await shot(page, "audit");
 
     await page.goto(`${stack.baseUrl}/settings`);
+    // Hydrated once the client-fetched token list (or its empty state) shows; see the audit filter above.
+    await page.getByText("No tokens yet").or(page.locator("table")).first().waitFor();
     await page.getByLabel("Name").fill("ci");
     await page.getByRole("button", { name: "Create token" }).click();
     const secret = await page.getByTestId("one-time-secret").innerText();
