@@ -4,7 +4,7 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createPrismaClient } from "@loraplane/db";
-import { createBenchDatabase } from "./bench-db.ts";
+import { createBenchDatabase, createBenchRuns } from "./bench-db.ts";
 import { authenticateRunToken, ingestMetricPoints, issueRunToken } from "@loraplane/services";
 import { percentile, runBenchmark } from "./stats.ts";
 
@@ -17,12 +17,9 @@ async function main(): Promise<void> {
   const database = await createBenchDatabase("ingest");
   const db = createPrismaClient({ url: database.url, poolSize: 16 });
   try {
-    const project = await db.project.create({ data: { slug: "bench", name: "bench" }, select: { id: true } });
-    const pipeline = await db.pipeline.create({ data: { projectId: project.id, name: "bench", spec: {} }, select: { id: true } });
-    const mkRun = (n: number) => db.pipelineRun.create({ data: { projectId: project.id, pipelineId: pipeline.id, number: n, trigger: "api", specVersion: 1, resolvedSpec: {} }, select: { id: true } });
-    const [batchRun, baselineRun] = [await mkRun(1), await mkRun(2)];
-    const token = await issueRunToken(db, batchRun.id, "train", 3600);
-    const baselineToken = await issueRunToken(db, baselineRun.id, "train", 3600);
+    const [batchRunId, baselineRunId] = (await createBenchRuns(db, 2)).runIds as [string, string];
+    const token = await issueRunToken(db, batchRunId, "train", 3600);
+    const baselineToken = await issueRunToken(db, baselineRunId, "train", 3600);
 
     const server = createServer((req, res) => {
       const chunks: Buffer[] = [];
@@ -79,10 +76,10 @@ async function main(): Promise<void> {
       return { points: WRITERS * batches * BATCH, seconds, pointsPerSecond: (WRITERS * batches * BATCH) / seconds, p50Ms: percentile(latencies, 0.5), p99Ms: percentile(latencies, 0.99) };
     }
 
-    await phase(batchRun.id, token.secret, "metrics", 1); // warm-up
-    const batched = await phase(batchRun.id, token.secret, "metrics", BATCHES);
-    const baseline = await phase(baselineRun.id, baselineToken.secret, "baseline", BASELINE_BATCHES);
-    const stored = await db.metricPoint.count({ where: { series: { runId: batchRun.id } } });
+    await phase(batchRunId, token.secret, "metrics", 1); // warm-up
+    const batched = await phase(batchRunId, token.secret, "metrics", BATCHES);
+    const baseline = await phase(baselineRunId, baselineToken.secret, "baseline", BASELINE_BATCHES);
+    const stored = await db.metricPoint.count({ where: { series: { runId: batchRunId } } });
     server.close();
     const fmt = (r: typeof batched) => `${Math.round(r.pointsPerSecond).toLocaleString("en")} points/s, batch p50 ${r.p50Ms.toFixed(1)} ms, p99 ${r.p99Ms.toFixed(1)} ms (${r.points} points in ${r.seconds.toFixed(2)} s)`;
     console.log(`writers: ${WRITERS}, batch size: ${BATCH}`);

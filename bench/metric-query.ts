@@ -7,7 +7,7 @@ import { loadavg } from "node:os";
 import { lttb } from "@loraplane/core";
 import { createPrismaClient } from "@loraplane/db";
 import { ingestMetricPoints, queryMetricSeries } from "@loraplane/services";
-import { createBenchDatabase } from "./bench-db.ts";
+import { createBenchDatabase, createBenchRuns } from "./bench-db.ts";
 import { percentile, runBenchmark } from "./stats.ts";
 
 const ITERATIONS = Number(process.argv[2] ?? 50);
@@ -30,25 +30,23 @@ async function main(): Promise<void> {
   const database = await createBenchDatabase("metric_query");
   const db = createPrismaClient({ url: database.url, poolSize: 4 });
   try {
-    const project = await db.project.create({ data: { slug: "bench", name: "bench" }, select: { id: true } });
-    const pipeline = await db.pipeline.create({ data: { projectId: project.id, name: "bench", spec: {} }, select: { id: true } });
-    const run = await db.pipelineRun.create({ data: { projectId: project.id, pipelineId: pipeline.id, number: 1, trigger: "api", specVersion: 1, resolvedSpec: {} }, select: { id: true } });
+    const [runId] = (await createBenchRuns(db, 1)).runIds as [string];
 
     // A noisy decaying loss curve with two spikes, so the extremes are somewhere in the middle.
     const value = (s: number) => (s === 123_457 ? 25 : s === 876_543 ? -1 : 2 * Math.exp(-s / 200_000) + 0.1 * Math.sin(s / 997) + ((s * 7919) % 1009) / 5000);
     const t0 = performance.now();
     for (let from = 0; from < POINTS; from += BATCH) {
       const points = Array.from({ length: Math.min(BATCH, POINTS - from) }, (_, i) => ({ key: "train/loss", step: from + i, value: value(from + i), timestamp: 1_700_000_000_000 + from + i }));
-      await ingestMetricPoints(db, run.id, points);
+      await ingestMetricPoints(db, runId, points);
     }
     const ingestSeconds = (performance.now() - t0) / 1000;
     await db.$executeRawUnsafe(`VACUUM ANALYZE "MetricPoint"`);
     await db.$executeRawUnsafe(`VACUUM ANALYZE "MetricRollup"`);
-    const [{ id: seriesId }] = await db.metricSeries.findMany({ where: { runId: run.id }, select: { id: true } }) as [{ id: number }];
+    const [{ id: seriesId }] = await db.metricSeries.findMany({ where: { runId: runId }, select: { id: true } }) as [{ id: number }];
 
     let downsampled = 0;
     const m4 = await timeIt(ITERATIONS, async () => {
-      const [s] = await queryMetricSeries(db, { runId: run.id, keys: ["train/loss"], maxPoints: MAX_POINTS });
+      const [s] = await queryMetricSeries(db, { runId: runId, keys: ["train/loss"], maxPoints: MAX_POINTS });
       if (s?.total !== POINTS || s.points.length > MAX_POINTS) throw new Error(`unexpected result: total ${s?.total}, ${s?.points.length} points`);
       downsampled = s.points.length;
     });

@@ -38,29 +38,21 @@ export class TokenAuth {
     private readonly maxEntries = 10_000,
   ) {}
 
-  /** The answer for a token looked up recently (synchronous: the hot path), or undefined when it must be fetched. */
-  cached(authorization: string | undefined): TAuthResult | undefined {
+  /**
+   * Answers synchronously for a token looked up within the TTL (the hot path makes no promise then); otherwise after
+   * one lookup, shared by concurrent requests with the same token.
+   */
+  authenticate(authorization: string | undefined): TAuthResult | Promise<TAuthResult> {
     const hash = hashOf(authorization);
     if (hash === null) return MISSING;
     const entry = this.cache.get(hash);
     const now = Date.now();
-    if (!entry || now - entry.fetchedAt > this.ttlMs) return undefined;
-    return this.answer(entry, now);
-  }
-
-  async authenticate(authorization: string | undefined): Promise<TAuthResult> {
-    const hash = hashOf(authorization);
-    if (hash === null) return MISSING;
-    const now = Date.now();
-    let entry = this.cache.get(hash);
-    if (!entry || now - entry.fetchedAt > this.ttlMs) {
-      try {
-        entry = await this.lookup(hash);
-      } catch {
-        if (!entry) return { ok: false, status: 503, message: "token store unavailable; try again" };
-      }
-    }
-    return this.answer(entry, now);
+    if (entry && now - entry.fetchedAt <= this.ttlMs) return this.answer(entry, now);
+    return this.lookup(hash).then(
+      (fresh) => this.answer(fresh, now),
+      // Postgres unreachable: a token seen before keeps working from the cache; an unknown one cannot be checked.
+      () => (entry ? this.answer(entry, now) : { ok: false, status: 503, message: "token store unavailable; try again" }),
+    );
   }
 
   private answer(entry: TCached, now: number): TAuthResult {

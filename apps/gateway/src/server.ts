@@ -102,8 +102,8 @@ export function createGateway(options: TGatewayOptions): TGateway {
   /** The caller's project (null: every project) for every client route; a cached token answers without a promise. */
   function authorize(req: IncomingMessage): string | null | Promise<string | null> {
     if (!options.requireAuth) return null;
-    const known = auth.cached(req.headers.authorization);
-    return known ? projectOf(known) : auth.authenticate(req.headers.authorization).then(projectOf);
+    const a = auth.authenticate(req.headers.authorization);
+    return a instanceof Promise ? a.then(projectOf) : projectOf(a);
   }
 
   async function inference(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
