@@ -2,3 +2,5 @@ export {};
 export * from "./stats";
 export * from "./pipeline/index.ts";
 export * from "./rollout";
+export * from "./release/index.ts";
+export * from "./webhooks/index.ts";

@@ -1,6 +1,7 @@
 // The pipeline spec. Field names and defaults mirror gpu-runtime/loraplane_runtime/config.py, which reads the resolved
 // spec as the job's `spec`; change both together.
 import { z } from "zod";
+import { ZReleaseStagePolicyInput } from "../release/policy.ts";
 
 /** Metrics the evaluation container can compute (`spec.eval.metrics`); "safety" yields safety_pass_rate + refusal_rate. */
 export const EVAL_METRICS = ["rouge_l", "bleu", "exact_match", "accuracy", "f1", "safety"] as const;
@@ -146,6 +147,8 @@ export const ZDeploySpec = z.object({
     })
     .default({ p99LatencyMs: 2000, ttftP95Ms: 800, maxErrorRate: 0.01 }),
   autoPromote: z.boolean().default(true),
+  /** Per-environment release policy (start, strategy, soak, SLOs, approval); see core/release/policy.ts for defaults. */
+  stages: z.record(z.string(), ZReleaseStagePolicyInput).optional(),
 });
 
 /** Sweep: a grid of values and/or random ranges for spec fields, addressed by dotted path ("training.learningRate"). */
@@ -225,6 +228,11 @@ function checkSpec(spec: z.infer<typeof ZSpecObject>, ctx: z.RefinementCtx): voi
       });
     }
   });
+  for (const envName of Object.keys(spec.deploy?.stages ?? {})) {
+    if (!spec.deploy!.environments.includes(envName)) {
+      ctx.addIssue({ code: "custom", path: ["deploy", "stages", envName], message: `"${envName}" is not in deploy.environments` });
+    }
+  }
   const { nprocPerNode, nnodes } = spec.distributed;
   if (nprocPerNode * nnodes > 1 && spec.resources.gpus > 0 && nprocPerNode > spec.resources.gpus) {
     ctx.addIssue({
