@@ -87,17 +87,29 @@ def token_loss_sum(model, batch: D.Batch, device) -> tuple:
 
 
 def rng_state() -> dict:
-    s = {"python": random.getstate(), "torch": torch.get_rng_state()}
+    """RNG states as tensors and plain numbers only, so they load with torch.load(weights_only=True)."""
+    version, internal, gauss = random.getstate()
+    s = {"pythonVersion": version, "python": torch.tensor(internal, dtype=torch.int64),
+         "pythonGauss": gauss, "torch": torch.get_rng_state()}
     if torch.cuda.is_available():
         s["cuda"] = torch.cuda.get_rng_state_all()
     return s
 
 
 def set_rng_state(s: dict) -> None:
-    random.setstate(s["python"])
+    random.setstate((s["pythonVersion"], tuple(int(x) for x in s["python"].tolist()), s["pythonGauss"]))
     torch.set_rng_state(s["torch"])
     if "cuda" in s and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(s["cuda"])
+
+
+def load_checkpoint_file(path: str, map_location=None):
+    """torch.load restricted to tensors and plain containers: a planted pickle in a checkpoint never runs."""
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as e:  # noqa: BLE001 - UnpicklingError or anything a tampered file raises
+        raise ConfigError(f"checkpoint file {path} cannot be loaded safely (weights_only): "
+                          f"{str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
 
 
 def find_checkpoint(ckpt_root: str):
@@ -249,8 +261,7 @@ class Trainer:
     def resume(self, ckpt: str) -> None:
         with open(os.path.join(ckpt, "trainer_state.json")) as f:
             st = json.load(f)
-        opt = torch.load(os.path.join(ckpt, "optim.pt"), map_location="cpu" if self.fsdp else self.env.device,
-                         weights_only=False)
+        opt = load_checkpoint_file(os.path.join(ckpt, "optim.pt"), "cpu" if self.fsdp else self.env.device)
         if self.fsdp:
             from torch.distributed.checkpoint.state_dict import StateDictOptions, set_optimizer_state_dict
 
@@ -261,7 +272,7 @@ class Trainer:
         self.scheduler.load_state_dict(opt["scheduler"])
         if self.scaler and opt["scaler"]:
             self.scaler.load_state_dict(opt["scaler"])
-        set_rng_state(torch.load(os.path.join(ckpt, f"rng-{self.env.rank}.pt"), weights_only=False))
+        set_rng_state(load_checkpoint_file(os.path.join(ckpt, f"rng-{self.env.rank}.pt")))
         self.step, self.epoch, self.micro_pos = st["step"], st["epoch"], st["microPos"]
         log(f"resumed from {ckpt} at step {self.step}")
 
