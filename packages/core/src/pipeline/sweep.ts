@@ -1,11 +1,63 @@
 // Hyperparameter sweeps: a spec's `sweep` expands into sibling parameter sets (one run each), and the best sibling
 // is picked by the sweep's metric. Expansion is deterministic for a given seed so a re-submitted sweep is identical.
+import { z } from "zod";
 import { ZPipelineSpec, type TPipelineSpec, type TSweepSpec } from "./spec.ts";
 
 export type TSweepParams = Record<string, number | string | boolean>;
 
-/** Fields a sweep may vary: anything under training, plus eval generation settings. */
-const SWEEPABLE = /^(training|eval)\.[A-Za-z.]+$/;
+/**
+ * The only spec paths a sweep or a run's `params` may set: the scalar training settings and the eval generation
+ * settings. An allowlist (not a pattern) so that no key can walk into `__proto__`, `constructor` or `prototype`.
+ */
+export const SWEEPABLE_PATHS: readonly string[] = Object.freeze([
+  "training.lora.r",
+  "training.lora.alpha",
+  "training.lora.dropout",
+  "training.learningRate",
+  "training.epochs",
+  "training.maxSteps",
+  "training.batchSize",
+  "training.gradientAccumulation",
+  "training.maxSeqLength",
+  "training.packing",
+  "training.warmupRatio",
+  "training.scheduler",
+  "training.seed",
+  "training.precision",
+  "training.gradientCheckpointing",
+  "training.checkpointEverySteps",
+  "training.promptTemplate",
+  "training.logEverySteps",
+  "eval.maxNewTokens",
+  "eval.batchSize",
+  "eval.maxSamples",
+]);
+const SWEEPABLE = new Set(SWEEPABLE_PATHS);
+const FORBIDDEN_SEGMENTS = new Set(["__proto__", "constructor", "prototype"]);
+
+/** Throws a SweepError (with `path` as given) unless `path` is one of SWEEPABLE_PATHS. */
+export function checkSweepablePath(path: string, reportedAs: string = path): void {
+  const problem = sweepablePathProblem(path);
+  if (problem) throw new SweepError(problem, reportedAs);
+}
+
+function sweepablePathProblem(path: string): string | null {
+  const bad = path.split(".").find((part) => FORBIDDEN_SEGMENTS.has(part));
+  if (bad !== undefined) return `"${path}" is not allowed: the segment "${bad}" is refused`;
+  if (!SWEEPABLE.has(path)) return `"${path}" cannot be overridden: it is not a sweepable training or eval setting`;
+  return null;
+}
+
+/** A run's `params` (REST, CLI, sweeps): keys from SWEEPABLE_PATHS only, scalar values. */
+export const ZSweepParams = z.record(
+  z.string().superRefine((path, ctx) => {
+    const problem = sweepablePathProblem(path);
+    if (problem) ctx.addIssue({ code: "custom", message: problem });
+  }),
+  z.union([z.number(), z.string(), z.boolean()]),
+  // Report the key's own message ("… is not allowed"), not zod's generic "Invalid key in record".
+  { error: (issue) => (issue.code === "invalid_key" ? (issue as { issues?: { message: string }[] }).issues?.[0]?.message : undefined) },
+);
 
 /** mulberry32: tiny, seedable, good enough to spread samples over a range. */
 function rng(seed: number): () => number {
@@ -41,7 +93,7 @@ export class SweepError extends Error {
  */
 export function expandSweep(sweep: TSweepSpec): TSweepParams[] {
   for (const path of [...Object.keys(sweep.grid), ...Object.keys(sweep.random)]) {
-    if (!SWEEPABLE.test(path)) throw new SweepError(`cannot sweep "${path}": only training.* and eval.* fields`, `sweep.${path}`);
+    checkSweepablePath(path, `sweep.${path}`);
   }
   const points = cartesian(sweep.grid);
   const randomEntries = Object.entries(sweep.random);
@@ -66,19 +118,24 @@ export function expandSweep(sweep: TSweepSpec): TSweepParams[] {
   return out;
 }
 
-/** Applies dotted-path overrides to a spec and re-validates it, so an override can never produce an invalid run. */
+/**
+ * Applies dotted-path overrides to a spec and re-validates it, so an override can never produce an invalid run. Only
+ * SWEEPABLE_PATHS are accepted, and the walk follows own properties only (never the prototype chain).
+ */
 export function applyParams(spec: TPipelineSpec, params: TSweepParams): TPipelineSpec {
   const copy = structuredClone(spec) as unknown as Record<string, unknown>;
-  for (const [path, value] of Object.entries(params)) {
+  for (const path of Object.keys(params)) {
+    checkSweepablePath(path);
+    const value = params[path];
+    if (!["number", "string", "boolean"].includes(typeof value)) throw new SweepError(`"${path}" must be a number, string or boolean`, path);
     const parts = path.split(".");
     let node = copy;
     for (const part of parts.slice(0, -1)) {
-      const child = node[part];
-      if (typeof child !== "object" || child === null) throw new SweepError(`unknown field "${path}"`, path);
+      const child = Object.hasOwn(node, part) ? node[part] : undefined;
+      if (typeof child !== "object" || child === null || Array.isArray(child)) throw new SweepError(`unknown field "${path}"`, path);
       node = child as Record<string, unknown>;
     }
-    const leaf = parts[parts.length - 1]!;
-    node[leaf] = value;
+    Object.defineProperty(node, parts[parts.length - 1]!, { value, enumerable: true, writable: true, configurable: true });
   }
   delete copy.sweep;
   const parsed = ZPipelineSpec.safeParse(copy);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ZPipelineSpec, ZSweepSpec } from "../../src/pipeline/spec.ts";
-import { applyParams, expandSweep, pickBest, SweepError } from "../../src/pipeline/sweep.ts";
+import { applyParams, expandSweep, pickBest, SWEEPABLE_PATHS, SweepError } from "../../src/pipeline/sweep.ts";
 
 const spec = ZPipelineSpec.parse({ name: "demo", model: { name: "m", baseModel: "/m" }, dataset: { name: "d", version: "v1" } });
 
@@ -47,7 +47,7 @@ describe("applyParams", () => {
   });
   it("an override that breaks the spec fails with the path", () => {
     expect(() => applyParams(spec, { "training.learningRate": -1 })).toThrow(/training.learningRate/);
-    expect(() => applyParams(spec, { "training.nope.x": 1 })).toThrow(/unknown field/);
+    expect(() => applyParams(spec, { "training.nope.x": 1 })).toThrow(/cannot be overridden/);
   });
 });
 
@@ -62,5 +62,46 @@ describe("pickBest", () => {
     expect(pickBest(c, "rouge_l", "max")).toEqual({ runId: "b", value: 0.6 });
     expect(pickBest(c, "rouge_l", "min")).toEqual({ runId: "a", value: 0.4 });
     expect(pickBest(c, "f1", "max")).toBeNull();
+  });
+});
+
+describe("applyParams refuses prototype paths (issue #11 finding 1)", () => {
+  const hostile = [
+    "__proto__.expired",
+    "__proto__",
+    "constructor.prototype.expired",
+    "training.__proto__.expired",
+    "training.constructor.prototype.expired",
+    "training.lora.__proto__.expired",
+    "prototype.expired",
+    "toString",
+    "training.hasOwnProperty",
+  ];
+  for (const path of hostile) {
+    it(`refuses "${path}" with a SweepError naming it, leaving Object.prototype unchanged`, () => {
+      const before = Object.getOwnPropertyNames(Object.prototype).sort();
+      let thrown: unknown;
+      try {
+        applyParams(spec, { [path]: true });
+      } catch (error) {
+        thrown = error;
+      }
+      expect(thrown).toBeInstanceOf(SweepError);
+      expect((thrown as SweepError).path).toBe(path);
+      expect(Object.getOwnPropertyNames(Object.prototype).sort()).toEqual(before);
+      expect(({} as Record<string, unknown>).expired).toBeUndefined();
+      delete (Object.prototype as Record<string, unknown>).expired;
+    });
+  }
+
+  it("only the documented sweepable paths are accepted", () => {
+    for (const path of SWEEPABLE_PATHS) expect(path).toMatch(/^(training|eval)\.[A-Za-z.]+$/);
+    expect(() => applyParams(spec, { "model.baseModel": "/other" })).toThrow(/cannot be overridden/);
+    expect(() => applyParams(spec, { "eval.thresholds": "x" })).toThrow(SweepError);
+    expect(applyParams(spec, { "eval.maxNewTokens": 32 }).eval.maxNewTokens).toBe(32);
+  });
+
+  it("expandSweep refuses prototype paths in grid and random", () => {
+    expect(() => expandSweep({ ...ZSweepSpec.parse({ metric: "f1", grid: { "training.seed": [1] } }), grid: { "training.__proto__.x": [1] } })).toThrow(SweepError);
   });
 });

@@ -1,4 +1,4 @@
-import { applyParams, planStages, resolveSpec, SweepError, type TPipelineSpec } from "@loraplane/core";
+import { applyParams, planStages, resolveSpec, SweepError, type TPipelineSpec, ZSweepParams } from "@loraplane/core";
 import {
   ensureStageRun,
   findDatasetVersionByName,
@@ -25,7 +25,7 @@ export const ZTriggerRunInput = z.object({
   idempotencyKey: z.string().min(1).max(200).optional(),
   gitCommit: z.string().regex(/^[0-9a-f]{7,64}$/i, "must be a hex commit SHA").optional(),
   gitRef: z.string().min(1).max(250).optional(),
-  params: z.record(z.string(), z.union([z.number(), z.string(), z.boolean()])).optional(),
+  params: ZSweepParams.optional(),
   sweepId: z.string().min(1).optional(),
 });
 export type TTriggerRunInput = z.input<typeof ZTriggerRunInput>;

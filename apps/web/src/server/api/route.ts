@@ -19,6 +19,7 @@ import { type z } from "zod";
 import { authenticate, InvalidCredentialsError, sameOrigin, type TPrincipal } from "../auth/principal.ts";
 import { serverContext } from "../context.ts";
 import { errorBody, errorResponse, forbidden, HttpError, notFound, unauthenticated } from "./errors.ts";
+import { hostileJsonProblem } from "./hostile-json.ts";
 
 type TMethod = "get" | "post" | "put" | "patch" | "delete";
 
@@ -212,6 +213,8 @@ export function defineRoute<P extends ZObj | undefined, Q extends ZObj | undefin
           } catch {
             throw new HttpError(400, "invalid_json", "the request body is not valid JSON");
           }
+          const hostile = hostileJsonProblem(jsonBody);
+          if (hostile) throw new HttpError(400, "validation_failed", `invalid body: ${hostile.path} ${hostile.message}`, [hostile]);
         }
       }
 
