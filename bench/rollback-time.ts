@@ -87,7 +87,7 @@ async function main() {
       // The moment the gateway's routing table stops sending anything to the canary (NOTIFY → reload).
       let switchedAt = 0;
       const watch = setInterval(() => {
-        if (!switchedAt && !gw.routing.get("bench")?.weighted.some((v) => v.role === "canary")) switchedAt = performance.now();
+        if (!switchedAt && !gw.routing.named("bench")[0]?.weighted.some((v) => v.role === "canary")) switchedAt = performance.now();
       }, 2);
       let decidedAt = 0;
       while (performance.now() - breachAt < 60_000) {

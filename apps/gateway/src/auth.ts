@@ -3,9 +3,15 @@ import { type Db, findApiTokenByHash } from "@loraplane/db";
 
 export const INFERENCE_SCOPE = "inference:invoke";
 
-export type TAuthResult =
-  | { ok: true; tokenId: string; userId: string; projectId: string | null }
-  | { ok: false; status: 401 | 403 | 503; message: string };
+/** An authenticated caller: its token, the token's owner and the project the token is bound to (null: unbound). */
+export interface TCaller {
+  ok: true;
+  tokenId: string;
+  userId: string;
+  projectId: string | null;
+}
+
+export type TAuthResult = TCaller | { ok: false; status: 401 | 403 | 503; message: string };
 
 interface TCached {
   result: TAuthResult;

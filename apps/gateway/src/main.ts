@@ -17,10 +17,11 @@ const gateway = createGateway({
   maxBodyBytes: env.GATEWAY_MAX_BODY_BYTES,
   upstreamTimeoutMs: env.GATEWAY_UPSTREAM_TIMEOUT_MS,
   flushIntervalMs: env.GATEWAY_FLUSH_INTERVAL_MS,
+  environments: env.GATEWAY_ENVIRONMENTS,
 });
 
 const port = await gateway.listen(env.GATEWAY_PORT, env.GATEWAY_HOST);
-log.info({ port, host: env.GATEWAY_HOST, auth: env.GATEWAY_REQUIRE_AUTH }, "gateway listening");
+log.info({ port, host: env.GATEWAY_HOST, auth: env.GATEWAY_REQUIRE_AUTH, environments: env.GATEWAY_ENVIRONMENTS.length ? env.GATEWAY_ENVIRONMENTS : "all" }, "gateway listening");
 
 let stopping = false;
 async function shutdown(signal: string) {

@@ -1,6 +1,6 @@
 import pg from "pg";
 import { type Db, listRoutingDeployments } from "@loraplane/db";
-import { buildRoutingTable, type TRoute } from "./routing.ts";
+import { buildRoutingTable, environmentFilter, routeKey, type TRoute } from "./routing.ts";
 import type { TLogger } from "./log.ts";
 
 export interface TRoutingStoreOptions {
@@ -9,6 +9,8 @@ export interface TRoutingStoreOptions {
   /** Full reload even without notifications: covers a missed NOTIFY while the listener was reconnecting. */
   resyncMs: number;
   log: TLogger;
+  /** `<projectSlug>/<environmentName>` entries (`*` on either side) this gateway serves; empty: every environment. */
+  environments?: readonly string[];
 }
 
 /**
@@ -17,6 +19,8 @@ export interface TRoutingStoreOptions {
  */
 export class RoutingStore {
   private routes = new Map<string, TRoute>();
+  private byName = new Map<string, TRoute[]>();
+  private readonly serves: ReturnType<typeof environmentFilter>;
   private listener: pg.Client | null = null;
   private timer: NodeJS.Timeout | null = null;
   private reconnectTimer: NodeJS.Timeout | null = null;
@@ -27,10 +31,23 @@ export class RoutingStore {
   lastError: string | null = null;
   loads = 0;
 
-  constructor(private readonly options: TRoutingStoreOptions) {}
+  constructor(private readonly options: TRoutingStoreOptions) {
+    this.serves = environmentFilter(options.environments ?? []);
+  }
 
-  get(endpointName: string): TRoute | undefined {
-    return this.routes.get(endpointName);
+  /** The route of one endpoint in one environment of one project. */
+  get(projectSlug: string, environmentName: string, endpointName: string): TRoute | undefined {
+    return this.routes.get(routeKey(projectSlug, environmentName, endpointName));
+  }
+
+  /** Every route with this endpoint name, across the projects and environments this gateway serves. */
+  named(endpointName: string): readonly TRoute[] {
+    return this.byName.get(endpointName) ?? [];
+  }
+
+  /** Whether this gateway serves the environment at all (one gateway per environment is a deployment choice). */
+  servesEnvironment(projectSlug: string, environmentName: string): boolean {
+    return this.serves === null || this.serves(projectSlug, environmentName);
   }
 
   all(): TRoute[] {
@@ -53,9 +70,9 @@ export class RoutingStore {
     this.loading = (async () => {
       try {
         const deployments = await listRoutingDeployments(this.options.db);
-        const { routes, conflicts } = buildRoutingTable(deployments);
-        for (const c of conflicts) this.options.log.warn({ conflict: c }, "endpoint name used by several environments");
+        const { routes, byName } = buildRoutingTable(deployments, this.serves);
         this.routes = routes;
+        this.byName = byName;
         this.loadedAt = Date.now();
         this.lastError = null;
         this.loads++;

@@ -16,6 +16,9 @@ export interface TRoute {
   endpointName: string;
   deploymentId: string;
   projectId: string;
+  projectSlug: string;
+  environmentId: string;
+  environmentName: string;
   routingVersion: number;
   stickyHeader: string;
   /** Variants that take weighted traffic, new version first (see pickWeighted). */
@@ -28,7 +31,9 @@ export interface TRoute {
 export interface TRoutingDeployment {
   id: string;
   projectId: string;
+  projectSlug: string;
   environmentId: string;
+  environmentName: string;
   endpointName: string;
   policy: unknown;
   routingVersion: number;
@@ -42,40 +47,71 @@ function stickyHeaderOf(policy: unknown): string {
   return typeof h === "string" && /^[a-z0-9-]+$/.test(h) ? h : "x-user-id";
 }
 
+/** The key of one endpoint in one environment: `<projectSlug>/<environmentName>/<endpointName>`. */
+export function routeKey(projectSlug: string, environmentName: string, endpointName: string): string {
+  return `${projectSlug}/${environmentName}/${endpointName}`;
+}
+
+export interface TRoutingTable {
+  /** By routeKey(project slug, environment name, endpoint name). */
+  routes: Map<string, TRoute>;
+  /** Every route with this endpoint name, across projects and environments (the legacy `/v1` path resolves here). */
+  byName: Map<string, TRoute[]>;
+}
+
 /**
- * Builds the routing table from the deployments that are not superseded (newest first): an endpoint routes by the
- * newest deployment that gives some live variant traffic. Endpoint names are global to a gateway; when two
- * environments use the same name the newest deployment wins and `conflicts` names the others.
+ * Selects the environments one gateway serves: entries `<projectSlug>/<environmentName>`, where either side may be
+ * `*` ("*\/prod": every project's prod). Empty: every environment.
  */
-export function buildRoutingTable(deployments: readonly TRoutingDeployment[]): { routes: Map<string, TRoute>; conflicts: string[] } {
+export function environmentFilter(entries: readonly string[]): ((projectSlug: string, environmentName: string) => boolean) | null {
+  if (entries.length === 0) return null;
+  const pairs = entries.map((e) => {
+    const [slug, env] = e.split("/");
+    return { slug: slug ?? "*", env: env ?? "*" };
+  });
+  return (projectSlug, environmentName) => pairs.some((p) => (p.slug === "*" || p.slug === projectSlug) && (p.env === "*" || p.env === environmentName));
+}
+
+/**
+ * Builds the routing table from the deployments that are not superseded (newest first). Endpoints are addressed per
+ * (project, environment, endpoint name): the same name in two environments is two routes. Within one environment an
+ * endpoint routes by the newest deployment that gives some live variant traffic.
+ */
+export function buildRoutingTable(
+  deployments: readonly TRoutingDeployment[],
+  serves: ((projectSlug: string, environmentName: string) => boolean) | null = null,
+): TRoutingTable {
   const routes = new Map<string, TRoute>();
-  const envOf = new Map<string, string>();
-  const conflicts: string[] = [];
+  const byName = new Map<string, TRoute[]>();
   for (const d of deployments) {
-    const existing = routes.get(d.endpointName);
-    if (existing) {
-      if (envOf.get(d.endpointName) !== d.environmentId) conflicts.push(`${d.endpointName}: deployment ${d.id} shadowed by ${existing.deploymentId}`);
-      continue;
-    }
+    if (serves && !serves(d.projectSlug, d.environmentName)) continue;
+    const key = routeKey(d.projectSlug, d.environmentName, d.endpointName);
+    if (routes.has(key)) continue;
     const addressable = d.variants.filter((v) => LIVE.has(v.status) && v.upstreamUrl);
     const weighted = addressable
       .filter((v) => v.weightBps > 0)
       .sort((a, b) => Number(NEW_ROLES.has(b.role)) - Number(NEW_ROLES.has(a.role)));
     const totalWeight = weighted.reduce((s, v) => s + v.weightBps, 0);
     if (totalWeight === 0) continue;
-    routes.set(d.endpointName, {
+    const route: TRoute = {
       endpointName: d.endpointName,
       deploymentId: d.id,
       projectId: d.projectId,
+      projectSlug: d.projectSlug,
+      environmentId: d.environmentId,
+      environmentName: d.environmentName,
       routingVersion: d.routingVersion,
       stickyHeader: stickyHeaderOf(d.policy),
       weighted,
       totalWeight,
       addressable,
-    });
-    envOf.set(d.endpointName, d.environmentId);
+    };
+    routes.set(key, route);
+    const same = byName.get(d.endpointName);
+    if (same) same.push(route);
+    else byName.set(d.endpointName, [route]);
   }
-  return { routes, conflicts };
+  return { routes, byName };
 }
 
 /** Maps a stickiness key to [0, 1) uniformly and stably across gateways and restarts. */

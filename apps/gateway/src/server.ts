@@ -2,11 +2,12 @@ import { randomUUID } from "node:crypto";
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import { type Db, upsertServingWindows } from "@loraplane/db";
 import type client from "prom-client";
-import { type TAuthResult, TokenAuth } from "./auth.ts";
+import { type TAuthResult, type TCaller, TokenAuth } from "./auth.ts";
 import { GatewayMetrics } from "./gateway-metrics.ts";
 import { HttpError, sendError } from "./http-error.ts";
 import type { TLogger } from "./log.ts";
 import { createProxy } from "./proxy.ts";
+import type { TRoute } from "./routing.ts";
 import { RoutingStore } from "./routing-store.ts";
 import { Upstreams } from "./upstreams.ts";
 import { WindowRecorder } from "./window-recorder.ts";
@@ -26,9 +27,26 @@ export interface TGatewayOptions {
   maxAttempts?: number;
   connectionsPerUpstream?: number;
   variantHeader?: string;
+  /** `<projectSlug>/<environmentName>` entries (`*` on either side) this gateway serves; empty or unset: every one. */
+  environments?: readonly string[];
 }
 
-const INFERENCE_PATHS = new Set(["/v1/chat/completions", "/v1/completions", "/v1/embeddings"]);
+const INFERENCE_OPS = new Set(["chat/completions", "completions", "embeddings"]);
+const SCOPED_PATH_RE = /^\/([a-z0-9][a-z0-9-]*)\/([a-z0-9][a-z0-9-]*)\/v1\/([a-z/]+)$/;
+
+/**
+ * An OpenAI-style path: `/<projectSlug>/<environmentName>/v1/<op>` addresses one environment; the legacy `/v1/<op>`
+ * (scope null) resolves the endpoint name among every environment the caller may reach.
+ */
+interface TPath {
+  scope: { projectSlug: string; environmentName: string } | null;
+  op: string;
+}
+function parsePath(path: string): TPath | null {
+  if (path.startsWith("/v1/")) return { scope: null, op: path.slice(4) };
+  const m = SCOPED_PATH_RE.exec(path);
+  return m ? { scope: { projectSlug: m[1]!, environmentName: m[2]! }, op: m[3]! } : null;
+}
 
 /** Reads the request body up to `limit` bytes (413 beyond it, checked against Content-Length first). */
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
@@ -76,7 +94,7 @@ export interface TGateway {
 
 export function createGateway(options: TGatewayOptions): TGateway {
   const { log } = options;
-  const routing = new RoutingStore({ db: options.db, databaseUrl: options.databaseUrl, resyncMs: options.resyncMs ?? 10_000, log });
+  const routing = new RoutingStore({ db: options.db, databaseUrl: options.databaseUrl, resyncMs: options.resyncMs ?? 10_000, log, environments: options.environments });
   const recorder = new WindowRecorder(options.gatewayId, Math.max(1, Math.round(options.flushIntervalMs / 1000)));
   const auth = new TokenAuth(options.db);
   const upstreams = new Upstreams({ connections: options.connectionsPerUpstream ?? 128, connectTimeoutMs: 2_000 });
@@ -95,36 +113,81 @@ export function createGateway(options: TGatewayOptions): TGateway {
     served: feedbackRemember,
   });
 
-  const projectOf = (a: TAuthResult): string | null => {
+  const callerOf = (a: TAuthResult): TCaller => {
     if (!a.ok) throw new HttpError(a.status, a.message, a.status === 503 ? "service_unavailable" : "authentication_error");
-    return a.projectId;
+    return a;
   };
-  /** The caller's project (null: every project) for every client route; a cached token answers without a promise. */
-  function authorize(req: IncomingMessage): string | null | Promise<string | null> {
+  /** The caller (null: auth disabled, every project) for every client route; a cached token answers without a promise. */
+  function authorize(req: IncomingMessage): TCaller | null | Promise<TCaller | null> {
     if (!options.requireAuth) return null;
     const a = auth.authenticate(req.headers.authorization);
-    return a instanceof Promise ? a.then(projectOf) : projectOf(a);
+    return a instanceof Promise ? a.then(callerOf) : callerOf(a);
   }
 
-  async function inference(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+  /** Routes are invisible (404, never 403) to callers that may not reach them, so their existence does not leak. */
+  const reaches = (caller: TCaller | null, route: TRoute): boolean => caller === null || caller.projectId === null || caller.projectId === route.projectId;
+
+  function checkServed(scope: NonNullable<TPath["scope"]>): void {
+    if (!routing.servesEnvironment(scope.projectSlug, scope.environmentName)) {
+      throw new HttpError(404, `this gateway does not serve environment ${scope.projectSlug}/${scope.environmentName}`, "not_found_error");
+    }
+  }
+
+  /** Resolves the endpoint named by `model`: in the environment of the path, or the one environment the caller can reach that has it. */
+  function resolve(caller: TCaller | null, scope: TPath["scope"], model: string): TRoute {
+    const notFound = () => new HttpError(404, `model: no endpoint named "${model}"${scope ? ` in ${scope.projectSlug}/${scope.environmentName}` : ""}`, "not_found_error", "model");
+    if (scope) {
+      const route = routing.get(scope.projectSlug, scope.environmentName, model);
+      if (!route || !reaches(caller, route)) throw notFound();
+      return route;
+    }
+    const candidates = routing.named(model).filter((r) => reaches(caller, r));
+    if (candidates.length === 1) return candidates[0]!;
+    if (candidates.length === 0) throw notFound();
+    const choices = candidates.map((r) => `${r.projectSlug}/${r.environmentName}`).sort();
+    throw new HttpError(
+      400,
+      `model: "${model}" is served in several environments (${choices.join(", ")}); call /<project>/<environment>/v1/... instead of /v1/...`,
+      "invalid_request_error",
+      "model",
+      { choices: choices.map((c) => ({ environment: c, base_url: `/${c}/v1` })) },
+    );
+  }
+
+  async function inference(req: IncomingMessage, res: ServerResponse, scope: TPath["scope"], op: string): Promise<void> {
     // Listening for the body before anything is awaited lets it stream in while the token is checked.
     const rawBody = readBody(req, options.maxBodyBytes);
-    let projectId: string | null;
+    let caller: TCaller | null;
     try {
       const p = authorize(req);
-      projectId = p instanceof Promise ? await p : p;
+      caller = p instanceof Promise ? await p : p;
     } catch (error) {
       rawBody.catch(() => {});
       throw error;
     }
     const body = parseJsonObject(await rawBody);
     if (typeof body.model !== "string" || !body.model) throw new HttpError(400, "model: required (the endpoint name)", "invalid_request_error", "model");
-    const route = routing.get(body.model);
-    if (!route || (projectId !== null && route.projectId !== projectId)) {
-      throw new HttpError(404, `model: no endpoint named "${body.model}"`, "not_found_error", "model");
-    }
+    const route = resolve(caller, scope, body.model);
     const requestId = typeof req.headers["x-request-id"] === "string" ? req.headers["x-request-id"] : randomUUID();
-    proxy.forward(req, res, path, body, route, requestId);
+    proxy.forward(req, res, `/v1/${op}`, body, route, requestId);
+  }
+
+  async function models(req: IncomingMessage, res: ServerResponse, scope: TPath["scope"]): Promise<void> {
+    const caller = await authorize(req);
+    const routes = scope ? routing.all().filter((r) => r.projectSlug === scope.projectSlug && r.environmentName === scope.environmentName) : routing.all();
+    const data = routes
+      .filter((r) => reaches(caller, r))
+      .map((r) => ({
+        id: r.endpointName,
+        object: "model",
+        owned_by: "loraplane",
+        project: r.projectSlug,
+        environment: r.environmentName,
+        base_url: `/${r.projectSlug}/${r.environmentName}/v1`,
+        variants: r.weighted.map((v) => ({ role: v.role, weightBps: v.weightBps })),
+      }));
+    res.writeHead(200, { "content-type": "application/json" });
+    res.end(JSON.stringify({ object: "list", data }));
   }
 
   function feedbackRemember(requestId: string, deploymentId: string, variantId: string) {
@@ -147,10 +210,13 @@ export function createGateway(options: TGatewayOptions): TGateway {
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? "/").split("?", 1)[0]!;
-    if (req.method === "POST" && INFERENCE_PATHS.has(path)) {
-      return inference(req, res, path);
+    const parsed = parsePath(path);
+    if (parsed) {
+      if (parsed.scope) checkServed(parsed.scope);
+      if (req.method === "POST" && INFERENCE_OPS.has(parsed.op)) return inference(req, res, parsed.scope, parsed.op);
+      if (req.method === "POST" && parsed.op === "feedback") return feedback(req, res);
+      if (req.method === "GET" && parsed.op === "models") return models(req, res, parsed.scope);
     }
-    if (req.method === "POST" && path === "/v1/feedback") return feedback(req, res);
     if (req.method === "GET" && path === "/health") {
       const ageMs = routing.loadedAt ? Date.now() - routing.loadedAt : null;
       const body = JSON.stringify({ status: routing.loadedAt ? "ok" : "starting", routes: routing.all().length, routingAgeMs: ageMs, listening: routing.listening, lastError: routing.lastError, gatewayId: options.gatewayId });
@@ -164,19 +230,12 @@ export function createGateway(options: TGatewayOptions): TGateway {
       res.end(text);
       return;
     }
-    if (req.method === "GET" && path === "/v1/models") {
-      await authorize(req);
-      const data = routing.all().map((r) => ({ id: r.endpointName, object: "model", owned_by: "loraplane", variants: r.weighted.map((v) => ({ role: v.role, weightBps: v.weightBps })) }));
-      res.writeHead(200, { "content-type": "application/json" });
-      res.end(JSON.stringify({ object: "list", data }));
-      return;
-    }
     throw new HttpError(404, `no route for ${req.method} ${path}`, "not_found_error");
   }
 
   const server = http.createServer((req, res) => {
     handle(req, res).catch((error: unknown) => {
-      if (error instanceof HttpError) return sendError(res, error.status, error.message, error.type, error.param);
+      if (error instanceof HttpError) return sendError(res, error.status, error.message, error.type, error.param, error.details);
       log.error({ err: (error as Error).message, stack: (error as Error).stack }, "gateway error");
       sendError(res, 500, "internal gateway error", "internal_error");
     });

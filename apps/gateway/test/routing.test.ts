@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { buildRoutingTable, findExplicit, pickWeighted, stickyPoint, type TRoutingDeployment } from "../src/routing.ts";
+import { buildRoutingTable, environmentFilter, findExplicit, pickWeighted, routeKey, stickyPoint, type TRoutingDeployment } from "../src/routing.ts";
 
 const variant = (role: string, weightBps: number, status = "ready") => ({
   id: `v-${role}`,
@@ -13,7 +13,9 @@ const variant = (role: string, weightBps: number, status = "ready") => ({
 const dep = (id: string, endpointName: string, variants: ReturnType<typeof variant>[], environmentId = "env"): TRoutingDeployment => ({
   id,
   projectId: "p",
+  projectSlug: "acme",
   environmentId,
+  environmentName: environmentId,
   endpointName,
   policy: { stickyHeader: "x-tenant" },
   routingVersion: 1,
@@ -22,27 +24,37 @@ const dep = (id: string, endpointName: string, variants: ReturnType<typeof varia
 
 describe("buildRoutingTable", () => {
   it("routes by the newest deployment with live traffic and skips ones with none", () => {
-    const { routes, conflicts } = buildRoutingTable([
+    const { routes } = buildRoutingTable([
       dep("new-pending", "chat", [variant("canary", 0, "starting")]),
       dep("current", "chat", [variant("stable", 9500), variant("canary", 500)]),
       dep("old", "chat", [variant("stable", 10000)]),
       dep("failed-only", "other", [variant("canary", 10000, "failed")]),
     ]);
-    expect(routes.get("chat")!.deploymentId).toBe("current");
-    expect(routes.get("chat")!.weighted.map((v) => v.role)).toEqual(["canary", "stable"]);
-    expect(routes.get("chat")!.stickyHeader).toBe("x-tenant");
-    expect(routes.has("other")).toBe(false);
-    expect(conflicts).toEqual([]);
+    const chat = routes.get(routeKey("acme", "env", "chat"))!;
+    expect(chat.deploymentId).toBe("current");
+    expect(chat.weighted.map((v) => v.role)).toEqual(["canary", "stable"]);
+    expect(chat.stickyHeader).toBe("x-tenant");
+    expect(routes.has(routeKey("acme", "env", "other"))).toBe(false);
   });
 
-  it("reports the same endpoint name in two environments", () => {
-    const { conflicts } = buildRoutingTable([dep("a", "chat", [variant("stable", 10000)], "e1"), dep("b", "chat", [variant("stable", 10000)], "e2")]);
-    expect(conflicts).toHaveLength(1);
+  it("keeps the same endpoint name in two environments as two routes; neither shadows the other", () => {
+    const { routes, byName } = buildRoutingTable([dep("a", "chat", [variant("stable", 10000)], "prod"), dep("b", "chat", [variant("stable", 10000)], "dev")]);
+    expect(routes.get(routeKey("acme", "prod", "chat"))!.deploymentId).toBe("a");
+    expect(routes.get(routeKey("acme", "dev", "chat"))!.deploymentId).toBe("b");
+    expect(byName.get("chat")!.map((r) => r.environmentName)).toEqual(["prod", "dev"]);
+  });
+
+  it("serves only the environments a gateway is restricted to", () => {
+    const deps = [dep("a", "chat", [variant("stable", 10000)], "prod"), dep("b", "chat", [variant("stable", 10000)], "dev")];
+    expect([...buildRoutingTable(deps, environmentFilter(["acme/prod"])).routes.keys()]).toEqual(["acme/prod/chat"]);
+    expect([...buildRoutingTable(deps, environmentFilter(["*/dev"])).routes.keys()]).toEqual(["acme/dev/chat"]);
+    expect(buildRoutingTable(deps, environmentFilter(["other/*"])).routes.size).toBe(0);
+    expect(environmentFilter([])).toBeNull();
   });
 });
 
 describe("pickWeighted", () => {
-  const route = buildRoutingTable([dep("d", "chat", [variant("stable", 7500), variant("canary", 2500)])]).routes.get("chat")!;
+  const route = buildRoutingTable([dep("d", "chat", [variant("stable", 7500), variant("canary", 2500)])]).routes.get(routeKey("acme", "env", "chat"))!;
 
   it("splits by weight", () => {
     const counts: Record<string, number> = { stable: 0, canary: 0 };
@@ -52,7 +64,7 @@ describe("pickWeighted", () => {
   });
 
   it("keeps a user on the new version as its weight grows", () => {
-    const later = buildRoutingTable([dep("d", "chat", [variant("stable", 5000), variant("canary", 5000)])]).routes.get("chat")!;
+    const later = buildRoutingTable([dep("d", "chat", [variant("stable", 5000), variant("canary", 5000)])]).routes.get(routeKey("acme", "env", "chat"))!;
     for (let i = 0; i < 2000; i++) {
       const u = stickyPoint(`user-${i}`);
       if (pickWeighted(route, u)!.role === "canary") expect(pickWeighted(later, u)!.role).toBe("canary");

@@ -7,6 +7,9 @@ const postgresUrl = z
   .regex(/^postgres(ql)?:\/\//, "must be a postgres:// or postgresql:// URL")
   .default("postgresql://postgres@127.0.0.1:5432/loraplane");
 const redisUrl = z.string().regex(/^rediss?:\/\//, "must be a redis:// or rediss:// URL").default("redis://127.0.0.1:6379");
+// The public base of the inference gateway; an environment's OpenAI base URL is `<this>/<projectSlug>/<environmentName>/v1`
+// unless the environment sets its own gatewayUrl (see inferenceBaseUrl in packages/core).
+const gatewayPublicUrl = z.string().url().default("http://127.0.0.1:8080").transform((v) => v.replace(/\/+$/, ""));
 const logLevel = z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info");
 
 /** Variables every server process reads. */
@@ -32,6 +35,7 @@ export const ZWorkerEnv = ZCommonEnv.extend({
   GPU_RUNTIME_PYTHON: z.string().min(1).default("gpu-runtime/.venv/bin/python"),
   // URL the workloads use to report metrics to the control plane (the web app).
   LORAPLANE_PUBLIC_URL: z.string().url().default("http://127.0.0.1:3000"),
+  GATEWAY_PUBLIC_URL: gatewayPublicUrl,
   K8S_NAMESPACE: z.string().min(1).default("loraplane-jobs"),
   K8S_IN_CLUSTER: z.enum(["true", "false"]).default("false").transform((v) => v === "true"),
   // Kubernetes executor: the gpu-runtime image (Dockerfile.train) its Jobs run.
@@ -93,11 +97,24 @@ export const ZGatewayEnv = ZCommonEnv.extend({
   GATEWAY_UPSTREAM_TIMEOUT_MS: positiveInt(120_000),
   GATEWAY_MAX_BODY_BYTES: positiveInt(1_048_576),
   GATEWAY_REQUIRE_AUTH: z.enum(["true", "false"]).default("true").transform((v) => v === "true"),
+  // Environments this gateway serves, "<projectSlug>/<environmentName>" comma-separated, "*" on either side
+  // ("*/prod": every project's prod). Empty: every environment (one gateway for all, or one per environment).
+  GATEWAY_ENVIRONMENTS: z
+    .string()
+    .default("")
+    .transform((v, ctx) =>
+      v.split(",").map((s) => s.trim()).filter(Boolean).filter((entry) => {
+        if (/^(\*|[a-z0-9][a-z0-9-]*)\/(\*|[a-z0-9][a-z0-9-]*)$/.test(entry)) return true;
+        ctx.addIssue({ code: "custom", message: `"${entry}" must look like <projectSlug>/<environmentName> ("*" allowed on either side)` });
+        return false;
+      }),
+    ),
 });
 
 export const ZWebEnv = ZCommonEnv.extend({
   WEB_PORT: port(3000),
   NEXTAUTH_URL: z.string().url().default("http://127.0.0.1:3000"),
+  GATEWAY_PUBLIC_URL: gatewayPublicUrl,
   NEXTAUTH_SECRET: z.string().min(32, "must be at least 32 characters (openssl rand -base64 32)"),
   LORAPLANE_SECRET_KEY: z.string().min(32, "must be at least 32 characters"),
   SESSION_IDLE_TIMEOUT_S: positiveInt(8 * 3600),

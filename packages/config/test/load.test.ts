@@ -28,3 +28,14 @@ describe("loadConfig", () => {
     expect(() => loadWorkerEnv({ EXECUTOR: "docker" })).toThrow(/EXECUTOR/);
   });
 });
+
+describe("gateway addressing", () => {
+  it("reads GATEWAY_PUBLIC_URL for web and workers and the environments a gateway serves", async () => {
+    const { loadGatewayEnv } = await import("../src/index.ts");
+    expect(loadWorkerEnv({}).GATEWAY_PUBLIC_URL).toBe("http://127.0.0.1:8080");
+    expect(loadWorkerEnv({ GATEWAY_PUBLIC_URL: "https://gw.example.com/" }).GATEWAY_PUBLIC_URL).toBe("https://gw.example.com");
+    expect(loadGatewayEnv({}).GATEWAY_ENVIRONMENTS).toEqual([]);
+    expect(loadGatewayEnv({ GATEWAY_ENVIRONMENTS: "acme/prod, */staging" }).GATEWAY_ENVIRONMENTS).toEqual(["acme/prod", "*/staging"]);
+    expect(() => loadGatewayEnv({ GATEWAY_ENVIRONMENTS: "prod" })).toThrow(/GATEWAY_ENVIRONMENTS/);
+  });
+});

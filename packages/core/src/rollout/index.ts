@@ -1,3 +1,4 @@
 export * from "./analysis";
 export * from "./decide";
 export * from "./policy";
+export * from "./inference-url";

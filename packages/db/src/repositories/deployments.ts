@@ -240,11 +240,23 @@ export function findLatestRolloutEvent(db: DbOrTx, deploymentId: string, type: s
   });
 }
 
-/** Routing sources for the gateways: every deployment not yet superseded, with its variants. */
-export function listRoutingDeployments(db: DbOrTx): Promise<
-  { id: string; projectId: string; environmentId: string; endpointName: string; state: DeploymentState; policy: unknown; routingVersion: number; createdAt: Date; variants: TVariantRow[] }[]
+/** Routing sources for the gateways: every deployment not yet superseded, with its variants, project slug and environment name. */
+export async function listRoutingDeployments(db: DbOrTx): Promise<
+  {
+    id: string;
+    projectId: string;
+    projectSlug: string;
+    environmentId: string;
+    environmentName: string;
+    endpointName: string;
+    state: DeploymentState;
+    policy: unknown;
+    routingVersion: number;
+    createdAt: Date;
+    variants: TVariantRow[];
+  }[]
 > {
-  return db.deployment.findMany({
+  const rows = await db.deployment.findMany({
     where: { state: { not: "superseded" } },
     select: {
       id: true,
@@ -255,10 +267,13 @@ export function listRoutingDeployments(db: DbOrTx): Promise<
       policy: true,
       routingVersion: true,
       createdAt: true,
+      project: { select: { slug: true } },
+      environment: { select: { name: true } },
       variants: { select: variantSelect, orderBy: { createdAt: "asc" } },
     },
     orderBy: { createdAt: "desc" },
   });
+  return rows.map(({ project, environment, ...d }) => ({ ...d, projectSlug: project.slug, environmentName: environment.name }));
 }
 
 export function findModelVersionForDeploy(
