@@ -15,7 +15,7 @@ import {
   type TScope,
 } from "@loraplane/services";
 import pino, { type Logger } from "pino";
-import { type z } from "zod";
+import { z } from "zod";
 import { authenticate, InvalidCredentialsError, sameOrigin, type TPrincipal } from "../auth/principal.ts";
 import { serverContext } from "../context.ts";
 import { errorBody, errorResponse, forbidden, HttpError, notFound, unauthenticated } from "./errors.ts";
@@ -103,7 +103,12 @@ function pathRegex(path: string): { regex: RegExp; names: string[] } {
 }
 
 function zodIssues(error: z.ZodError, prefix: string) {
-  return error.issues.map((i) => ({ path: issuePath(i.path, prefix), message: i.message }));
+  // An unknown field is reported at its own path, so the 400 names it (`expiresInDays`, `members[0].admin`).
+  return error.issues.flatMap((i) =>
+    i.code === "unrecognized_keys"
+      ? i.keys.map((key) => ({ path: issuePath([...i.path, key], prefix), message: "unknown field" }))
+      : [{ path: issuePath(i.path, prefix), message: i.message }],
+  );
 }
 
 function parsePart<S extends z.ZodType | undefined>(schema: S, input: unknown, where: string): Infer<S> {
@@ -161,11 +166,14 @@ async function resolveProject(
  * and maps every error to `{ error: { code, message, issues? }, requestId }`. The same definition feeds OpenAPI.
  */
 export function defineRoute<P extends ZObj | undefined, Q extends ZObj | undefined, B extends z.ZodType | undefined, R extends z.ZodType>(
-  def: TRouteDef<P, Q, B, R>,
+  given: TRouteDef<P, Q, B, R>,
 ): TRoute {
   const { regex, names } = pathRegex(def.path);
   const handler = async (req: Request): Promise<Response> => {
     const rid = requestId(req.headers);
+  // Request bodies are closed: an unknown top-level field is a 400 naming it, never silently dropped (nested objects
+  // are declared strict where they are defined; the contract test checks the whole OpenAPI document).
+  const def = given.body instanceof z.ZodObject ? { ...given, body: given.body.strict() as unknown as B } : given;
     let log: Logger | undefined;
     try {
       const { db, env, log: baseLog } = serverContext();

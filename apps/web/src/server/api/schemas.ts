@@ -10,6 +10,20 @@ export const ZLimit = z.coerce.number().int().min(1).max(200).default(50);
 export const ZReasonBody = z.object({ reason: z.string().max(2000).optional() });
 export const ZOk = z.object({ ok: z.literal(true) });
 
+/** A JSON map with a bounded number of entries and bounded keys (documented as maxProperties). */
+export function boundedRecord<V extends z.ZodType>(value: V, maxEntries: number, maxKeyLength = 100) {
+  return z
+    .record(z.string().min(1).max(maxKeyLength), value)
+    .refine((o) => Object.keys(o).length <= maxEntries, `at most ${maxEntries} entries`)
+    .meta({ maxProperties: maxEntries });
+}
+
+/** Parameter overrides of a run (`training.learningRate` → 0.0002): at most 50, each string value at most 1000 characters. */
+export const ZRunParams = boundedRecord(z.union([z.number(), z.string().max(1000), z.boolean()]), 50);
+
+/** Largest value of a Postgres integer: cursors and indexes beyond it are a 400, never an overflow (500). */
+export const MAX_INT32 = 2_147_483_647;
+
 export const ZProject = z.object({
   id: z.string(),
   slug: z.string(),

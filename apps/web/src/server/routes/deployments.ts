@@ -12,7 +12,7 @@ import {
 import { z } from "../api/zod.ts";
 import { notFound } from "../api/errors.ts";
 import { defineRoute } from "../api/route.ts";
-import { ZApproval, ZId, ZReasonBody } from "../api/schemas.ts";
+import { boundedRecord, ZApproval, ZId, ZReasonBody } from "../api/schemas.ts";
 import { serverContext } from "../context.ts";
 
 const byDeployment = { owner: "deployment", param: "id" } as const;
@@ -59,7 +59,9 @@ export const deploymentMetricsRoute = defineRoute({
   tags: ["deployments"],
   auth: { kind: "user", scope: "deployments:read", role: "viewer", project: byDeployment },
   params: z.object({ id: ZId }),
-  query: z.object({ since: z.iso.datetime({ offset: true }).optional(), until: z.iso.datetime({ offset: true }).optional(), maxPoints: z.coerce.number().int().min(10).max(5000).default(300) }),
+  query: z
+    .object({ since: z.iso.datetime({ offset: true }).optional(), until: z.iso.datetime({ offset: true }).optional(), maxPoints: z.coerce.number().int().min(10).max(5000).default(300) })
+    .refine((q) => !q.since || !q.until || Date.parse(q.until) > Date.parse(q.since), { path: ["until"], message: "must be after since" }),
   response: z.unknown(),
   handler: ({ db, params, query }) => getDeploymentMetrics(db, { deploymentId: params.id, ...query }),
 });
@@ -117,7 +119,7 @@ export const splitRoute = defineRoute({
   tags: ["deployments"],
   auth: { kind: "user", scope: "deployments:write", role: "engineer", project: byDeployment },
   params: z.object({ id: ZId }),
-  body: z.object({ weights: z.record(z.string(), z.number().int().min(0).max(10_000)), reason: z.string().max(2000).optional() }),
+  body: z.object({ weights: boundedRecord(z.number().int().min(0).max(10_000), 20), reason: z.string().max(2000).optional() }),
   response: ZActionResult,
   handler: ({ db, params, body, actor }) => setDeploymentSplit(deps(db), { deploymentId: params.id, actor, weights: body.weights, reason: body.reason }),
 });

@@ -14,10 +14,18 @@ import {
 import { z } from "../api/zod.ts";
 import { HttpError } from "../api/errors.ts";
 import { defineRoute } from "../api/route.ts";
-import { ZId } from "../api/schemas.ts";
+import { boundedRecord, ZId } from "../api/schemas.ts";
 import { serverContext } from "../context.ts";
 
 const runParams = z.object({ runId: ZId });
+// Workload bodies are closed like every other body: an unknown field is a 400 naming it.
+const ZArtifactManifest = ZArtifactsBody.shape.artifacts.element;
+const ZStrictArtifacts = z.object({
+  artifacts: z
+    .array(ZArtifactManifest.extend({ metadata: boundedRecord(z.unknown(), 100, 200).optional() }).strict())
+    .min(1)
+    .max(100),
+});
 
 export const ingestMetricsRoute = defineRoute({
   operationId: "ingestMetrics",
@@ -27,7 +35,7 @@ export const ingestMetricsRoute = defineRoute({
   tags: ["ingest"],
   auth: { kind: "run" },
   params: runParams,
-  body: z.object({ points: z.array(ZMetricPoint) }),
+  body: z.object({ points: z.array(ZMetricPoint.strict()) }),
   response: z.object({ accepted: z.number() }),
   status: 202,
   handler: async ({ db, params, body }) => {
@@ -43,7 +51,7 @@ export const ingestHeartbeatRoute = defineRoute({
   tags: ["ingest"],
   auth: { kind: "run" },
   params: runParams,
-  body: ZHeartbeat,
+  body: ZHeartbeat.extend({ stage: z.string().max(32).optional() }),
   response: z.object({ stage: z.string(), heartbeatAt: z.string() }),
   status: 202,
   handler: async ({ db, params, body }) => {
@@ -59,7 +67,7 @@ export const ingestArtifactsRoute = defineRoute({
   tags: ["ingest"],
   auth: { kind: "run" },
   params: runParams,
-  body: ZArtifactsBody,
+  body: ZStrictArtifacts,
   response: z.unknown(),
   status: 202,
   handler: async ({ db, params, body }) => {

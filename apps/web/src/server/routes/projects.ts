@@ -20,7 +20,7 @@ import {
 } from "@loraplane/services";
 import { z } from "../api/zod.ts";
 import { defineRoute } from "../api/route.ts";
-import { ZDataset, ZDatasetVersion, ZEnvironment, ZId, ZIssue, ZPipeline, ZProject, ZRole } from "../api/schemas.ts";
+import { boundedRecord, ZDataset, ZDatasetVersion, ZEnvironment, ZId, ZIssue, ZPipeline, ZProject, ZRole } from "../api/schemas.ts";
 
 const projectParams = z.object({ projectId: ZId });
 const byProject = { param: "projectId" } as const;
@@ -90,7 +90,7 @@ export const setMembersRoute = defineRoute({
   tags: ["projects"],
   auth: { kind: "user", scope: "admin", role: "admin", project: byProject },
   params: projectParams,
-  body: z.object({ members: z.array(z.object({ userId: ZId, role: ZRole })).max(1000) }),
+  body: z.object({ members: z.array(z.strictObject({ userId: ZId, role: ZRole })).max(1000) }),
   response: z.object({ items: z.array(ZMember) }),
   handler: async ({ db, params, body, actor, meta }) => ({ items: await setMembers(db, params.projectId, body.members, actor, meta) }),
 });
@@ -153,7 +153,7 @@ export const createDatasetVersionRoute = defineRoute({
     rowCount: z.number().int().min(0),
     sizeBytes: z.number().int().min(0).nullish(),
     format: z.enum(["alpaca", "chat"]),
-    splits: z.record(z.string(), z.object({ rows: z.number().int().min(0), sha256: z.string().optional() })).default({}),
+    splits: boundedRecord(z.strictObject({ rows: z.number().int().min(0), sha256: z.string().regex(/^[0-9a-f]{64}$/, "must be a lower-case hex sha256").optional() }), 20).default({}),
   }),
   response: ZDatasetVersion,
   status: 201,
@@ -266,7 +266,7 @@ const ZEnvironmentWrite = z.object({
   tier: z.enum(["dev", "staging", "prod"]),
   namespace: z.string().min(1).max(63).regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "must be a Kubernetes namespace name"),
   requiresApproval: z.boolean().optional(),
-  gatewayUrl: z.string().url().nullish(),
+  gatewayUrl: z.string().url().max(2000).nullish(),
   servingBackend: z.enum(["local", "kubernetes"]).optional(),
 });
 

@@ -3,6 +3,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import {
   findArtifactById,
+  findRunById,
   findRunDetail,
   listEvalResults,
   listEvalSamplesPage,
@@ -16,7 +17,7 @@ import { z } from "../api/zod.ts";
 import { serverContext } from "../context.ts";
 import { forbidden, HttpError, notFound } from "../api/errors.ts";
 import { defineRoute } from "../api/route.ts";
-import { ZArtifact, ZId, ZLimit, ZReasonBody, ZRunDetail, ZRunStatus, ZRunSummary, page } from "../api/schemas.ts";
+import { MAX_INT32, ZArtifact, ZId, ZLimit, ZReasonBody, ZRunDetail, ZRunParams, ZRunStatus, ZRunSummary, page } from "../api/schemas.ts";
 
 const runParams = z.object({ runId: ZId });
 const byRun = { owner: "run", param: "runId" } as const;
@@ -39,7 +40,7 @@ export const triggerRunRoute = defineRoute({
   body: z.object({
     gitCommit: z.string().regex(/^[0-9a-f]{7,64}$/i, "must be a hex commit SHA").optional(),
     gitRef: z.string().min(1).max(250).optional(),
-    params: z.record(z.string(), z.union([z.number(), z.string(), z.boolean()])).optional(),
+    params: ZRunParams.optional(),
   }),
   response: z.object({ run: ZRunRef, created: z.boolean() }),
   status: 201,
@@ -72,10 +73,25 @@ export const listRunsRoute = defineRoute({
   summary: "Runs, newest first, cursor-paginated",
   tags: ["runs"],
   auth: { kind: "user", scope: "runs:read", role: "viewer", project: { query: "projectId" } },
-  query: z.object({ projectId: ZId.optional(), pipelineId: ZId.optional(), status: ZRunStatus.optional(), cursor: ZId.optional(), limit: ZLimit }),
+  query: z.object({
+    projectId: ZId.optional(),
+    pipelineId: ZId.optional(),
+    status: ZRunStatus.optional(),
+    cursor: z.string().max(64).regex(/^[A-Za-z0-9_-]+$/, "must be the nextCursor of a previous page").optional(),
+    limit: ZLimit,
+  }),
   response: page(ZRunSummary),
   handler: async ({ db, query, projectId, visibleProjectIds }) => {
     const projectIds = projectId ? [projectId] : await visibleProjectIds("viewer");
+    if (query.cursor) {
+      // A cursor that names no visible run would silently restart at the first page.
+      const at = await findRunById(db, query.cursor);
+      if (!at || !projectIds.includes(at.projectId)) {
+        throw new HttpError(400, "validation_failed", "invalid query: query.cursor does not name a run of this listing", [
+          { path: "query.cursor", message: "must be the nextCursor of a previous page" },
+        ]);
+      }
+    }
     const rows = await listRunsPage(db, { projectIds, pipelineId: query.pipelineId, status: query.status, cursor: query.cursor, limit: query.limit + 1 });
     const items = rows.slice(0, query.limit).map(flattenRun);
     return { items, nextCursor: rows.length > query.limit ? items[items.length - 1]!.id : null };
@@ -259,7 +275,15 @@ export const runSamplesRoute = defineRoute({
   tags: ["runs"],
   auth: { kind: "user", scope: "runs:read", role: "viewer", project: byRun },
   params: runParams,
-  query: z.object({ cursor: z.string().regex(/^\d+$/, "must be a sample index").optional(), limit: ZLimit, review: z.enum(["good", "bad", "none"]).optional() }),
+  query: z.object({
+    cursor: z
+      .string()
+      .regex(/^\d{1,10}$/, "must be a sample index")
+      .refine((s) => Number(s) <= MAX_INT32, "must be a sample index")
+      .optional(),
+    limit: ZLimit,
+    review: z.enum(["good", "bad", "none"]).optional(),
+  }),
   response: page(ZSample),
   handler: async ({ db, params, query }) => {
     const rows = await listEvalSamplesPage(db, params.runId, { afterIndex: query.cursor ? Number(query.cursor) : undefined, limit: query.limit + 1, review: query.review });
@@ -275,7 +299,7 @@ export const reviewSampleRoute = defineRoute({
   summary: "Mark a sample good or bad (feeds the human_review_pass_rate metric)",
   tags: ["runs"],
   auth: { kind: "user", scope: "runs:write", role: "engineer", project: byRun },
-  params: z.object({ runId: ZId, index: z.coerce.number().int().min(0) }),
+  params: z.object({ runId: ZId, index: z.coerce.number().int().min(0).max(MAX_INT32) }),
   body: z.object({ review: z.enum(["good", "bad"]) }),
   response: z.object({ index: z.number(), review: z.enum(["good", "bad"]) }),
   handler: async ({ db, params, body, actor, meta, projectId }) => {

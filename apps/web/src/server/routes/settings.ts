@@ -116,7 +116,7 @@ export const createUserRoute = defineRoute({
   summary: "Create a user; without a password one is generated and returned once",
   tags: ["settings"],
   auth: { kind: "user", scope: "admin", globalRole: "admin" },
-  body: z.object({ email: z.email(), name: z.string().max(200).nullish(), role: ZRole.default("viewer"), password: z.string().min(12, "must be at least 12 characters").max(1000).optional() }),
+  body: z.object({ email: z.email().max(320), name: z.string().max(200).nullish(), role: ZRole.default("viewer"), password: z.string().min(12, "must be at least 12 characters").max(1000).optional() }),
   response: z.object({ user: ZUser, generatedPassword: z.string().nullable() }),
   status: 201,
   handler: ({ db, body, actor, meta }) => createUser(db, body, actor, meta),
@@ -156,7 +156,7 @@ export const createWebhookRoute = defineRoute({
   auth: { kind: "user", scope: "admin", role: "admin", project: { param: "projectId" } },
   params: z.object({ projectId: ZId }),
   body: z.object({
-    url: z.url({ protocol: /^https?$/ }),
+    url: z.url({ protocol: /^https?$/ }).max(2000),
     events: z.array(z.enum(WEBHOOK_EVENTS)).min(1, "subscribe to at least one event"),
     secret: z.string().min(16, "must be at least 16 characters").max(200).optional(),
   }),
@@ -204,7 +204,7 @@ export const listAuditRoute = defineRoute({
   summary: "Audit log, newest first, cursor-paginated",
   tags: ["audit"],
   auth: { kind: "user", scope: "runs:read", role: "viewer", project: { query: "projectId" } },
-  query: z.object({ projectId: ZId.optional(), action: z.string().max(100).optional(), actorId: ZId.optional(), subjectType: z.string().max(100).optional(), cursor: z.string().regex(/^\d+$/, "must be an audit entry id").optional(), limit: ZLimit }),
+  query: z.object({ projectId: ZId.optional(), action: z.string().max(100).optional(), actorId: ZId.optional(), subjectType: z.string().max(100).optional(), cursor: z.string().regex(/^\d{1,18}$/, "must be an audit entry id").optional(), limit: ZLimit }),
   response: page(ZAuditEntry),
   handler: async ({ db, query, projectId, principal, visibleProjectIds }) => {
     const { projectId: _p, ...filter } = query;
