@@ -95,6 +95,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--inject-latency-ms", type=float, default=0.0, help="added before the first token of every request")
     s.add_argument("--inject-error-rate", type=float, default=0.0, help="share of requests answered with HTTP 500")
     s.add_argument("--max-new-tokens-cap", type=int, default=512, help="upper bound on max_tokens")
+    s.add_argument("--api-key", default=None,
+                   help="require 'Authorization: Bearer KEY' on /v1/* and /admin/* (default: $LORAPLANE_SERVE_API_KEY; "
+                        "prefer the env var, argv is visible to other local users)")
+    s.add_argument("--enable-fault-injection", action="store_true",
+                   help="expose POST/GET /admin/faults (also LORAPLANE_SERVE_FAULT_INJECTION=1); off by default")
     s.set_defaults(func=cmd_serve)
 
     x = sub.add_parser("export", help="merge an adapter into the base weights; optional ONNX export + parity check")

@@ -123,8 +123,26 @@ class Metrics:
         self.waiting = Gauge("vllm:num_requests_waiting", "Requests queued", lb, registry=self.registry)
 
 
+API_KEY_ENV = "LORAPLANE_SERVE_API_KEY"
+FAULTS_ENV = "LORAPLANE_SERVE_FAULT_INJECTION"
+
+
+def _truthy(value: Optional[str]) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def security_options(args, environ) -> tuple:
+    """(api key or None, fault injection enabled): flags win, then LORAPLANE_SERVE_API_KEY / _FAULT_INJECTION."""
+    api_key = getattr(args, "api_key", None) or environ.get(API_KEY_ENV) or None
+    faults_on = bool(getattr(args, "enable_fault_injection", False)) or _truthy(environ.get(FAULTS_ENV))
+    return api_key, faults_on
+
+
 def create_app(engine: Engine, served_name: str, latency_ms: float = 0.0, error_rate: float = 0.0,
-               max_new_tokens_cap: int = 512):
+               max_new_tokens_cap: Optional[int] = 512, api_key: Optional[str] = None,
+               enable_fault_injection: bool = False):
+    import hmac
+
     from fastapi import FastAPI, Request
     from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
     from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -133,8 +151,25 @@ def create_app(engine: Engine, served_name: str, latency_ms: float = 0.0, error_
     metrics = Metrics()
     faults = {"latencyMs": float(latency_ms), "errorRate": float(error_rate)}
 
-    def error(status: int, message: str, typ: str = "BadRequestError"):
-        return JSONResponse({"object": "error", "message": message, "type": typ, "code": status}, status_code=status)
+    def error(status: int, message: str, typ: str = "BadRequestError", param: Optional[str] = None):
+        # OpenAI's (and current vLLM's) error body.
+        return JSONResponse({"error": {"message": message, "type": typ, "param": param, "code": status}},
+                            status_code=status)
+
+    if api_key:
+        expected = f"Bearer {api_key}".encode()
+
+        @app.middleware("http")
+        async def require_api_key(request: Request, call_next):
+            # Like vLLM's --api-key: every /v1 route (and the admin routes) needs the key; /health and
+            # /metrics stay open for probes and scrapers.
+            path = request.url.path
+            if request.method != "OPTIONS" and (path.startswith("/v1") or path.startswith("/admin")):
+                got = request.headers.get("authorization", "").encode()
+                if not hmac.compare_digest(got, expected):
+                    return error(401, "Unauthorized: a valid 'Authorization: Bearer <api key>' header is required",
+                                 "AuthenticationError")
+            return await call_next(request)
 
     def model_ids() -> list:
         return [served_name] + list(engine.adapters)
@@ -155,18 +190,27 @@ def create_app(engine: Engine, served_name: str, latency_ms: float = 0.0, error_
                  for n, p in engine.adapters.items()]
         return {"object": "list", "data": data}
 
-    @app.post("/admin/faults")
-    async def set_faults(req: Request):
-        body = await req.json()
-        if "latencyMs" in body:
-            faults["latencyMs"] = max(0.0, float(body["latencyMs"]))
-        if "errorRate" in body:
-            faults["errorRate"] = min(1.0, max(0.0, float(body["errorRate"])))
-        return faults
+    if enable_fault_injection:  # off unless explicitly enabled: it lets any caller slow down or fail the server
+        @app.post("/admin/faults")
+        async def set_faults(req: Request):
+            try:
+                body = await req.json()
+            except ValueError:
+                return error(400, "request body must be valid JSON")
+            if not isinstance(body, dict):
+                return error(400, "request body must be a JSON object")
+            try:
+                if "latencyMs" in body:
+                    faults["latencyMs"] = max(0.0, float(body["latencyMs"]))
+                if "errorRate" in body:
+                    faults["errorRate"] = min(1.0, max(0.0, float(body["errorRate"])))
+            except (TypeError, ValueError):
+                return error(400, "latencyMs and errorRate must be numbers")
+            return faults
 
-    @app.get("/admin/faults")
-    async def get_faults():
-        return faults
+        @app.get("/admin/faults")
+        async def get_faults():
+            return faults
 
     @app.post("/v1/load_lora_adapter")
     async def load_lora(req: Request):
@@ -331,6 +375,9 @@ def main(args) -> None:
         if not sep:
             raise ConfigError(f"--adapter expects NAME=DIR, got {spec!r}")
         engine.load_adapter(name, path)
-    app = create_app(engine, served, args.inject_latency_ms, args.inject_error_rate, args.max_new_tokens_cap)
-    log(f"serving {served} (+{len(engine.adapters)} adapters) on http://{args.host}:{args.port}")
+    api_key, faults_on = security_options(args, os.environ)
+    app = create_app(engine, served, args.inject_latency_ms, args.inject_error_rate, args.max_new_tokens_cap,
+                     api_key=api_key, enable_fault_injection=faults_on)
+    log(f"serving {served} (+{len(engine.adapters)} adapters) on http://{args.host}:{args.port}; "
+        f"api key {'required' if api_key else 'NOT required'}; /admin/faults {'enabled' if faults_on else 'disabled'}")
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")

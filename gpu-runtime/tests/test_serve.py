@@ -45,7 +45,7 @@ def server(work, tiny_model):
         port = s.getsockname()[1]
     proc = subprocess.Popen(RUNTIME + ["serve", "--model", tiny_model, "--served-model-name", "tiny",
                                        "--adapter", f"a1={a1}", "--adapter", f"a2={a2}", "--port", str(port),
-                                       "--max-new-tokens-cap", "12"],
+                                       "--max-new-tokens-cap", "12", "--enable-fault-injection"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}"
     for _ in range(120):
