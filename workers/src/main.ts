@@ -2,6 +2,7 @@
 import path from "node:path";
 import { loadWorkerEnv } from "@loraplane/config";
 import { disconnectPrisma, getPrisma } from "@loraplane/db";
+import { parseWebhookAllowlist } from "@loraplane/services";
 import { pino } from "pino";
 import { createKubernetesExecutor, loadKubeConfig, spotPlacement } from "./executors/kubernetes/kubernetes-executor.ts";
 import { createLocalExecutor } from "./executors/local.ts";
@@ -44,7 +45,20 @@ const app = await startWorkerApp({
   reconcileIntervalMs: env.RECONCILE_INTERVAL_MS,
   engine: { pollMs: 500, heartbeatTimeoutS: env.HEARTBEAT_TIMEOUT_S, logTailLines: 20, runTokenTtlS: 24 * 3600, publicUrl: env.LORAPLANE_PUBLIC_URL },
   health: { port: env.WORKER_HEALTH_PORT, host: "0.0.0.0" },
+  ...(env.LORAPLANE_SECRET_KEY
+    ? {
+        webhooks: {
+          secretKey: env.LORAPLANE_SECRET_KEY,
+          allowlist: parseWebhookAllowlist(env.WEBHOOK_ALLOWED_HOSTS),
+          dashboardUrl: env.LORAPLANE_PUBLIC_URL,
+          timeoutMs: env.WEBHOOK_TIMEOUT_MS,
+          retry: { maxAttempts: env.WEBHOOK_MAX_ATTEMPTS, baseDelayMs: 10_000, maxDelayMs: 3_600_000 },
+          intervalMs: 1000,
+        },
+      }
+    : {}),
 });
+if (!env.LORAPLANE_SECRET_KEY) log.warn("LORAPLANE_SECRET_KEY is not set: outbound webhooks are not delivered (their secrets cannot be opened)");
 log.info({ executor: executor.kind, concurrency: env.WORKER_CONCURRENCY, healthPort: env.WORKER_HEALTH_PORT }, "worker started");
 
 let signalled = false;

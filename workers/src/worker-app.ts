@@ -13,6 +13,8 @@ import { startHealthServer } from "./observability/health.ts";
 import { createWorkerMetrics } from "./observability/metrics.ts";
 import { processors as defaultProcessors } from "./processors/index.ts";
 import type { TProcessorRegistration } from "./processors/types.ts";
+import { startWebhookDeliveryLoop, type TWebhookLoop } from "./webhooks/delivery-loop.ts";
+import type { TWebhookDeliveryOptions } from "@loraplane/services";
 
 export interface TWorkerAppOptions {
   db: Db;
@@ -30,12 +32,15 @@ export interface TWorkerAppOptions {
   processors?: TProcessorRegistration[];
   onLaunch?: TEngineContext["onLaunch"];
   shutdownTimeoutMs?: number;
+  /** Outbound webhook delivery (needs the secret key that sealed the subscriptions' secrets); off when absent. */
+  webhooks?: TWebhookDeliveryOptions & { intervalMs: number };
 }
 
 export interface TWorkerApp {
   ctx: TEngineContext;
   queue: TPipelineQueue;
   healthServer: Server | null;
+  webhooks: TWebhookLoop | null;
   reconcileNow(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -97,6 +102,8 @@ export async function startWorkerApp(o: TWorkerAppOptions): Promise<TWorkerApp> 
   void reconcileNow().catch((error: unknown) => o.log.error({ err: error }, "reconcile failed"));
   const timer = setInterval(() => void reconcileNow().catch((error: unknown) => o.log.error({ err: error }, "reconcile failed")), o.reconcileIntervalMs);
 
+  const webhooks = o.webhooks ? startWebhookDeliveryLoop(o.db, o.log, o.webhooks) : null;
+
   const healthRedis = new Redis(o.redisUrl, { maxRetriesPerRequest: 1, lazyConnect: true });
   const healthServer = o.health
     ? await startHealthServer(o.health.port, o.health.host, {
@@ -126,6 +133,7 @@ export async function startWorkerApp(o: TWorkerAppOptions): Promise<TWorkerApp> 
         abort.abort();
         await Promise.all(workers.map((w) => w.close()));
         await reconciling?.catch(() => undefined);
+        await webhooks?.stop();
         await queue.close();
         healthServer?.close();
         healthRedis.disconnect();
@@ -134,5 +142,5 @@ export async function startWorkerApp(o: TWorkerAppOptions): Promise<TWorkerApp> 
     })();
     return stopping;
   };
-  return { ctx, queue, healthServer, reconcileNow, stop };
+  return { ctx, queue, healthServer, webhooks, reconcileNow, stop };
 }

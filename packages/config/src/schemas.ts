@@ -10,6 +10,9 @@ const redisUrl = z.string().regex(/^rediss?:\/\//, "must be a redis:// or rediss
 // The public base of the inference gateway; an environment's OpenAI base URL is `<this>/<projectSlug>/<environmentName>/v1`
 // unless the environment sets its own gatewayUrl (see inferenceBaseUrl in packages/core).
 const gatewayPublicUrl = z.string().url().default("http://127.0.0.1:8080").transform((v) => v.replace(/\/+$/, ""));
+// Internal webhook receivers an operator allows (host names and CIDRs, comma-separated): every other private,
+// loopback or link-local address is refused for outbound webhooks (SSRF).
+const webhookAllowedHosts = z.string().default("").transform((v) => v.split(",").map((s) => s.trim()).filter(Boolean));
 const logLevel = z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info");
 
 /** Variables every server process reads. */
@@ -86,6 +89,10 @@ export const ZWorkerEnv = ZCommonEnv.extend({
   VLLM_AUTOSCALER: z.enum(["keda", "hpa", "none"]).default("keda"),
   VLLM_TARGET_WAITING_PER_POD: positiveInt(4),
   RECONCILE_INTERVAL_MS: positiveInt(15_000),
+  // Outbound webhooks: internal receivers allowed, how long one attempt may take, how many attempts an event gets.
+  WEBHOOK_ALLOWED_HOSTS: webhookAllowedHosts,
+  WEBHOOK_TIMEOUT_MS: positiveInt(10_000),
+  WEBHOOK_MAX_ATTEMPTS: positiveInt(8),
   HEARTBEAT_TIMEOUT_S: positiveInt(300),
   LORAPLANE_SECRET_KEY: z.string().min(32, "must be at least 32 characters").optional(),
 });
@@ -115,10 +122,15 @@ export const ZWebEnv = ZCommonEnv.extend({
   WEB_PORT: port(3000),
   NEXTAUTH_URL: z.string().url().default("http://127.0.0.1:3000"),
   GATEWAY_PUBLIC_URL: gatewayPublicUrl,
+  WEBHOOK_ALLOWED_HOSTS: webhookAllowedHosts,
   NEXTAUTH_SECRET: z.string().min(32, "must be at least 32 characters (openssl rand -base64 32)"),
   LORAPLANE_SECRET_KEY: z.string().min(32, "must be at least 32 characters"),
-  SESSION_IDLE_TIMEOUT_S: positiveInt(8 * 3600),
-  SESSION_ABSOLUTE_TIMEOUT_S: positiveInt(7 * 24 * 3600),
+  // Browser sessions end after 2 h without a request, and 24 h after sign-in whatever the activity.
+  SESSION_IDLE_TIMEOUT_S: positiveInt(2 * 3600),
+  SESSION_ABSOLUTE_TIMEOUT_S: positiveInt(24 * 3600),
+  // "true" only behind one reverse proxy that appends the client address to X-Forwarded-For: the right-most entry is
+  // then the client (audit entries, per-address sign-in throttling). Otherwise the header is ignored (anyone can send it).
+  TRUSTED_PROXY: z.enum(["true", "false"]).default("false").transform((v) => v === "true"),
   OIDC_ISSUER: z.string().url().optional(),
   OIDC_CLIENT_ID: z.string().optional(),
   OIDC_CLIENT_SECRET: z.string().optional(),

@@ -3,11 +3,14 @@
 // racing end in exactly one transition.
 import { isTerminal, planStages, transition, ZPipelineSpec, type TPipelineSpec, type TRunState, type TStageName } from "@loraplane/core";
 import {
+  enqueueWebhookDeliveries,
   ensureStageRun,
   findLatestStageRun,
   findRunById,
+  revokeRunTokens,
   updateRunIf,
   updateStageRunIf,
+  type DbOrTx,
   type Prisma,
   type TRunRow,
   type TStageRow,
@@ -84,6 +87,18 @@ export async function processStageJob(ctx: TEngineContext, job: TStageJob): Prom
   return outcome.status;
 }
 
+/** Queues run.succeeded / run.failed / run.blocked webhooks with the status change (same transaction: never one without the other). */
+function emitRunEvent(tx: DbOrTx, run: TRunRow, status: "succeeded" | "failed" | "blocked", reason: string | null): Promise<number> {
+  return enqueueWebhookDeliveries(tx, run.projectId, `run.${status}`, `run.${status}.${run.id}`, {
+    runId: run.id,
+    runNumber: run.number,
+    pipelineId: run.pipelineId,
+    status,
+    ...(reason ? { reason } : {}),
+    ...(run.gitCommit ? { gitCommit: run.gitCommit } : {}),
+  });
+}
+
 function runState(run: TRunRow, row: TStageRow, stages: readonly TStageName[]): TRunState {
   return { status: run.status, stage: row.stage, attempt: row.attempt, stages };
 }
@@ -99,6 +114,8 @@ async function finish(ctx: TEngineContext, run: TRunRow, row: TStageRow, outcome
   let enqueue: TStageJob | null = null;
 
   await ctx.db.$transaction(async (tx) => {
+    // The attempt is over unless it waits (approval, rollout): its workload's ingest token dies with it.
+    if (outcome.status !== "waiting") await revokeRunTokens(tx, run.id, row.stage, row.attempt, now);
     switch (outcome.status) {
       case "succeeded": {
         if (!(await updateStageRunIf(tx, row.id, ["running", "waiting"], { status: "succeeded", finishedAt: now, error: null, ...result }))) return;
@@ -107,7 +124,7 @@ async function finish(ctx: TEngineContext, run: TRunRow, row: TStageRow, outcome
         const t = transition(runState(fresh.status === "waiting_approval" ? { ...fresh, status: "running" } : fresh, row, stages), { type: "stage_succeeded", stage: row.stage });
         if (!t.ok) return;
         if (t.state.status === "succeeded") {
-          await updateRunIf(tx, run.id, ["running", "waiting_approval"], { status: "succeeded", finishedAt: now, error: null });
+          if (await updateRunIf(tx, run.id, ["running", "waiting_approval"], { status: "succeeded", finishedAt: now, error: null })) await emitRunEvent(tx, run, "succeeded", null);
         } else {
           const next = t.state.stage!;
           await updateRunIf(tx, run.id, ["running", "waiting_approval"], { status: "running", currentStage: next });
@@ -129,7 +146,7 @@ async function finish(ctx: TEngineContext, run: TRunRow, row: TStageRow, outcome
         if (!(await updateStageRunIf(tx, row.id, ["running", "waiting"], { status: "failed", finishedAt: now, error: outcome.reason, ...result }))) return;
         const status = outcome.status === "blocked" ? "blocked" : "failed";
         const reason = status === "blocked" ? outcome.reason : `${row.stage} failed: ${outcome.reason}`;
-        await updateRunIf(tx, run.id, ["running", "waiting_approval"], { status, error: reason, finishedAt: now });
+        if (await updateRunIf(tx, run.id, ["running", "waiting_approval"], { status, error: reason, finishedAt: now })) await emitRunEvent(tx, run, status, reason);
         return;
       }
       case "cancelled": {

@@ -24,6 +24,7 @@ function concretePath(path: string): string {
     deployments: fx.deploymentId,
     approvals: fx.approvalId,
     webhooks: fx.webhookId,
+    "webhook-deliveries": fx.webhookDeliveryId,
     tokens: ownTokenId,
     users: someUserId,
   };

@@ -10,7 +10,9 @@ export type TOwnedKind =
   | "environment"
   | "deployment"
   | "approval"
-  | "webhook";
+  | "webhook"
+  | "webhook_delivery"
+  | "release";
 
 export async function findProjectIdOf(db: DbOrTx, kind: TOwnedKind, id: string): Promise<string | null> {
   const where = { where: { id }, select: { projectId: true } } as const;
@@ -33,5 +35,9 @@ export async function findProjectIdOf(db: DbOrTx, kind: TOwnedKind, id: string):
       return (await db.approvalRequest.findUnique(where))?.projectId ?? null;
     case "webhook":
       return (await db.webhookSubscription.findUnique(where))?.projectId ?? null;
+    case "webhook_delivery":
+      return (await db.webhookDelivery.findUnique({ where: { id }, select: { subscription: { select: { projectId: true } } } }))?.subscription.projectId ?? null;
+    case "release":
+      return (await db.release.findUnique(where))?.projectId ?? null;
   }
 }

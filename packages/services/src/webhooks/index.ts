@@ -10,3 +10,7 @@ export {
   type TPushEvent,
   verifyInboundWebhook,
 } from "./inbound.ts";
+export { isPrivateAddress, parseWebhookAllowlist, resolveWebhookTarget, type TWebhookAllowlist, WebhookAddressError } from "./address-guard.ts";
+export { signWebhook, verifyWebhookSignature, webhookHeaders } from "./signing.ts";
+export { deliverDueWebhooks, deliverOne, type TWebhookDeliveryOptions } from "./deliver.ts";
+export { enableWebhook, getDelivery, listDeliveries, redeliverWebhook, rotateWebhookSecret } from "./delivery-log.ts";

@@ -10,6 +10,8 @@ import {
 import { NotFoundError } from "../errors.ts";
 import { recordAudit, type TActor, type TRequestMeta } from "../audit/index.ts";
 import { sealSecret } from "./secret-box.ts";
+import { NO_ALLOWLIST, resolveWebhookTarget, type TWebhookAllowlist } from "./address-guard.ts";
+import type { TWebhookFormat } from "@loraplane/core";
 
 export const WEBHOOK_EVENTS = [
   "run.succeeded",
@@ -21,6 +23,10 @@ export const WEBHOOK_EVENTS = [
   "deployment.promoted",
   "deployment.rolled_back",
   "model_version.registered",
+  "release.stage_started",
+  "release.awaiting_approval",
+  "release.promoted",
+  "release.rolled_back",
 ] as const;
 
 /**
@@ -31,16 +37,20 @@ export async function createWebhookSubscription(
   db: Db,
   secretKey: string,
   projectId: string,
-  input: { url: string; events: string[]; secret?: string },
+  input: { url: string; events: string[]; secret?: string; format?: TWebhookFormat },
   actor: TActor,
   meta: TRequestMeta = {},
+  allowlist: TWebhookAllowlist = NO_ALLOWLIST,
 ): Promise<{ subscription: TWebhookSubscriptionRow; secret: string | null }> {
-  const secret = input.secret ?? randomBytes(24).toString("base64url");
+  // Refused now, with the reason, rather than at the first delivery; the worker checks again before every send.
+  await resolveWebhookTarget(input.url, allowlist);
+  const secret = input.secret ?? `whsec_${randomBytes(24).toString("base64url")}`;
   const subscription = await db.$transaction(async (tx) => {
     const created = await insertWebhookSubscription(tx, {
       projectId,
       url: input.url,
       events: [...new Set(input.events)],
+      format: input.format ?? "standard",
       secretCiphertext: sealSecret(secretKey, secret),
     });
     await recordAudit(

@@ -187,7 +187,36 @@ export const ZApproval = z.object({
   decidedAt: ZNullableDateTime,
 });
 
-export const ZWebhook = z.object({ id: z.string(), projectId: z.string(), url: z.string(), events: z.array(z.string()), active: z.boolean(), createdAt: ZDateTime });
+export const ZWebhook = z.object({
+  id: z.string(),
+  projectId: z.string(),
+  url: z.string(),
+  format: z.enum(["standard", "slack", "teams"]),
+  events: z.array(z.string()),
+  active: z.boolean(),
+  consecutiveFailures: z.number().int(),
+  disabledAt: ZDateTime.nullable(),
+  disabledReason: z.string().nullable(),
+  createdAt: ZDateTime,
+});
+
+export const ZWebhookDelivery = z.object({
+  id: z.string(),
+  subscriptionId: z.string(),
+  event: z.string(),
+  eventId: z.string().describe("sent as webhook-id; the same on every attempt and redelivery"),
+  status: z.enum(["pending", "succeeded", "failed"]),
+  attempts: z.number().int(),
+  lastStatusCode: z.number().int().nullable(),
+  lastError: z.string().nullable(),
+  lastRequest: z.string().nullable().describe("headers (signatures elided) and the first KB of the body"),
+  lastResponse: z.string().nullable().describe("the first KB of the receiver's answer"),
+  lastDurationMs: z.number().int().nullable(),
+  lastAttemptAt: ZDateTime.nullable(),
+  nextAttemptAt: ZDateTime.nullable(),
+  deliveredAt: ZDateTime.nullable(),
+  createdAt: ZDateTime,
+});
 
 export const ZAuditEntry = z.object({
   id: z.string(),

@@ -11,12 +11,14 @@ import {
   listUsers,
   listWebhooks,
   NotFoundError,
+  parseWebhookAllowlist,
   revokeApiToken,
   rotateInboundWebhookSecret,
   INBOUND_PROVIDERS,
   updateUser,
   WEBHOOK_EVENTS,
 } from "@loraplane/services";
+import { WEBHOOK_FORMATS } from "@loraplane/core";
 import { z } from "../api/zod.ts";
 import { defineRoute } from "../api/route.ts";
 import { page, ZApiToken, ZAuditEntry, ZId, ZLimit, ZOk, ZRole, ZScope, ZUser, ZWebhook } from "../api/schemas.ts";
@@ -159,10 +161,12 @@ export const createWebhookRoute = defineRoute({
     url: z.url({ protocol: /^https?$/ }).max(2000),
     events: z.array(z.enum(WEBHOOK_EVENTS)).min(1, "subscribe to at least one event"),
     secret: z.string().min(16, "must be at least 16 characters").max(200).optional(),
+    format: z.enum(WEBHOOK_FORMATS).default("standard").describe("standard (signed JSON), slack or teams (incoming-webhook messages)"),
   }),
   response: z.object({ subscription: ZWebhook, secret: z.string().nullable() }),
   status: 201,
-  handler: ({ db, env, params, body, actor, meta }) => createWebhookSubscription(db, env.LORAPLANE_SECRET_KEY, params.projectId, body, actor, meta),
+  handler: ({ db, env, params, body, actor, meta }) =>
+    createWebhookSubscription(db, env.LORAPLANE_SECRET_KEY, params.projectId, body, actor, meta, parseWebhookAllowlist(env.WEBHOOK_ALLOWED_HOSTS)),
 });
 
 export const deleteWebhookRoute = defineRoute({

@@ -1,0 +1,3 @@
+import { redeliverWebhookRoute } from "@/server/routes/webhooks";
+
+export const POST = redeliverWebhookRoute.handler;

@@ -1,0 +1,3 @@
+import { enableWebhookRoute } from "@/server/routes/webhooks";
+
+export const POST = enableWebhookRoute.handler;

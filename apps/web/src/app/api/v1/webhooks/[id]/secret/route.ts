@@ -1,0 +1,3 @@
+import { rotateWebhookSecretRoute } from "@/server/routes/webhooks";
+
+export const POST = rotateWebhookSecretRoute.handler;
