@@ -83,11 +83,15 @@ describe("pipeline engine on the local executor", () => {
 
   it("stops at the gate with the reason when a threshold is too high", async () => {
     const s = await seedProject(t.db, dirs, { eval: { metrics: ["rouge_l", "exact_match"], thresholds: [{ metric: "rouge_l", comparator: ">=", value: 0.9 }] } });
+    const hook = await t.db.webhookSubscription.create({ data: { projectId: s.projectId, url: "https://hooks.example/gate", secretCiphertext: "v1:x", events: ["run.blocked"] } });
     const { run } = await triggerRun(deps(), { projectId: s.projectId, pipelineId: s.pipelineId, trigger: "api" });
     const done = await finished(run.id);
     expect(done.status).toBe("blocked");
     expect(done.error).toBe("blocked by the evaluation gate: rouge_l = 0.75, needs >= 0.9 (blocking)");
     expect(await t.db.modelVersion.count({ where: { runId: run.id } })).toBe(0);
+    // The gate failure is announced to webhooks (and chat) with the reason, queued with the status change.
+    const delivery = await t.db.webhookDelivery.findFirstOrThrow({ where: { subscriptionId: hook.id }, select: { event: true, payload: true } });
+    expect(delivery).toMatchObject({ event: "run.blocked", payload: { runId: run.id, status: "blocked", reason: done.error } });
   });
 
   it("a workload that exits non-zero fails the stage with the exit code and the last log lines", async () => {
