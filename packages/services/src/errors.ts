@@ -45,6 +45,12 @@ export class ConflictError extends ServiceError {
   readonly code = "conflict";
 }
 
+/** The same Idempotency-Key came with a different request body (like Stripe: 422, the first request's run stands). */
+export class IdempotencyKeyReusedError extends ServiceError {
+  readonly status = 422;
+  readonly code = "idempotency_key_reused";
+}
+
 export class PayloadTooLargeError extends ServiceError {
   readonly status = 413;
   readonly code = "payload_too_large";

@@ -121,3 +121,28 @@ describe("cursors and ranges (item 10)", () => {
     await expect400(res, "query.until");
   });
 });
+
+describe("Idempotency-Key (item 11)", () => {
+  it("answers 422 when the same key comes with a different body, and 200 with the original run for the same body", async () => {
+    const url = `/api/v1/pipelines/${a.pipelineId}/runs`;
+    const send = (body: unknown) => call(h("triggerRun"), "post", url, { headers: { ...bearer(engineerToken), "idempotency-key": "deploy-7" }, body });
+    const first = await send({ gitRef: "main", params: { "training.learningRate": 0.001, "training.epochs": 2 } });
+    expect(first.status).toBe(201);
+    const run = (await first.json()).run;
+    // The same body with its keys in another order is the same request.
+    const again = await send({ params: { "training.epochs": 2, "training.learningRate": 0.001 }, gitRef: "main" });
+    expect(again.status).toBe(200);
+    expect((await again.json()).run.id).toBe(run.id);
+    const other = await send({ gitRef: "main", params: { "training.learningRate": 0.002, "training.epochs": 2 } });
+    const body = await other.json();
+    expect(other.status, JSON.stringify(body)).toBe(422);
+    expect(body.error.code).toBe("idempotency_key_reused");
+    expect(body.error.message).toContain(run.id);
+    expect(await t.db.pipelineRun.count({ where: { idempotencyKey: "deploy-7" } })).toBe(1);
+  });
+
+  it("documents the 422 in OpenAPI", () => {
+    const doc = buildOpenApiDocument(BASE) as unknown as { paths: Record<string, Record<string, { responses: Record<string, unknown> }>> };
+    expect(Object.keys(doc.paths["/api/v1/pipelines/{pipelineId}/runs"]!.post!.responses)).toContain("422");
+  });
+});

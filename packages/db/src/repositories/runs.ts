@@ -13,6 +13,7 @@ export const runSelect = {
   gitCommit: true,
   gitRef: true,
   idempotencyKey: true,
+  idempotencyBodyHash: true,
   requestedById: true,
   requestedByToken: true,
   specVersion: true,
@@ -59,6 +60,7 @@ export interface TRunInsert {
   gitCommit?: string | null;
   gitRef?: string | null;
   idempotencyKey?: string | null;
+  idempotencyBodyHash?: string | null;
   requestedById?: string | null;
   requestedByToken?: string | null;
   specVersion: number;

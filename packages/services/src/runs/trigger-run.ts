@@ -1,4 +1,5 @@
 import { applyParams, planStages, resolveSpec, SweepError, type TPipelineSpec, ZSweepParams } from "@loraplane/core";
+import { createHash } from "node:crypto";
 import {
   ensureStageRun,
   findDatasetVersionByName,
@@ -13,7 +14,7 @@ import {
 } from "@loraplane/db";
 import { z } from "zod";
 import { recordAudit } from "../audit/record-audit.ts";
-import { ConflictError, NotFoundError, parseInput, ValidationError } from "../errors.ts";
+import { ConflictError, IdempotencyKeyReusedError, NotFoundError, parseInput, ValidationError } from "../errors.ts";
 import type { TRunDeps } from "./deps.ts";
 
 export const ZTriggerRunInput = z.object({
@@ -41,6 +42,34 @@ const summary = (run: TRunRow) => ({ id: run.id, number: run.number, status: run
  * Validates the pipeline's spec against the catalog (dataset version, environments) and creates a queued run with
  * its first stage; nothing is created when anything is wrong. Same idempotency key → the same run, also under
  * concurrency (creation is serialised per pipeline by an advisory lock).
+/** JSON with object keys sorted, so `{a, b}` and `{b, a}` are the same request. */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  if (value && typeof value === "object") {
+    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined);
+    entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
+  }
+  return JSON.stringify(value ?? null);
+}
+
+/** sha256 of what the caller asked for (commit, ref, params): stored with the idempotency key. */
+export function triggerBodyHash(input: { gitCommit?: string; gitRef?: string; params?: Record<string, unknown> }): string {
+  const body = { gitCommit: input.gitCommit?.toLowerCase() ?? null, gitRef: input.gitRef ?? null, params: input.params ?? {} };
+  return createHash("sha256").update(canonicalJson(body)).digest("hex");
+}
+
+/** The run an idempotency key already created, or a 422 when the key was first sent with another body. */
+function sameRequestOr422(existing: TRunRow, bodyHash: string): TTriggerRunResult {
+  if (existing.idempotencyBodyHash && existing.idempotencyBodyHash !== bodyHash) {
+    throw new IdempotencyKeyReusedError(
+      `Idempotency-Key "${existing.idempotencyKey}" was already used for run ${existing.id} (#${existing.number}) with a different request body; use a new key for a different request`,
+      [{ path: "headers.idempotency-key", message: "already used with a different body" }],
+    );
+  }
+  return { run: summary(existing), created: false };
+}
+
  */
 export async function triggerRun(deps: TRunDeps, raw: TTriggerRunInput): Promise<TTriggerRunResult> {
   const input = parseInput(ZTriggerRunInput, raw);
@@ -48,8 +77,9 @@ export async function triggerRun(deps: TRunDeps, raw: TTriggerRunInput): Promise
 
   if (input.idempotencyKey) {
     const existing = await findRunByIdempotencyKey(db, input.pipelineId, input.idempotencyKey);
-    if (existing) return { run: summary(existing), created: false };
+    if (existing) return sameRequestOr422(existing, bodyHash);
   }
+  const bodyHash = triggerBodyHash(input);
 
   const pipeline = await findPipelineForTrigger(db, input.pipelineId);
   if (!pipeline || pipeline.projectId !== input.projectId) throw new NotFoundError(`pipeline ${input.pipelineId} not found`);
@@ -92,7 +122,7 @@ export async function triggerRun(deps: TRunDeps, raw: TTriggerRunInput): Promise
     await lockPipelineForRunCreation(tx, pipeline.id);
     if (input.idempotencyKey) {
       const existing = await findRunByIdempotencyKey(tx, pipeline.id, input.idempotencyKey);
-      if (existing) return { run: existing, created: false };
+      if (existing) return { ...sameRequestOr422(existing, bodyHash), run: existing };
     }
     const run = await insertRun(tx, {
       projectId: input.projectId,
@@ -109,6 +139,7 @@ export async function triggerRun(deps: TRunDeps, raw: TTriggerRunInput): Promise
       datasetVersionId: datasetVersion.id,
       sweepId: input.sweepId ?? null,
       params: (input.params as Prisma.InputJsonValue | undefined) ?? null,
+      idempotencyBodyHash: input.idempotencyKey ? bodyHash : null,
     });
     await ensureStageRun(tx, run.id, firstStage, 1);
     await recordAudit(

@@ -46,7 +46,7 @@ export function buildOpenApiDocument(serverUrl: string) {
       responses: {
         [ok]: { description: "Success", content: { [d.responseType ?? "application/json"]: { schema: d.response } } },
         ...Object.fromEntries(
-          Object.entries(ERRORS).map(([code, description]) => [code, { description, content: { "application/json": { schema: ZErrorBody } } }]),
+          Object.entries({ ...ERRORS, ...d.errors }).map(([code, description]) => [code, { description, content: { "application/json": { schema: ZErrorBody } } }]),
         ),
       },
     });

@@ -57,6 +57,8 @@ export type TRouteDef<P extends ZObj | undefined, Q extends ZObj | undefined, B 
   /** Media type of a non-JSON success response (docs page, artifact download). */
   responseType?: string;
   status?: 200 | 201 | 202;
+  /** Error responses of this operation beyond the common ones (400/401/403/404/409), by status: their description. */
+  errors?: Record<string, string>;
   /** Returns a value the response schema validates after JSON serialisation (Dates become ISO strings), or a Response. */
   handler: (ctx: THandlerContext<P, Q, B>) => Promise<unknown>;
 };

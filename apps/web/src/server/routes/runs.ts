@@ -32,11 +32,15 @@ export const triggerRunRoute = defineRoute({
   operationId: "triggerRun",
   method: "post",
   path: "/api/v1/pipelines/{pipelineId}/runs",
-  summary: "Trigger a run. The same Idempotency-Key returns the same run (200) instead of creating another (201)",
+  summary:
+    "Trigger a run. The same Idempotency-Key with the same body returns the same run (200) instead of creating another (201); with a different body it is a 422",
+  errors: { "422": "The Idempotency-Key was already used with a different body (commit, ref or params); the first request's run stands" },
   tags: ["runs"],
   auth: { kind: "user", scope: "runs:write", role: "engineer", project: { owner: "pipeline", param: "pipelineId" } },
   params: z.object({ pipelineId: ZId }),
-  headers: z.object({ "idempotency-key": z.string().max(200).optional() }),
+  headers: z.object({
+    "idempotency-key": z.string().max(200).optional().describe("Same key and same body → the first run (200); same key, different body → 422"),
+  }),
   body: z.object({
     gitCommit: z.string().regex(/^[0-9a-f]{7,64}$/i, "must be a hex commit SHA").optional(),
     gitRef: z.string().min(1).max(250).optional(),
