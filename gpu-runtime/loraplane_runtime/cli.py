@@ -94,7 +94,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=int, default=8000)
     s.add_argument("--inject-latency-ms", type=float, default=0.0, help="added before the first token of every request")
     s.add_argument("--inject-error-rate", type=float, default=0.0, help="share of requests answered with HTTP 500")
-    s.add_argument("--max-new-tokens-cap", type=int, default=512, help="upper bound on max_tokens")
+    s.add_argument("--max-new-tokens-cap", type=int, default=None,
+                   help="upper bound on max_tokens (default: none, like vLLM: up to the model's context)")
+    s.add_argument("--prompt-template", choices=["auto", "alpaca", "chat"], default="auto",
+                   help="how chat messages become a prompt: the same rule as training.promptTemplate")
+    s.add_argument("--attn-implementation", default=None, help="transformers attn_implementation (e.g. sdpa, eager)")
+    s.add_argument("--trust-remote-code", action="store_true", help="run Python shipped in the model folder (audit it first)")
     s.add_argument("--api-key", default=None,
                    help="require 'Authorization: Bearer KEY' on /v1/* and /admin/* (default: $LORAPLANE_SERVE_API_KEY; "
                         "prefer the env var, argv is visible to other local users)")

@@ -102,10 +102,21 @@ def reference_of(row: dict) -> str:
     return row["messages"][-1]["content"] if "messages" in row else row["output"]
 
 
-class PromptFormatter:
-    """Turns a row into text segments (text, trainable) and eval prompts.
+def alpaca_prompt(instruction: str, inp: str = "") -> str:
+    return ALPACA_PROMPT.format(
+        ctx=", paired with an input that provides further context" if inp else "",
+        instruction=instruction,
+        input_block=f"### Input:\n{inp}\n\n" if inp else "",
+    )
 
-    'auto' uses the tokenizer's chat template when it has one, else the Alpaca template.
+
+class PromptFormatter:
+    """The one place prompts are built: training (`segments`), evaluation (`prompt`) and serving
+    (`prompt_from_messages`) all go through it, so a row gets the same prompt in all three.
+
+    'auto' uses the tokenizer's chat template when it has one, else the Alpaca template. Under the
+    Alpaca template a chat row's history (every message before the last assistant turn, system
+    included) becomes the instruction, joined by newlines.
     """
 
     def __init__(self, tokenizer, template: str = "auto"):
@@ -120,14 +131,24 @@ class PromptFormatter:
     def _chat(self, messages: list, gen_prompt: bool) -> str:
         return self.tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=gen_prompt)
 
+    def prompt_from_messages(self, history: list) -> str:
+        """Generation prompt for a conversation whose next turn is the assistant's (serve's chat endpoint)."""
+        if self.mode == "chat":
+            return self._chat(history, gen_prompt=True)
+        return alpaca_prompt("\n".join(m["content"] for m in history))
+
+    def prompt(self, row: dict) -> str:
+        """Prompt for generation: everything up to where the (last) response starts."""
+        if "messages" in row:
+            return self.prompt_from_messages(row["messages"][:-1])
+        if self.mode == "alpaca":
+            return alpaca_prompt(row["instruction"], row.get("input") or "")
+        return self._chat(to_messages(row)[:-1], gen_prompt=True)
+
     def segments(self, row: dict) -> list:
         """[(text, trainable)] whose concatenation is the full training text."""
         if self.mode == "alpaca":
-            if "messages" in row:  # chat rows under the alpaca template: last assistant turn is the response
-                msgs = row["messages"]
-                instruction = "\n".join(m["content"] for m in msgs[:-1])
-                row = {"instruction": instruction, "output": msgs[-1]["content"]}
-            return [(self.prompt(row), False), (row["output"] + (self.tok.eos_token or ""), True)]
+            return [(self.prompt(row), False), (reference_of(row) + (self.tok.eos_token or ""), True)]
         msgs = to_messages(row)
         segs, done = [], ""
         for i, m in enumerate(msgs):
@@ -146,18 +167,51 @@ class PromptFormatter:
             done = full
         return segs
 
-    def prompt(self, row: dict) -> str:
-        """Prompt for generation: everything up to where the (last) response starts."""
-        if self.mode == "chat":
-            return self._chat(to_messages(row)[:-1], gen_prompt=True)
-        if "messages" in row:
-            return "\n".join(m["content"] for m in row["messages"][:-1]) + "\n"
-        inp = row.get("input") or ""
-        return ALPACA_PROMPT.format(
-            ctx=", paired with an input that provides further context" if inp else "",
-            instruction=row["instruction"],
-            input_block=f"### Input:\n{inp}\n\n" if inp else "",
-        )
+
+def eos_token_ids(tok, generation_config=None) -> list:
+    """Every id that ends a response: the tokenizer's EOS plus all of generation_config.eos_token_id
+    (instruct models often have several, e.g. <|im_end|> and <|endoftext|>)."""
+    ids = []
+    cfg_eos = getattr(generation_config, "eos_token_id", None) if generation_config is not None else None
+    for x in [tok.eos_token_id] + (cfg_eos if isinstance(cfg_eos, (list, tuple)) else [cfg_eos]):
+        if isinstance(x, int) and x not in ids:
+            ids.append(x)
+    return ids
+
+
+def special_prefix(tok) -> list:
+    """Ids the tokenizer itself puts before a text with add_special_tokens=True (Llama's BOS; [] for Qwen).
+
+    Read from the tokenizer's own post-processor rather than `add_bos_token`, which transformers 5 no
+    longer exposes on fast tokenizers."""
+    cached = getattr(tok, "_loraplane_special_prefix", None)
+    if cached is not None:
+        return cached
+    probe = "a"
+    with_sp = tok(probe, add_special_tokens=True)["input_ids"]
+    plain = tok(probe, add_special_tokens=False)["input_ids"]
+    prefix = []
+    for i in range(len(with_sp) - len(plain) + 1):
+        if with_sp[i:i + len(plain)] == plain:
+            prefix = list(with_sp[:i])
+            break
+    try:
+        tok._loraplane_special_prefix = prefix
+    except AttributeError:
+        pass
+    return prefix
+
+
+def encode_prompt(tok, text: str, raw: bool) -> list:
+    """Token ids of a prompt, following the tokenizer's own rules like HF and vLLM do: a raw text prompt
+    (Alpaca template, /v1/completions) gets the tokenizer's special prefix (BOS) when it has one; a
+    chat-template rendering does not (the template writes BOS itself where the model wants it)."""
+    ids = tok(text, add_special_tokens=False)["input_ids"]
+    if raw:
+        prefix = special_prefix(tok)
+        if prefix and ids[:len(prefix)] != prefix:
+            ids = prefix + ids
+    return ids
 
 
 def tokenize_row(tok, formatter: PromptFormatter, row: dict, max_len: int) -> dict:
@@ -166,13 +220,15 @@ def tokenize_row(tok, formatter: PromptFormatter, row: dict, max_len: int) -> di
         piece = tok(text, add_special_tokens=False)["input_ids"]
         ids += piece
         labels += piece if trainable else [IGNORE_INDEX] * len(piece)
-    if tok.bos_token_id is not None and getattr(tok, "add_bos_token", False):
-        ids, labels = [tok.bos_token_id] + ids, [IGNORE_INDEX] + labels
+    prefix = special_prefix(tok) if formatter.mode == "alpaca" else []
+    if prefix and ids[:len(prefix)] != prefix:  # same rule as encode_prompt, so train == eval == serve
+        ids, labels = prefix + ids, [IGNORE_INDEX] * len(prefix) + labels
+    full_len = len(ids)
     ids, labels = ids[:max_len], labels[:max_len]
     # The first token is never predicted (nothing precedes it); masking it keeps a packed
     # row from learning "next example starts with X" across an example boundary.
     labels[0] = IGNORE_INDEX
-    return {"input_ids": ids, "labels": labels}
+    return {"input_ids": ids, "labels": labels, "truncated": full_len > max_len}
 
 
 def tokenize_dataset(tok, formatter, rows: list, max_len: int, path: str) -> list:

@@ -12,7 +12,7 @@ import torch
 from .errors import ConfigError
 
 
-def load_tokenizer(path: str, padding_side: str = "right"):
+def load_tokenizer(path: str, padding_side: str = "right", trust_remote_code: bool = False):
     """AutoTokenizer, except for plain `tokenizers` files (our tiny model).
 
     Transformers 5 maps a Qwen2/Llama config to its own tokenizer class, which
@@ -28,7 +28,7 @@ def load_tokenizer(path: str, padding_side: str = "right"):
     if cls in ("TokenizersBackend", "PreTrainedTokenizerFast"):
         tok = PreTrainedTokenizerFast.from_pretrained(path)
     else:
-        tok = AutoTokenizer.from_pretrained(path)
+        tok = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     tok.padding_side = padding_side
@@ -45,15 +45,26 @@ def pick_dtype(precision: str, device: torch.device) -> torch.dtype:
     return torch.float16
 
 
-def load_base_model(path: str, dtype: torch.dtype = torch.float32, attn: Optional[str] = None):
+def load_base_model(path: str, dtype: torch.dtype = torch.float32, attn: Optional[str] = None,
+                    trust_remote_code: bool = False):
+    """`trust_remote_code` runs Python shipped inside the model folder: off unless the spec turns it on."""
     from transformers import AutoModelForCausalLM
 
     if not os.path.isfile(os.path.join(path, "config.json")):
         raise ConfigError(f"base model not found: {path} (expected a directory with config.json)")
-    kwargs = {"dtype": dtype}
+    kwargs = {"dtype": dtype, "trust_remote_code": trust_remote_code}
     if attn:
         kwargs["attn_implementation"] = attn
-    return AutoModelForCausalLM.from_pretrained(path, **kwargs)
+    try:
+        return AutoModelForCausalLM.from_pretrained(path, **kwargs)
+    except ValueError as e:
+        if attn and "attn" in str(e).lower():
+            raise ConfigError(f"attnImplementation {attn!r} is not available for this model/torch: "
+                              f"{str(e).splitlines()[0]}") from None
+        if "trust_remote_code" in str(e):
+            raise ConfigError(f"{path} needs custom code; set training.trustRemoteCode: true only for a model "
+                              f"folder you have audited ({str(e).splitlines()[0]})") from None
+        raise
 
 
 def linear_module_names(model) -> list:

@@ -16,6 +16,7 @@ from typing import Optional
 
 import torch
 
+from . import data as D
 from .modeling import load_base_model, load_tokenizer
 from .reporting import log
 
@@ -23,11 +24,17 @@ from .reporting import log
 class Engine:
     """Base model + named LoRA adapters; adapters are switched per request under a lock."""
 
-    def __init__(self, model_dir: str, device: Optional[torch.device] = None):
+    def __init__(self, model_dir: str, device: Optional[torch.device] = None, prompt_template: str = "auto",
+                 attn_implementation: Optional[str] = None, trust_remote_code: bool = False):
         self.device = device or torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        self.tok = load_tokenizer(model_dir)
+        self.tok = load_tokenizer(model_dir, trust_remote_code=trust_remote_code)
         dtype = torch.float32 if self.device.type == "cpu" else torch.bfloat16
-        self.model = load_base_model(model_dir, dtype).to(self.device).eval()
+        self.model = load_base_model(model_dir, dtype, attn_implementation,
+                                     trust_remote_code=trust_remote_code).to(self.device).eval()
+        # Chat requests are rendered by the same function as training and evaluation.
+        self.fmt = D.PromptFormatter(self.tok, prompt_template)
+        self.eos_ids = D.eos_token_ids(self.tok, getattr(self.model, "generation_config", None))
+        self.context = model_context_length(self.model.config)
         self.adapters: dict = {}
         self.lock = threading.Lock()
 
@@ -53,16 +60,25 @@ class Engine:
             else:  # last adapter: go back to the plain base model
                 self.model = self.model.unload()
 
-    def count_tokens(self, text: str) -> int:
-        return len(self.tok(text, add_special_tokens=False)["input_ids"])
+    def encode(self, text: str, raw: bool) -> list:
+        return D.encode_prompt(self.tok, text, raw)
 
     @torch.no_grad()
-    def generate(self, prompt: str, adapter: Optional[str], max_tokens: int, temperature: float, top_p: float,
-                 on_text, seed: Optional[int] = None, on_start=None) -> dict:
-        """Token-by-token decode with KV cache; calls on_text(delta) as text appears."""
+    def generate(self, prompt_ids: list, adapter: Optional[str], max_tokens: int, temperature: float, top_p: float,
+                 on_text, seed: Optional[int] = None, on_start=None, stop: Optional[list] = None,
+                 stop_token_ids: Optional[list] = None, ignore_eos: bool = False,
+                 cancel: Optional[threading.Event] = None) -> dict:
+        """Token-by-token decode with KV cache; calls on_text(delta) as text appears.
+
+        Text that could be the start of a stop string is held back until it is known not to be one, so a
+        stream never shows a stop string; the result's text ends before the first stop string. `cancel`
+        (set when the client goes away) ends the loop after the current token."""
         from contextlib import nullcontext
 
-        ids = self.tok(prompt, return_tensors="pt", add_special_tokens=False)["input_ids"].to(self.device)
+        stop = [x for x in (stop or []) if x]
+        ends = set() if ignore_eos else set(self.eos_ids)
+        ends |= set(stop_token_ids or [])
+        ids = torch.tensor([prompt_ids], device=self.device)
         gen = torch.Generator(device=self.device)
         gen.manual_seed(seed if seed is not None else random.randrange(2 ** 31))
         with self.lock:
@@ -73,24 +89,59 @@ class Engine:
                 ctx = nullcontext()
             else:
                 ctx = self.model.disable_adapter() if self.adapters else nullcontext()
-            out_ids, sent, past, finish = [], "", None, "length"
+            out_ids, sent, past, finish, text = [], "", None, "length", ""
             with ctx:
                 step_input = ids
                 for _ in range(max_tokens):
+                    if cancel is not None and cancel.is_set():
+                        finish = "abort"
+                        break
                     out = self.model(input_ids=step_input, past_key_values=past, use_cache=True)
                     past = out.past_key_values
                     logits = out.logits[0, -1].float()
                     nxt = _sample(logits, temperature, top_p, gen)
-                    if nxt == self.tok.eos_token_id:
+                    if nxt in ends:
                         finish = "stop"
                         break
                     out_ids.append(nxt)
                     text = self.tok.decode(out_ids, skip_special_tokens=True)
-                    if len(text) > len(sent) and not text.endswith("\ufffd"):
-                        on_text(text[len(sent):])
-                        sent = text
+                    hit = _first_stop(text, stop)
+                    if hit is not None:
+                        text, finish = text[:hit], "stop"
+                        break
+                    safe = len(text) - _stop_holdback(text, stop)
+                    if safe > len(sent) and not text[:safe].endswith("\ufffd"):
+                        on_text(text[len(sent):safe])
+                        sent = text[:safe]
                     step_input = torch.tensor([[nxt]], device=self.device)
-        return {"text": sent, "prompt_tokens": ids.shape[1], "completion_tokens": len(out_ids), "finish_reason": finish}
+            if len(text) > len(sent) and text.startswith(sent):
+                on_text(text[len(sent):])
+        return {"text": text, "prompt_tokens": len(prompt_ids), "completion_tokens": len(out_ids),
+                "finish_reason": finish}
+
+
+def _first_stop(text: str, stop: list) -> Optional[int]:
+    hits = [i for i in (text.find(x) for x in stop) if i >= 0]
+    return min(hits) if hits else None
+
+
+def _stop_holdback(text: str, stop: list) -> int:
+    """Length of the longest tail of `text` that is a proper prefix of a stop string."""
+    best = 0
+    for x in stop:
+        for k in range(min(len(x) - 1, len(text)), best, -1):
+            if text.endswith(x[:k]):
+                best = k
+                break
+    return best
+
+
+def model_context_length(config) -> Optional[int]:
+    for key in ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length"):
+        v = getattr(config, key, None)
+        if isinstance(v, int) and v > 0:
+            return v
+    return None
 
 
 def _sample(logits: torch.Tensor, temperature: float, top_p: float, gen: torch.Generator) -> int:
@@ -123,6 +174,120 @@ class Metrics:
         self.waiting = Gauge("vllm:num_requests_waiting", "Requests queued", lb, registry=self.registry)
 
 
+class BadRequest(ValueError):
+    def __init__(self, param: Optional[str], message: str):
+        super().__init__(message)
+        self.param = param
+
+
+def _num(body: dict, key: str, default: float, lo: float, hi: float, lo_open: bool = False) -> float:
+    v = body.get(key)
+    if v is None:  # OpenAI: null means "use the default"
+        return default
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise BadRequest(key, f"{key} must be a number, got {json.dumps(v)}")
+    if v < lo or v > hi or (lo_open and v == lo):
+        raise BadRequest(key, f"{key} must be in {'(' if lo_open else '['}{lo}, {hi}], got {v}")
+    return float(v)
+
+
+def _int_or_none(body: dict, key: str, minimum: Optional[int] = None) -> Optional[int]:
+    v = body.get(key)
+    if v is None:
+        return None
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise BadRequest(key, f"{key} must be an integer, got {json.dumps(v)}")
+    if minimum is not None and v < minimum:
+        raise BadRequest(key, f"{key} must be at least {minimum}, got {v}")
+    return v
+
+
+# Parameters this server does not implement: rejected when set to anything but their no-op value,
+# instead of being silently ignored.
+_UNSUPPORTED = {
+    "best_of": (None, 1), "echo": (None, False), "suffix": (None, ""), "logit_bias": (None, {}),
+    "presence_penalty": (None, 0, 0.0), "frequency_penalty": (None, 0, 0.0), "repetition_penalty": (None, 1, 1.0),
+    "tools": (None, []), "tool_choice": (None, "none"), "functions": (None, []), "top_k": (None, -1, 0),
+    "min_p": (None, 0, 0.0), "use_beam_search": (None, False), "top_logprobs": (None, 0), "prompt_logprobs": (None,),
+}
+
+
+def parse_request(body, chat: bool) -> dict:
+    """Validate an OpenAI (/v1/completions or /v1/chat/completions) body; BadRequest names the field."""
+    if not isinstance(body, dict):
+        raise BadRequest(None, "request body must be a JSON object")
+    r: dict = {}
+    model = body.get("model")
+    if model is not None and not isinstance(model, str):
+        raise BadRequest("model", "model must be a string")
+    r["model"] = model
+    if chat:
+        msgs = body.get("messages")
+        if not isinstance(msgs, list) or not msgs:
+            raise BadRequest("messages", "messages must be a non-empty list")
+        clean = []
+        for i, m in enumerate(msgs):
+            if not isinstance(m, dict) or not isinstance(m.get("role"), str):
+                raise BadRequest(f"messages[{i}]", f"messages[{i}] must be an object with a string 'role'")
+            content = m.get("content")
+            if isinstance(content, list):  # [{"type":"text","text":...}] parts
+                if not all(isinstance(p, dict) and p.get("type") == "text" and isinstance(p.get("text"), str)
+                           for p in content):
+                    raise BadRequest(f"messages[{i}].content", "only text content parts are supported")
+                content = "".join(p["text"] for p in content)
+            if content is None:
+                content = ""
+            if not isinstance(content, str):
+                raise BadRequest(f"messages[{i}].content", f"messages[{i}].content must be a string")
+            clean.append({"role": m["role"], "content": content})
+        r["messages"] = clean
+        if body.get("logprobs") not in (None, False):
+            raise BadRequest("logprobs", "logprobs are not supported by this server")
+    else:
+        prompt = body.get("prompt")
+        if isinstance(prompt, list) and len(prompt) == 1 and isinstance(prompt[0], str):
+            prompt = prompt[0]
+        if not isinstance(prompt, str):
+            raise BadRequest("prompt", "prompt must be a string (batched or token-id prompts are not supported)")
+        r["prompt"] = prompt
+        if body.get("logprobs") is not None:
+            raise BadRequest("logprobs", "logprobs are not supported by this server")
+    for key, noop in _UNSUPPORTED.items():
+        if key in body and body[key] not in noop:
+            raise BadRequest(key, f"{key} is not supported by this server")
+    n = _int_or_none(body, "n", 1)
+    if n is not None and n > 1:
+        raise BadRequest("n", "n > 1 is not supported by this server")
+    mt = _int_or_none(body, "max_tokens", 1)
+    mct = _int_or_none(body, "max_completion_tokens", 1)
+    r["max_tokens"] = mt if mt is not None else mct
+    r["temperature"] = _num(body, "temperature", 1.0, 0.0, 2.0)
+    r["top_p"] = _num(body, "top_p", 1.0, 0.0, 1.0, lo_open=True)
+    r["seed"] = _int_or_none(body, "seed")
+    stop = body.get("stop")
+    if stop is None:
+        stop = []
+    elif isinstance(stop, str):
+        stop = [stop]
+    elif not (isinstance(stop, list) and all(isinstance(x, str) for x in stop)):
+        raise BadRequest("stop", "stop must be a string or a list of strings")
+    r["stop"] = stop
+    sti = body.get("stop_token_ids")
+    if sti is not None and not (isinstance(sti, list) and all(isinstance(x, int) and not isinstance(x, bool) for x in sti)):
+        raise BadRequest("stop_token_ids", "stop_token_ids must be a list of integers")
+    r["stop_token_ids"] = sti or []
+    for key in ("stream", "ignore_eos"):
+        v = body.get(key)
+        if v is not None and not isinstance(v, bool):
+            raise BadRequest(key, f"{key} must be a boolean")
+        r[key] = bool(v)
+    so = body.get("stream_options")
+    if so is not None and not isinstance(so, dict):
+        raise BadRequest("stream_options", "stream_options must be an object")
+    r["include_usage"] = bool((so or {}).get("include_usage"))
+    return r
+
+
 API_KEY_ENV = "LORAPLANE_SERVE_API_KEY"
 FAULTS_ENV = "LORAPLANE_SERVE_FAULT_INJECTION"
 
@@ -139,7 +304,7 @@ def security_options(args, environ) -> tuple:
 
 
 def create_app(engine: Engine, served_name: str, latency_ms: float = 0.0, error_rate: float = 0.0,
-               max_new_tokens_cap: Optional[int] = 512, api_key: Optional[str] = None,
+               max_new_tokens_cap: Optional[int] = None, api_key: Optional[str] = None,
                enable_fault_injection: bool = False):
     import hmac
 
@@ -212,10 +377,21 @@ def create_app(engine: Engine, served_name: str, latency_ms: float = 0.0, error_
         async def get_faults():
             return faults
 
+    async def json_object(req: Request):
+        try:
+            body = json.loads(await req.body() or b"null")
+        except (ValueError, UnicodeDecodeError):
+            return None
+        return body if isinstance(body, dict) else None
+
     @app.post("/v1/load_lora_adapter")
     async def load_lora(req: Request):
-        body = await req.json()
+        body = await json_object(req)
+        if body is None:
+            return error(400, "request body must be a JSON object")
         name, path = body.get("lora_name"), body.get("lora_path")
+        if not isinstance(name, str) or not isinstance(path, str):
+            return error(400, "lora_name and lora_path must be strings")
         if not name or not path:
             return error(400, "lora_name and lora_path are required")
         if name in engine.adapters or name == served_name:
@@ -228,66 +404,98 @@ def create_app(engine: Engine, served_name: str, latency_ms: float = 0.0, error_
 
     @app.post("/v1/unload_lora_adapter")
     async def unload_lora(req: Request):
-        name = (await req.json()).get("lora_name")
+        body = await json_object(req)
+        if body is None:
+            return error(400, "request body must be a JSON object")
+        name = body.get("lora_name")
         if name not in engine.adapters:
             return error(404, f"The lora adapter '{name}' cannot be found.", "NotFoundError")
         await asyncio.to_thread(engine.unload_adapter, name)
         return PlainTextResponse(f"Success: LoRA adapter '{name}' removed successfully.")
 
-    async def run(body: dict, chat: bool):
-        name = body.get("model") or served_name
+    async def run(req: Request, chat: bool):
+        try:
+            body = json.loads(await req.body() or b"null")
+        except (ValueError, UnicodeDecodeError) as e:
+            return error(400, f"request body is not valid JSON: {e}")
+        try:
+            r = parse_request(body, chat)
+        except BadRequest as e:
+            return error(400, str(e), param=e.param)
+        name = r["model"] or served_name
         if name not in model_ids():
-            return error(404, f"The model `{name}` does not exist.", "NotFoundError")
+            return error(404, f"The model `{name}` does not exist.", "NotFoundError", "model")
         if chat:
-            msgs = body.get("messages")
-            if not isinstance(msgs, list) or not msgs:
-                return error(400, "messages must be a non-empty list")
-            prompt = engine.tok.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
+            raw, prompt = engine.fmt.mode == "alpaca", engine.fmt.prompt_from_messages(r["messages"])
         else:
-            prompt = body.get("prompt")
-            if isinstance(prompt, list) and len(prompt) == 1:
-                prompt = prompt[0]
-            if not isinstance(prompt, str):
-                return error(400, "prompt must be a string (batched prompts are not supported)")
-        max_tokens = min(int(body.get("max_tokens") or body.get("max_completion_tokens") or 16), max_new_tokens_cap)
-        temperature = float(body.get("temperature", 1.0))
-        top_p = float(body.get("top_p", 1.0))
+            raw, prompt = True, r["prompt"]
+        try:
+            prompt_ids = engine.encode(prompt, raw)
+        except Exception as e:  # noqa: BLE001 - e.g. a chat template that rejects the roles
+            return error(400, f"cannot render the prompt: {e}", param="messages" if chat else "prompt")
+        ctx_len = engine.context
+        room = None if ctx_len is None else ctx_len - len(prompt_ids)
+        if room is not None and room < 1:
+            return error(400, f"This model's maximum context length is {ctx_len} tokens. However, your "
+                              f"{'messages' if chat else 'prompt'} resulted in {len(prompt_ids)} tokens.",
+                         param="messages" if chat else "prompt")
+        max_tokens = r["max_tokens"]
+        if max_tokens is None:  # vLLM: 16 for completions (OpenAI's legacy default), the rest of the context for chat
+            max_tokens = 16 if not chat else (room or 16)
+        elif room is not None and max_tokens > room:
+            return error(400, f"This model's maximum context length is {ctx_len} tokens. However, you requested "
+                              f"{len(prompt_ids) + max_tokens} tokens ({len(prompt_ids)} in the "
+                              f"{'messages' if chat else 'prompt'}, {max_tokens} in the completion).",
+                         param="max_tokens")
+        if room is not None:
+            max_tokens = min(max_tokens, room)
+        if max_new_tokens_cap:
+            max_tokens = min(max_tokens, max_new_tokens_cap)
         adapter = None if name == served_name else name
-        stream = bool(body.get("stream"))
-        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        stream, include_usage = r["stream"], r["include_usage"]
         rid = ("chatcmpl-" if chat else "cmpl-") + uuid.uuid4().hex
         created = int(time.time())
         t0 = time.monotonic()
 
         if random.random() < faults["errorRate"]:
             return error(500, "injected error (fault injection)", "InternalServerError")
-        metrics.waiting.labels(name).inc()
         if faults["latencyMs"] > 0:
             await asyncio.sleep(faults["latencyMs"] / 1000)
 
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue = asyncio.Queue()
         first = {"t": None}
+        cancel = threading.Event()
+        metrics.waiting.labels(name).inc()
 
         def on_text(delta: str):
             if first["t"] is None:
                 first["t"] = time.monotonic()
             loop.call_soon_threadsafe(queue.put_nowait, ("text", delta))
 
-        def on_start():  # called by the worker once it holds the model lock
-            loop.call_soon_threadsafe(lambda: (metrics.waiting.labels(name).dec(), metrics.running.labels(name).inc()))
-
         def work():
+            # Gauges are moved here, in the worker, so an aborted request always leaves them balanced.
+            started = []
+
+            def on_start():  # the worker holds the model lock now
+                started.append(True)
+                metrics.waiting.labels(name).dec()
+                metrics.running.labels(name).inc()
+
             try:
-                res = engine.generate(prompt, adapter, max_tokens, temperature, top_p, on_text, body.get("seed"), on_start)
+                res = engine.generate(prompt_ids, adapter, max_tokens, r["temperature"], r["top_p"], on_text,
+                                      r["seed"], on_start, r["stop"], r["stop_token_ids"], r["ignore_eos"], cancel)
+                if res["finish_reason"] == "abort":  # counted like vLLM's finished_reason="abort"
+                    metrics.success.labels(name, "abort").inc()
                 loop.call_soon_threadsafe(queue.put_nowait, ("done", res))
             except Exception as e:  # noqa: BLE001 - surfaced to the client
                 loop.call_soon_threadsafe(queue.put_nowait, ("error", e))
+            finally:
+                (metrics.running if started else metrics.waiting).labels(name).dec()
 
         fut = loop.run_in_executor(None, work)
 
         def finish(res):
-            metrics.running.labels(name).dec()
             metrics.e2e.labels(name).observe(time.monotonic() - t0)
             metrics.ttft.labels(name).observe((first["t"] or time.monotonic()) - t0)
             metrics.gen_tokens.labels(name).inc(res["completion_tokens"])
@@ -309,13 +517,22 @@ def create_app(engine: Engine, served_name: str, latency_ms: float = 0.0, error_
             return {"id": rid, "object": obj, "created": created, "model": name, "choices": [choice]}
 
         if not stream:
-            while True:
-                kind, val = await queue.get()
-                if kind == "done":
-                    break
-                if kind == "error":
-                    metrics.running.labels(name).dec()
-                    return error(500, str(val), "InternalServerError")
+            try:
+                while True:
+                    try:
+                        kind, val = await asyncio.wait_for(queue.get(), 0.25)
+                    except asyncio.TimeoutError:
+                        if await req.is_disconnected():
+                            cancel.set()
+                            return Response(status_code=499)
+                        continue
+                    if kind == "done":
+                        break
+                    if kind == "error":
+                        return error(500, str(val), "InternalServerError")
+            finally:
+                if not fut.done():
+                    cancel.set()
             await fut
             finish(val)
             if chat:
@@ -327,36 +544,40 @@ def create_app(engine: Engine, served_name: str, latency_ms: float = 0.0, error_
                     "model": name, "choices": [choice], "usage": usage(val)}
 
         async def sse():
-            if chat:
-                yield f"data: {json.dumps(chunk(None, role=True))}\n\n"
-            while True:
-                kind, val = await queue.get()
-                if kind == "text":
-                    yield f"data: {json.dumps(chunk(val))}\n\n"
-                elif kind == "error":
-                    metrics.running.labels(name).dec()
-                    yield f"data: {json.dumps({'object': 'error', 'message': str(val), 'code': 500})}\n\n"
-                    break
-                else:
-                    await fut
-                    finish(val)
-                    yield f"data: {json.dumps(chunk(None if chat else '', val['finish_reason']))}\n\n"
-                    if include_usage:
-                        u = {"id": rid, "object": chunk('')['object'], "created": created, "model": name,
-                             "choices": [], "usage": usage(val)}
-                        yield f"data: {json.dumps(u)}\n\n"
-                    break
-            yield "data: [DONE]\n\n"
+            try:
+                if chat:
+                    yield f"data: {json.dumps(chunk(None, role=True))}\n\n"
+                while True:
+                    kind, val = await queue.get()
+                    if kind == "text":
+                        yield f"data: {json.dumps(chunk(val))}\n\n"
+                    elif kind == "error":
+                        err = {"error": {"message": str(val), "type": "InternalServerError", "param": None, "code": 500}}
+                        yield f"data: {json.dumps(err)}\n\n"
+                        break
+                    else:
+                        await fut
+                        finish(val)
+                        yield f"data: {json.dumps(chunk(None if chat else '', val['finish_reason']))}\n\n"
+                        if include_usage:
+                            u = {"id": rid, "object": chunk('')['object'], "created": created, "model": name,
+                                 "choices": [], "usage": usage(val)}
+                            yield f"data: {json.dumps(u)}\n\n"
+                        break
+                yield "data: [DONE]\n\n"
+            finally:
+                # Client went away (the response task is cancelled) or we are done: stop generating.
+                cancel.set()
 
         return StreamingResponse(sse(), media_type="text/event-stream")
 
     @app.post("/v1/completions")
     async def completions(req: Request):
-        return await run(await req.json(), chat=False)
+        return await run(req, chat=False)
 
     @app.post("/v1/chat/completions")
     async def chat_completions(req: Request):
-        return await run(await req.json(), chat=True)
+        return await run(req, chat=True)
 
     return app
 
@@ -369,7 +590,8 @@ def main(args) -> None:
     if not os.path.isfile(os.path.join(args.model, "config.json")):
         raise ConfigError(f"base model not found: {args.model}")
     served = args.served_model_name or os.path.basename(os.path.abspath(args.model))
-    engine = Engine(args.model)
+    engine = Engine(args.model, prompt_template=args.prompt_template, attn_implementation=args.attn_implementation,
+                    trust_remote_code=args.trust_remote_code)
     for spec in args.adapter:
         name, sep, path = spec.partition("=")
         if not sep:

@@ -44,16 +44,16 @@ def build_tokenizer():
 
 
 def make_tiny_model(output: str, arch: str = "qwen2", layers: int = 4, hidden: int = 128, heads: int = 4,
-                    seed: int = 0, intermediate: int | None = None) -> dict:
+                    seed: int = 0, intermediate: int | None = None, max_positions: int = 2048, tokenizer=None) -> dict:
     from transformers import AutoModelForCausalLM, LlamaConfig, Qwen2Config
 
     if hidden % heads:
         raise ValueError(f"hidden ({hidden}) must be divisible by heads ({heads})")
-    tok = build_tokenizer()
+    tok = tokenizer if tokenizer is not None else build_tokenizer()
     common = dict(
         vocab_size=len(tok), hidden_size=hidden, intermediate_size=intermediate or hidden * 3,
         num_hidden_layers=layers, num_attention_heads=heads, num_key_value_heads=heads,
-        max_position_embeddings=2048, tie_word_embeddings=True,
+        max_position_embeddings=max_positions, tie_word_embeddings=True,
         # LoRA leaves embeddings, norms and the tied lm_head frozen. With the usual 0.02 init their
         # logits cannot exceed ~2-3, so loss plateaus near uniform; 1/sqrt(hidden) lets LoRA learn.
         initializer_range=hidden ** -0.5, bos_token_id=tok.bos_token_id,

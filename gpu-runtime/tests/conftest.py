@@ -54,3 +54,13 @@ def run_cli(args, timeout=300, env=None):
 def events(stdout: str) -> list:
     """Every stdout line must be a JSON object (the contract); returns them parsed."""
     return [json.loads(line) for line in stdout.splitlines() if line.strip()]
+
+
+@pytest.fixture(scope="session")
+def short_model(work):
+    """Like tiny_model, with a 128-position context (context-length limits are testable quickly)."""
+    from loraplane_runtime.tiny_model import make_tiny_model
+
+    out = work / "model-short"
+    make_tiny_model(str(out), "qwen2", layers=2, hidden=64, heads=4, seed=0, max_positions=128)
+    return str(out)
