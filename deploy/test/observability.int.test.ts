@@ -24,7 +24,11 @@ function sourceFiles(dir: string, ext: RegExp): string[] {
 /** Series names each process exposes, derived from its metric definitions (histograms expand to _bucket/_sum/_count). */
 function exportedSeries(): Set<string> {
   const series = new Set<string>();
-  const ts = [...sourceFiles(path.join(ROOT, "apps/gateway/src"), /\.ts$/), ...sourceFiles(path.join(ROOT, "workers/src"), /\.ts$/)];
+  const ts = [
+    ...sourceFiles(path.join(ROOT, "apps/gateway/src"), /\.ts$/),
+    ...sourceFiles(path.join(ROOT, "workers/src"), /\.ts$/),
+    ...sourceFiles(path.join(ROOT, "apps/web/src/server"), /\.ts$/),
+  ];
   for (const file of ts) {
     const text = readFileSync(file, "utf8");
     for (const m of text.matchAll(/new (?:client\.)?(Counter|Gauge|Histogram)\(\{\s*name:\s*"([a-z0-9_:]+)"/g)) {

@@ -123,6 +123,8 @@ export const ZWebEnv = ZCommonEnv.extend({
   NEXTAUTH_URL: z.string().url().default("http://127.0.0.1:3000"),
   GATEWAY_PUBLIC_URL: gatewayPublicUrl,
   WEBHOOK_ALLOWED_HOSTS: webhookAllowedHosts,
+  // Bearer token Prometheus presents on /api/metrics; unset: the endpoint answers 404 (nothing is exposed by default).
+  METRICS_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
   NEXTAUTH_SECRET: z.string().min(32, "must be at least 32 characters (openssl rand -base64 32)"),
   LORAPLANE_SECRET_KEY: z.string().min(32, "must be at least 32 characters"),
   // Browser sessions end after 2 h without a request, and 24 h after sign-in whatever the activity.

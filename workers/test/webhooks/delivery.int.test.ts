@@ -1,6 +1,7 @@
 // Outbound webhooks against real HTTP receivers on loopback and a real Postgres outbox: signatures a receiver can
 // verify, retries with backoff, no redirects, SSRF refusals, secret rotation, disabling, Slack/Teams shapes, and
 // the run events the engine queues.
+import type { lookup } from "node:dns/promises";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { enqueueWebhookDeliveries } from "@loraplane/db";
@@ -142,10 +143,10 @@ describe("outbound webhooks", () => {
     for (const url of ["http://127.0.0.1:6379/", "http://169.254.169.254/latest/meta-data", "http://10.1.2.3/", "http://[::1]:8080/", "http://[::ffff:192.168.0.1]/", "http://0.0.0.0/", "ftp://example.com/"]) {
       await expect(resolveWebhookTarget(url, none), url).rejects.toThrow(/^url: /);
     }
-    const fakeDns = (async () => [{ address: "10.0.0.7", family: 4 }]) as unknown as typeof import("node:dns/promises").lookup;
+    const fakeDns = (async () => [{ address: "10.0.0.7", family: 4 }]) as unknown as typeof lookup;
     await expect(resolveWebhookTarget("https://hooks.internal.example/x", none, fakeDns)).rejects.toThrow(/resolves to 10\.0\.0\.7/);
     await expect(resolveWebhookTarget("https://hooks.internal.example/x", parseWebhookAllowlist(["hooks.internal.example"]), fakeDns)).resolves.toMatchObject({ address: "10.0.0.7" });
-    const publicDns = (async () => [{ address: "93.184.215.14", family: 4 }]) as unknown as typeof import("node:dns/promises").lookup;
+    const publicDns = (async () => [{ address: "93.184.215.14", family: 4 }]) as unknown as typeof lookup;
     await expect(resolveWebhookTarget("https://example.com/hook", none, publicDns)).resolves.toMatchObject({ address: "93.184.215.14", family: 4 });
 
     // Creation refuses without the operator's allowlist ...

@@ -12,14 +12,17 @@ import {
   type TActor,
   type TRequestMeta,
   type TRole,
+  type TRunTokenClaims,
   type TScope,
 } from "@loraplane/services";
 import pino, { type Logger } from "pino";
 import { z } from "zod";
 import { authenticate, InvalidCredentialsError, sameOrigin, type TPrincipal } from "../auth/principal.ts";
+import { clientIp } from "../auth/client-ip.ts";
 import { serverContext } from "../context.ts";
 import { errorBody, errorResponse, forbidden, HttpError, notFound, unauthenticated } from "./errors.ts";
 import { hostileJsonProblem } from "./hostile-json.ts";
+import { withRequestMetrics } from "../observability/web-metrics.ts";
 
 type TMethod = "get" | "post" | "put" | "patch" | "delete";
 
@@ -54,11 +57,11 @@ export type TRouteDef<P extends ZObj | undefined, Q extends ZObj | undefined, B 
   /** Headers documented in OpenAPI (Idempotency-Key, X-Gitlab-Token …). */
   headers?: ZObj;
   response: R;
+  /** Error responses of this operation beyond the common ones (400/401/403/404/409), by status: their description. */
+  errors?: Record<string, string>;
   /** Media type of a non-JSON success response (docs page, artifact download). */
   responseType?: string;
   status?: 200 | 201 | 202;
-  /** Error responses of this operation beyond the common ones (400/401/403/404/409), by status: their description. */
-  errors?: Record<string, string>;
   /** Returns a value the response schema validates after JSON serialisation (Dates become ISO strings), or a Response. */
   handler: (ctx: THandlerContext<P, Q, B>) => Promise<unknown>;
 };
@@ -81,6 +84,8 @@ export type THandlerContext<P, Q, B> = {
   actor: TActor;
   /** The project the request was authorized against, when the route is project-scoped. */
   projectId: string | null;
+  /** Set for `run` routes: the run, stage and attempt the workload's token was issued for. */
+  runToken: TRunTokenClaims;
   /** Projects the caller may see at `minRole` (a project-bound token sees only its own). */
   visibleProjectIds: (minRole: TRole) => Promise<string[]>;
 };
@@ -170,12 +175,12 @@ async function resolveProject(
 export function defineRoute<P extends ZObj | undefined, Q extends ZObj | undefined, B extends z.ZodType | undefined, R extends z.ZodType>(
   given: TRouteDef<P, Q, B, R>,
 ): TRoute {
-  const { regex, names } = pathRegex(def.path);
-  const handler = async (req: Request): Promise<Response> => {
-    const rid = requestId(req.headers);
   // Request bodies are closed: an unknown top-level field is a 400 naming it, never silently dropped (nested objects
   // are declared strict where they are defined; the contract test checks the whole OpenAPI document).
   const def = given.body instanceof z.ZodObject ? { ...given, body: given.body.strict() as unknown as B } : given;
+  const { regex, names } = pathRegex(def.path);
+  const handler = async (req: Request): Promise<Response> => {
+    const rid = requestId(req.headers);
     let log: Logger | undefined;
     try {
       const { db, env, log: baseLog } = serverContext();
@@ -185,7 +190,7 @@ export function defineRoute<P extends ZObj | undefined, Q extends ZObj | undefin
       if (!match) throw notFound(`route ${url.pathname}`);
       const rawParams = Object.fromEntries(names.map((n, i) => [n, decodeURIComponent(match[i + 1]!)]));
       const rawQuery = Object.fromEntries(url.searchParams.entries());
-      const meta: TRequestMeta = { requestId: rid, ip: req.headers.get("x-forwarded-for")?.split(",")[0]?.trim() ?? null };
+      const meta: TRequestMeta = { requestId: rid, ip: clientIp(req.headers, env.TRUSTED_PROXY) };
 
       let principal: TPrincipal | null = null;
       if (def.auth.kind === "user") {
@@ -207,10 +212,12 @@ export function defineRoute<P extends ZObj | undefined, Q extends ZObj | undefin
         }
       }
 
+      let runToken: TRunTokenClaims | null = null;
       if (def.auth.kind === "run") {
-        // Workloads are authenticated before their payload is looked at, like every other caller.
+        // Workloads are authenticated before their payload is looked at, like every other caller; the claims say
+        // which stage attempt the token is for (ingest writes only to that attempt).
         const secret = /^Bearer\s+(\S+)$/i.exec(req.headers.get("authorization") ?? "")?.[1] ?? null;
-        await authenticateRunToken(db, rawParams.runId ?? "", secret);
+        runToken = await authenticateRunToken(db, rawParams.runId ?? "", secret);
       }
       const params = parsePart(def.params, rawParams, "params");
       const rawBody = def.body || def.auth.kind === "signature" ? await readBody(req) : "";
@@ -264,6 +271,7 @@ export function defineRoute<P extends ZObj | undefined, Q extends ZObj | undefin
         principal: p as TPrincipal,
         actor: p ? { type: p.via === "token" ? "token" : "user", userId: p.userId, tokenId: p.tokenId } : { type: "system", userId: null },
         projectId,
+        runToken: runToken as TRunTokenClaims,
         visibleProjectIds: async (minRole) => {
           if (!p) return [];
           const roles = await listRolesOfUser(db, { id: p.userId, globalRole: p.globalRole });
@@ -289,7 +297,7 @@ export function defineRoute<P extends ZObj | undefined, Q extends ZObj | undefin
       return errorResponse(error, rid, log ?? fallbackLog);
     }
   };
-  return { def: def as unknown as TRoute["def"], handler };
+  return { def: def as unknown as TRoute["def"], handler: withRequestMetrics(def.operationId, handler) };
 }
 
 export { errorBody };
