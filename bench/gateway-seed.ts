@@ -6,6 +6,7 @@ import { createBenchRuns } from "./bench-db.ts";
 export async function seedGatewayBench(db: Db, versions: number) {
   const user = await db.user.create({ data: { email: `bench-${randomBytes(3).toString("hex")}@example.test`, role: "engineer" }, select: { id: true } });
   const { projectId, runIds } = await createBenchRuns(db, versions);
+  await db.projectMember.create({ data: { projectId, userId: user.id, role: "engineer" } });
   const env = await db.environment.create({ data: { projectId, name: "bench", tier: "staging", namespace: "bench" }, select: { id: true } });
   const out: { id: string; runId: string }[] = [];
   for (const [i, runId] of runIds.entries()) {

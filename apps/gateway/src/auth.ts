@@ -1,5 +1,5 @@
 import { hash } from "node:crypto";
-import { type Db, findApiTokenByHash } from "@loraplane/db";
+import { type Db, findInferenceTokenByHash } from "@loraplane/db";
 
 export const INFERENCE_SCOPE = "inference:invoke";
 
@@ -9,6 +9,19 @@ export interface TCaller {
   tokenId: string;
   userId: string;
   projectId: string | null;
+  /**
+   * The projects whose endpoints this token reaches (null: every project). An unbound token reaches the projects its
+   * owner is a member of (a global admin: all); a project-bound token only its project, and only while its owner is a
+   * member there (or a global admin).
+   */
+  projects: ReadonlySet<string> | null;
+}
+
+/** Tenancy of one token, from its binding and its owner's role and memberships. */
+export function reachableProjects(token: { projectId: string | null }, owner: { role: string; memberProjectIds: readonly string[] }): ReadonlySet<string> | null {
+  const admin = owner.role === "admin";
+  if (token.projectId) return admin || owner.memberProjectIds.includes(token.projectId) ? new Set([token.projectId]) : new Set();
+  return admin ? null : new Set(owner.memberProjectIds);
 }
 
 export type TAuthResult = TCaller | { ok: false; status: 401 | 403 | 503; message: string };
@@ -30,7 +43,7 @@ function hashOf(authorization: string | undefined): string | null {
 }
 
 /**
- * API-token authentication for inference. Lookups (sha256 of the secret against ApiToken.secretHash, read-only) are
+ * API-token authentication and tenancy for inference. Lookups (sha256 of the secret against ApiToken.secretHash, read-only) are
  * cached briefly so the hot path does not hit Postgres; while Postgres is unreachable a token seen before keeps
  * working from the cache, and only unknown tokens are refused (503, not 401: the token may well be valid).
  */
@@ -70,13 +83,14 @@ export class TokenAuth {
     let p = this.inflight.get(hash);
     if (!p) {
       p = (async () => {
-        const row = await findApiTokenByHash(this.db, hash);
+        // Memberships are read with the token and cached with it: a membership change reaches the gateway within the TTL.
+        const row = await findInferenceTokenByHash(this.db, hash);
         const fetchedAt = Date.now();
         let result: TAuthResult;
         if (!row || row.revokedAt) result = { ok: false, status: 401, message: row ? "token revoked" : "invalid token" };
         else if (row.user.disabledAt) result = { ok: false, status: 401, message: "token owner is disabled" };
         else if (!row.scopes.includes(INFERENCE_SCOPE) && !row.scopes.includes("admin")) result = { ok: false, status: 403, message: `token lacks scope ${INFERENCE_SCOPE}` };
-        else result = { ok: true, tokenId: row.id, userId: row.userId, projectId: row.projectId };
+        else result = { ok: true, tokenId: row.id, userId: row.userId, projectId: row.projectId, projects: reachableProjects(row, row.user) };
         const entry = { result, expiresAt: row?.expiresAt ? row.expiresAt.getTime() : null, fetchedAt };
         if (this.cache.size >= this.maxEntries) this.cache.delete(this.cache.keys().next().value!);
         this.cache.set(hash, entry);

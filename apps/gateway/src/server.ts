@@ -29,6 +29,8 @@ export interface TGatewayOptions {
   variantHeader?: string;
   /** `<projectSlug>/<environmentName>` entries (`*` on either side) this gateway serves; empty or unset: every one. */
   environments?: readonly string[];
+  /** How long a token (with its owner's memberships) is trusted from cache; default 30 s. */
+  tokenCacheMs?: number;
 }
 
 const INFERENCE_OPS = new Set(["chat/completions", "completions", "embeddings"]);
@@ -96,7 +98,7 @@ export function createGateway(options: TGatewayOptions): TGateway {
   const { log } = options;
   const routing = new RoutingStore({ db: options.db, databaseUrl: options.databaseUrl, resyncMs: options.resyncMs ?? 10_000, log, environments: options.environments });
   const recorder = new WindowRecorder(options.gatewayId, Math.max(1, Math.round(options.flushIntervalMs / 1000)));
-  const auth = new TokenAuth(options.db);
+  const auth = new TokenAuth(options.db, options.tokenCacheMs);
   const upstreams = new Upstreams({ connections: options.connectionsPerUpstream ?? 128, connectTimeoutMs: 2_000 });
   const metrics = new GatewayMetrics(() => routing.loadedAt);
   const registry = metrics.registry;
@@ -125,7 +127,7 @@ export function createGateway(options: TGatewayOptions): TGateway {
   }
 
   /** Routes are invisible (404, never 403) to callers that may not reach them, so their existence does not leak. */
-  const reaches = (caller: TCaller | null, route: TRoute): boolean => caller === null || caller.projectId === null || caller.projectId === route.projectId;
+  const reaches = (caller: TCaller | null, route: TRoute): boolean => caller === null || caller.projects === null || caller.projects.has(route.projectId);
 
   function checkServed(scope: NonNullable<TPath["scope"]>): void {
     if (!routing.servesEnvironment(scope.projectSlug, scope.environmentName)) {
@@ -245,7 +247,8 @@ export function createGateway(options: TGatewayOptions): TGateway {
 
   let flushing: Promise<void> | null = null;
   async function flush(): Promise<void> {
-    if (flushing) return flushing;
+    // A flush already running took its rows before the caller's latest requests: write again after it.
+    if (flushing) return flushing.then(flush);
     flushing = (async () => {
       const rows = recorder.pending();
       if (rows.length === 0) return;

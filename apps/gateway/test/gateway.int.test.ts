@@ -77,9 +77,11 @@ function load(concurrency: number) {
 
 beforeAll(async () => {
   seed = await seedDeployable(t.db, { versions: 4 });
+  // The token's owner belongs to the project (tenancy: a token reaches only its owner's projects).
+  await t.db.projectMember.create({ data: { projectId: seed.projectId, userId: seed.userId, role: "engineer" } });
   token = await seedToken(t.db, seed.userId, ["inference:invoke"]);
   for (let i = 0; i < 4; i++) ups.push(await startFakeUpstream(0));
-  gw = createGateway({ db: t.db, databaseUrl: t.url, log: createLogger("silent"), gatewayId: "gw-test", requireAuth: true, maxBodyBytes: 4096, upstreamTimeoutMs: 3000, flushIntervalMs: 1000, resyncMs: 2000 });
+  gw = createGateway({ db: t.db, databaseUrl: t.url, log: createLogger("silent"), gatewayId: "gw-test", requireAuth: true, maxBodyBytes: 4096, upstreamTimeoutMs: 3000, flushIntervalMs: 1000, resyncMs: 2000, tokenCacheMs: 200 });
   base = `http://127.0.0.1:${await gw.listen(0, "127.0.0.1")}`;
   // v1 becomes the production version on ups[0].
   const first = await deployReady(0, ups[0]!, {});
@@ -263,6 +265,7 @@ describe("gateway", () => {
     const other = await createTestDatabase("gwdown");
     const odb = createPrismaClient({ url: other.url, poolSize: 2 });
     const local = await seedDeployable(odb, { versions: 4 });
+    await odb.projectMember.create({ data: { projectId: local.projectId, userId: local.userId, role: "engineer" } });
     const localToken = await seedToken(odb, local.userId, ["inference:invoke"]);
     const v = local.versions[0]!;
     const odeps = { db: odb, queue };
@@ -294,6 +297,7 @@ describe("gateway", () => {
     const unavailable = await startFakeUpstream(0, { errorRate: 1, errorStatus: 503 });
     ups.push(healthy, unavailable);
     const local = await seedDeployable(t.db, { versions: 4 });
+    await t.db.projectMember.create({ data: { projectId: local.projectId, userId: seed.userId, role: "engineer" } });
     const [v1, v2] = local.versions;
     const first = await startDeployment(deps(), { runId: v1!.runId, modelVersionId: v1!.id, environmentId: local.environmentId, endpointName: "faults" });
     await markNewVariantReady(deps(), { deploymentId: first.deploymentId, upstreamUrl: healthy.url, detail: "fake" });
@@ -344,6 +348,7 @@ describe("gateway", () => {
 
   it("retries a dead upstream before the first byte on the other variant; the client never sees it", async () => {
     const local = await seedDeployable(t.db, { versions: 4 });
+    await t.db.projectMember.create({ data: { projectId: local.projectId, userId: seed.userId, role: "engineer" } });
     const [v1, v2] = local.versions;
     const ldeps = deps();
     const first = await startDeployment(ldeps, { runId: v1!.runId, modelVersionId: v1!.id, environmentId: local.environmentId, endpointName: "retry" });
@@ -353,6 +358,8 @@ describe("gateway", () => {
     // Nothing listens on port 1: every attempt on the canary fails to connect.
     await markNewVariantReady(ldeps, { deploymentId: second.deploymentId, upstreamUrl: "http://127.0.0.1:1", detail: "dead" });
     await gw.routing.reload();
+    // The token's cached memberships predate this project.
+    await new Promise((r) => setTimeout(r, 300));
     for (let i = 0; i < 20; i++) {
       const res = await chat({ model: "retry" }, { "x-user-id": `retry-${i}` });
       expect(res.status).toBe(200);

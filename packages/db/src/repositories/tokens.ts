@@ -52,6 +52,23 @@ export function findApiTokenByHash(
   });
 }
 
+/**
+ * The gateway's token lookup: the token, its owner's global role and the projects the owner is a member of, read in
+ * one query so tenancy is decided with what the token was checked against (and cached with it).
+ */
+export async function findInferenceTokenByHash(
+  db: DbOrTx,
+  secretHash: string,
+): Promise<(TApiTokenRow & { user: { id: string; role: Role; disabledAt: Date | null; memberProjectIds: string[] } }) | null> {
+  const row = await db.apiToken.findUnique({
+    where: { secretHash },
+    select: { ...tokenSelect, user: { select: { id: true, role: true, disabledAt: true, memberships: { select: { projectId: true } } } } },
+  });
+  if (!row) return null;
+  const { memberships, ...user } = row.user;
+  return { ...row, user: { ...user, memberProjectIds: memberships.map((m) => m.projectId) } };
+}
+
 export function findApiTokenById(db: DbOrTx, id: string): Promise<TApiTokenRow | null> {
   return db.apiToken.findUnique({ where: { id }, select: tokenSelect });
 }
