@@ -70,6 +70,12 @@ def cmd_make_demo_data(args) -> None:
     _print(make_demo_data(args.output, args.seed, args.train, args.validation, args.test))
 
 
+def cmd_sync_adapter(args) -> None:
+    from .adapter_sync import sync_adapter
+
+    _print(sync_adapter(args.source, args.dest_root, args.name, args.sha256))
+
+
 def _print(obj: dict) -> None:
     sys.stdout.write(json.dumps({"event": "result", **obj}) + "\n")
 
@@ -123,6 +129,13 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--heads", type=int, default=4)
     m.add_argument("--seed", type=int, default=0)
     m.set_defaults(func=cmd_make_tiny_model)
+
+    a = sub.add_parser("sync-adapter", help="copy a registered adapter to the serving volume, verified by its digest")
+    a.add_argument("--source", required=True, help="adapter directory on the artifacts volume")
+    a.add_argument("--dest-root", required=True, help="the adapters volume (vLLM's LoRA resolver directory)")
+    a.add_argument("--name", required=True, help="served adapter name; the copy lands in DEST_ROOT/NAME")
+    a.add_argument("--sha256", required=True, help="registered digest: sha256 of the adapter's manifest.json")
+    a.set_defaults(func=cmd_sync_adapter)
 
     d = sub.add_parser("make-demo-data", help="write the deterministic demo instruction dataset")
     d.add_argument("--output", required=True)
