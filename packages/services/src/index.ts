@@ -13,5 +13,6 @@ export * from "./ingest/index.ts";
 export * from "./registry/index.ts";
 export * from "./approvals/index.ts";
 export * from "./deployments/index.ts";
+export * from "./releases/index.ts";
 export * from "./bootstrap/index.ts";
 export * from "./seed/index.ts";

@@ -15,7 +15,7 @@ import {
   recordGateVerdicts,
   type TRunRow,
 } from "@loraplane/db";
-import { registerModelVersion, startDeployment } from "@loraplane/services";
+import { createReleaseForRun, registerModelVersion, startDeployment } from "@loraplane/services";
 import type { TEngineContext } from "./context.ts";
 import type { TStageOutcome } from "./outcome.ts";
 
@@ -103,7 +103,14 @@ export async function runDeploy(ctx: TEngineContext, run: TRunRow, spec: TPipeli
     { db: ctx.db, queue: ctx.queue },
     { runId: run.id, modelVersionId, environmentId: env.id, endpointName: deploy.endpointName, strategy: deploy.strategy, policy },
   );
-  return { status: "succeeded", result: { deploymentId, state, environment: env.name } };
+  // The release carries the version on through the later environments (dev → staging → prod); the run itself finishes
+  // with its first environment's rollout.
+  const environments = await findEnvironmentsByName(ctx.db, run.projectId, deploy.environments);
+  const release = await createReleaseForRun(
+    { db: ctx.db, queue: ctx.queue },
+    { run: { id: run.id, projectId: run.projectId, requestedById: run.requestedById }, modelVersionId, spec, firstDeploymentId: deploymentId, environments },
+  );
+  return { status: "succeeded", result: { deploymentId, state, environment: env.name, releaseId: release.id } };
 }
 
 /** Waits for the rollout controller to finish the deployment; it nudges the run when it does. */

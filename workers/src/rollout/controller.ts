@@ -24,6 +24,7 @@ import {
   newVariant,
   parsePolicy,
   recordSmokeTest,
+  tickReleases,
   type TDeploymentDeps,
 } from "@loraplane/services";
 import type { Logger } from "pino";
@@ -139,6 +140,8 @@ export function createRolloutController(o: TRolloutControllerOptions): TRolloutC
           await markNewVariantFailed(deps, { deploymentId: d.id, error: (error as Error).message });
         }
       }
+      // Releases follow their deployments (and start the next environment's) in the same cluster-wide tick.
+      await tickReleases(deps, log).catch((error: unknown) => log.error({ err: (error as Error).message }, "release tick failed"));
       try {
         await scaleDown();
       } catch (error) {

@@ -145,16 +145,23 @@ export function approvalEligibility(
   duties: TDutyHolders,
   alreadyDecidedBy: readonly string[] = [],
 ): TEligibility {
+  // Separation of duties first: it is the reason a requester needs to hear, whatever their role.
+  const sod = policy.separationOfDuties ? dutyConflict(who, duties) : null;
+  if (sod) return { ok: false, reason: sod };
   if (roleRank(who.role) < roleRank(policy.role)) return { ok: false, reason: `approving needs the ${policy.role} role in this project (you are ${who.role})` };
   if (alreadyDecidedBy.includes(who.userId)) return { ok: false, reason: "you already decided on this stage; approvals must come from different people" };
-  if (!policy.separationOfDuties) return { ok: true };
-  if (duties.requesterId && duties.requesterId === who.userId) return { ok: false, reason: "separation of duties: you requested this run, so you may not approve its release" };
+  return { ok: true };
+}
+
+/** Why `who` may not approve under separation of duties (null: no conflict). */
+export function dutyConflict(who: Pick<TApproverCandidate, "userId" | "email">, duties: TDutyHolders): string | null {
+  if (duties.requesterId && duties.requesterId === who.userId) return "separation of duties: you requested this run, so you may not approve its release";
   const email = who.email?.toLowerCase() ?? null;
   if ((duties.pusherId && duties.pusherId === who.userId) || (!duties.pusherId && email && duties.pusherIdentity?.toLowerCase() === email)) {
-    return { ok: false, reason: "separation of duties: you pushed the commit that triggered this run, so you may not approve its release" };
+    return "separation of duties: you pushed the commit that triggered this run, so you may not approve its release";
   }
   if (duties.specEditorId && duties.specEditorId === who.userId) {
-    return { ok: false, reason: "separation of duties: you last edited this pipeline's spec (its gates and thresholds), so you may not approve its release" };
+    return "separation of duties: you last edited this pipeline's spec (its gates and thresholds), so you may not approve its release";
   }
-  return { ok: true };
+  return null;
 }

@@ -138,6 +138,8 @@ export function insertPipeline(
     gitRepo?: string | null;
     gitBranches?: string[];
     createdById?: string | null;
+    specEditedById?: string | null;
+    specEditedAt?: Date | null;
   },
 ): Promise<TPipelineRow> {
   return db.pipeline.create({ data, select: pipelineSelect });
@@ -154,6 +156,8 @@ export function updatePipelineRecord(
     gitRepo?: string | null;
     gitBranches?: string[];
     archivedAt?: Date | null;
+    specEditedById?: string | null;
+    specEditedAt?: Date | null;
   },
 ): Promise<TPipelineRow> {
   return db.pipeline.update({

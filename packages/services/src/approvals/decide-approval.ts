@@ -1,5 +1,5 @@
-import { transition, ZPipelineSpec, planStages } from "@loraplane/core";
-import { decideApprovalIfPending, findApprovalById, findRunById, updateRunIf, updateStageRunIf, findLatestStageRun, ensureStageRun } from "@loraplane/db";
+import { dutyConflict, transition, ZPipelineSpec, planStages } from "@loraplane/core";
+import { decideApprovalIfPending, findApprovalById, findRunDuties, findUserById, findRunById, updateRunIf, updateStageRunIf, findLatestStageRun, ensureStageRun } from "@loraplane/db";
 import { z } from "zod";
 import { recordAudit, type TActor } from "../audit/record-audit.ts";
 import { ConflictError, ForbiddenError, NotFoundError, parseInput } from "../errors.ts";
@@ -24,6 +24,14 @@ export async function decideApproval(
   if (!approval) throw new NotFoundError(`approval ${input.approvalId} not found`);
   if (approval.status !== "pending") throw new ConflictError(`approval was already ${approval.status}`);
   if (raw.actor.userId && approval.requestedById === raw.actor.userId) throw new ForbiddenError("you cannot decide your own approval request");
+  if (raw.actor.userId && approval.subjectType === "run" && input.decision === "approved") {
+    // Separation of duties: the git pusher and the spec's last editor may not approve the run either.
+    const [duties, user] = await Promise.all([findRunDuties(deps.db, approval.subjectId), findUserById(deps.db, raw.actor.userId)]);
+    const conflict = duties
+      ? dutyConflict({ userId: raw.actor.userId, email: user?.email ?? null }, { requesterId: duties.requestedById, pusherId: duties.pushedById, pusherIdentity: duties.pushedByIdentity, specEditorId: duties.specEditedById })
+      : null;
+    if (conflict) throw new ForbiddenError(conflict);
+  }
 
   const now = new Date();
   let deploymentId: string | null = null;

@@ -11,10 +11,12 @@ import {
 } from "@loraplane/db";
 import { z } from "zod";
 import { recordAudit, type TActor } from "../audit/index.ts";
-import { ValidationError, parseInput } from "../errors.ts";
+import { ConflictError, ValidationError, parseInput } from "../errors.ts";
+import { NO_HEALTHY_VERSION } from "@loraplane/core";
 import {
   afterChange,
   baseVariant,
+  freezeBlocks,
   lockAndLoad,
   newVariant,
   notifyRoutingChange,
@@ -49,6 +51,8 @@ export async function promoteDeployment(deps: TDeploymentDeps, input: TDeploymen
   const result = await deps.db.$transaction(async (tx) => {
     const d = await lockAndLoad(tx, deploymentId);
     requireState(d, ["progressing", "paused"], "promote");
+    const frozen = await freezeBlocks(tx, d);
+    if (frozen) throw new ConflictError(`cannot promote: ${frozen}`, [{ path: "deploymentId", message: frozen }]);
     const next = newVariant(d);
     const base = baseVariant(d);
     if (next.status !== "ready") {
@@ -88,12 +92,18 @@ export async function rollbackDeployment(
   input: TDeploymentActionInput & { analysis?: unknown; automatic?: boolean },
 ): Promise<TDeploymentActionResult> {
   const { deploymentId, reason } = parseInput(ZActionBase, input);
-  const why = reason ?? "rolled back";
   const result = await deps.db.$transaction(async (tx) => {
     const d = await lockAndLoad(tx, deploymentId);
     requireState(d, OPEN_STATES, "roll back");
     const next = newVariant(d);
     const base = baseVariant(d);
+    // The first version on an endpoint has nothing to fall back to: the endpoint stops at 0% and says so, instead of
+    // silently serving nothing.
+    const why = base
+      ? (reason ?? "rolled back")
+      : input.automatic
+        ? `${NO_HEALTHY_VERSION}${reason ? ` (${reason})` : ""}`
+        : `no healthy version: first release rolled back by hand${reason ? ` (${reason})` : ""}`;
     const before = weightsOf(d);
     const routingVersion = await setVariantWeights(tx, d.id, [
       ...(base ? [{ variantId: base.id, weightBps: 10_000, status: "ready" as const }] : []),

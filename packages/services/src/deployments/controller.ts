@@ -13,7 +13,7 @@ import {
 import { decideAb, decideBlueGreen, decideCanary, summarizeWindows, type TDecision, type TVariantStats } from "@loraplane/core";
 import { recordAudit } from "../audit/index.ts";
 import { promoteDeployment, rollbackDeployment } from "./actions.ts";
-import { SYSTEM_ACTOR, afterChange, baseVariant, lockAndLoad, newVariant, notifyRoutingChange, parsePolicy, weightsOf, type TDeploymentDeps } from "./shared.ts";
+import { SYSTEM_ACTOR, afterChange, baseVariant, freezeBlocks, lockAndLoad, newVariant, notifyRoutingChange, parsePolicy, weightsOf, type TDeploymentDeps } from "./shared.ts";
 
 /** Longest window a gateway writes; bounds the look-back for the window that contains the step start. */
 const MAX_WINDOW_MS = 60_000;
@@ -126,9 +126,13 @@ export async function analyseDeployment(
     case "rollback":
       await rollbackDeployment(deps, { deploymentId: d.id, actor: SYSTEM_ACTOR, reason: decision.reason, analysis, automatic: true });
       return { deploymentId: d.id, decision, applied: true };
-    case "promote":
+    case "promote": {
+      // A change freeze holds the promotion (the canary keeps its current weights); rollbacks are never held.
+      const frozen = await freezeBlocks(deps.db, d);
+      if (frozen) return { deploymentId: d.id, decision: { action: "wait", reason: `promotion held: ${frozen}` }, applied: false };
       await promoteDeployment(deps, { deploymentId: d.id, actor: SYSTEM_ACTOR, reason: decision.reason, analysis });
       return { deploymentId: d.id, decision, applied: true };
+    }
     case "await_decision":
       await insertRolloutEvent(deps.db, { deploymentId: d.id, type: "await_decision", step: d.currentStep, weights: weightsOf(d), analysis, decision: "await_decision", reason: decision.reason });
       if (d.strategy === "canary") await updateDeployment(deps.db, d.id, { state: "paused" });

@@ -2,6 +2,8 @@ import {
   type Db,
   type DbOrTx,
   findDeploymentById,
+  findEnvironmentFreeze,
+  findLatestRolloutEvent,
   lockDeployment,
   notifyRoutingChange,
   type TDeploymentRow,
@@ -59,6 +61,17 @@ export function requireState(d: TDeploymentRow, allowed: readonly string[], acti
 }
 
 export { notifyRoutingChange };
+
+/**
+ * Why the deployment may not start or promote now: its environment is frozen (change freeze). A deployment that
+ * restores the environment's last known good version (a rollback) is never held by a freeze.
+ */
+export async function freezeBlocks(tx: DbOrTx, d: Pick<TDeploymentRow, "id" | "environmentId">): Promise<string | null> {
+  const env = await findEnvironmentFreeze(tx, d.environmentId);
+  if (!env?.frozenAt) return null;
+  if (await findLatestRolloutEvent(tx, d.id, "restore")) return null;
+  return `environment ${env.name} is frozen: ${env.frozenReason ?? "change freeze"}`;
+}
 
 /** After the transaction: nudge the run's orchestrator when the deployment finished, wake the controller otherwise. */
 export async function afterChange(deps: TDeploymentDeps, d: Pick<TDeploymentRow, "id" | "runId">, finished: boolean, reason: string): Promise<void> {

@@ -2,6 +2,7 @@ import {
   findActiveDeploymentForEndpoint,
   findDeploymentForRun,
   findEnvironmentForDeploy,
+  findEnvironmentFreeze,
   findModelVersionForDeploy,
   findServingInstance,
   findServingVariantForEndpoint,
@@ -34,7 +35,13 @@ export const ZStartDeploymentInput = z.object({
   strategy: z.enum(["canary", "blue_green", "ab"]).default("canary"),
   policy: z.unknown().optional(),
 });
-export type TStartDeploymentInput = z.input<typeof ZStartDeploymentInput> & { actor?: TActor };
+export type TStartDeploymentInput = z.input<typeof ZStartDeploymentInput> & {
+  actor?: TActor;
+  /** Set by the release controller, which gathers the stage's approvals itself before it starts the deployment. */
+  approvalHandled?: boolean;
+  /** A rollback to the environment's last known good version: allowed in a frozen environment, never needs approval. */
+  restore?: { reason: string };
+};
 
 const NEW_ROLE = { canary: "canary", blue_green: "green", ab: "b" } as const;
 const BASE_ROLE = { canary: "stable", blue_green: "blue", ab: "a" } as const;
@@ -71,6 +78,11 @@ export async function startDeployment(deps: TDeploymentDeps, rawInput: TStartDep
   if (!version) throw new NotFoundError(`model version ${input.modelVersionId} not found`, [{ path: "modelVersionId", message: "not found" }]);
   if (version.projectId !== env.projectId) {
     throw new ValidationError("model version and environment belong to different projects", [{ path: "environmentId", message: "not in the model version's project" }]);
+  }
+  const freeze = await findEnvironmentFreeze(db, env.id);
+  if (freeze?.frozenAt && !rawInput.restore) {
+    const why = `environment ${env.name} is frozen: ${freeze.frozenReason ?? "change freeze"}`;
+    throw new ConflictError(`cannot deploy: ${why}`, [{ path: "environmentId", message: why }]);
   }
 
   let policy = parsedPolicy.data;
@@ -118,7 +130,7 @@ export async function startDeployment(deps: TDeploymentDeps, rawInput: TStartDep
       servedModelName: servedModelNameFor(version),
       status: "starting",
     });
-    const needsApproval = env.requiresApproval && !(await hasApprovedRunApproval(tx, runId, env.id));
+    const needsApproval = env.requiresApproval && !rawInput.approvalHandled && !rawInput.restore && !(await hasApprovedRunApproval(tx, runId, env.id));
     const d = await insertDeployment(tx, {
       projectId: env.projectId,
       environmentId: env.id,
@@ -152,6 +164,7 @@ export async function startDeployment(deps: TDeploymentDeps, rawInput: TStartDep
         .join("; "),
       actorId: actor.userId,
     });
+    if (rawInput.restore) await insertRolloutEvent(tx, { deploymentId: d.id, type: "restore", reason: rawInput.restore.reason, actorId: actor.userId });
     if (adjustments.length) await insertRolloutEvent(tx, { deploymentId: d.id, type: "policy", reason: adjustments.join("; "), analysis: { canary: policy.canary } });
     await recordAudit(tx, actor, {
       projectId: env.projectId,

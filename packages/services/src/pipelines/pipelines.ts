@@ -74,6 +74,8 @@ export async function createPipeline(
       gitRepo: input.gitRepo ?? null,
       gitBranches: input.gitBranches ?? [],
       createdById: actor.userId,
+      specEditedById: actor.userId,
+      specEditedAt: new Date(),
     });
     await recordAudit(
       tx,
@@ -103,7 +105,8 @@ export async function updatePipeline(
   checkBranches(input.gitBranches);
   return db.$transaction(async (tx) => {
     const after = await updatePipelineRecord(tx, id, {
-      ...(name !== undefined ? { name, spec: input.spec as Prisma.InputJsonValue } : {}),
+      // Whoever changes the spec (its gates and thresholds) may not approve the releases of the runs that follow.
+      ...(name !== undefined ? { name, spec: input.spec as Prisma.InputJsonValue, specEditedById: actor.userId, specEditedAt: new Date() } : {}),
       ...(input.description !== undefined ? { description: input.description } : {}),
       ...(input.gitRepo !== undefined ? { gitRepo: input.gitRepo } : {}),
       ...(input.gitBranches !== undefined ? { gitBranches: input.gitBranches } : {}),

@@ -3,6 +3,8 @@ import { createHash } from "node:crypto";
 import {
   ensureStageRun,
   findDatasetVersionByName,
+  findUserIdByEmail,
+  setRunDuties,
   findEnvironmentsByName,
   findPipelineForTrigger,
   findRunByIdempotencyKey,
@@ -28,6 +30,8 @@ export const ZTriggerRunInput = z.object({
   gitRef: z.string().min(1).max(250).optional(),
   params: ZSweepParams.optional(),
   sweepId: z.string().min(1).optional(),
+  /** The git pusher of a push-triggered run (from the provider's payload); mapped to a user by e-mail when one exists. */
+  pushedBy: z.object({ email: z.string().max(320).nullish(), name: z.string().max(200).nullish() }).optional(),
 });
 export type TTriggerRunInput = z.input<typeof ZTriggerRunInput>;
 
@@ -38,10 +42,6 @@ export interface TTriggerRunResult {
 
 const summary = (run: TRunRow) => ({ id: run.id, number: run.number, status: run.status });
 
-/**
- * Validates the pipeline's spec against the catalog (dataset version, environments) and creates a queued run with
- * its first stage; nothing is created when anything is wrong. Same idempotency key → the same run, also under
- * concurrency (creation is serialised per pipeline by an advisory lock).
 /** JSON with object keys sorted, so `{a, b}` and `{b, a}` are the same request. */
 function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
@@ -70,16 +70,20 @@ function sameRequestOr422(existing: TRunRow, bodyHash: string): TTriggerRunResul
   return { run: summary(existing), created: false };
 }
 
+/**
+ * Validates the pipeline's spec against the catalog (dataset version, environments) and creates a queued run with
+ * its first stage; nothing is created when anything is wrong. Same idempotency key → the same run, also under
+ * concurrency (creation is serialised per pipeline by an advisory lock).
  */
 export async function triggerRun(deps: TRunDeps, raw: TTriggerRunInput): Promise<TTriggerRunResult> {
   const input = parseInput(ZTriggerRunInput, raw);
   const { db } = deps;
 
+  const bodyHash = triggerBodyHash(input);
   if (input.idempotencyKey) {
     const existing = await findRunByIdempotencyKey(db, input.pipelineId, input.idempotencyKey);
     if (existing) return sameRequestOr422(existing, bodyHash);
   }
-  const bodyHash = triggerBodyHash(input);
 
   const pipeline = await findPipelineForTrigger(db, input.pipelineId);
   if (!pipeline || pipeline.projectId !== input.projectId) throw new NotFoundError(`pipeline ${input.pipelineId} not found`);
@@ -117,6 +121,9 @@ export async function triggerRun(deps: TRunDeps, raw: TTriggerRunInput): Promise
     }
   }
   const firstStage = planStages(spec)[0]!;
+  const pusherEmail = input.pushedBy?.email?.trim() || null;
+  const pushedById = pusherEmail ? ((await findUserIdByEmail(db, pusherEmail))?.id ?? null) : null;
+  const pushedByIdentity = pusherEmail ?? (input.pushedBy?.name?.trim() || null);
 
   const outcome = await db.$transaction(async (tx) => {
     await lockPipelineForRunCreation(tx, pipeline.id);
@@ -132,6 +139,7 @@ export async function triggerRun(deps: TRunDeps, raw: TTriggerRunInput): Promise
       gitCommit: input.gitCommit?.toLowerCase() ?? null,
       gitRef: input.gitRef ?? null,
       idempotencyKey: input.idempotencyKey ?? null,
+      idempotencyBodyHash: input.idempotencyKey ? bodyHash : null,
       requestedById: input.requestedById ?? null,
       requestedByToken: input.requestedByToken ?? null,
       specVersion: pipeline.specVersion,
@@ -139,8 +147,8 @@ export async function triggerRun(deps: TRunDeps, raw: TTriggerRunInput): Promise
       datasetVersionId: datasetVersion.id,
       sweepId: input.sweepId ?? null,
       params: (input.params as Prisma.InputJsonValue | undefined) ?? null,
-      idempotencyBodyHash: input.idempotencyKey ? bodyHash : null,
     });
+    await setRunDuties(tx, run.id, { pushedById, pushedByIdentity, specEditedById: pipeline.specEditedById ?? null });
     await ensureStageRun(tx, run.id, firstStage, 1);
     await recordAudit(
       tx,

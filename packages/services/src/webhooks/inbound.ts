@@ -54,7 +54,7 @@ export async function verifyInboundWebhook(
   if (!ok) throw new ForbiddenError("webhook signature or token does not match");
 }
 
-export type TPushEvent = { branch: string; commit: string; repo: string | null };
+export type TPushEvent = { branch: string; commit: string; repo: string | null; pusher: { email: string | null; name: string | null } };
 
 /** Extracts branch and head commit from a GitLab or GitHub push payload; other events (tags, pings) return null. */
 export function parsePushEvent(provider: TInboundProvider, headers: Headers, payload: unknown): TPushEvent | null {
@@ -76,7 +76,14 @@ export function parsePushEvent(provider: TInboundProvider, headers: Headers, pay
   const repo = typeof project?.[provider === "gitlab" ? "path_with_namespace" : "full_name"] === "string"
     ? (project[provider === "gitlab" ? "path_with_namespace" : "full_name"] as string)
     : null;
-  return { branch: ref.slice("refs/heads/".length), commit, repo };
+  // Who pushed: GitLab sends user_email/user_username, GitHub pusher.email/pusher.name (separation of duties).
+  const str = (v: unknown) => (typeof v === "string" && v.trim() ? v.trim() : null);
+  const pusherObj = (p.pusher ?? {}) as Record<string, unknown>;
+  const pusher =
+    provider === "gitlab"
+      ? { email: str(p.user_email), name: str(p.user_username) ?? str(p.user_name) }
+      : { email: str(pusherObj.email), name: str(pusherObj.name) };
+  return { branch: ref.slice("refs/heads/".length), commit, repo, pusher };
 }
 
 /** Pipelines of the project that follow this branch (and this repository, when the pipeline names one). */
