@@ -51,9 +51,16 @@ export function buildOpenApiDocument(serverUrl: string) {
       },
     });
   }
-  return new OpenApiGeneratorV31(registry.definitions).generateDocument({
+  const doc = new OpenApiGeneratorV31(registry.definitions).generateDocument({
     openapi: "3.1.0",
     info: { title: "Loraplane API", version: "1", description: "Fine-tune → eval → serve control plane. Authenticate with `Authorization: Bearer lp_…`." },
     servers: [{ url: serverUrl }],
   });
+  // A path parameter is always required (OpenAPI 3.1 §4.8.12.2); a coerced zod number reads as optional to the generator.
+  for (const item of Object.values(doc.paths ?? {})) {
+    for (const op of Object.values(item as Record<string, { parameters?: { in: string; required?: boolean }[] }>)) {
+      for (const p of op.parameters ?? []) if (p.in === "path") p.required = true;
+    }
+  }
+  return doc;
 }

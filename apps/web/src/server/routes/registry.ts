@@ -104,7 +104,7 @@ export const projectLineageRoute = defineRoute({
   tags: ["models"],
   auth: { kind: "user", scope: "models:read", role: "viewer", project: { param: "projectId" } },
   params: z.object({ projectId: ZId }),
-  query: z.object({ commit: z.string().regex(/^[0-9a-f]{4,64}$/i, "must be a (prefix of a) hex commit SHA") }),
+  query: z.object({ commit: z.string().regex(/^[0-9a-fA-F]{4,64}$/, "must be a (prefix of a) hex commit SHA") }),
   response: z.object({ commit: z.string(), runs: z.array(z.unknown()) }),
   handler: async ({ db, params, query }) => ({ commit: query.commit, runs: await findRunsByCommit(db, params.projectId, query.commit) }),
 });

@@ -42,7 +42,7 @@ export const triggerRunRoute = defineRoute({
     "idempotency-key": z.string().max(200).optional().describe("Same key and same body → the first run (200); same key, different body → 422"),
   }),
   body: z.object({
-    gitCommit: z.string().regex(/^[0-9a-f]{7,64}$/i, "must be a hex commit SHA").optional(),
+    gitCommit: z.string().regex(/^[0-9a-fA-F]{7,64}$/, "must be a hex commit SHA").optional(),
     gitRef: z.string().min(1).max(250).optional(),
     params: ZRunParams.optional(),
   }),
