@@ -1,6 +1,7 @@
 // Request contracts (issue 17, items 9–11 and 13): strict bodies, bounded strings and params, validated cursors and
 // ranges, Idempotency-Key reuse with another body, and discoverable metric keys.
 import { useTestDb } from "@loraplane/db/testing";
+import { ingestMetricPoints } from "@loraplane/services";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildOpenApiDocument } from "../../src/server/api/openapi.ts";
 import { serverContext } from "../../src/server/context.ts";
@@ -144,5 +145,30 @@ describe("Idempotency-Key (item 11)", () => {
   it("documents the 422 in OpenAPI", () => {
     const doc = buildOpenApiDocument(BASE) as unknown as { paths: Record<string, Record<string, { responses: Record<string, unknown> }>> };
     expect(Object.keys(doc.paths["/api/v1/pipelines/{pipelineId}/runs"]!.post!.responses)).toContain("422");
+  });
+});
+
+describe("metric keys (item 13)", () => {
+  it("lists a run's metric keys, and an unknown ?keys= is a 400 that names the available ones", async () => {
+    await ingestMetricPoints(t.db, a.runId, [
+      { key: "train/loss", step: 1, value: 2.5 },
+      { key: "train/loss", step: 2, value: 2.1 },
+      { key: "eval/exact_match", step: 2, value: 0.4 },
+    ]);
+    const list = await call(h("listRunMetricKeys"), "get", `/api/v1/runs/${a.runId}/metric-keys`, { headers: bearer(engineerToken) });
+    expect(list.status).toBe(200);
+    expect((await list.json()).items).toEqual([
+      { key: "eval/exact_match", points: 1, firstStep: 2, lastStep: 2 },
+      { key: "train/loss", points: 2, firstStep: 1, lastStep: 2 },
+    ]);
+    const unknown = await call(h("getRunMetrics"), "get", `/api/v1/runs/${a.runId}/metrics?keys=loss`, { headers: bearer(engineerToken) });
+    const error = await expect400(unknown, "query.keys");
+    expect(error.message).toContain("train/loss");
+    expect(error.message).toContain("eval/exact_match");
+    const partial = await call(h("getRunMetrics"), "get", `/api/v1/runs/${a.runId}/metrics?keys=train/loss,loss`, { headers: bearer(engineerToken) });
+    const body = await partial.json();
+    expect(partial.status).toBe(200);
+    expect(body.series.map((s: { key: string }) => s.key)).toEqual(["train/loss"]);
+    expect(body.missingKeys).toEqual(["loss"]);
   });
 });

@@ -6,6 +6,8 @@ import {
   findRunById,
   findRunDetail,
   listEvalResults,
+  findSeriesStats,
+  listMetricSeries,
   listEvalSamplesPage,
   listModelVersionsOfProject,
   listRunArtifacts,
@@ -205,12 +207,18 @@ export const runMetricsRoute = defineRoute({
   auth: { kind: "user", scope: "runs:read", role: "viewer", project: byRun },
   params: runParams,
   query: z.object({
-    keys: z.string().min(1, "list at least one key").transform((s) => s.split(",").map((k) => k.trim()).filter(Boolean)),
+    keys: z
+      .string()
+      .min(1, "list at least one key")
+      .max(5000)
+      .describe("comma-separated metric keys (GET /runs/{runId}/metric-keys lists them)")
+      .transform((s) => s.split(",").map((k) => k.trim()).filter(Boolean)),
     maxPoints: z.coerce.number().int().min(4).max(10_000).default(1000),
   }),
   response: z.object({
     series: z.array(
       z.object({
+    missingKeys: z.array(z.string()).describe("requested keys this run has no series for (yet)"),
         key: z.string(),
         points: z.array(z.object({ step: z.number(), value: z.number(), wallTime: z.string() })),
         downsampled: z.boolean(),
@@ -220,7 +228,36 @@ export const runMetricsRoute = defineRoute({
   }),
   handler: async ({ db, params, query }) => {
     const series = await queryMetricSeries(db, { runId: params.runId, keys: query.keys, maxPoints: query.maxPoints });
-    return { series: series.map((s) => ({ key: s.key, points: s.points, downsampled: s.downsampled, totalPoints: s.total })) };
+    const found = new Set(series.map((s) => s.key));
+    const missingKeys = [...new Set(query.keys)].filter((k) => !found.has(k));
+    if (series.length === 0) {
+      // Nothing matched: say which keys exist (a run that has reported nothing yet is an empty answer, not an error).
+      const available = (await listMetricSeries(db, params.runId)).map((s) => s.key);
+      if (available.length > 0) {
+        const shown = available.slice(0, 50).join(", ") + (available.length > 50 ? `, … (${available.length} in all)` : "");
+        const message = `no metric ${missingKeys.join(", ")} in this run; its keys are: ${shown}`;
+        throw new HttpError(400, "validation_failed", `invalid query: query.keys ${message}`, [{ path: "query.keys", message }]);
+      }
+    }
+    return { missingKeys, series: series.map((s) => ({ key: s.key, points: s.points, downsampled: s.downsampled, totalPoints: s.total })) };
+  },
+});
+
+export const runMetricKeysRoute = defineRoute({
+  operationId: "listRunMetricKeys",
+  method: "get",
+  path: "/api/v1/runs/{runId}/metric-keys",
+  summary: "The metric keys a run has reported (train/loss, eval/exact_match …) with their point counts and step range",
+  tags: ["runs"],
+  auth: { kind: "user", scope: "runs:read", role: "viewer", project: byRun },
+  params: runParams,
+  response: z.object({ items: z.array(z.object({ key: z.string(), points: z.number(), firstStep: z.number().nullable(), lastStep: z.number().nullable() })) }),
+  handler: async ({ db, params }) => {
+    const run = await findRunById(db, params.runId);
+    if (!run) throw notFound(`run ${params.runId}`);
+    const keys = (await listMetricSeries(db, params.runId)).map((s) => s.key);
+    const stats = keys.length === 0 ? [] : await findSeriesStats(db, params.runId, keys);
+    return { items: stats.map((s) => ({ key: s.key, points: s.count, firstStep: s.firstStep, lastStep: s.lastStep })) };
   },
 });
 

@@ -1,0 +1,3 @@
+import { runMetricKeysRoute } from "@/server/routes/runs";
+
+export const GET = runMetricKeysRoute.handler;
