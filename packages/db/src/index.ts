@@ -4,6 +4,7 @@ export { Prisma } from "./generated/prisma/client.ts";
 export * from "./generated/prisma/enums.ts";
 export type * from "./generated/prisma/models.ts";
 export * from "./repositories/users.ts";
+export * from "./repositories/login-throttle.ts";
 export * from "./repositories/tokens.ts";
 export * from "./repositories/projects.ts";
 export * from "./repositories/audit.ts";

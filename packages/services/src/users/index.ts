@@ -1,3 +1,4 @@
 export { ROLES, roleAtLeast, type TRole } from "./roles.ts";
-export { generatePassword, hashPassword, verifyPassword } from "./password.ts";
+export { generatePassword, hashPassword, passwordVerificationCount, verifyPassword } from "./password.ts";
 export { authenticatePassword, createUser, listUsers, updateUser } from "./users.ts";
+export { LOGIN_THROTTLE, signInWithPassword, type TSignInResult } from "./login.ts";

@@ -6,7 +6,14 @@ export function hashPassword(password: string): Promise<string> {
   return hash(password);
 }
 
+let verifications = 0;
+/** How many argon2 verifications this process has computed (the login throttle's tests read it). */
+export function passwordVerificationCount(): number {
+  return verifications;
+}
+
 export async function verifyPassword(passwordHash: string, password: string): Promise<boolean> {
+  verifications++;
   try {
     return await verify(passwordHash, password);
   } catch {

@@ -1,9 +1,10 @@
 import "server-only";
 import { findUserByEmail } from "@loraplane/db";
-import { authenticatePassword, createUser } from "@loraplane/services";
+import { createUser, signInWithPassword } from "@loraplane/services";
 import type { NextAuthOptions } from "next-auth";
 import CredentialsProvider from "next-auth/providers/credentials";
 import { serverContext } from "../context.ts";
+import { clientIp } from "./client-ip.ts";
 import { type TSessionClaims, useSecureCookies } from "./session.ts";
 
 /**
@@ -17,11 +18,16 @@ export function authOptions(): NextAuthOptions {
     CredentialsProvider({
       name: "Password",
       credentials: { email: { label: "E-mail", type: "email" }, password: { label: "Password", type: "password" } },
-      async authorize(credentials) {
+      async authorize(credentials, req) {
         if (!credentials?.email || !credentials.password) return null;
-        const user = await authenticatePassword(db, credentials.email, credentials.password);
-        if (!user) log.warn({ email: credentials.email }, "failed sign-in");
-        return user ? { id: user.id, email: user.email, name: user.name } : null;
+        const ip = clientIp(req?.headers ?? {}, env.TRUSTED_PROXY);
+        // Per-account and per-address backoff; a throttled attempt computes no password hash (see signInWithPassword).
+        const result = await signInWithPassword(db, { email: credentials.email, password: credentials.password }, { ip });
+        if (result.ok) return { id: result.user.id, email: result.user.email, name: result.user.name };
+        log.warn({ email: credentials.email, ip, reason: result.reason }, "failed sign-in");
+        // next-auth shows a thrown error's message on the login form (a null return reads "Wrong email or password").
+        if (result.reason === "throttled") throw new Error(`Too many failed sign-ins. Try again in ${result.retryAfterS} s.`);
+        return null;
       },
     }),
   ];

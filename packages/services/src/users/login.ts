@@ -1,0 +1,73 @@
+import { clearLoginFailures, countLoginFailure, type Db, findActiveLoginLocks, findUserByEmail, lockLogin, type TUserRow } from "@loraplane/db";
+import { recordAudit, type TRequestMeta } from "../audit/index.ts";
+import { authenticatePassword } from "./users.ts";
+
+/**
+ * Backoff for failed password sign-ins, per account (e-mail) and per client address. After `threshold` failures
+ * within `windowS` of each other, each further failure locks the key for `baseLockS · 2^(n − threshold)`, at most
+ * `maxLockS`. While a key is locked the login is refused before any password hash is computed (argon2 is the
+ * expensive part, so throttled attempts cost the server a primary-key lookup, not a hash).
+ */
+export const LOGIN_THROTTLE = {
+  account: { threshold: 5, baseLockS: 30, maxLockS: 15 * 60 },
+  ip: { threshold: 20, baseLockS: 60, maxLockS: 30 * 60 },
+  // Longer than the longest lock, so the count survives a lock and the next failure doubles it.
+  windowS: 60 * 60,
+} as const;
+
+export type TSignInResult = { ok: true; user: TUserRow } | { ok: false; reason: "invalid" } | { ok: false; reason: "throttled"; retryAfterS: number };
+
+const accountKey = (email: string) => `account:${email.trim().toLowerCase()}`;
+const ipKey = (ip: string) => `ip:${ip}`;
+
+function lockSeconds(failures: number, policy: { threshold: number; baseLockS: number; maxLockS: number }): number {
+  if (failures < policy.threshold) return 0;
+  return Math.min(policy.maxLockS, policy.baseLockS * 2 ** Math.min(failures - policy.threshold, 20));
+}
+
+const system = { type: "system" as const, userId: null };
+
+/**
+ * The credentials sign-in: throttle check → argon2 → outcome, every failure and every throttled attempt audited
+ * (`auth.login_failed`, `auth.login_throttled`, with the e-mail and client address; never the password).
+ */
+export async function signInWithPassword(
+  db: Db,
+  input: { email: string; password: string },
+  meta: TRequestMeta = {},
+  now: Date = new Date(),
+): Promise<TSignInResult> {
+  const email = input.email.trim().toLowerCase();
+  const keys = [accountKey(email), ...(meta.ip ? [ipKey(meta.ip)] : [])];
+  const locks = await findActiveLoginLocks(db, keys, now);
+  if (locks.length > 0) {
+    const until = Math.max(...locks.map((l) => l.lockedUntil!.getTime()));
+    const retryAfterS = Math.max(1, Math.ceil((until - now.getTime()) / 1000));
+    const subject = await findUserByEmail(db, email);
+    await recordAudit(
+      db,
+      system,
+      { action: "auth.login_throttled", subjectType: "user", subjectId: subject?.id ?? null, after: { email, lockedKeys: locks.map((l) => l.key.split(":")[0]), retryAfterS } },
+      meta,
+    );
+    return { ok: false, reason: "throttled", retryAfterS };
+  }
+
+  const user = await authenticatePassword(db, email, input.password);
+  if (user) {
+    await clearLoginFailures(db, accountKey(email));
+    return { ok: true, user };
+  }
+
+  const failures: Record<string, number> = {};
+  const counted: ["account" | "ip", string][] = [["account", accountKey(email)], ...(meta.ip ? [["ip", ipKey(meta.ip)] as ["ip", string]] : [])];
+  for (const [kind, key] of counted) {
+    const n = await countLoginFailure(db, key, now, LOGIN_THROTTLE.windowS);
+    failures[kind] = n;
+    const lockS = lockSeconds(n, LOGIN_THROTTLE[kind]);
+    if (lockS > 0) await lockLogin(db, key, new Date(now.getTime() + lockS * 1000));
+  }
+  const subject = await findUserByEmail(db, email);
+  await recordAudit(db, system, { action: "auth.login_failed", subjectType: "user", subjectId: subject?.id ?? null, after: { email, failures } }, meta);
+  return { ok: false, reason: "invalid" };
+}
