@@ -18,8 +18,10 @@ async function main(): Promise<void> {
   const db = createPrismaClient({ url: database.url, poolSize: 16 });
   try {
     const [batchRunId, baselineRunId] = (await createBenchRuns(db, 2)).runIds as [string, string];
-    const token = await issueRunToken(db, batchRunId, "train", 3600);
-    const baselineToken = await issueRunToken(db, baselineRunId, "train", 3600);
+    // Run tokens authenticate only while their stage attempt runs.
+    await db.stageRun.createMany({ data: [batchRunId, baselineRunId].map((runId) => ({ runId, stage: "train" as const, attempt: 1, status: "running" as const })) });
+    const token = await issueRunToken(db, { runId: batchRunId, stage: "train", attempt: 1 }, 3600);
+    const baselineToken = await issueRunToken(db, { runId: baselineRunId, stage: "train", attempt: 1 }, 3600);
 
     const server = createServer((req, res) => {
       const chunks: Buffer[] = [];

@@ -1,11 +1,14 @@
 // Train and eval stages: launch (or re-attach to) the workload, stream its stdout events into Postgres, enforce the
 // stage timeout and the heartbeat timeout, stop it on cancel, and collect its result.
-import { ingestMetricPoints, issueRunToken } from "@loraplane/services";
+import path from "node:path";
+import { ingestMetricPoints, issueRunToken, type TEvaluatedAdapter } from "@loraplane/services";
 import {
+  findArtifactsByUris,
   findLatestStageRun,
   findRunById,
   findStageRun,
   insertEvalSamples,
+  listStageRunAdapters,
   updateStageRunIf,
   upsertArtifacts,
   upsertEvalResults,
@@ -15,6 +18,7 @@ import {
 } from "@loraplane/db";
 import type { TPipelineSpec } from "@loraplane/core";
 import type { TWorkloadHandle, TWorkloadSpec } from "../executors/types.ts";
+import { measureDirectoryDigest, type TDigestMeasurement } from "./adapter-digest.ts";
 import type { TEngineContext } from "./context.ts";
 import type { TStageOutcome } from "./outcome.ts";
 
@@ -60,6 +64,16 @@ async function handleLines(ctx: TEngineContext, run: TRunRow, stageRow: TStageRo
         break;
       case "artifact":
         if (typeof event.uri === "string" && typeof event.kind === "string" && ARTIFACT_KINDS.has(event.kind)) {
+          // The same rules as the ingest API: adapters come from train only, and another attempt's artifact is immutable.
+          if (event.kind === "adapter" && stageRow.stage !== "train") {
+            ctx.log.warn({ runId: run.id, stage: stageRow.stage, uri: event.uri }, "ignored an adapter artifact reported by a stage other than train");
+            break;
+          }
+          const [existing] = await findArtifactsByUris(ctx.db, run.id, [event.uri]);
+          if (existing && existing.stageRunId !== stageRow.id) {
+            ctx.log.warn({ runId: run.id, stage: stageRow.stage, uri: event.uri }, "ignored an artifact that another stage attempt reported");
+            break;
+          }
           await upsertArtifacts(ctx.db, run.id, stageRow.id, [
             {
               kind: event.kind as "adapter",
@@ -84,6 +98,30 @@ async function handleLines(ctx: TEngineContext, run: TRunRow, stageRow: TStageRo
   }
 }
 
+/** Measures an adapter directory where the worker can read it; null when it cannot (a volume it does not mount). */
+async function measureAdapter(ctx: TEngineContext, uri: string): Promise<TDigestMeasurement | null> {
+  const dir = ctx.executor.hostPath(uri);
+  return dir === null ? null : measureDirectoryDigest(dir);
+}
+
+/**
+ * The adapter artifact the train attempt reported for the directory it returned, with its digest checked against the
+ * files (where the worker can read them). Eval records it; registration registers exactly this artifact.
+ */
+async function adapterToEvaluate(ctx: TEngineContext, trainStageRunId: string, adapterDir: string): Promise<{ ok: true; adapter: TEvaluatedAdapter } | { ok: false; reason: string }> {
+  const reported = await listStageRunAdapters(ctx.db, trainStageRunId);
+  const norm = (u: string) => path.posix.normalize(u.startsWith("file://") ? decodeURIComponent(new URL(u).pathname) : u);
+  const artifact = reported.filter((a) => norm(a.uri) === norm(adapterDir)).at(-1);
+  if (!artifact) return { ok: false, reason: `the train stage reported no adapter artifact for ${adapterDir}` };
+  if (!artifact.sha256) return { ok: false, reason: `adapter artifact ${artifact.uri} has no sha256` };
+  const measured = await measureAdapter(ctx, artifact.uri);
+  if (measured && !measured.ok) return { ok: false, reason: `adapter ${artifact.uri} fails verification: ${measured.reason}` };
+  if (measured && measured.sha256 !== artifact.sha256) {
+    return { ok: false, reason: `adapter ${artifact.uri} does not match its digest: reported sha256 ${artifact.sha256}, measured ${measured.sha256}` };
+  }
+  return { ok: true, adapter: { artifactId: artifact.id, uri: artifact.uri, sha256: artifact.sha256 } };
+}
+
 function jobSpecFor(spec: TPipelineSpec): Record<string, unknown> {
   const { sweep: _sweep, ...rest } = spec as TPipelineSpec & { sweep?: unknown };
   return rest;
@@ -95,16 +133,20 @@ export async function runWorkloadStage(ctx: TEngineContext, run: TRunRow, spec: 
   const prepared = prepare?.status === "succeeded" ? (prepare.result as { dataDir?: string; baseModel?: string } | null) : null;
   if (!prepared?.dataDir || !prepared.baseModel) return { status: "failed", reason: "the prepare stage has no resolved dataset and base model" };
   let adapterDir: string | undefined;
+  let adapter: TEvaluatedAdapter | undefined;
   if (stage === "eval") {
     const train = await findLatestStageRun(ctx.db, run.id, "train");
     adapterDir = (train?.result as { adapterDir?: string } | null)?.adapterDir;
     if (train?.status !== "succeeded" || !adapterDir) return { status: "failed", reason: "the train stage produced no adapter to evaluate" };
+    const chosen = await adapterToEvaluate(ctx, train.id, adapterDir);
+    if (!chosen.ok) return { status: "failed", reason: chosen.reason };
+    adapter = chosen.adapter;
   }
   const timeoutSeconds = stage === "train" ? spec.timeouts.trainSeconds : spec.timeouts.evalSeconds;
   const env: Record<string, string> = {};
   if (ctx.executor.kind === "kubernetes") {
-    // Remote workloads report over HTTP with a token scoped to this run and stage.
-    const token = await issueRunToken(ctx.db, run.id, stage, timeoutSeconds + 3600);
+    // Remote workloads report over HTTP with a token bound to this run, stage and attempt, revoked when it ends.
+    const token = await issueRunToken(ctx.db, { runId: run.id, stage, attempt: stageRow.attempt }, timeoutSeconds + 3600);
     env.LORAPLANE_URL = ctx.options.publicUrl;
     env.LORAPLANE_RUN_TOKEN = token.secret;
   }
@@ -129,13 +171,13 @@ export async function runWorkloadStage(ctx: TEngineContext, run: TRunRow, spec: 
 
   ctx.metrics.watching.inc();
   try {
-    return await watch(ctx, run, stageRow, handle, timeoutSeconds);
+    return await watch(ctx, run, stageRow, handle, timeoutSeconds, adapter);
   } finally {
     ctx.metrics.watching.dec();
   }
 }
 
-async function watch(ctx: TEngineContext, run: TRunRow, stageRow: TStageRow, handle: TWorkloadHandle, timeoutSeconds: number): Promise<TStageOutcome> {
+async function watch(ctx: TEngineContext, run: TRunRow, stageRow: TStageRow, handle: TWorkloadHandle, timeoutSeconds: number, adapter?: TEvaluatedAdapter): Promise<TStageOutcome> {
   const started = (stageRow.startedAt ?? new Date()).getTime();
   const st: TEventState = { result: null, points: [], progress: null, lastEventAt: Math.max(Date.now(), stageRow.heartbeatAt?.getTime() ?? 0) };
   let offset = 0;
@@ -177,7 +219,7 @@ async function watch(ctx: TEngineContext, run: TRunRow, stageRow: TStageRow, han
         return failWithLogs(`workload exited with code ${state.exitCode}${EXIT_MEANING[state.exitCode] ? ` (${EXIT_MEANING[state.exitCode]})` : ""}`);
       }
       if (!st.result) return failWithLogs("workload exited 0 without reporting a result");
-      return collect(ctx, run, stageRow, handle, st.result);
+      return collect(ctx, run, stageRow, handle, st.result, adapter);
     }
 
     if (ctx.signal.aborted) return { status: "released" };
@@ -212,12 +254,17 @@ interface TEvalReport {
   samples?: { prompt: string; reference: string; prediction: string; scores: Record<string, number> }[];
 }
 
-async function collect(ctx: TEngineContext, run: TRunRow, stageRow: TStageRow, handle: TWorkloadHandle, result: Record<string, unknown>): Promise<TStageOutcome> {
+async function collect(ctx: TEngineContext, run: TRunRow, stageRow: TStageRow, handle: TWorkloadHandle, result: Record<string, unknown>, adapter?: TEvaluatedAdapter): Promise<TStageOutcome> {
   const { event: _event, ...payload } = result;
   if (stageRow.stage === "train") {
     if (typeof payload.adapterDir !== "string") return { status: "failed", reason: "training finished without an adapter (result has no adapterDir)" };
     return { status: "succeeded", result: payload };
   }
+  if (!adapter) return { status: "failed", reason: "evaluation finished without a measured adapter" };
+  // The adapter must still be the one measured at launch: registration binds to this digest.
+  const after = await measureAdapter(ctx, adapter.uri);
+  if (after && !after.ok) return { status: "failed", reason: `the evaluated adapter can no longer be verified: ${after.reason}` };
+  if (after && after.sha256 !== adapter.sha256) return { status: "failed", reason: `the adapter changed during evaluation: sha256 ${adapter.sha256} at launch, ${after.sha256} now` };
   const text = await ctx.executor.readOutputFile(handle, "eval_report.json");
   if (!text) return { status: "failed", reason: "evaluation finished without eval_report.json" };
   let report: TEvalReport;
@@ -235,5 +282,5 @@ async function collect(ctx: TEngineContext, run: TRunRow, stageRow: TStageRow, h
     run.id,
     (report.samples ?? []).map((s, index) => ({ index, prompt: s.prompt, reference: s.reference, prediction: s.prediction, scores: s.scores as Prisma.InputJsonValue })),
   );
-  return { status: "succeeded", result: { metrics, split, numSamples: report.samples?.length ?? 0 } };
+  return { status: "succeeded", result: { metrics, split, numSamples: report.samples?.length ?? 0, adapter: { ...adapter } } };
 }

@@ -4,7 +4,7 @@
 import { spawn } from "node:child_process";
 import { open, mkdir, readFile, rename, writeFile, stat } from "node:fs/promises";
 import path from "node:path";
-import { pathToFileURL } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import type { TExecutor, TWorkloadHandle, TWorkloadSpec, TWorkloadState } from "./types.ts";
 
 // `$1`… is the command; sh records its own pid first and the command's exit status last (atomically via rename).
@@ -145,6 +145,10 @@ export function createLocalExecutor(options: TLocalExecutorOptions): TExecutor {
       signal("SIGTERM");
       for (let i = 0; i < 50 && isAlive(pid); i++) await new Promise((r) => setTimeout(r, 100));
       signal("SIGKILL");
+    },
+    hostPath(workloadPath) {
+      // Local workloads run on this machine: what they see is what the worker sees.
+      return path.resolve(workloadPath.startsWith("file://") ? fileURLToPath(workloadPath) : workloadPath);
     },
     async readOutputFile(handle, relativePath) {
       return readText(path.join(handle.outputDir, relativePath));

@@ -52,6 +52,11 @@ export interface TExecutor {
   tailLogs(handle: TWorkloadHandle, lines: number): Promise<string[]>;
   /** Stops the workload; safe to call when it has already exited. */
   cancel(handle: TWorkloadHandle): Promise<void>;
+  /**
+   * Where a path the workload sees (job.json paths, artifact URIs) is on the worker's own filesystem, or null when
+   * the worker cannot read it (a volume it does not mount). Used to measure artifact digests.
+   */
+  hostPath(workloadPath: string): string | null;
   /** Reads a JSON file the workload wrote under its output directory. */
   readOutputFile(handle: TWorkloadHandle, relativePath: string): Promise<string | null>;
 }

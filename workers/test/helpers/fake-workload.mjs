@@ -38,7 +38,10 @@ if (command === "train") {
   const file = path.join(adapterDir, "adapter_config.json");
   writeFileSync(file, JSON.stringify({ r: job.spec.training.lora.r }));
   const body = readFileSync(file);
-  emit({ event: "artifact", kind: "adapter", uri: `file://${adapterDir}`, sha256: createHash("sha256").update(body).digest("hex"), sizeBytes: body.length });
+  // Like gpu-runtime's dir_digest: the adapter's digest is the sha256 of a manifest listing every file.
+  const manifest = JSON.stringify({ files: [{ path: "adapter_config.json", sha256: createHash("sha256").update(body).digest("hex"), size: body.length }] });
+  writeFileSync(path.join(adapterDir, "manifest.json"), manifest);
+  emit({ event: "artifact", kind: "adapter", uri: `file://${adapterDir}`, sha256: createHash("sha256").update(manifest).digest("hex"), sizeBytes: body.length });
   emit({ event: "result", stage: "train", adapterDir, finalLoss: 2 / Math.sqrt(steps), steps });
 } else {
   // Real evaluation takes a while; tests that need to catch the eval stage running give it time here.

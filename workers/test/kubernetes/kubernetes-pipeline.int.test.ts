@@ -3,7 +3,7 @@
 // that job.json, heartbeats through the ingest service (what POST /api/v1/ingest/runs/:id/heartbeat calls), writes
 // the eval report to the volume and finishes the pod with the runtime's result line. No stdout events reach the
 // worker, so the stage only survives the short heartbeat timeout through the remote heartbeats.
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { mkdtemp, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -48,14 +48,15 @@ async function runWorkload(job: TKubeObject): Promise<void> {
     token = (api.get("", "secrets", NS, `${name}-env`)?.stringData as Record<string, string> | undefined)?.LORAPLANE_RUN_TOKEN;
     if (!token) await new Promise((r) => setTimeout(r, 20));
   }
-  expect(await authenticateRunToken(t.db, runId, token)).toMatchObject({ runId, stage });
+  const claims = await authenticateRunToken(t.db, runId, token);
+  expect(claims).toMatchObject({ runId, stage, attempt: Number(attempt) });
   const behaviour = config.spec.name;
   // Longer than the worker's heartbeat timeout (1 s): only the remote heartbeats keep the stage alive.
   const runMs = behaviour === "k8s-hang" ? 60_000 : 1600;
   const started = Date.now();
   while (Date.now() - started < runMs) {
     if (!api.get("batch", "jobs", NS, name)) return; // cancelled: the Job (and its pod) are gone
-    await recordHeartbeat(t.db, runId, { stage, step: 1, totalSteps: 2, progress: 0.5 }).catch(() => undefined);
+    await recordHeartbeat(t.db, claims, { stage, step: 1, totalSteps: 2, progress: 0.5 }).catch(() => undefined);
     await new Promise((r) => setTimeout(r, 250));
   }
   let exitCode = 0;
@@ -65,8 +66,15 @@ async function runWorkload(job: TKubeObject): Promise<void> {
     log = "[loraplane-runtime] reading data\nloraplane-runtime: error: /data/demo/v1/train.jsonl:3: row has no output\n";
   } else if (stage === "train") {
     await ingestMetricPoints(t.db, runId, [{ key: "train/loss", step: 1, value: 0.9 }, { key: "train/loss", step: 2, value: 0.5 }]);
+    // The adapter lands on the shared volume with gpu-runtime's manifest; its digest is the manifest's sha256.
+    const adapterDir = path.join(dir, "output", "adapter");
+    await mkdir(adapterDir, { recursive: true });
+    const weights = "weights";
+    await writeFile(path.join(adapterDir, "adapter_model.safetensors"), weights);
+    const manifest = JSON.stringify({ files: [{ path: "adapter_model.safetensors", sha256: createHash("sha256").update(weights).digest("hex"), size: weights.length }] });
+    await writeFile(path.join(adapterDir, "manifest.json"), manifest);
     const uri = `file://${config.paths.outputDir}/adapter`;
-    await recordArtifacts(t.db, runId, { artifacts: [{ kind: "adapter", uri, sha256: "c".repeat(64), sizeBytes: 1024 }] });
+    await recordArtifacts(t.db, claims, { artifacts: [{ kind: "adapter", uri, sha256: createHash("sha256").update(manifest).digest("hex"), sizeBytes: weights.length }] });
     log = `[loraplane-runtime] step 2/2\n${JSON.stringify({ event: "result", stage: "train", adapterDir: `${config.paths.outputDir}/adapter`, finalLoss: 0.5, steps: 2 })}\n`;
   } else {
     await mkdir(path.join(dir, "output"), { recursive: true });
@@ -162,6 +170,21 @@ describe("pipeline engine on the kubernetes executor", () => {
     expect(loss).toEqual([{ step: 1, value: 0.9 }, { step: 2, value: 0.5 }]);
     const evals = await t.db.evalResult.findMany({ where: { runId: run.id }, select: { metric: true, value: true }, orderBy: { metric: "asc" } });
     expect(evals).toEqual([{ metric: "exact_match", value: 0.5 }, { metric: "rouge_l", value: 0.62 }]);
+
+    // Eval measured the adapter on the shared volume (its manifest digest) and registration took exactly that one.
+    const adapter = await t.db.artifact.findFirstOrThrow({ where: { runId: run.id, kind: "adapter" }, select: { id: true, uri: true, sha256: true } });
+    const evalStage = await t.db.stageRun.findFirstOrThrow({ where: { runId: run.id, stage: "eval" }, select: { result: true } });
+    expect((evalStage.result as { adapter: unknown }).adapter).toEqual({ artifactId: adapter.id, uri: adapter.uri, sha256: adapter.sha256 });
+    const version = await t.db.modelVersion.findFirstOrThrow({ where: { runId: run.id }, select: { adapterArtifactId: true } });
+    expect(version.adapterArtifactId).toBe(adapter.id);
+
+    // Both stages are over: their tokens were revoked when they ended and are refused (401), not just expired.
+    const tokens = await t.db.runToken.findMany({ where: { runId: run.id }, select: { stage: true, attempt: true, revokedAt: true } });
+    expect(tokens.map((x) => `${x.stage}-${x.attempt}:${x.revokedAt ? "revoked" : "live"}`).sort()).toEqual(["eval-1:revoked", "train-1:revoked"]);
+    for (const job of jobsOf(run.id)) {
+      const secret = (api.get("", "secrets", NS, `${job.metadata.name}-env`)!.stringData as Record<string, string>).LORAPLANE_RUN_TOKEN!;
+      await expect(authenticateRunToken(t.db, run.id, secret)).rejects.toMatchObject({ status: 401 });
+    }
   });
 
   it("fails the stage with the exit code, its meaning, the Job's reason and the last log lines", async () => {
@@ -182,6 +205,8 @@ describe("pipeline engine on the kubernetes executor", () => {
     await cancelRun(deps(), { runId: run.id, actor: { type: "user", userId: s.userId } });
     expect((await finished(run.id)).status).toBe("cancelled");
     await waitFor(async () => jobsOf(run.id).length === 0, 10_000, "the Job to be deleted");
+    // The cancelled attempt's token was revoked with it.
+    expect(await t.db.runToken.findMany({ where: { runId: run.id }, select: { stage: true, revokedAt: true } })).toEqual([{ stage: "train", revokedAt: expect.any(Date) }]);
     expect(api.get("", "secrets", NS, `lp-${run.id}-train-1-env`)).toBeUndefined();
   });
 });

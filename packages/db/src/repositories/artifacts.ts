@@ -49,3 +49,12 @@ export async function upsertArtifacts(db: DbOrTx, runId: string, stageRunId: str
 export function listRunArtifacts(db: DbOrTx, runId: string, kind?: ArtifactKind): Promise<TArtifactRow[]> {
   return db.artifact.findMany({ where: { runId, ...(kind ? { kind } : {}) }, select: artifactSelect, orderBy: { createdAt: "asc" } });
 }
+
+export function findArtifactsByUris(db: DbOrTx, runId: string, uris: readonly string[]): Promise<TArtifactRow[]> {
+  return db.artifact.findMany({ where: { runId, uri: { in: [...uris] } }, select: artifactSelect });
+}
+
+/** Adapter artifacts one stage attempt reported, oldest first. */
+export function listStageRunAdapters(db: DbOrTx, stageRunId: string): Promise<TArtifactRow[]> {
+  return db.artifact.findMany({ where: { stageRunId, kind: "adapter" }, select: artifactSelect, orderBy: { createdAt: "asc" } });
+}

@@ -118,13 +118,26 @@ export function findRunsByCommitSha(db: DbOrTx, projectId: string, sha: string) 
   });
 }
 
-export function insertRunToken(db: DbOrTx, data: { runId: string; stage: StageName; secretHash: string; expiresAt: Date }) {
+export function insertRunToken(db: DbOrTx, data: { runId: string; stage: StageName; attempt: number; secretHash: string; expiresAt: Date }) {
   return db.runToken.create({ data, select: { id: true, expiresAt: true } });
 }
 
+/** A token of this run that is neither expired nor revoked (its stage attempt is checked by the caller). */
 export function findValidRunToken(db: DbOrTx, runId: string, secretHash: string, now: Date) {
   return db.runToken.findFirst({
-    where: { runId, secretHash, expiresAt: { gt: now } },
-    select: { id: true, runId: true, stage: true, expiresAt: true },
+    where: { runId, secretHash, expiresAt: { gt: now }, revokedAt: null },
+    select: { id: true, runId: true, stage: true, attempt: true, expiresAt: true },
   });
+}
+
+/** Revokes every token issued for one stage attempt; returns how many were still live. */
+export async function revokeRunTokens(db: DbOrTx, runId: string, stage: StageName, attempt: number, now = new Date()): Promise<number> {
+  const { count } = await db.runToken.updateMany({ where: { runId, stage, attempt, revokedAt: null }, data: { revokedAt: now } });
+  return count;
+}
+
+/** Revokes every live token of a run (the run was cancelled: none of its workloads may report any more). */
+export async function revokeAllRunTokens(db: DbOrTx, runId: string, now = new Date()): Promise<number> {
+  const { count } = await db.runToken.updateMany({ where: { runId, revokedAt: null }, data: { revokedAt: now } });
+  return count;
 }

@@ -2,15 +2,16 @@
 // executor, by the worker that reads the workload's stdout. Everything here is idempotent: metric points are keyed
 // by (run, key, step) with last write wins, artifacts by (run, uri), heartbeats only move timestamps forward.
 import { createHash, randomBytes } from "node:crypto";
-import { STAGES } from "@loraplane/core";
 import {
   downsampleSeriesM4,
+  findArtifactsByUris,
   findRunById,
-  findRunningStageRun,
   findSeriesStats,
+  findStageRun,
   findValidRunToken,
   insertRunToken,
   listSeriesPoints,
+  revokeRunTokens,
   upsertArtifacts,
   upsertMetricPoints,
   updateStageRunIf,
@@ -19,7 +20,7 @@ import {
   type StageName,
 } from "@loraplane/db";
 import { z } from "zod";
-import { NotFoundError, parseInput, PayloadTooLargeError, UnauthorizedError } from "../errors.ts";
+import { ConflictError, ForbiddenError, NotFoundError, parseInput, PayloadTooLargeError, UnauthorizedError } from "../errors.ts";
 
 export const MAX_POINTS_PER_BATCH = 1000;
 export const MAX_BATCH_BYTES = 1_048_576;
@@ -67,22 +68,22 @@ export const ZHeartbeat = z.object({
   etaSeconds: z.number().min(0).nullable().optional(),
 });
 
-/** Moves the running stage's heartbeat to now and records its progress. */
-export async function recordHeartbeat(db: Db, runId: string, body: unknown): Promise<{ stage: StageName; heartbeatAt: Date }> {
+/** Moves the heartbeat of the token's stage attempt to now and records its progress. */
+export async function recordHeartbeat(db: Db, claims: TRunTokenClaims, body: unknown): Promise<{ stage: StageName; heartbeatAt: Date }> {
   const hb = parseInput(ZHeartbeat, body);
-  await requireRun(db, runId);
-  const stageName = STAGES.find((s) => s === hb.stage);
-  const stage = await findRunningStageRun(db, runId, stageName);
-  if (!stage) throw new NotFoundError(`run ${runId} has no running stage${hb.stage ? ` "${hb.stage}"` : ""}`);
+  if (hb.stage !== undefined && hb.stage !== claims.stage) {
+    throw new ForbiddenError(`this run token is for the ${claims.stage} stage, not "${hb.stage}"`, [{ path: "stage", message: `must be ${claims.stage} (the token's stage)` }]);
+  }
   const heartbeatAt = new Date();
-  await updateStageRunIf(db, stage.id, ["running"], {
+  const updated = await updateStageRunIf(db, claims.stageRunId, ["running"], {
     heartbeatAt,
     ...(hb.step === undefined ? {} : { step: hb.step }),
     ...(hb.totalSteps === undefined ? {} : { totalSteps: hb.totalSteps }),
     ...(hb.progress === undefined ? {} : { progress: hb.progress }),
     ...(hb.etaSeconds === undefined ? {} : { etaSeconds: hb.etaSeconds }),
   });
-  return { stage: stage.stage, heartbeatAt };
+  if (!updated) throw new ForbiddenError(`${claims.stage} attempt ${claims.attempt} of run ${claims.runId} is no longer running`);
+  return { stage: claims.stage, heartbeatAt };
 }
 
 export const ZArtifactManifest = z.object({
@@ -94,14 +95,27 @@ export const ZArtifactManifest = z.object({
 });
 export const ZArtifactsBody = z.object({ artifacts: z.array(ZArtifactManifest).min(1).max(100) });
 
-export async function recordArtifacts(db: Db, runId: string, body: unknown) {
+/**
+ * Records artifacts of the token's stage attempt. Only the train stage may report an adapter (what gets evaluated
+ * and registered), and an artifact another stage attempt reported is never overwritten.
+ */
+export async function recordArtifacts(db: Db, claims: TRunTokenClaims, body: unknown) {
   const { artifacts } = parseInput(ZArtifactsBody, body);
-  await requireRun(db, runId);
-  const stage = await findRunningStageRun(db, runId);
+  artifacts.forEach((a, i) => {
+    if (a.kind === "adapter" && claims.stage !== "train") {
+      throw new ForbiddenError(`only the train stage reports adapters; this token is for ${claims.stage}`, [{ path: `artifacts[${i}].kind`, message: "adapter artifacts come from the train stage only" }]);
+    }
+  });
+  const existing = await findArtifactsByUris(db, claims.runId, artifacts.map((a) => a.uri));
+  const foreign = existing.find((e) => e.stageRunId !== claims.stageRunId);
+  if (foreign) {
+    const i = artifacts.findIndex((a) => a.uri === foreign.uri);
+    throw new ConflictError(`artifact ${foreign.uri} was reported by another stage attempt and is immutable`, [{ path: `artifacts[${i}].uri`, message: "already reported by another stage attempt" }]);
+  }
   const rows = await upsertArtifacts(
     db,
-    runId,
-    stage?.id ?? null,
+    claims.runId,
+    claims.stageRunId,
     artifacts.map((a) => ({ kind: a.kind, uri: a.uri, sha256: a.sha256 ?? null, sizeBytes: a.sizeBytes ?? null, ...(a.metadata ? { metadata: a.metadata as object } : {}) })),
   );
   return { artifacts: rows.map((r) => ({ id: r.id, kind: r.kind, uri: r.uri })) };
@@ -109,20 +123,44 @@ export async function recordArtifacts(db: Db, runId: string, body: unknown) {
 
 const hashSecret = (secret: string) => createHash("sha256").update(secret).digest("hex");
 
-/** A credential for one stage of one run, handed to the workload; only its hash is stored. */
-export async function issueRunToken(db: DbOrTx, runId: string, stage: StageName, ttlSeconds: number): Promise<{ secret: string; expiresAt: Date }> {
+/** What a valid run token proves: its holder is the workload of this stage attempt, which is still running. */
+export interface TRunTokenClaims {
+  runId: string;
+  stage: StageName;
+  attempt: number;
+  stageRunId: string;
+}
+
+/** A credential for one attempt of one stage of one run, handed to the workload; only its hash is stored. */
+export async function issueRunToken(
+  db: DbOrTx,
+  to: { runId: string; stage: StageName; attempt: number },
+  ttlSeconds: number,
+): Promise<{ secret: string; expiresAt: Date }> {
   const secret = `lprt_${randomBytes(24).toString("base64url")}`;
   const expiresAt = new Date(Date.now() + ttlSeconds * 1000);
-  await insertRunToken(db, { runId, stage, secretHash: hashSecret(secret), expiresAt });
+  await insertRunToken(db, { runId: to.runId, stage: to.stage, attempt: to.attempt, secretHash: hashSecret(secret), expiresAt });
   return { secret, expiresAt };
 }
 
-/** Checks a workload's bearer secret: valid only for its own run and until it expires. */
-export async function authenticateRunToken(db: DbOrTx, runId: string, bearerSecret: string | null | undefined): Promise<{ runId: string; stage: StageName }> {
+/** Revokes the tokens of one stage attempt (called when the attempt ends: succeeded, failed or cancelled). */
+export function revokeStageRunTokens(db: DbOrTx, runId: string, stage: StageName, attempt: number): Promise<number> {
+  return revokeRunTokens(db, runId, stage, attempt);
+}
+
+/**
+ * Checks a workload's bearer secret: valid only for its own run, until it expires or is revoked (401), and only while
+ * the stage attempt it was issued for is running (403 afterwards, whatever the expiry says).
+ */
+export async function authenticateRunToken(db: DbOrTx, runId: string, bearerSecret: string | null | undefined): Promise<TRunTokenClaims> {
   if (!bearerSecret) throw new UnauthorizedError("missing run token");
   const token = await findValidRunToken(db, runId, hashSecret(bearerSecret), new Date());
-  if (!token) throw new UnauthorizedError("invalid or expired run token for this run");
-  return { runId: token.runId, stage: token.stage };
+  if (!token) throw new UnauthorizedError("invalid, expired or revoked run token for this run");
+  const stageRun = await findStageRun(db, token.runId, token.stage, token.attempt);
+  if (!stageRun || stageRun.status !== "running") {
+    throw new ForbiddenError(`this run token is for ${token.stage} attempt ${token.attempt}, which is ${stageRun ? stageRun.status : "gone"}, not running`);
+  }
+  return { runId: token.runId, stage: token.stage, attempt: token.attempt, stageRunId: stageRun.id };
 }
 
 export const ZMetricQuery = z.object({

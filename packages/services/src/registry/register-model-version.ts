@@ -1,12 +1,13 @@
 import { ZPipelineSpec } from "@loraplane/core";
 import {
+  findArtifactById,
   findDatasetVersionForRun,
   findLatestModelVersion,
+  findLatestStageRun,
   findModelVersionOfRun,
   findRunById,
   insertModelVersion,
   listEvalResults,
-  listRunArtifacts,
   lockModelName,
   type Db,
   type Prisma,
@@ -14,8 +15,32 @@ import {
 } from "@loraplane/db";
 import { ConflictError, NotFoundError } from "../errors.ts";
 
+/** What the eval stage records about the adapter it evaluated (workers/src/engine/workload-stage.ts). */
+export interface TEvaluatedAdapter {
+  artifactId: string;
+  uri: string;
+  sha256: string;
+}
+
 /**
- * Registers the run's adapter as the next version of its model, freezing the lineage (run, commit, dataset digest,
+ * The adapter artifact the run's succeeded eval stage measured, unchanged since: never simply the newest adapter of
+ * the run, so an adapter reported after evaluation (or an artifact row rewritten since) is not what gets registered.
+ */
+async function evaluatedAdapter(db: Db, runId: string) {
+  const evalStage = await findLatestStageRun(db, runId, "eval");
+  if (evalStage?.status !== "succeeded") throw new ConflictError(`run ${runId} has no succeeded eval stage; only an evaluated adapter is registered`);
+  const measured = (evalStage.result as { adapter?: Partial<TEvaluatedAdapter> } | null)?.adapter;
+  if (!measured?.artifactId || !measured.sha256) throw new ConflictError(`the eval stage of run ${runId} recorded no adapter digest; only an evaluated adapter is registered`);
+  const adapter = await findArtifactById(db, measured.artifactId);
+  if (!adapter || adapter.runId !== runId || adapter.kind !== "adapter") throw new ConflictError(`the adapter artifact ${measured.artifactId} that eval measured no longer exists`);
+  if (adapter.sha256 !== measured.sha256 || adapter.uri !== measured.uri) {
+    throw new ConflictError(`adapter ${adapter.uri} changed after evaluation: eval measured sha256 ${measured.sha256}, the artifact now says ${adapter.sha256 ?? "none"}`);
+  }
+  return { ...adapter, sha256: measured.sha256 };
+}
+
+/**
+ * Registers the run's evaluated adapter as the next version of its model, freezing the lineage (run, commit, dataset digest,
  * resolved spec, eval results, parent = the model's previous version). Registering a run again returns its version.
  */
 export async function registerModelVersion(db: Db, runId: string): Promise<{ version: TModelVersionRow; created: boolean }> {
@@ -26,9 +51,7 @@ export async function registerModelVersion(db: Db, runId: string): Promise<{ ver
   const existing = await findModelVersionOfRun(db, runId, modelName);
   if (existing) return { version: existing, created: false };
 
-  const adapters = await listRunArtifacts(db, runId, "adapter");
-  const adapter = adapters[adapters.length - 1];
-  if (!adapter) throw new ConflictError(`run ${runId} produced no adapter artifact to register`);
+  const adapter = await evaluatedAdapter(db, runId);
   const [dataset, evals] = await Promise.all([run.datasetVersionId ? findDatasetVersionForRun(db, run.datasetVersionId) : null, listEvalResults(db, runId)]);
 
   return db.$transaction(async (tx) => {

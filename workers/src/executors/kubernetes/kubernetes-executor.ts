@@ -266,6 +266,14 @@ export function createKubernetesExecutor(options: TKubernetesExecutorOptions): T
       return `kubernetes://${ns}/jobs/${handle.externalId}`;
     },
 
+    hostPath(workloadPath) {
+      // Only the artifacts volume is mounted in the worker (at artifactsDir); the models and data volumes are not.
+      const p = path.posix.normalize(workloadPath.startsWith("file://") ? decodeURIComponent(new URL(workloadPath).pathname) : workloadPath);
+      if (!p.startsWith(`${MOUNTS.runs}/`)) return null;
+      const runs = path.resolve(options.artifactsDir);
+      const file = path.resolve(runs, path.posix.relative(MOUNTS.runs, p));
+      return file.startsWith(`${runs}${path.sep}`) ? file : null;
+    },
     async readOutputFile(handle, relativePath) {
       const runs = path.resolve(options.artifactsDir);
       const relative = path.posix.relative(MOUNTS.runs, path.posix.join(handle.outputDir, relativePath));

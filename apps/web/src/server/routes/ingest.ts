@@ -54,8 +54,8 @@ export const ingestHeartbeatRoute = defineRoute({
   body: ZHeartbeat.extend({ stage: z.string().max(32).optional() }),
   response: z.object({ stage: z.string(), heartbeatAt: z.string() }),
   status: 202,
-  handler: async ({ db, params, body }) => {
-    return recordHeartbeat(db, params.runId, body);
+  handler: async ({ db, runToken, body }) => {
+    return recordHeartbeat(db, runToken, body);
   },
 });
 
@@ -70,8 +70,8 @@ export const ingestArtifactsRoute = defineRoute({
   body: ZStrictArtifacts,
   response: z.unknown(),
   status: 202,
-  handler: async ({ db, params, body }) => {
-    return recordArtifacts(db, params.runId, body);
+  handler: async ({ db, runToken, body }) => {
+    return recordArtifacts(db, runToken, body);
   },
 });
 
