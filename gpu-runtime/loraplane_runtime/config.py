@@ -48,6 +48,8 @@ class TrainingSpec:
     checkpoint_every_steps: int = 200
     prompt_template: str = "auto"
     log_every_steps: int = 10
+    attn_implementation: Optional[str] = None
+    trust_remote_code: bool = False
 
 
 @dataclass
@@ -64,6 +66,9 @@ class EvalSpec:
     max_samples: Optional[int] = None
     metrics: list = field(default_factory=lambda: list(DEFAULT_EVAL_METRICS))
     safety: SafetySpec = field(default_factory=SafetySpec)
+    metric_tokenizer: str = "auto"
+    stop_strings: list = field(default_factory=list)
+    strip_reasoning: bool = False
 
 
 @dataclass
@@ -117,6 +122,13 @@ def _positive(value, where: str, allow_zero: bool = False):
     return value
 
 
+def _string_list(d: dict, key: str, where: str) -> list:
+    value = _get(d, key, [], list, where)
+    if not all(isinstance(x, str) and x for x in value):
+        raise ConfigError(f"{where}.{key} must be a list of non-empty strings")
+    return value
+
+
 def parse_training(t: dict) -> TrainingSpec:
     w = "spec.training"
     lo = _get(t, "lora", {}, dict, w)
@@ -148,6 +160,9 @@ def parse_training(t: dict) -> TrainingSpec:
         checkpoint_every_steps=_positive(_get(t, "checkpointEverySteps", 200, int, w), w + ".checkpointEverySteps"),
         prompt_template=_choice(_get(t, "promptTemplate", "auto", str, w), ("auto", "alpaca", "chat"), w + ".promptTemplate"),
         log_every_steps=_positive(_get(t, "logEverySteps", 10, int, w), w + ".logEverySteps"),
+        attn_implementation=_choice(_get(t, "attnImplementation", "sdpa", str, w),
+                                    ("sdpa", "eager", "flex_attention", "flash_attention_2"), w + ".attnImplementation"),
+        trust_remote_code=_get(t, "trustRemoteCode", False, bool, w),
     )
     if not 0 <= spec.warmup_ratio < 1:
         raise ConfigError(f"{w}.warmupRatio must be in [0, 1), got {spec.warmup_ratio}")
@@ -175,6 +190,10 @@ def parse_eval(e: dict) -> EvalSpec:
         max_samples=_positive(_get(e, "maxSamples", None, int, w), w + ".maxSamples"),
         metrics=metrics,
         safety=safety,
+        metric_tokenizer=_choice(_get(e, "metricTokenizer", "auto", str, w), ("auto", "13a", "zh", "char", "intl"),
+                                 w + ".metricTokenizer"),
+        stop_strings=_string_list(e, "stopStrings", w),
+        strip_reasoning=_get(e, "stripReasoning", False, bool, w),
     )
 
 

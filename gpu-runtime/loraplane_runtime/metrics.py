@@ -1,22 +1,105 @@
-"""Text metrics. ROUGE-L is ours (rouge-score is not installable here); BLEU is sacrebleu's.
+"""Text metrics, language-aware. ROUGE-L is ours (rouge-score is not installable here); BLEU is sacrebleu's.
 
-Tokenisation for ROUGE-L follows rouge-score's default (lowercase, runs of [a-z0-9]
-are tokens, everything else separates) so ASCII scores match it exactly, except that
-CJK characters are kept as one token each instead of being dropped.
+One metric tokenizer is chosen per corpus (`auto` looks at the references, or the spec sets it):
+
+* `13a` - sacrebleu's default (word-level, for languages written with spaces);
+* `zh`  - sacrebleu's Chinese tokenizer: every Han character is a token, the rest as 13a;
+* `char` - every character is a token (Japanese and Korean: sacrebleu's ja-mecab/ko-mecab are not available here);
+* `intl` - sacrebleu's international tokenizer (Unicode punctuation and symbols split off).
+
+ROUGE-L and token F1 tokenise with the same choice: text is NFKC-normalised (full-width letters become ASCII)
+and lowercased; in `char` mode every letter/digit is a token, otherwise Han and kana characters are one token
+each and runs of other letters, marks and digits (any script: Latin, Hangul, Cyrillic, ...) are words. On ASCII
+text this is exactly rouge-score's default tokenisation, so its documented values still hold.
 """
 
 from __future__ import annotations
 
 import re
 import string
+import unicodedata
 from typing import Iterable
 
-_CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-_ROUGE_TOKEN = re.compile(rf"[a-z0-9]+|[{_CJK}]")
+METRIC_TOKENIZERS = ("13a", "zh", "char", "intl")
 
 
-def rouge_tokens(text: str) -> list:
-    return _ROUGE_TOKEN.findall(text.lower())
+def _is_han(c: str) -> bool:
+    o = ord(c)
+    return 0x3400 <= o <= 0x4DBF or 0x4E00 <= o <= 0x9FFF or 0xF900 <= o <= 0xFAFF or 0x20000 <= o <= 0x2FA1F
+
+
+def _is_kana(c: str) -> bool:
+    o = ord(c)
+    return 0x3040 <= o <= 0x30FF or 0x31F0 <= o <= 0x31FF or 0xFF66 <= o <= 0xFF9F
+
+
+def _is_hangul(c: str) -> bool:
+    o = ord(c)
+    return 0xAC00 <= o <= 0xD7AF or 0x1100 <= o <= 0x11FF or 0x3130 <= o <= 0x318F
+
+
+def _is_word_char(c: str) -> bool:
+    return unicodedata.category(c)[0] in "LNM"
+
+
+def detect_tokenizer(texts: Iterable[str]) -> str:
+    """Pick the metric tokenizer for a corpus from its references.
+
+    Japanese (kana) or Korean (Hangul) making up >= 20 % of the letters -> `char`; any Chinese (Han,
+    >= 1 % of the letters) -> `zh` (which handles mixed Chinese/English text); otherwise `13a`."""
+    letters = han = kana = hangul = 0
+    for t in texts:
+        for c in unicodedata.normalize("NFKC", t):
+            if not _is_word_char(c):
+                continue
+            letters += 1
+            han += _is_han(c)
+            kana += _is_kana(c)
+            hangul += _is_hangul(c)
+    if not letters:
+        return "13a"
+    if (kana + hangul) / letters >= 0.2:
+        return "char"
+    if (han + kana) / letters >= 0.01:
+        return "zh"
+    return "13a"
+
+
+def resolve_tokenizer(choice: str, references: Iterable[str]) -> str:
+    if choice in (None, "", "auto"):
+        return detect_tokenizer(references)
+    if choice not in METRIC_TOKENIZERS:
+        raise ValueError(f"unknown metric tokenizer {choice!r}; valid: auto, {', '.join(METRIC_TOKENIZERS)}")
+    return choice
+
+
+def metric_tokens(text: str, tokenizer: str = "13a") -> list:
+    """Tokens for ROUGE-L and F1 (see the module docstring)."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    out, word = [], []
+    for c in text:
+        if not _is_word_char(c):
+            if word:
+                out.append("".join(word))
+                word = []
+            continue
+        if tokenizer == "char" or _is_han(c) or _is_kana(c):
+            if word:
+                out.append("".join(word))
+                word = []
+            if unicodedata.category(c)[0] == "M" and out:  # a combining mark stays with its base character
+                out[-1] += c
+            else:
+                out.append(c)
+        else:
+            word.append(c)
+    if word:
+        out.append("".join(word))
+    return out
+
+
+def rouge_tokens(text: str, tokenizer: str = "13a") -> list:
+    return metric_tokens(text, tokenizer)
 
 
 def lcs_length(a: list, b: list) -> int:
@@ -31,9 +114,9 @@ def lcs_length(a: list, b: list) -> int:
     return prev[-1]
 
 
-def rouge_l(prediction: str, reference: str) -> dict:
+def rouge_l(prediction: str, reference: str, tokenizer: str = "13a") -> dict:
     """LCS-based precision / recall / F1 (beta = 1, as rouge-score's rougeL)."""
-    pred, ref = rouge_tokens(prediction), rouge_tokens(reference)
+    pred, ref = rouge_tokens(prediction, tokenizer), rouge_tokens(reference, tokenizer)
     if not pred or not ref:
         return {"precision": 0.0, "recall": 0.0, "fmeasure": 0.0}
     lcs = lcs_length(pred, ref)
@@ -42,19 +125,19 @@ def rouge_l(prediction: str, reference: str) -> dict:
     return {"precision": p, "recall": r, "fmeasure": f}
 
 
-def corpus_bleu(predictions: list, references: list) -> float:
+def corpus_bleu(predictions: list, references: list, tokenizer: str = "13a") -> float:
     """sacrebleu corpus BLEU / 100. `references` is one list per reference stream (like sacrebleu)."""
     import sacrebleu
 
     if references and isinstance(references[0], str):
         references = [references]
-    return sacrebleu.corpus_bleu(predictions, references).score / 100.0
+    return sacrebleu.corpus_bleu(predictions, references, tokenize=tokenizer).score / 100.0
 
 
-def sentence_bleu(prediction: str, reference: str) -> float:
+def sentence_bleu(prediction: str, reference: str, tokenizer: str = "13a") -> float:
     import sacrebleu
 
-    return sacrebleu.sentence_bleu(prediction, [reference]).score / 100.0
+    return sacrebleu.sentence_bleu(prediction, [reference], tokenize=tokenizer).score / 100.0
 
 
 def exact_match(prediction: str, reference: str) -> float:
@@ -62,23 +145,28 @@ def exact_match(prediction: str, reference: str) -> float:
 
 
 def accuracy(prediction: str, reference: str) -> float:
-    """Exact match after collapsing whitespace and case."""
+    """Exact match after NFKC normalisation (full-width = half-width) and collapsing whitespace and case."""
     def norm(s: str) -> str:
-        return " ".join(s.split()).lower()
+        return " ".join(unicodedata.normalize("NFKC", s).split()).lower()
     return float(norm(prediction) == norm(reference))
 
 
-def _squad_normalize(text: str) -> list:
-    text = text.lower()
-    text = "".join(ch for ch in text if ch not in set(string.punctuation))
+_ASCII_PUNCT = set(string.punctuation)
+
+
+def _squad_normalize(text: str, tokenizer: str = "13a") -> list:
+    """SQuAD's normalisation (lowercase, no punctuation - any script's, e.g. '，。' - no English articles),
+    then the metric tokens (CJK per character)."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    # ASCII punctuation is deleted as SQuAD does ("don't" -> "dont"); other scripts' punctuation separates.
+    text = "".join("" if ch in _ASCII_PUNCT else " " if unicodedata.category(ch)[0] in "PS" else ch for ch in text)
     text = re.sub(r"\b(a|an|the)\b", " ", text)
-    text = re.sub(rf"([{_CJK}])", r" \1 ", text)  # CJK has no spaces: score per character
-    return text.split()
+    return metric_tokens(text, tokenizer)
 
 
-def token_f1(prediction: str, reference: str) -> float:
+def token_f1(prediction: str, reference: str, tokenizer: str = "13a") -> float:
     """SQuAD-style token F1 (bag of normalised tokens)."""
-    pred, ref = _squad_normalize(prediction), _squad_normalize(reference)
+    pred, ref = _squad_normalize(prediction, tokenizer), _squad_normalize(reference, tokenizer)
     if not pred or not ref:
         return float(pred == ref)
     ref_counts: dict = {}
