@@ -62,9 +62,13 @@ export async function makeProject(db: Db, slug: string) {
     data: { projectId: project.id, environmentId: env.id, subjectType: "deployment", subjectId: deployment.id, deploymentId: deployment.id, summary: "release" },
     select: { id: true },
   });
+  const release = await db.release.create({
+    data: { projectId: project.id, runId: run.id, modelVersionId: mv.id, endpointName: "chat", stages: { create: [{ environmentId: env.id, position: 0, policy: {} }] } },
+    select: { id: true },
+  });
   const webhook = await db.webhookSubscription.create({ data: { projectId: project.id, url: "http://127.0.0.1:9/x", secretCiphertext: "v1:x", events: ["run.succeeded"] }, select: { id: true } });
   const delivery = await db.webhookDelivery.create({ data: { subscriptionId: webhook.id, event: "run.succeeded", eventId: "run.succeeded.fixture", payload: {}, status: "failed" }, select: { id: true } });
-  return { projectId: project.id, datasetId: dataset.id, pipelineId: pipeline.id, runId: run.id, artifactId: artifact.id, modelVersionId: mv.id, environmentId: env.id, deploymentId: deployment.id, approvalId: approval.id, webhookId: webhook.id, webhookDeliveryId: delivery.id };
+  return { projectId: project.id, datasetId: dataset.id, pipelineId: pipeline.id, runId: run.id, artifactId: artifact.id, modelVersionId: mv.id, environmentId: env.id, deploymentId: deployment.id, approvalId: approval.id, webhookId: webhook.id, webhookDeliveryId: delivery.id, releaseId: release.id };
 }
 
 export type TFixture = Awaited<ReturnType<typeof makeProject>>;

@@ -23,6 +23,7 @@ function concretePath(path: string): string {
     environments: fx.environmentId,
     deployments: fx.deploymentId,
     approvals: fx.approvalId,
+    releases: fx.releaseId,
     webhooks: fx.webhookId,
     "webhook-deliveries": fx.webhookDeliveryId,
     tokens: ownTokenId,
@@ -30,7 +31,7 @@ function concretePath(path: string): string {
   };
   return path.replace(/\{(\w+)\}/g, (_m, name: string, offset: number) => {
     if (name === "id") return byCollection[path.slice(0, offset).split("/").filter(Boolean).pop()!]!;
-    const values: Record<string, string> = { ...fx, index: "0", alias: "champion", provider: "gitlab" } as unknown as Record<string, string>;
+    const values: Record<string, string> = { ...fx, index: "0", alias: "champion", provider: "gitlab", environment: "prod" } as unknown as Record<string, string>;
     return values[name]!;
   });
 }

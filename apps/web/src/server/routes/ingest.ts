@@ -105,7 +105,7 @@ const hook = (provider: (typeof INBOUND_PROVIDERS)[number]) =>
         // One run per pipeline and commit, however often the provider redelivers the hook.
         const { run, created } = await triggerRun(
           { db, queue: serverContext().queue() },
-          { projectId: params.projectId, pipelineId: pipeline.id, trigger: "webhook", gitCommit: push.commit, gitRef: push.branch, idempotencyKey: `push:${push.commit}` },
+          { projectId: params.projectId, pipelineId: pipeline.id, trigger: "webhook", gitCommit: push.commit, gitRef: push.branch, idempotencyKey: `push:${push.commit}`, pushedBy: push.pusher },
         );
         triggered.push({ pipelineId: pipeline.id, runId: run.id, number: run.number, created });
       }

@@ -1,0 +1,3 @@
+import { freezeEnvironmentRoute } from "@/server/routes/releases";
+
+export const POST = freezeEnvironmentRoute.handler;

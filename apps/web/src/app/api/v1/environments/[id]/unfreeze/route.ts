@@ -1,0 +1,3 @@
+import { unfreezeEnvironmentRoute } from "@/server/routes/releases";
+
+export const POST = unfreezeEnvironmentRoute.handler;

@@ -1,0 +1,3 @@
+import { listReleasesRoute } from "@/server/routes/releases";
+
+export const GET = listReleasesRoute.handler;

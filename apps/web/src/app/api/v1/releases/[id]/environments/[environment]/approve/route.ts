@@ -1,0 +1,3 @@
+import { approveReleaseStageRoute } from "@/server/routes/releases";
+
+export const POST = approveReleaseStageRoute.handler;

@@ -1,0 +1,3 @@
+import { rejectReleaseStageRoute } from "@/server/routes/releases";
+
+export const POST = rejectReleaseStageRoute.handler;

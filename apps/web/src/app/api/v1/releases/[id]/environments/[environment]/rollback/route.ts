@@ -1,0 +1,3 @@
+import { rollbackReleaseStageRoute } from "@/server/routes/releases";
+
+export const POST = rollbackReleaseStageRoute.handler;

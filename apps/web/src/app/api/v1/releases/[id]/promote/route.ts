@@ -1,0 +1,3 @@
+import { promoteReleaseRoute } from "@/server/routes/releases";
+
+export const POST = promoteReleaseRoute.handler;

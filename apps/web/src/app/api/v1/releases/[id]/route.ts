@@ -1,0 +1,3 @@
+import { getReleaseRoute } from "@/server/routes/releases";
+
+export const GET = getReleaseRoute.handler;
