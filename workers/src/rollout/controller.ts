@@ -68,7 +68,7 @@ export function createRolloutController(o: TRolloutControllerOptions): TRolloutC
     const instance = await upsertServingInstance(db, { environmentId: env.id, baseModel: version.baseModel, kind: backend.kind, url: ref.url, externalId: ref.externalId, status: "ready" });
     // A replaced process lost its adapters; the row must not claim otherwise.
     const adapters = existing && existing.externalId === ref.externalId ? instance.adapters : [];
-    await backend.loadAdapter(ref, variant.servedModelName, version.adapterArtifact.uri);
+    await backend.loadAdapter(ref, variant.servedModelName, version.adapterArtifact.uri, version.adapterArtifact.sha256);
     await updateServingInstance(db, instance.id, { adapters: [...new Set([...adapters, variant.servedModelName])] });
     await markNewVariantReady(deps, { deploymentId: d.id, upstreamUrl: ref.url, detail: `${backend.kind} ${ref.externalId}, adapter ${variant.servedModelName}` });
   }

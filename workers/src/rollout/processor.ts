@@ -51,6 +51,13 @@ function kubernetesBackend(env: TWorkerEnv) {
       targetWaitingPerPod: env.VLLM_TARGET_WAITING_PER_POD,
       autoscaler: env.VLLM_AUTOSCALER,
     }),
+    adapterDelivery: {
+      image: env.K8S_RUNTIME_IMAGE,
+      imagePullPolicy: env.K8S_IMAGE_PULL_POLICY,
+      artifactsVolumeClaim: env.K8S_ARTIFACTS_PVC,
+      adaptersVolumeClaim: env.VLLM_ADAPTERS_PVC,
+      artifactsRoot: env.K8S_ARTIFACTS_DIR,
+    },
   });
 }
 

@@ -5,11 +5,14 @@ import { createHash } from "node:crypto";
 import { HTTPRoute } from "@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1";
 import { ScaledObject } from "@kubernetes-models/keda/keda.sh/v1alpha1";
 import { Deployment } from "kubernetes-models/apps/v1";
+import { Job } from "kubernetes-models/batch/v1";
 import { HorizontalPodAutoscaler } from "kubernetes-models/autoscaling/v2";
 import { PodDisruptionBudget } from "kubernetes-models/policy/v1";
 import { Service } from "kubernetes-models/v1";
 
 export const VLLM_PORT = 8000;
+/** The adapters volume inside vLLM pods (and the delivery Job); vLLM's filesystem LoRA resolver reads it too. */
+export const ADAPTERS_MOUNT = "/adapters";
 
 export interface TVllmSpec {
   namespace: string;
@@ -74,7 +77,7 @@ export function vllmManifests(spec: TVllmSpec) {
               env: [
                 { name: "VLLM_ALLOW_RUNTIME_LORA_UPDATING", value: "True" },
                 { name: "VLLM_PLUGINS", value: "lora_filesystem_resolver" },
-                { name: "VLLM_LORA_RESOLVER_CACHE_DIR", value: "/adapters" },
+                { name: "VLLM_LORA_RESOLVER_CACHE_DIR", value: ADAPTERS_MOUNT },
                 { name: "HF_HUB_OFFLINE", value: "1" },
               ],
               ports: [{ name: "http", containerPort: VLLM_PORT }],
@@ -87,7 +90,7 @@ export function vllmManifests(spec: TVllmSpec) {
               livenessProbe: { ...probe, periodSeconds: 15, failureThreshold: 4, timeoutSeconds: 5 },
               volumeMounts: [
                 { name: "models", mountPath: "/models", readOnly: true },
-                { name: "adapters", mountPath: "/adapters", readOnly: true },
+                { name: "adapters", mountPath: ADAPTERS_MOUNT, readOnly: true },
                 { name: "shm", mountPath: "/dev/shm" },
               ],
             },
@@ -163,6 +166,67 @@ export function weightedHttpRoute(input: { name: string; namespace: string; gate
           backendRefs: input.backends.map((b) => ({ name: b.service, port: VLLM_PORT, weight: b.weightBps })),
         },
       ],
+    },
+  });
+}
+
+/** Where vLLM pods find an adapter: its folder on the adapters volume, named as it is served. */
+export function adapterPathInVllm(servedName: string): string {
+  return `${ADAPTERS_MOUNT}/${servedName}`;
+}
+
+export interface TAdapterSyncSpec {
+  namespace: string;
+  servedName: string;
+  sha256: string;
+  /** The adapter folder relative to the root of the artifacts volume (a subPath: nothing else is mounted). */
+  sourceSubPath: string;
+  image: string;
+  imagePullPolicy?: "Always" | "IfNotPresent" | "Never";
+  artifactsVolumeClaim: string;
+  adaptersVolumeClaim: string;
+}
+
+/**
+ * Adapter delivery: a short Job that copies one registered adapter from the artifacts volume (its own folder only,
+ * read-only) onto the adapters volume that vLLM pods mount, verifying every file against the registered digest
+ * (gpu-runtime `sync-adapter`). The name is deterministic per (environment namespace, adapter, digest), so a retried
+ * delivery finds the Job it created.
+ */
+export function adapterSyncJob(spec: TAdapterSyncSpec): Job {
+  const hash = createHash("sha256").update(`${spec.namespace}\u0000${spec.servedName}\u0000${spec.sha256}`).digest("hex").slice(0, 10);
+  const name = `adapter-sync-${spec.servedName.replace(/[^a-z0-9-]+/g, "-").slice(0, 36).replace(/-+$/, "")}-${hash}`;
+  const labels = { "app.kubernetes.io/name": "adapter-sync", "app.kubernetes.io/managed-by": "loraplane" };
+  return new Job({
+    metadata: { name, namespace: spec.namespace, labels, annotations: { "loraplane.dev/adapter-sha256": spec.sha256 } },
+    spec: {
+      backoffLimit: 2,
+      activeDeadlineSeconds: 1800,
+      ttlSecondsAfterFinished: 3600,
+      template: {
+        metadata: { labels },
+        spec: {
+          restartPolicy: "Never",
+          automountServiceAccountToken: false,
+          containers: [
+            {
+              name: "sync",
+              image: spec.image,
+              ...(spec.imagePullPolicy ? { imagePullPolicy: spec.imagePullPolicy } : {}),
+              command: ["python", "-m", "loraplane_runtime.cli", "sync-adapter", "--source", "/source", "--dest-root", ADAPTERS_MOUNT, "--name", spec.servedName, "--sha256", spec.sha256],
+              resources: { requests: { cpu: "100m", memory: "256Mi" }, limits: { memory: "1Gi" } },
+              volumeMounts: [
+                { name: "artifacts", mountPath: "/source", subPath: spec.sourceSubPath, readOnly: true },
+                { name: "adapters", mountPath: ADAPTERS_MOUNT },
+              ],
+            },
+          ],
+          volumes: [
+            { name: "artifacts", persistentVolumeClaim: { claimName: spec.artifactsVolumeClaim, readOnly: true } },
+            { name: "adapters", persistentVolumeClaim: { claimName: spec.adaptersVolumeClaim } },
+          ],
+        },
+      },
     },
   });
 }

@@ -1,7 +1,8 @@
 // vLLM on Kubernetes through @kubernetes/client-node: check-then-create (or replace) of the deterministic objects
 // from kubernetes-manifests.ts, a readiness wait on the Deployment, and adapters loaded on every ready pod.
-import { AppsV1Api, AutoscalingV2Api, CoreV1Api, CustomObjectsApi, type KubeConfig, PolicyV1Api } from "@kubernetes/client-node";
-import { VLLM_PORT, vllmManifests, type TVllmSpec } from "./kubernetes-manifests.ts";
+import path from "node:path";
+import { AppsV1Api, AutoscalingV2Api, BatchV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig, PolicyV1Api } from "@kubernetes/client-node";
+import { adapterPathInVllm, adapterSyncJob, VLLM_PORT, vllmManifests, type TVllmSpec } from "./kubernetes-manifests.ts";
 import { postLora, type TInstanceRef, type TServingBackend, type TServingTarget } from "./types.ts";
 
 export interface TKubernetesServingOptions {
@@ -12,6 +13,25 @@ export interface TKubernetesServingOptions {
   pollMs?: number;
   /** Port the pods answer on (tests point it at a local fake). */
   podPort?: number;
+  /** Adapter delivery: the runtime image that runs `sync-adapter`, and the artifacts volume adapters are copied from. */
+  adapterDelivery: {
+    image: string;
+    imagePullPolicy?: "Always" | "IfNotPresent" | "Never";
+    artifactsVolumeClaim: string;
+    /** The claim vLLM pods mount at /adapters (the same as the specs' adaptersVolumeClaim). */
+    adaptersVolumeClaim: string;
+    /** Where the workers mount that volume: artifact URIs are file://<this>/<path inside the volume>. */
+    artifactsRoot: string;
+  };
+}
+
+/** The adapter folder's path inside the artifacts volume; anything outside it (or `..`) is refused. */
+export function artifactSubPath(adapterUri: string, artifactsRoot: string): string {
+  const raw = adapterUri.replace(/^file:\/\//, "");
+  const root = path.posix.resolve(artifactsRoot);
+  const full = path.posix.resolve(root, raw);
+  if (!raw.startsWith("/") || !full.startsWith(`${root}/`)) throw new Error(`adapter ${adapterUri} is not on the artifacts volume (${root})`);
+  return path.posix.relative(root, full);
 }
 
 const isNotFound = (error: unknown) => (error as { code?: number }).code === 404;
@@ -35,6 +55,7 @@ export function createKubernetesServingBackend(o: TKubernetesServingOptions): TS
   const policy = o.kubeConfig.makeApiClient(PolicyV1Api);
   const autoscaling = o.kubeConfig.makeApiClient(AutoscalingV2Api);
   const custom = o.kubeConfig.makeApiClient(CustomObjectsApi);
+  const batch = o.kubeConfig.makeApiClient(BatchV1Api);
   const podPort = o.podPort ?? VLLM_PORT;
 
   function parse(ref: TInstanceRef): { namespace: string; name: string } {
@@ -49,6 +70,26 @@ export function createKubernetesServingBackend(o: TKubernetesServingOptions): TS
     const ips = (ep.subsets ?? []).flatMap((s) => (s.addresses ?? []).map((a) => a.ip));
     if (ips.length === 0) throw new Error(`service ${namespace}/${name} has no ready pods`);
     return ips.map((ip) => `http://${ip}:${podPort}`);
+  }
+
+  /** Creates the delivery Job unless it exists (adopting one made before a restart) and waits for its verdict. */
+  async function deliverAdapter(job: ReturnType<typeof adapterSyncJob>): Promise<void> {
+    const name = job.metadata!.name!;
+    const namespace = job.metadata!.namespace!;
+    try {
+      await batch.createNamespacedJob({ namespace, body: job.toJSON() as never });
+    } catch (error) {
+      if ((error as { code?: number }).code !== 409) throw error;
+    }
+    const deadline = Date.now() + (o.readyTimeoutMs ?? 30 * 60_000);
+    for (;;) {
+      const status = (await batch.readNamespacedJob({ name, namespace })).status;
+      if ((status?.succeeded ?? 0) >= 1) return;
+      const failed = status?.conditions?.find((c) => c.type === "Failed" && c.status === "True");
+      if (failed) throw new Error(`adapter delivery Job ${namespace}/${name} failed: ${failed.reason ?? ""} ${failed.message ?? ""}`.trim());
+      if (Date.now() > deadline) throw new Error(`adapter delivery Job ${namespace}/${name} did not finish in time`);
+      await new Promise((r) => setTimeout(r, o.pollMs ?? 2_000));
+    }
   }
 
   return {
@@ -100,9 +141,23 @@ export function createKubernetesServingBackend(o: TKubernetesServingOptions): TS
       }
       return { url: `http://${name}.${namespace}.svc:${VLLM_PORT}`, externalId: `${namespace}/${name}` };
     },
-    async loadAdapter(instance, adapterName, adapterPath) {
+    async loadAdapter(instance, adapterName, adapterUri, sha256) {
+      // vLLM pods mount only the models and adapters volumes: the adapter is first delivered onto the adapters volume
+      // (verified against its digest), and vLLM is given that path, never a path on the artifacts volume.
+      if (!sha256) throw new Error(`adapter ${adapterName} has no registered digest: it cannot be verified, so it is not delivered`);
+      const { namespace } = parse(instance);
+      await deliverAdapter(adapterSyncJob({
+        namespace,
+        servedName: adapterName,
+        sha256,
+        sourceSubPath: artifactSubPath(adapterUri, o.adapterDelivery.artifactsRoot),
+        image: o.adapterDelivery.image,
+        ...(o.adapterDelivery.imagePullPolicy ? { imagePullPolicy: o.adapterDelivery.imagePullPolicy } : {}),
+        artifactsVolumeClaim: o.adapterDelivery.artifactsVolumeClaim,
+        adaptersVolumeClaim: o.adapterDelivery.adaptersVolumeClaim,
+      }));
       const urls = await podUrls(instance);
-      await Promise.all(urls.map((u) => postLora(u, "load", { lora_name: adapterName, lora_path: adapterPath.replace(/^file:\/\//, "") })));
+      await Promise.all(urls.map((u) => postLora(u, "load", { lora_name: adapterName, lora_path: adapterPathInVllm(adapterName) })));
     },
     async unloadAdapter(instance, adapterName) {
       const urls = await podUrls(instance);

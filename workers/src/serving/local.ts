@@ -6,6 +6,7 @@ import { mkdir, open } from "node:fs/promises";
 import net from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { measureDirectoryDigest } from "../engine/adapter-digest.ts";
 import { postLora, waitHealthy, type TInstanceRef, type TServingBackend, type TServingTarget } from "./types.ts";
 
 export interface TLocalServingOptions {
@@ -91,7 +92,16 @@ export function createLocalServingBackend(options: TLocalServingOptions): TServi
       }
       return ref;
     },
-    loadAdapter: (instance, name, adapterPath) => postLora(instance.url, "load", { lora_name: name, lora_path: localPath(adapterPath) }),
+    async loadAdapter(instance, name, adapterUri, sha256) {
+      const dir = localPath(adapterUri);
+      // The registered digest covers every file (manifest.json lists them): nothing else may be loaded under this name.
+      if (sha256) {
+        const measured = await measureDirectoryDigest(dir);
+        if (!measured.ok) throw new Error(`adapter ${name}: ${measured.reason}`);
+        if (measured.sha256 !== sha256) throw new Error(`adapter ${name}: digest mismatch (registered ${sha256}, found ${measured.sha256})`);
+      }
+      await postLora(instance.url, "load", { lora_name: name, lora_path: dir });
+    },
     unloadAdapter: (instance, name) => postLora(instance.url, "unload", { lora_name: name }),
     async stop(instance) {
       const pid = pidOf(instance);

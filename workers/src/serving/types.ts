@@ -19,8 +19,11 @@ export interface TServingBackend {
    * starting one otherwise. Waits for health before returning.
    */
   ensure(target: TServingTarget, existing: TInstanceRef | null, signal?: AbortSignal): Promise<TInstanceRef>;
-  /** Loads a LoRA adapter under `name` on every replica; loading one already present is not an error. */
-  loadAdapter(instance: TInstanceRef, name: string, adapterPath: string): Promise<void>;
+  /**
+   * Loads a LoRA adapter under `name` on every replica; loading one already present is not an error. `sha256` is the
+   * registered digest (sha256 of the adapter's manifest.json): what is loaded is verified against it first.
+   */
+  loadAdapter(instance: TInstanceRef, name: string, adapterUri: string, sha256: string | null): Promise<void>;
   unloadAdapter(instance: TInstanceRef, name: string): Promise<void>;
   stop(instance: TInstanceRef): Promise<void>;
 }

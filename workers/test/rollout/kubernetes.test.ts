@@ -1,7 +1,10 @@
 // The Kubernetes serving backend against an in-memory API server, and the vLLM manifests against the Kubernetes,
 // KEDA and Gateway API schemas. A fake pod (OpenAI-compatible) answers the runtime LoRA calls.
-import { readFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import http from "node:http";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { HTTPRoute } from "@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1";
 import { ScaledObject } from "@kubernetes-models/keda/keda.sh/v1alpha1";
@@ -12,8 +15,9 @@ import { Service } from "kubernetes-models/v1";
 import { parseAllDocuments } from "yaml";
 import { KubeConfig } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createKubernetesServingBackend } from "../../src/serving/kubernetes.ts";
-import { vllmManifests, vllmName, weightedHttpRoute, type TVllmSpec } from "../../src/serving/kubernetes-manifests.ts";
+import { Job } from "kubernetes-models/batch/v1";
+import { artifactSubPath, createKubernetesServingBackend } from "../../src/serving/kubernetes.ts";
+import { adapterSyncJob, vllmManifests, vllmName, weightedHttpRoute, type TVllmSpec } from "../../src/serving/kubernetes-manifests.ts";
 import { startFakeKube, type TFakeKube } from "./fake-kube.ts";
 
 const spec: Omit<TVllmSpec, "namespace" | "environmentId" | "baseModel"> = {
@@ -62,6 +66,14 @@ describe("vLLM manifests", () => {
     expect(seen.sort()).toEqual(["Deployment", "HTTPRoute", "HorizontalPodAutoscaler", "PodDisruptionBudget", "ScaledObject", "Service"]);
   });
 
+  it("the adapter delivery Job validates and mounts only the adapter's own folder, read-only", () => {
+    const job = adapterSyncJob({ namespace: "prod", servedName: "qwen-zh-v3", sha256: "a".repeat(64), sourceSubPath: artifactSubPath("file:///runs/run1/train-1/adapter", "/runs"), image: "img", artifactsVolumeClaim: "runs", adaptersVolumeClaim: "adapters" });
+    job.validate();
+    const mounts = job.spec!.template.spec!.containers[0]!.volumeMounts!;
+    expect(mounts).toContainEqual({ name: "artifacts", mountPath: "/source", subPath: "run1/train-1/adapter", readOnly: true });
+    expect(job.spec!.template.spec!.automountServiceAccountToken).toBe(false);
+  });
+
   it("a bad manifest fails validation", () => {
     const m = vllmManifests({ ...spec, namespace: "prod", environmentId: "e", baseModel: "/models/x" });
     (m.deployment.spec as { replicas: unknown }).replicas = "two";
@@ -69,8 +81,58 @@ describe("vLLM manifests", () => {
   });
 });
 
+const ARTIFACTS_ROOT = "/runs";
+const PYTHON = path.resolve(import.meta.dirname, "../../../gpu-runtime/.venv/bin/python");
+const GPU_RUNTIME = path.resolve(import.meta.dirname, "../../../gpu-runtime");
+const volumesRoot = mkdtempSync(path.join(tmpdir(), "lp-adapter-delivery-"));
+// Local folders standing in for the PersistentVolumes, by claim name.
+const volumes = { artifacts: path.join(volumesRoot, "artifacts"), adapters: path.join(volumesRoot, "adapters") };
+const delivery = { image: "loraplane/gpu-runtime:test", artifactsVolumeClaim: "runs", adaptersVolumeClaim: "adapters", artifactsRoot: ARTIFACTS_ROOT };
+mkdirSync(volumes.adapters, { recursive: true });
+
+/** An adapter folder as gpu-runtime writes it: files plus manifest.json; its digest is the manifest's sha256. */
+function writeAdapter(rel: string, weights = `weights-${rel}`) {
+  const dir = path.join(volumes.artifacts, rel);
+  mkdirSync(dir, { recursive: true });
+  const files = { "adapter_config.json": '{"r":8}', "adapter_model.safetensors": weights };
+  for (const [name, text] of Object.entries(files)) writeFileSync(path.join(dir, name), text);
+  const manifest = JSON.stringify({ files: Object.entries(files).map(([p, text]) => ({ path: p, sha256: createHash("sha256").update(text).digest("hex"), size: Buffer.byteLength(text) })) });
+  writeFileSync(path.join(dir, "manifest.json"), manifest);
+  return { dir, weights, sha256: createHash("sha256").update(manifest).digest("hex") };
+}
+
+let kube: TFakeKube;
+
+/**
+ * Plays the kubelet for adapter-sync Jobs: runs the Job's real command (gpu-runtime sync-adapter) with its volume
+ * mounts mapped onto the local folders (subPath included), and records success or failure in the Job's status.
+ */
+function runJobsLikeAKubelet(): NodeJS.Timeout {
+  return setInterval(() => {
+    for (const [key, obj] of kube.objects) {
+      if (!key.includes("/jobs/") || obj.status) continue;
+      const job = new Job(obj as never);
+      const pod = job.spec!.template.spec!;
+      const c = pod.containers[0]!;
+      const claimOf = (vol: string) => pod.volumes!.find((v) => v.name === vol)!.persistentVolumeClaim!.claimName;
+      const local = (claim: string) => (claim === delivery.artifactsVolumeClaim ? volumes.artifacts : claim === delivery.adaptersVolumeClaim ? volumes.adapters : "/nonexistent");
+      let args = c.command!.slice(1);
+      for (const m of c.volumeMounts!) {
+        const hostPath = path.join(local(claimOf(m.name)), m.subPath ?? "");
+        args = args.map((a) => (a === m.mountPath || a.startsWith(`${m.mountPath}/`) ? hostPath + a.slice(m.mountPath.length) : a));
+      }
+      try {
+        execFileSync(PYTHON, args, { cwd: GPU_RUNTIME, stdio: "pipe" });
+        obj.status = { succeeded: 1 };
+      } catch (error) {
+        const stderr = String((error as { stderr?: Buffer }).stderr ?? "").trim().split("\n").pop();
+        obj.status = { failed: 3, conditions: [{ type: "Failed", status: "True", reason: "BackoffLimitExceeded", message: stderr }] };
+      }
+    }
+  }, 30);
+}
+
 describe("Kubernetes serving backend", () => {
-  let kube: TFakeKube;
   let pod: http.Server;
   let podPort = 0;
   const loraCalls: string[] = [];
@@ -101,7 +163,7 @@ describe("Kubernetes serving backend", () => {
       contexts: [{ name: "c", cluster: "fake", user: "u" }],
       currentContext: "c",
     });
-    const backend = createKubernetesServingBackend({ kubeConfig: kc, specFor: () => spec, pollMs: 50, readyTimeoutMs: 5000, podPort });
+    const backend = createKubernetesServingBackend({ kubeConfig: kc, specFor: () => spec, pollMs: 50, readyTimeoutMs: 20_000, podPort, adapterDelivery: delivery });
     const target = { environmentId: "env1", namespace: "prod", baseModel: "/models/Qwen2.5-7B-Instruct" };
     const name = vllmName(target.environmentId, target.baseModel);
     const depPath = `/apis/apps/v1/namespaces/prod/deployments/${name}`;
@@ -125,13 +187,45 @@ describe("Kubernetes serving backend", () => {
     expect(kube.requests.filter((r) => r.startsWith("POST")).length).toBe(4);
     expect(kube.requests.filter((r) => r === `PUT ${depPath}`).length).toBe(1);
 
-    await backend.loadAdapter(ref, "qwen-zh-v3", "file:///adapters/qwen-zh-v3");
-    expect(loraCalls.filter((c) => c.startsWith("/v1/load_lora_adapter"))).toHaveLength(2);
-    expect(loraCalls[0]).toContain('"lora_path":"/adapters/qwen-zh-v3"');
+    // The adapter lives on the artifacts volume, where training wrote it; vLLM pods cannot see that volume.
+    const adapter = writeAdapter("runs/run1/train-1/adapter");
+    const kubelet = runJobsLikeAKubelet();
+    await backend.loadAdapter(ref, "qwen-zh-v3", `file://${ARTIFACTS_ROOT}/runs/run1/train-1/adapter`, adapter.sha256);
+    clearInterval(kubelet);
+    const loads = loraCalls.filter((c) => c.startsWith("/v1/load_lora_adapter"));
+    expect(loads).toHaveLength(2);
+    // Every path sent to vLLM lies inside a volume the vLLM pod spec (made by the same code) mounts, and the verified
+    // copy is really there on that volume.
+    const mounts = vllmManifests({ ...spec, namespace: "prod", environmentId: "env1", baseModel: "/models/Qwen2.5-7B-Instruct" }).deployment.spec!.template.spec!.containers[0]!.volumeMounts!;
+    for (const call of loads) {
+      const sent = (JSON.parse(call.slice(call.indexOf(" ") + 1)) as { lora_path: string }).lora_path;
+      const mount = mounts.find((m) => sent.startsWith(`${m.mountPath}/`));
+      expect(mount, `${sent} is outside every vLLM volume mount`).toBeDefined();
+      expect(mount!.name).toBe("adapters");
+      expect(readFileSync(path.join(volumes.adapters, path.relative(mount!.mountPath, sent), "adapter_model.safetensors"), "utf8")).toBe(adapter.weights);
+    }
     await backend.unloadAdapter(ref, "qwen-zh-v3");
     expect(loraCalls.filter((c) => c.startsWith("/v1/unload_lora_adapter"))).toHaveLength(2);
 
     await backend.stop(ref);
     expect(kube.objects.has(depPath)).toBe(false);
+  });
+
+  it("refuses to load an adapter whose files do not match the registered digest, and one outside the artifacts volume", async () => {
+    const kc = new KubeConfig();
+    kc.loadFromOptions({ clusters: [{ name: "fake", server: kube.url, skipTLSVerify: true }], users: [{ name: "u", token: "t" }], contexts: [{ name: "c", cluster: "fake", user: "u" }], currentContext: "c" });
+    const backend = createKubernetesServingBackend({ kubeConfig: kc, specFor: () => spec, pollMs: 50, readyTimeoutMs: 20_000, podPort, adapterDelivery: delivery });
+    const ref = { url: "http://vllm.prod.svc:8000", externalId: "prod/vllm-x" };
+    const adapter = writeAdapter("runs/run2/train-1/adapter");
+    writeFileSync(path.join(adapter.dir, "adapter_model.safetensors"), "planted weights");
+    const before = loraCalls.length;
+    const kubelet = runJobsLikeAKubelet();
+    await expect(backend.loadAdapter(ref, "qwen-zh-v4", `file://${ARTIFACTS_ROOT}/runs/run2/train-1/adapter`, adapter.sha256)).rejects.toThrow(/adapter delivery Job prod\/adapter-sync-qwen-zh-v4-[0-9a-f]+ failed: BackoffLimitExceeded .*adapter_model.safetensors does not match/);
+    clearInterval(kubelet);
+    await expect(backend.loadAdapter(ref, "qwen-zh-v5", "file:///etc/passwd", adapter.sha256)).rejects.toThrow(/not on the artifacts volume/);
+    await expect(backend.loadAdapter(ref, "qwen-zh-v5", "file:///runs/../etc", adapter.sha256)).rejects.toThrow(/not on the artifacts volume/);
+    await expect(backend.loadAdapter(ref, "qwen-zh-v5", "file:///runs/x", null)).rejects.toThrow(/no registered digest/);
+    expect(loraCalls.length).toBe(before);
+    expect(readdirSync(volumes.adapters)).not.toContain("qwen-zh-v4");
   });
 });

@@ -279,10 +279,10 @@ export async function listRoutingDeployments(db: DbOrTx): Promise<
 export function findModelVersionForDeploy(
   db: DbOrTx,
   id: string,
-): Promise<{ id: string; projectId: string; modelName: string; version: number; runId: string; baseModel: string; status: string; adapterArtifact: { uri: string } | null } | null> {
+): Promise<{ id: string; projectId: string; modelName: string; version: number; runId: string; baseModel: string; status: string; adapterArtifact: { uri: string; sha256: string | null } | null } | null> {
   return db.modelVersion.findUnique({
     where: { id },
-    select: { id: true, projectId: true, modelName: true, version: true, runId: true, baseModel: true, status: true, adapterArtifact: { select: { uri: true } } },
+    select: { id: true, projectId: true, modelName: true, version: true, runId: true, baseModel: true, status: true, adapterArtifact: { select: { uri: true, sha256: true } } },
   });
 }
 
