@@ -2,6 +2,8 @@ import { hash } from "node:crypto";
 import { type Db, findInferenceTokenByHash } from "@loraplane/db";
 
 export const INFERENCE_SCOPE = "inference:invoke";
+/** Pinning a request to a variant (the variant header) needs this scope: pinned traffic could otherwise steer a rollout. */
+export const PIN_SCOPE = "inference:pin";
 
 /** An authenticated caller: its token, the token's owner and the project the token is bound to (null: unbound). */
 export interface TCaller {
@@ -15,6 +17,8 @@ export interface TCaller {
    * member there (or a global admin).
    */
   projects: ReadonlySet<string> | null;
+  /** Whether the token may pin a variant with the variant header (scope inference:pin or admin). */
+  canPin: boolean;
 }
 
 /** Tenancy of one token, from its binding and its owner's role and memberships. */
@@ -90,7 +94,7 @@ export class TokenAuth {
         if (!row || row.revokedAt) result = { ok: false, status: 401, message: row ? "token revoked" : "invalid token" };
         else if (row.user.disabledAt) result = { ok: false, status: 401, message: "token owner is disabled" };
         else if (!row.scopes.includes(INFERENCE_SCOPE) && !row.scopes.includes("admin")) result = { ok: false, status: 403, message: `token lacks scope ${INFERENCE_SCOPE}` };
-        else result = { ok: true, tokenId: row.id, userId: row.userId, projectId: row.projectId, projects: reachableProjects(row, row.user) };
+        else result = { ok: true, tokenId: row.id, userId: row.userId, projectId: row.projectId, projects: reachableProjects(row, row.user), canPin: row.scopes.includes(PIN_SCOPE) || row.scopes.includes("admin") };
         const entry = { result, expiresAt: row?.expiresAt ? row.expiresAt.getTime() : null, fetchedAt };
         if (this.cache.size >= this.maxEntries) this.cache.delete(this.cache.keys().next().value!);
         this.cache.set(hash, entry);

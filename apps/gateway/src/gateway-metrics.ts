@@ -6,6 +6,7 @@ export interface TVariantMetrics {
   ttft: client.Histogram.Internal<string>;
   tokens: client.Counter.Internal;
   retries: client.Counter.Internal;
+  pinned: client.Counter.Internal;
   outcome(o: TOutcome): client.Counter.Internal;
 }
 
@@ -19,6 +20,7 @@ export class GatewayMetrics {
   private readonly ttft: client.Histogram<string>;
   private readonly outputTokens: client.Counter<string>;
   private readonly retries: client.Counter<string>;
+  private readonly pinned: client.Counter<string>;
   // Label lookups hash their label set on every call; the children are cached per (endpoint, variant) instead.
   private readonly children = new Map<string, TVariantMetrics>();
 
@@ -41,6 +43,7 @@ export class GatewayMetrics {
     });
     this.outputTokens = new client.Counter({ name: "loraplane_gateway_output_tokens_total", help: "Generated tokens", labelNames: ["endpoint", "variant"], registers });
     this.retries = new client.Counter({ name: "loraplane_gateway_retries_total", help: "Attempts retried before the first byte", labelNames: ["endpoint", "variant"], registers });
+    this.pinned = new client.Counter({ name: "loraplane_gateway_pinned_requests_total", help: "Requests pinned to a variant by the variant header (served, not in rollout analysis)", labelNames: ["endpoint", "variant"], registers });
     const inflight = () => this.inflight;
     new client.Gauge({
       name: "loraplane_gateway_inflight_requests",
@@ -72,6 +75,7 @@ export class GatewayMetrics {
         ttft: this.ttft.labels(endpoint, variant),
         tokens: this.outputTokens.labels(endpoint, variant),
         retries: this.retries.labels(endpoint, variant),
+        pinned: this.pinned.labels(endpoint, variant),
         outcome(o) {
           let x = byOutcome.get(o);
           if (!x) byOutcome.set(o, (x = requests.labels(endpoint, variant, o)));

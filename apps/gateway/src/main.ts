@@ -18,6 +18,7 @@ const gateway = createGateway({
   upstreamTimeoutMs: env.GATEWAY_UPSTREAM_TIMEOUT_MS,
   flushIntervalMs: env.GATEWAY_FLUSH_INTERVAL_MS,
   environments: env.GATEWAY_ENVIRONMENTS,
+  metricsToken: env.GATEWAY_METRICS_TOKEN,
 });
 
 const port = await gateway.listen(env.GATEWAY_PORT, env.GATEWAY_HOST);

@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
 import { performance } from "node:perf_hooks";
 import type { Dispatcher, Pool } from "undici";
+import type { TCaller } from "./auth.ts";
 import type { GatewayMetrics, TVariantMetrics } from "./gateway-metrics.ts";
 import { HttpError, sendError } from "./http-error.ts";
 import type { TLogger } from "./log.ts";
@@ -25,8 +26,8 @@ export interface TProxyOptions {
   /** Whole-request limit: to the last byte of the response. */
   upstreamTimeoutMs: number;
   variantHeader: string;
-  /** Called for every answered request, so feedback can find the variant that served it. */
-  served(requestId: string, deploymentId: string, variantId: string): void;
+  /** Called for every answered request, so feedback can find the variant that served it and who asked. */
+  served(requestId: string, deploymentId: string, variantId: string, caller: TCaller | null, pinned: boolean): void;
 }
 
 /** What a variant needs on the hot path, computed once per routing table entry rather than once per request. */
@@ -37,8 +38,11 @@ interface TTarget {
 }
 
 export interface TProxy {
-  /** Forwards one parsed inference request; answers the client itself (also its errors) and never throws. */
-  forward(req: IncomingMessage, res: ServerResponse, path: string, body: Record<string, unknown>, route: TRoute, requestId: string): void;
+  /**
+   * Forwards one parsed inference request; answers the client itself (also its errors) and never throws. The caller
+   * (null: auth disabled) must already be allowed to pin when the request carries the variant header.
+   */
+  forward(req: IncomingMessage, res: ServerResponse, path: string, body: Record<string, unknown>, route: TRoute, requestId: string, caller: TCaller | null): void;
 }
 
 export function createProxy(options: TProxyOptions): TProxy {
@@ -53,9 +57,9 @@ export function createProxy(options: TProxyOptions): TProxy {
     return t;
   };
   return {
-    forward(req, res, path, body, route, requestId) {
+    forward(req, res, path, body, route, requestId, caller) {
       options.metrics.inflight++;
-      new Exchange(options, targetOf, req, res, path, body, route, requestId).start();
+      new Exchange(options, targetOf, req, res, path, body, route, requestId, caller).start();
     },
   };
 }
@@ -82,6 +86,8 @@ class Exchange implements Dispatcher.DispatchHandler {
   private attempt = 0;
   private exclude: Set<string> | null = null;
   private settled = false;
+  /** Pinned to a variant by the variant header: served, but kept out of the windows rollouts are judged on. */
+  private pinned = false;
   // Per attempt:
   private variant!: TRouteVariant;
   private target!: TTarget;
@@ -109,6 +115,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     private readonly body: Record<string, unknown>,
     private readonly route: TRoute,
     private readonly requestId: string,
+    private readonly caller: TCaller | null,
   ) {
     this.stream = body.stream === true;
   }
@@ -166,6 +173,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     if (typeof explicit === "string" && explicit) {
       const v = findExplicit(route, explicit);
       if (!v) throw new HttpError(400, `${header}: no live variant "${explicit}" on ${route.endpointName} (have ${route.addressable.map((a) => a.role).join(", ")})`, "invalid_request_error", header);
+      this.pinned = true;
       return v;
     }
     const sticky = req.headers[route.stickyHeader];
@@ -257,7 +265,7 @@ class Exchange implements Dispatcher.DispatchHandler {
         const usage = USAGE_RE.exec(buf.toString("latin1"));
         if (usage) this.usageTokens = Number(usage[1]);
       }
-      this.options.served(this.requestId, this.route.deploymentId, this.variant.id);
+      this.options.served(this.requestId, this.route.deploymentId, this.variant.id, this.caller, this.pinned);
     }
     this.record(status >= 500 ? "server_error" : status >= 400 ? "client_error" : "ok");
     this.settle();
@@ -334,8 +342,11 @@ class Exchange implements Dispatcher.DispatchHandler {
     const latencyMs = performance.now() - this.attemptStart;
     const tokens = this.usageTokens ?? this.tokens;
     const ttftMs = outcome === "cancelled" && !this.stream ? null : this.ttftMs;
-    this.options.recorder.record({ deploymentId: this.route.deploymentId, variantId: this.variant.id, outcome, latencyMs, ttftMs, outputTokens: tokens });
+    // Pinned traffic is chosen by the caller, not by the rollout's weights: counting it would let a caller steer the
+    // analysis (promote or roll back a canary) by pinning requests to one variant.
+    if (!this.pinned) this.options.recorder.record({ deploymentId: this.route.deploymentId, variantId: this.variant.id, outcome, latencyMs, ttftMs, outputTokens: tokens });
     const m = this.target.metrics;
+    if (this.pinned) m.pinned.inc();
     m.outcome(outcome).inc();
     if (outcome !== "cancelled") m.duration.observe(latencyMs / 1000);
     if (ttftMs !== null) m.ttft.observe(ttftMs / 1000);

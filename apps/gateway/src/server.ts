@@ -1,4 +1,4 @@
-import { randomUUID } from "node:crypto";
+import { randomUUID, timingSafeEqual } from "node:crypto";
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import { type Db, upsertServingWindows } from "@loraplane/db";
 import type client from "prom-client";
@@ -31,6 +31,11 @@ export interface TGatewayOptions {
   environments?: readonly string[];
   /** How long a token (with its owner's memberships) is trusted from cache; default 30 s. */
   tokenCacheMs?: number;
+  /**
+   * Bearer token for GET /metrics. Unset: /metrics answers loopback peers only (a Prometheus beside the gateway);
+   * set: it answers anyone presenting it (a remote scraper, e.g. a ServiceMonitor's bearerTokenSecret).
+   */
+  metricsToken?: string;
 }
 
 const INFERENCE_OPS = new Set(["chat/completions", "completions", "embeddings"]);
@@ -102,8 +107,10 @@ export function createGateway(options: TGatewayOptions): TGateway {
   const upstreams = new Upstreams({ connections: options.connectionsPerUpstream ?? 128, connectTimeoutMs: 2_000 });
   const metrics = new GatewayMetrics(() => routing.loadedAt);
   const registry = metrics.registry;
-  const feedbackIndex = new Map<string, { deploymentId: string; variantId: string }>();
+  /** Requests this gateway answered, by the request id it issued: feedback is accepted only from the caller that made them. */
+  const feedbackIndex = new Map<string, { deploymentId: string; variantId: string; tokenId: string | null; userId: string | null; pinned: boolean }>();
   const FEEDBACK_INDEX_MAX = 200_000;
+  const variantHeader = options.variantHeader ?? "x-loraplane-variant";
   const proxy = createProxy({
     upstreams,
     recorder,
@@ -111,7 +118,7 @@ export function createGateway(options: TGatewayOptions): TGateway {
     log,
     maxAttempts: options.maxAttempts ?? 3,
     upstreamTimeoutMs: options.upstreamTimeoutMs,
-    variantHeader: options.variantHeader ?? "x-loraplane-variant",
+    variantHeader,
     served: feedbackRemember,
   });
 
@@ -170,8 +177,11 @@ export function createGateway(options: TGatewayOptions): TGateway {
     const body = parseJsonObject(await rawBody);
     if (typeof body.model !== "string" || !body.model) throw new HttpError(400, "model: required (the endpoint name)", "invalid_request_error", "model");
     const route = resolve(caller, scope, body.model);
-    const requestId = typeof req.headers["x-request-id"] === "string" ? req.headers["x-request-id"] : randomUUID();
-    proxy.forward(req, res, `/v1/${op}`, body, route, requestId);
+    if (caller && !caller.canPin && req.headers[variantHeader] !== undefined) {
+      throw new HttpError(403, `${variantHeader}: pinning a variant needs a token with scope inference:pin`, "permission_error", variantHeader);
+    }
+    // The gateway issues every request id (returned in x-request-id): a client-chosen id could name someone else's request.
+    proxy.forward(req, res, `/v1/${op}`, body, route, randomUUID(), caller);
   }
 
   async function models(req: IncomingMessage, res: ServerResponse, scope: TPath["scope"]): Promise<void> {
@@ -192,22 +202,41 @@ export function createGateway(options: TGatewayOptions): TGateway {
     res.end(JSON.stringify({ object: "list", data }));
   }
 
-  function feedbackRemember(requestId: string, deploymentId: string, variantId: string) {
+  function feedbackRemember(requestId: string, deploymentId: string, variantId: string, caller: TCaller | null, pinned: boolean) {
     if (feedbackIndex.size >= FEEDBACK_INDEX_MAX) feedbackIndex.delete(feedbackIndex.keys().next().value!);
-    feedbackIndex.set(requestId, { deploymentId, variantId });
+    feedbackIndex.set(requestId, { deploymentId, variantId, tokenId: caller?.tokenId ?? null, userId: caller?.userId ?? null, pinned });
   }
 
   async function feedback(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    await authorize(req);
+    const caller = await authorize(req);
     const body = parseJsonObject(await readBody(req, 16_384));
     if (typeof body.request_id !== "string" || !body.request_id) throw new HttpError(400, "request_id: required (the x-request-id of the response)", "invalid_request_error", "request_id");
     if (body.rating !== "up" && body.rating !== "down") throw new HttpError(400, 'rating: must be "up" or "down"', "invalid_request_error", "rating");
     const target = feedbackIndex.get(body.request_id);
-    if (!target) throw new HttpError(404, "request_id: unknown or expired request (feedback goes to the gateway that served it)", "not_found_error", "request_id");
+    // Another caller's request answers exactly like an unknown one: request ids are not an oracle.
+    const mine = target && (caller === null || target.tokenId === caller.tokenId || target.userId === caller.userId);
+    if (!target || !mine) throw new HttpError(404, "request_id: unknown or expired request (feedback goes to the gateway that served it)", "not_found_error", "request_id");
     feedbackIndex.delete(body.request_id);
-    recorder.feedback(target.deploymentId, target.variantId, body.rating === "up");
+    // Feedback on pinned traffic is not counted, like the traffic itself.
+    if (!target.pinned) recorder.feedback(target.deploymentId, target.variantId, body.rating === "up");
     res.writeHead(202, { "content-type": "application/json" });
-    res.end(JSON.stringify({ accepted: true }));
+    res.end(JSON.stringify({ accepted: true, counted: !target.pinned }));
+  }
+
+  const metricsToken = options.metricsToken ? Buffer.from(options.metricsToken) : null;
+  function checkMetricsAccess(req: IncomingMessage): void {
+    if (metricsToken) {
+      const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? "");
+      const given = m ? Buffer.from(m[1]!) : null;
+      if (!given || given.length !== metricsToken.length || !timingSafeEqual(given, metricsToken)) {
+        throw new HttpError(401, "metrics: Authorization: Bearer <GATEWAY_METRICS_TOKEN> required", "authentication_error");
+      }
+      return;
+    }
+    const peer = req.socket.remoteAddress ?? "";
+    if (!(peer.startsWith("127.") || peer === "::1" || peer.startsWith("::ffff:127."))) {
+      throw new HttpError(403, "metrics: served to loopback only; set GATEWAY_METRICS_TOKEN to scrape from elsewhere", "permission_error");
+    }
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -227,6 +256,7 @@ export function createGateway(options: TGatewayOptions): TGateway {
       return;
     }
     if (req.method === "GET" && path === "/metrics") {
+      checkMetricsAccess(req);
       const text = await registry.metrics();
       res.writeHead(200, { "content-type": registry.contentType });
       res.end(text);

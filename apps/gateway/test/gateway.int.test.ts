@@ -79,7 +79,7 @@ beforeAll(async () => {
   seed = await seedDeployable(t.db, { versions: 4 });
   // The token's owner belongs to the project (tenancy: a token reaches only its owner's projects).
   await t.db.projectMember.create({ data: { projectId: seed.projectId, userId: seed.userId, role: "engineer" } });
-  token = await seedToken(t.db, seed.userId, ["inference:invoke"]);
+  token = await seedToken(t.db, seed.userId, ["inference:invoke", "inference:pin"]);
   for (let i = 0; i < 4; i++) ups.push(await startFakeUpstream(0));
   gw = createGateway({ db: t.db, databaseUrl: t.url, log: createLogger("silent"), gatewayId: "gw-test", requireAuth: true, maxBodyBytes: 4096, upstreamTimeoutMs: 3000, flushIntervalMs: 1000, resyncMs: 2000, tokenCacheMs: 200 });
   base = `http://127.0.0.1:${await gw.listen(0, "127.0.0.1")}`;
@@ -184,8 +184,8 @@ describe("gateway", () => {
     const metrics = await (await fetch(`${base}/metrics`)).text();
     expect(metrics).toMatch(/loraplane_gateway_requests_total\{endpoint="qwen-zh",variant="qwen-zh-v2",outcome="ok"\} \d+/);
 
-    // Feedback lands on the variant that served the request.
-    const fbRes = await chat({ model: "qwen-zh" }, { "x-loraplane-variant": "canary" });
+    // Feedback lands on the variant that served the request (unpinned: feedback on pinned traffic is not counted).
+    const fbRes = await chat({ model: "qwen-zh" }, { "x-user-id": "feedback-user" });
     await fbRes.arrayBuffer();
     const fb = await fetch(`${base}/v1/feedback`, { method: "POST", headers: { authorization: `Bearer ${token}` }, body: JSON.stringify({ request_id: fbRes.headers.get("x-request-id"), rating: "up" }) });
     expect(fb.status).toBe(202);
@@ -324,7 +324,8 @@ describe("gateway", () => {
 
       healthy.faults.latencyMs = 1500;
       const started = performance.now();
-      const slow = await call({}, { "x-loraplane-variant": "stable" });
+      // Unpinned (pinned traffic stays out of the windows): the canary answers 503, so every request ends on stable.
+      const slow = await call({}, { "x-user-id": "slow" });
       expect(slow.status).toBe(504);
       expect(await slow.json()).toMatchObject({ error: { type: "timeout" } });
       expect(performance.now() - started).toBeLessThan(1200);
@@ -332,7 +333,7 @@ describe("gateway", () => {
 
       // Mid-stream the status line is already out: the only honest signal left is a cut connection, never a clean end.
       Object.assign(healthy.faults, { tokens: 5, tokenDelayMs: 30, cutAfterTokens: 2 });
-      const cut = await call({ stream: true }, { "x-loraplane-variant": "stable" });
+      const cut = await call({ stream: true }, { "x-user-id": "cut" });
       expect(cut.status).toBe(200);
       await expect(cut.text()).rejects.toThrow();
       Object.assign(healthy.faults, { tokens: 3, tokenDelayMs: 0, cutAfterTokens: null });

@@ -53,6 +53,9 @@ export const ZWorkerEnv = ZCommonEnv.extend({
   K8S_ARTIFACTS_PVC: z.string().min(1).default("loraplane-runs"),
   // Where the worker itself mounts the artifacts PVC (ReadWriteMany): it writes job.json and reads eval reports there.
   K8S_ARTIFACTS_DIR: z.string().min(1).default("/runs"),
+  // Where the worker mounts the data PVC (read-only): the prepare stage verifies dataset digests there. Unset: runs on
+  // the kubernetes executor fail prepare (an unverified dataset is never trained on).
+  K8S_DATA_DIR: z.string().min(1).optional(),
   K8S_BACKOFF_LIMIT: z.coerce.number().int().min(0).max(20).default(2),
   // Finished Jobs (and their pod logs) are kept this long so a restarted worker can still read the result.
   K8S_JOB_TTL_SECONDS: positiveInt(86_400),
@@ -104,6 +107,8 @@ export const ZGatewayEnv = ZCommonEnv.extend({
   GATEWAY_UPSTREAM_TIMEOUT_MS: positiveInt(120_000),
   GATEWAY_MAX_BODY_BYTES: positiveInt(1_048_576),
   GATEWAY_REQUIRE_AUTH: z.enum(["true", "false"]).default("true").transform((v) => v === "true"),
+  // Bearer token for GET /metrics; unset: /metrics answers loopback peers only (see apps/gateway/README.md).
+  GATEWAY_METRICS_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
   // Environments this gateway serves, "<projectSlug>/<environmentName>" comma-separated, "*" on either side
   // ("*/prod": every project's prod). Empty: every environment (one gateway for all, or one per environment).
   GATEWAY_ENVIRONMENTS: z

@@ -7,6 +7,8 @@ export const API_SCOPES = [
   "deployments:write",
   "approvals:write",
   "inference:invoke",
+  // Pin a request to one variant (x-loraplane-variant) at the gateway; pinned traffic is served but never analysed.
+  "inference:pin",
   "admin",
 ] as const;
 export type TScope = (typeof API_SCOPES)[number];
