@@ -134,6 +134,8 @@ describe("docker-compose.yml", () => {
     for (const name of ["web", "workers", "gateway", "postgres", "redis", "gpu-runtime-serve"]) {
       expect(services[name]!.healthcheck, name).toBeDefined();
     }
+    // web is healthy once the database and the authentication path answer, not merely the process.
+    expect(services.web!.healthcheck!.test.join(" ")).toContain("/api/ready");
   });
 
   it("declares every named volume it mounts", () => {

@@ -95,6 +95,10 @@ describe("helm chart deploy/helm/loraplane", () => {
       const podLabels = (deployment.spec as { template: { metadata: { labels: Record<string, string> } } }).template.metadata.labels;
       for (const [k, v] of Object.entries(selector)) expect(podLabels[k]).toBe(v);
     }
+    // Readiness exercises the database and the auth path (/api/ready); liveness only that the process answers.
+    const web = podSpec(find(defaults, "Deployment", "lp-loraplane-web")).containers[0]!;
+    expect(web.readinessProbe).toMatchObject({ httpGet: { path: "/api/ready" } });
+    expect(web.livenessProbe).toMatchObject({ httpGet: { path: "/api/health" } });
     const single = parseManifests(renderChart({ ...BASE, "web.replicas": "1" }));
     expect(single.some((o) => o.kind === "PodDisruptionBudget" && o.metadata.name === "lp-loraplane-web")).toBe(false);
   });

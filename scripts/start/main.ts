@@ -202,7 +202,8 @@ async function main(hooks: TStartHooks): Promise<number> {
     });
 
     void Promise.all([
-      waitForHttp("http://127.0.0.1:3000/api/health", 180_000),
+      // Readiness, not liveness: the database and the authentication path answer, so the printed URLs really work.
+      waitForHttp("http://127.0.0.1:3000/api/ready", 180_000),
       waitForHttp("http://127.0.0.1:8080/health", 60_000),
       waitForHttp("http://127.0.0.1:9464/health", 60_000),
     ]).then(([web, gateway, workers]) => {
