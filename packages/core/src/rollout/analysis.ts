@@ -1,4 +1,5 @@
 import { histogramQuantile, mergeHistograms } from "../stats/histogram";
+import { holmRejections, sequentialLogLatency, sequentialProportions, type TSequentialResult } from "../stats/sequential";
 import { mannWhitneyUHistograms, twoProportionZTest } from "../stats/significance";
 import type { TAbPolicy, TRolloutPolicy } from "./policy";
 
@@ -99,10 +100,21 @@ export interface TAbResult {
   latency: { pValue: number; z: number; bFasterProbability: number; significant: boolean };
   errorRate: { pValue: number; diff: number; significant: boolean };
   feedback: { pValue: number; diff: number; significant: boolean; samples: number };
+  method: "sequential" | "fixed";
+  /**
+   * Sequential mode: per metric the running estimate (b − a; latency as the difference of mean log-latency), its
+   * always-valid interval and p-value, and the decision boundary log(1/α) the likelihood ratio is compared with.
+   */
+  sequential?: { latencyLog: TSequentialResult; errorRate: TSequentialResult; feedback: TSequentialResult; holmAlpha: number };
 }
 
-/** Per-variant results with significance: Mann-Whitney U on latency, two-proportion z on errors and on thumbs-up. */
-export function compareAb(a: TVariantStats, b: TVariantStats, policy: Pick<TAbPolicy, "alpha">): TAbResult {
+/**
+ * Per-variant results with significance. Sequential (default): mSPRT on thumbs-up share, error rate and log-latency,
+ * Holm-corrected so the three together keep the family-wise error at α at every look. Fixed: Mann-Whitney U on
+ * latency, two-proportion z on errors and thumbs-up, each at α (valid only for one look).
+ */
+export function compareAb(a: TVariantStats, b: TVariantStats, policy: Pick<TAbPolicy, "alpha"> & { method?: TAbPolicy["method"] }): TAbResult {
+  if ((policy.method ?? "sequential") === "sequential") return compareAbSequential(a, b, policy.alpha);
   const mw = mannWhitneyUHistograms(a.latencyHist, b.latencyHist);
   const err = twoProportionZTest(a.errors, a.requests, b.errors, b.requests);
   const fa = a.feedbackUp + a.feedbackDown;
@@ -122,6 +134,36 @@ export function compareAb(a: TVariantStats, b: TVariantStats, policy: Pick<TAbPo
     latency: { pValue: mw.pValue, z: mw.z, bFasterProbability: mw.commonLanguageEffect, significant: mw.pValue < policy.alpha },
     errorRate: { pValue: err.pValue, diff: err.diff, significant: err.pValue < policy.alpha },
     feedback: { pValue: fbTest.pValue, diff: fbTest.diff, significant: fbTest.pValue < policy.alpha, samples: fa + fb },
+    method: "fixed",
+  };
+}
+
+function side(s: TVariantStats, feedbackTotal: number): TAbResult["a"] {
+  return { requests: s.requests, errorRate: s.errorRate, p50LatencyMs: s.p50LatencyMs, p99LatencyMs: s.p99LatencyMs, feedbackUpRate: feedbackTotal > 0 ? s.feedbackUp / feedbackTotal : null };
+}
+
+function compareAbSequential(a: TVariantStats, b: TVariantStats, alpha: number): TAbResult {
+  const fa = a.feedbackUp + a.feedbackDown;
+  const fb = b.feedbackUp + b.feedbackDown;
+  const latencyLog = sequentialLogLatency(a.latencyHist, b.latencyHist, { alpha });
+  const errorRate = sequentialProportions(a.errors, a.requests, b.errors, b.requests, { alpha, tau: 0.02 });
+  const feedback = sequentialProportions(a.feedbackUp, fa, b.feedbackUp, fb, { alpha, tau: 0.05 });
+  const [latencySig, errorSig, feedbackSig] = holmRejections([latencyLog.pValue, errorRate.pValue, feedback.pValue], alpha);
+  const mw = mannWhitneyUHistograms(a.latencyHist, b.latencyHist);
+  return {
+    a: side(a, fa),
+    b: side(b, fb),
+    // Positive log-latency difference = b slower; P(b faster) is the common-language effect of the two histograms.
+    latency: {
+      pValue: latencyLog.pValue,
+      z: Number.isFinite(latencyLog.se) && latencyLog.se > 0 ? -latencyLog.estimate / latencyLog.se : 0,
+      bFasterProbability: mw.commonLanguageEffect,
+      significant: latencySig!,
+    },
+    errorRate: { pValue: errorRate.pValue, diff: errorRate.estimate, significant: errorSig! },
+    feedback: { pValue: feedback.pValue, diff: feedback.estimate, significant: feedbackSig!, samples: fa + fb },
+    method: "sequential",
+    sequential: { latencyLog, errorRate, feedback, holmAlpha: alpha },
   };
 }
 

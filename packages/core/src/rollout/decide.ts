@@ -134,6 +134,12 @@ export function decideAb(input: TAbInput): TDecision {
   if (!enough && !done) {
     return { checks, ab, decision: { action: "wait", reason: `collecting samples: a ${a.requests}, b ${b.requests} of ${policy.ab.minSamplesPerVariant}` } };
   }
+  // Sequential tests may be looked at every tick: without a significant result the experiment simply goes on until
+  // its duration, and stops early as soon as one appears.
+  const anySignificant = ab.latency.significant || ab.errorRate.significant || ab.feedback.significant;
+  if (ab.method === "sequential" && !anySignificant && !done) {
+    return { checks, ab, decision: { action: "wait", reason: `no significant difference yet (always-valid, Holm-corrected at α=${policy.ab.alpha}); a ${a.requests}, b ${b.requests} requests` } };
+  }
   const summary =
     `latency p=${ab.latency.pValue.toExponential(2)} (P(b faster)=${ab.latency.bFasterProbability.toFixed(2)}), ` +
     `error rate Δ=${ab.errorRate.diff.toFixed(4)} p=${ab.errorRate.pValue.toFixed(4)}, ` +

@@ -48,6 +48,12 @@ export const ZAbPolicy = z.object({
   durationSeconds: z.number().int().positive().default(3_600),
   minSamplesPerVariant: z.number().int().min(1).default(200),
   alpha: z.number().gt(0).lt(1).default(0.05),
+  /**
+   * sequential (default): always-valid mSPRT p-values and confidence sequences, Holm-corrected over the three metrics,
+   * evaluated at every tick, so the experiment may stop as soon as the evidence is clear. fixed: the classic
+   * fixed-horizon tests, valid only if looked at once (kept for comparison).
+   */
+  method: z.enum(["sequential", "fixed"]).default("sequential"),
   /** When false (default) a person decides with the computed results in front of them. */
   autoDecide: z.boolean().default(false),
 });

@@ -2,3 +2,4 @@ export * from "./downsample";
 export * from "./histogram";
 export * from "./significance";
 export * from "./metric-rollup";
+export * from "./sequential";

@@ -109,6 +109,23 @@ describe("decideAb", () => {
     expect(decideAb({ ...args, alreadyAwaiting: false }).decision.action).toBe("await_decision");
     expect(decideAb({ ...args, alreadyAwaiting: true }).decision.action).toBe("wait");
   });
+  it("sequential: keeps collecting without a significant difference until the duration, and shows the always-valid intervals", () => {
+    const d = decideAb({ policy: auto, elapsedMs: 1000, a: stats(400, 50, 0, [100, 100]), b: stats(400, 50, 0, [104, 96]), alreadyAwaiting: false });
+    expect(d.decision.action).toBe("wait");
+    expect(d.decision.reason).toMatch(/no significant difference yet/);
+    expect(d.ab!.method).toBe("sequential");
+    const fb = d.ab!.sequential!.feedback;
+    expect(fb.interval[0]).toBeLessThan(0);
+    expect(fb.interval[1]).toBeGreaterThan(0);
+    expect(fb.boundary).toBeCloseTo(Math.log(20));
+  });
+  it("fixed: the classic one-look tests decide as soon as the sample size is reached", () => {
+    const fixed = ZRolloutPolicy.parse({ ...auto, ab: { ...auto.ab, method: "fixed" } });
+    const d = decideAb({ policy: fixed, elapsedMs: 1000, a: stats(400, 50, 0, [100, 100]), b: stats(400, 50, 0, [104, 96]), alreadyAwaiting: false });
+    expect(d.ab!.method).toBe("fixed");
+    expect(d.decision).toMatchObject({ action: "rollback" });
+    expect(d.decision.reason).toMatch(/no significant difference, keeping a/);
+  });
   it("rolls b back on an SLO breach even mid-experiment", () => {
     expect(decideAb({ policy: auto, elapsedMs: 0, a: stats(30, 50), b: stats(30, 50, 10), alreadyAwaiting: false }).decision.action).toBe("rollback");
   });
