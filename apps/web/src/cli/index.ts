@@ -174,6 +174,92 @@ program
     print(await api(cmd)("POST", `/api/v1/deployments/${id}/rollback`, { reason: o.reason }));
   });
 
+type TReleaseView = {
+  id: string;
+  state: string;
+  reason: string | null;
+  endpointName: string;
+  modelVersion: { modelName: string; version: number };
+  stages: {
+    environment: { name: string; inferenceUrl: string | null; frozen: { reason: string | null } | null };
+    state: string;
+    reason: string | null;
+    soak: { remainingSeconds: number } | null;
+    approvals: { required: number; received: number; eligibleApprovers: { email: string }[] };
+    deployment: { variants: { role: string; servedModelName: string; weightBps: number }[] } | null;
+  }[];
+};
+
+function printRelease(r: TReleaseView): void {
+  process.stdout.write(`release ${r.id}: ${r.modelVersion.modelName} v${r.modelVersion.version} on ${r.endpointName} — ${r.state}${r.reason ? ` (${r.reason})` : ""}\n`);
+  for (const s of r.stages) {
+    const weights = s.deployment?.variants.map((v) => `${v.servedModelName} ${v.weightBps / 100}%`).join(", ") ?? "-";
+    const extra = [
+      s.soak ? `soak ${s.soak.remainingSeconds}s left` : null,
+      s.state === "awaiting_approval" ? `approvals ${s.approvals.received}/${s.approvals.required}, may approve: ${s.approvals.eligibleApprovers.map((u) => u.email).join(", ") || "nobody"}` : null,
+      s.environment.frozen ? `FROZEN: ${s.environment.frozen.reason ?? ""}` : null,
+    ].filter(Boolean);
+    process.stdout.write(`  ${s.environment.name.padEnd(10)} ${s.state.padEnd(18)} ${weights}${extra.length ? `  [${extra.join("; ")}]` : ""}\n`);
+    if (s.reason) process.stdout.write(`  ${"".padEnd(10)} ${s.reason}\n`);
+    if (s.environment.inferenceUrl) process.stdout.write(`  ${"".padEnd(10)} ${s.environment.inferenceUrl}\n`);
+  }
+}
+
+const release = program.command("release").description("releases: one model version moving through dev → staging → prod");
+release
+  .command("status [releaseId]")
+  .option("--project <projectId>", "list the project's releases instead of showing one")
+  .option("--json", "print the API's JSON")
+  .description("show a release (or list a project's releases) with every environment's state")
+  .action(async (id: string | undefined, o: { project?: string; json?: boolean }, cmd: Command) => {
+    const call = api(cmd);
+    if (!id && !o.project) throw new CliError("give a release id, or --project <projectId> to list releases", EXIT.usage);
+    const releases = id ? [await call<TReleaseView>("GET", `/api/v1/releases/${id}`)] : (await call<{ items: TReleaseView[] }>("GET", `/api/v1/projects/${o.project}/releases`)).items;
+    if (o.json) print(id ? releases[0] : releases);
+    else for (const r of releases) printRelease(r);
+  });
+release
+  .command("promote <releaseId>")
+  .option("--to <environment>", "the environment to promote to (default: the next one)")
+  .option("--reason <text>")
+  .description("promote a release to its next environment")
+  .action(async (id: string, o: { to?: string; reason?: string }, cmd: Command) => {
+    printRelease(await api(cmd)<TReleaseView>("POST", `/api/v1/releases/${id}/promote`, { environment: o.to, reason: o.reason }));
+  });
+release
+  .command("approve <releaseId>")
+  .requiredOption("--env <environment>", "the environment whose stage you approve")
+  .option("--comment <text>")
+  .option("--reject", "reject instead of approving")
+  .description("approve (or reject) a release's stage in one environment")
+  .action(async (id: string, o: { env: string; comment?: string; reject?: boolean }, cmd: Command) => {
+    printRelease(await api(cmd)<TReleaseView>("POST", `/api/v1/releases/${id}/environments/${encodeURIComponent(o.env)}/${o.reject ? "reject" : "approve"}`, { comment: o.comment }));
+  });
+release
+  .command("rollback <releaseId>")
+  .requiredOption("--env <environment>", "the environment to roll back to its last known good version")
+  .option("--reason <text>")
+  .description("roll one environment back to its last known good version; other environments are left alone")
+  .action(async (id: string, o: { env: string; reason?: string }, cmd: Command) => {
+    printRelease(await api(cmd)<TReleaseView>("POST", `/api/v1/releases/${id}/environments/${encodeURIComponent(o.env)}/rollback`, { reason: o.reason }));
+  });
+
+const environment = program.command("environment").description("environments");
+environment
+  .command("freeze <environmentId>")
+  .requiredOption("--reason <text>", "why (shown on every release that waits)")
+  .description("change freeze (admin): nothing starts or promotes in the environment; rollbacks still work")
+  .action(async (id: string, o: { reason: string }, cmd: Command) => {
+    print(await api(cmd)("POST", `/api/v1/environments/${id}/freeze`, { reason: o.reason }));
+  });
+environment
+  .command("unfreeze <environmentId>")
+  .option("--reason <text>")
+  .description("lift an environment's change freeze")
+  .action(async (id: string, o: { reason?: string }, cmd: Command) => {
+    print(await api(cmd)("POST", `/api/v1/environments/${id}/unfreeze`, { reason: o.reason }));
+  });
+
 program.parseAsync(process.argv).catch((error: unknown) => {
   if (error instanceof CliError) {
     process.stderr.write(`loraplane: ${error.message}\n`);
