@@ -70,6 +70,10 @@ export const ZTrainingSpec = z
     checkpointEverySteps: positiveInt.default(200),
     promptTemplate: z.enum(["auto", "alpaca", "chat"]).default("auto"),
     logEverySteps: positiveInt.default(10),
+    /** transformers attn_implementation for train/eval (gpu-runtime). */
+    attnImplementation: z.enum(["sdpa", "eager", "flex_attention", "flash_attention_2"]).default("sdpa"),
+    /** Run Python shipped inside the base model folder; only for a folder you have audited. */
+    trustRemoteCode: z.boolean().default(false),
   })
   .transform((t) => (t.epochs === undefined && t.maxSteps === undefined ? { ...t, epochs: 1 } : t));
 
@@ -121,6 +125,12 @@ export const ZEvalSpec = z.object({
     })
     .default({ blocklist: [] }),
   requireHumanReviewPassRate: fraction.optional(),
+  /** BLEU/ROUGE-L/F1 tokenizer: auto-detected from the references (Chinese -> zh, Japanese/Korean -> char). */
+  metricTokenizer: z.enum(["auto", "13a", "zh", "char", "intl"]).default("auto"),
+  /** Generation stops at (and the prediction is cut before) the first of these strings. */
+  stopStrings: z.array(z.string().min(1)).max(16).default([]),
+  /** Drop <think>...</think> reasoning from predictions before scoring. */
+  stripReasoning: z.boolean().default(false),
 });
 
 export const ZDeploySpec = z.object({
