@@ -5,6 +5,7 @@ export * from "./generated/prisma/enums.ts";
 export type * from "./generated/prisma/models.ts";
 export * from "./repositories/users.ts";
 export * from "./repositories/login-throttle.ts";
+export * from "./repositories/oidc-accounts.ts";
 export * from "./repositories/tokens.ts";
 export * from "./repositories/projects.ts";
 export * from "./repositories/audit.ts";

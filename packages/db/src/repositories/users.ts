@@ -20,6 +20,16 @@ export function findUserByEmail(db: DbOrTx, email: string): Promise<TUserRow | n
   return db.user.findUnique({ where: { email }, select: userSelect });
 }
 
+/** A user with the session epoch their browser sessions must carry (bumped by sign-out and password changes). */
+export function findSessionUser(db: DbOrTx, id: string): Promise<(TUserRow & { sessionEpoch: number }) | null> {
+  return db.user.findUnique({ where: { id }, select: { ...userSelect, sessionEpoch: true } });
+}
+
+/** Ends every browser session of a user: sessions carry the epoch they were issued under. */
+export async function bumpSessionEpoch(db: DbOrTx, id: string): Promise<void> {
+  await db.user.update({ where: { id }, data: { sessionEpoch: { increment: 1 } }, select: { id: true } });
+}
+
 /** The only read that returns the password hash: used by the credentials login and nothing else. */
 export function findUserCredentials(
   db: DbOrTx,
@@ -40,7 +50,9 @@ export function updateUserRecord(
   id: string,
   data: { name?: string | null; role?: Role; passwordHash?: string; disabledAt?: Date | null },
 ): Promise<TUserRow> {
-  return db.user.update({ where: { id }, data, select: userSelect });
+  // A new password ends the sessions signed in with the old one.
+  const epoch = data.passwordHash !== undefined ? { sessionEpoch: { increment: 1 } } : {};
+  return db.user.update({ where: { id }, data: { ...data, ...epoch }, select: userSelect });
 }
 
 export function listUserRecords(db: DbOrTx): Promise<TUserRow[]> {

@@ -11,6 +11,11 @@ function safeCallback(raw: string | null): string {
 const ERRORS: Record<string, string> = {
   CredentialsSignin: "Wrong email or password.",
   SessionRequired: "Please sign in to continue.",
+  AccessDenied: "This account cannot sign in.",
+  OidcEmailMissing: "Your identity provider did not share an e-mail address.",
+  OidcEmailUnverified: "Your identity provider has not verified your e-mail address.",
+  OidcPasswordAccount: "An account with this e-mail signs in with a password. Sign in with it; single sign-on is not linked to it automatically.",
+  OidcLinkedElsewhere: "This e-mail is already linked to another single sign-on identity.",
 };
 
 export function LoginForm() {

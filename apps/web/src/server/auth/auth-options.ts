@@ -1,11 +1,20 @@
 import "server-only";
-import { findUserByEmail } from "@loraplane/db";
-import { createUser, signInWithPassword } from "@loraplane/services";
+import { findSessionUser, findUserByExternalAccount } from "@loraplane/db";
+import { endAllSessions, oidcProviderKey, signInWithOidc, signInWithPassword, type TOidcRefusal } from "@loraplane/services";
 import type { NextAuthOptions } from "next-auth";
 import CredentialsProvider from "next-auth/providers/credentials";
 import { serverContext } from "../context.ts";
 import { clientIp } from "./client-ip.ts";
 import { type TSessionClaims, useSecureCookies } from "./session.ts";
+
+/** Error codes the login form explains (apps/web/src/app/login/login-form.tsx). */
+const OIDC_ERRORS: Record<TOidcRefusal, string> = {
+  email_missing: "OidcEmailMissing",
+  email_unverified: "OidcEmailUnverified",
+  password_account: "OidcPasswordAccount",
+  linked_elsewhere: "OidcLinkedElsewhere",
+  disabled: "AccessDenied",
+};
 
 /**
  * next-auth configuration: e-mail + password (argon2id) always, an OIDC provider (Keycloak, GitLab …) when OIDC_* is
@@ -55,25 +64,49 @@ export function authOptions(): NextAuthOptions {
     session: { strategy: "jwt", maxAge: env.SESSION_IDLE_TIMEOUT_S, updateAge: 0 },
     jwt: { maxAge: env.SESSION_IDLE_TIMEOUT_S },
     pages: { signIn: "/login" },
+    events: {
+      // Signing out ends every browser session of the user, not only this cookie (a copied cookie stops working too).
+      async signOut({ token }) {
+        const sub = (token as TSessionClaims | null)?.sub;
+        if (sub) await endAllSessions(db, sub, { type: "user", userId: sub });
+      },
+    },
     callbacks: {
-      async signIn({ user, account }) {
+      async signIn({ account, profile }) {
         if (account?.provider !== "oidc") return true;
-        if (!user.email) return false;
-        // First OIDC sign-in creates a viewer without a password; an admin grants project roles.
-        const existing = await findUserByEmail(db, user.email.toLowerCase());
-        if (existing) return !existing.disabledAt;
-        await createUser(db, { email: user.email, name: user.name ?? null, role: "viewer", generatePassword: false }, { type: "system", userId: null });
-        return true;
+        // Linked by (issuer, subject); an unlinked identity needs a verified e-mail and never takes over a password
+        // account (see signInWithOidc). A refusal lands on the login form with its reason.
+        const claims = (profile ?? {}) as { email?: string; email_verified?: unknown; name?: string; preferred_username?: string };
+        const result = await signInWithOidc(db, {
+          issuer: env.OIDC_ISSUER!,
+          subject: account.providerAccountId,
+          email: claims.email ?? null,
+          emailVerified: claims.email_verified,
+          name: claims.name ?? claims.preferred_username ?? null,
+        });
+        if (result.ok) return true;
+        log.warn({ issuer: env.OIDC_ISSUER, subject: account.providerAccountId, reason: result.reason }, "refused OIDC sign-in");
+        return `/login?error=${OIDC_ERRORS[result.reason]}`;
       },
       async jwt({ token, user, account }) {
         const claims = token as TSessionClaims;
         if (user) {
-          const row = account?.provider === "oidc" ? await findUserByEmail(db, (user.email ?? "").toLowerCase()) : { id: user.id };
-          claims.sub = row?.id;
+          const id =
+            account?.provider === "oidc"
+              ? (await findUserByExternalAccount(db, oidcProviderKey(env.OIDC_ISSUER!), account.providerAccountId))?.id
+              : user.id;
+          const state = id ? await findSessionUser(db, id) : null;
+          claims.sub = state?.id;
+          claims.epoch = state?.sessionEpoch ?? 0;
           claims.authTime = now();
           return claims;
         }
         if (typeof claims.authTime !== "number" || now() - claims.authTime > env.SESSION_ABSOLUTE_TIMEOUT_S) claims.expired = true;
+        else if (claims.sub) {
+          // Sign-out, "sign out everywhere" and a password change bump the user's epoch: older sessions end.
+          const state = await findSessionUser(db, claims.sub);
+          if (!state || state.disabledAt || state.sessionEpoch !== (claims.epoch ?? 0)) claims.expired = true;
+        }
         return claims;
       },
       async session({ session, token }) {

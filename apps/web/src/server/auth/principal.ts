@@ -1,6 +1,6 @@
 import "server-only";
 import type { TWebEnv } from "@loraplane/config";
-import { type Db, findUserById, type Role } from "@loraplane/db";
+import { type Db, findSessionUser, type Role } from "@loraplane/db";
 import { authenticateApiToken } from "@loraplane/services";
 import { readSession, refreshedSessionCookie, useSecureCookies } from "./session.ts";
 
@@ -55,8 +55,9 @@ export async function authenticate(db: Db, env: TWebEnv, headers: Headers): Prom
     absoluteTimeoutS: env.SESSION_ABSOLUTE_TIMEOUT_S,
   });
   if (!session) return null;
-  const user = await findUserById(db, session.userId);
-  if (!user || user.disabledAt) return null;
+  const user = await findSessionUser(db, session.userId);
+  // A session issued before the user's last sign-out-everywhere or password change is over.
+  if (!user || user.disabledAt || user.sessionEpoch !== (session.claims.epoch ?? 0)) return null;
   return {
     userId: user.id,
     email: user.email,

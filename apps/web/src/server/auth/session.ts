@@ -2,7 +2,7 @@ import "server-only";
 import { decode, encode, type JWT } from "next-auth/jwt";
 
 /** Claims Loraplane adds to next-auth's JWT. */
-export type TSessionClaims = JWT & { sub?: string; authTime?: number; expired?: boolean };
+export type TSessionClaims = JWT & { sub?: string; authTime?: number; expired?: boolean; epoch?: number };
 
 export function sessionCookieName(secure: boolean): string {
   return secure ? "__Secure-next-auth.session-token" : "next-auth.session-token";
