@@ -7,8 +7,10 @@ import { createPrismaClient } from "@loraplane/db";
 import { ensureDatabase, MIGRATIONS_DIR, runMigrations } from "@loraplane/db/migrate";
 import { ensureFirstAdmin, ensureSecretsFile, seedDemoProject, type SeedResult } from "@loraplane/services";
 import { probePostgres, redactUrl, startEmbeddedPostgres, type EmbeddedPostgres } from "./postgres.ts";
+import { superviseServices } from "./lifecycle.ts";
 import { Supervisor } from "./processes.ts";
 import { hasRedisServer, probeRedis, redisServerArgs, waitForRedis } from "./redis.ts";
+import { StopSignals } from "./signals.ts";
 import { checkNode, findPython } from "./versions.ts";
 import { waitForHttp } from "./wait.ts";
 
@@ -27,6 +29,8 @@ const supervisor = new Supervisor();
 const say = supervisor.prefix("start");
 
 class StartError extends Error {}
+/** A stop signal arrived while setting up: not a failure, the user asked to stop. */
+class StopRequested extends Error {}
 
 function fail(message: string): never {
   throw new StartError(message);
@@ -124,11 +128,22 @@ export interface TStartHooks {
 }
 
 async function main(hooks: TStartHooks): Promise<number> {
+  // Installed before anything is started, so no signal at any moment can end us with a child still running.
+  const signals = new StopSignals(say);
+  signals.onHurry(() => supervisor.hurry());
+  void signals.stopped.then(() => supervisor.interruptSetup());
+  const checkStop = () => {
+    if (signals.requested) throw new StopRequested();
+  };
   const nodeProblem = checkNode();
   if (nodeProblem) fail(nodeProblem);
   const python = findPython();
   if ("error" in python) fail(python.error);
-  await ensureVenv();
+  await ensureVenv().catch((error: unknown) => {
+    checkStop();
+    throw error;
+  });
+  checkStop();
 
   const secrets = await ensureSecretsFile(SECRETS_FILE, ["NEXTAUTH_SECRET", "LORAPLANE_SECRET_KEY"]);
   if (secrets.created.length) say(`generated ${secrets.created.join(", ")} into .loraplane/secrets.env (mode 0600)`);
@@ -140,6 +155,7 @@ async function main(hooks: TStartHooks): Promise<number> {
   };
   try {
     const databaseUrl = await resolvePostgres(storage);
+    checkStop();
     const redisUrl = await resolveRedis();
     if (supervisor.running.some((p) => p.name === "redis")) {
       storage.push(() => supervisor.stop(["redis"], STOP_GRACE_MS, say));
@@ -148,6 +164,7 @@ async function main(hooks: TStartHooks): Promise<number> {
     if (await ensureDatabase(databaseUrl)) say(`created database ${new URL(databaseUrl).pathname.slice(1)}`);
     const migrated = await runMigrations({ databaseUrl, migrationsDir: MIGRATIONS_DIR });
     say(migrated.applied.length ? `applied migrations: ${migrated.applied.join(", ")}` : "database schema is up to date");
+    checkStop();
 
     const db = createPrismaClient({ url: databaseUrl, poolSize: 2 });
     let admin;
@@ -166,6 +183,7 @@ async function main(hooks: TStartHooks): Promise<number> {
     } finally {
       await db.$disconnect();
     }
+    checkStop();
 
     const env: NodeJS.ProcessEnv = {
       ...process.env,
@@ -183,25 +201,9 @@ async function main(hooks: TStartHooks): Promise<number> {
       say("building the web app (first start only, a few minutes)…");
       await supervisor.run("build", "npm", ["run", "build", "-w", "@loraplane/web"], { cwd: ROOT, env });
     }
+    checkStop();
 
-    const children = [
-      supervisor.start("workers", "npm", ["start", "-w", "@loraplane/workers"], { cwd: ROOT, env }),
-      supervisor.start("gateway", "npm", ["start", "-w", "@loraplane/gateway"], { cwd: ROOT, env }),
-      supervisor.start("web", "npm", ["start", "-w", "@loraplane/web"], { cwd: ROOT, env }),
-    ];
-
-    const stopped = new Promise<{ reason: string; code: number }>((resolve) => {
-      for (const signal of ["SIGINT", "SIGTERM"] as const) {
-        process.once(signal, () => resolve({ reason: `${signal} received`, code: 0 }));
-      }
-      for (const child of children) {
-        void child.exited.then((code) => {
-          if (!child.stopping) resolve({ reason: `${child.name} exited with code ${code}`, code: 1 });
-        });
-      }
-    });
-
-    void Promise.all([
+    const onStarted = () => void Promise.all([
       // Readiness, not liveness: the database and the authentication path answer, so the printed URLs really work.
       waitForHttp("http://127.0.0.1:3000/api/ready", 180_000),
       waitForHttp("http://127.0.0.1:8080/health", 60_000),
@@ -234,16 +236,30 @@ async function main(hooks: TStartHooks): Promise<number> {
       }
     });
 
-    const outcome = await stopped;
-    say(`${outcome.reason}; shutting down`);
-    // Traffic first (gateway, web), then the workers so in-flight jobs are handed back, storage last.
-    await supervisor.stop(["gateway", "web", "workers"], STOP_GRACE_MS, say);
+    const outcome = await superviseServices({
+      supervisor,
+      signals,
+      services: [
+        { name: "workers", command: "npm", args: ["start", "-w", "@loraplane/workers"], options: { cwd: ROOT, env } },
+        { name: "gateway", command: "npm", args: ["start", "-w", "@loraplane/gateway"], options: { cwd: ROOT, env } },
+        { name: "web", command: "npm", args: ["start", "-w", "@loraplane/web"], options: { cwd: ROOT, env } },
+      ],
+      // Traffic first (gateway, web), then the workers so in-flight jobs are handed back, storage last.
+      stopOrder: ["gateway", "web", "workers"],
+      graceMs: STOP_GRACE_MS,
+      say,
+      onStarted,
+    });
     await shutdownStorage();
     say("stopped");
     return outcome.code;
   } catch (error) {
     await supervisor.stop(["gateway", "web", "workers"], STOP_GRACE_MS, say);
     await shutdownStorage();
+    if (error instanceof StopRequested || signals.requested) {
+      say("stopped before everything had started");
+      return 0;
+    }
     throw error;
   }
 }
@@ -252,6 +268,10 @@ export function runStart(hooks: TStartHooks = {}): void {
   main(hooks).then(
     (code) => process.exit(code),
     (error: unknown) => {
+      if (error instanceof StopRequested) {
+        say("stopped before anything was started");
+        process.exit(0);
+      }
       say(error instanceof StartError ? `cannot start: ${error.message}` : `failed: ${(error as Error).stack ?? String(error)}`);
       process.exit(1);
     },

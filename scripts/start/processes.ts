@@ -10,6 +10,10 @@ export interface Managed {
   child: ChildProcess;
   exited: Promise<number | null>;
   stopping: boolean;
+  /** Started by `run` (a setup step that runs to completion), not a long-running service. */
+  oneShot: boolean;
+  /** Its output is closed: the leader and everything that inherited its stdout/stderr have ended. */
+  closed: boolean;
 }
 
 export interface SpawnOptions {
@@ -21,12 +25,13 @@ export class Supervisor {
   private readonly processes: Managed[] = [];
   private colorIndex = 0;
   private readonly useColor: boolean;
+  private hurried = false;
 
   constructor(private readonly out: NodeJS.WritableStream = process.stdout) {
     this.useColor = (out as { isTTY?: boolean }).isTTY === true;
     // Whatever ends this process, no group it started may outlive it.
     process.on("exit", () => {
-      for (const p of this.processes) if (p.child.exitCode === null && p.child.signalCode === null) killGroup(p.child, "SIGKILL");
+      for (const p of this.processes) if (isRunning(p)) killGroup(p.child, "SIGKILL");
     });
   }
 
@@ -41,16 +46,20 @@ export class Supervisor {
     const child = spawn(command, args, { cwd: options.cwd, env: options.env, stdio: ["ignore", "pipe", "pipe"], detached: true });
     readline.createInterface({ input: child.stdout! }).on("line", write);
     readline.createInterface({ input: child.stderr! }).on("line", write);
-    const exited = new Promise<number | null>((resolve) => {
+    const managed: Managed = { name, child, exited: Promise.resolve(null), stopping: false, oneShot: false, closed: false };
+    managed.exited = new Promise<number | null>((resolve) => {
       child.on("error", (error) => {
         write(`could not start ${command}: ${error.message}`);
+        managed.closed = true;
         resolve(127);
       });
-      // "close", not "exit": it fires once stdout/stderr are drained, so a process's last lines are printed before
-      // anything that waits for it continues.
-      child.on("close", (code, signal) => resolve(code ?? (signal ? 128 : null)));
+      // "close", not "exit": it fires once stdout/stderr are drained — the leader (npm) and what inherited its output
+      // (sh, node) have all ended — so a process's last lines are printed before anything that waits for it continues.
+      child.on("close", (code, signal) => {
+        managed.closed = true;
+        resolve(code ?? (signal ? 128 : null));
+      });
     });
-    const managed: Managed = { name, child, exited, stopping: false };
     this.processes.push(managed);
     return managed;
   }
@@ -58,19 +67,20 @@ export class Supervisor {
   /** Runs a command to completion with prefixed output; rejects with its exit code when it fails. */
   async run(name: string, command: string, args: string[], options: SpawnOptions = {}): Promise<void> {
     const managed = this.start(name, command, args, options);
+    managed.oneShot = true;
     const code = await managed.exited;
     this.processes.splice(this.processes.indexOf(managed), 1);
     if (code !== 0) throw new Error(`${name}: \`${[command, ...args].join(" ")}\` exited with code ${code}`);
   }
 
-  /** Stops the named processes one after the other: SIGTERM, then SIGKILL after `graceMs`. */
+  /** Stops the named processes one after the other: SIGTERM, then SIGKILL after `graceMs` (at once once hurried). */
   async stop(names: string[], graceMs: number, log: (line: string) => void): Promise<void> {
     for (const name of names) {
       const managed = this.processes.find((p) => p.name === name);
-      if (!managed || managed.child.exitCode !== null || managed.child.signalCode !== null) continue;
+      if (!managed || !isRunning(managed)) continue;
       managed.stopping = true;
       log(`stopping ${name}…`);
-      killGroup(managed.child, "SIGTERM");
+      killGroup(managed.child, this.hurried ? "SIGKILL" : "SIGTERM");
       const timer = setTimeout(() => {
         log(`${name} did not stop within ${graceMs / 1000} s; killing it`);
         killGroup(managed.child, "SIGKILL");
@@ -80,9 +90,29 @@ export class Supervisor {
     }
   }
 
+  /** Ends setup steps started by `run` (a build, the venv, the demo's training) so that a stop during setup is prompt. */
+  interruptSetup(): void {
+    for (const p of this.processes) {
+      if (!p.oneShot || !isRunning(p)) continue;
+      p.stopping = true;
+      killGroup(p.child, "SIGTERM");
+    }
+  }
+
+  /** A second Ctrl-C: whatever is being stopped, and everything stopped from now on, is killed without a grace period. */
+  hurry(): void {
+    this.hurried = true;
+    for (const p of this.processes) if (p.stopping && isRunning(p)) killGroup(p.child, "SIGKILL");
+  }
+
   get running(): readonly Managed[] {
     return this.processes;
   }
+}
+
+// Not `child.exitCode`: npm may exit before the node process it started, which still belongs to the group.
+function isRunning(p: Managed): boolean {
+  return !p.closed;
 }
 
 function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
