@@ -22,6 +22,7 @@ import { clientIp } from "../auth/client-ip.ts";
 import { serverContext } from "../context.ts";
 import { errorBody, errorResponse, forbidden, HttpError, notFound, unauthenticated } from "./errors.ts";
 import { hostileJsonProblem } from "./hostile-json.ts";
+import { readBodyLimited } from "./read-body.ts";
 import { withRequestMetrics } from "../observability/web-metrics.ts";
 
 type TMethod = "get" | "post" | "put" | "patch" | "delete";
@@ -144,13 +145,8 @@ function toJson(value: unknown): unknown {
   );
 }
 
-async function readBody(req: Request): Promise<string> {
-  const declared = Number(req.headers.get("content-length") ?? "0");
-  if (declared > MAX_BODY_BYTES) throw new HttpError(413, "payload_too_large", `request body over ${MAX_BODY_BYTES} bytes`);
-  const text = await req.text();
-  if (Buffer.byteLength(text) > MAX_BODY_BYTES) throw new HttpError(413, "payload_too_large", `request body over ${MAX_BODY_BYTES} bytes`);
-  return text;
-}
+// Counted while streaming: a chunked body without Content-Length is cut off at the limit, not buffered whole.
+const readBody = (req: Request): Promise<string> => readBodyLimited(req, MAX_BODY_BYTES);
 
 async function resolveProject(
   db: Db,
