@@ -16,6 +16,11 @@ export interface TLocalExecutorOptions {
   command(spec: Pick<TWorkloadSpec, "command" | "stage">): string[];
   /** How long a launch lock may exist without a pid file before the launch counts as lost. */
   launchGraceMs?: number;
+  /**
+   * Scheduling priority of training and evaluation processes (`nice -n`, default 19, 0 = off): on a machine that also
+   * serves, a training run must not starve the serving processes into SLO breaches and rollbacks.
+   */
+  niceness?: number;
 }
 
 function isAlive(pid: number): boolean {
@@ -70,7 +75,8 @@ export function createLocalExecutor(options: TLocalExecutorOptions): TExecutor {
         throw error;
       }
       await lock.close();
-      const argv = options.command(spec);
+      const niceness = options.niceness ?? 19;
+      const argv = niceness > 0 ? ["nice", "-n", String(niceness), ...options.command(spec)] : options.command(spec);
       const envArgs = Object.entries({ PYTHONUNBUFFERED: "1", ...spec.env }).map(([k, v]) => `${k}=${v}`);
       const child = spawn("/bin/sh", ["-c", WRAPPER, "loraplane-wrapper", "env", ...envArgs, ...argv], {
         cwd: dir,
