@@ -24,7 +24,7 @@ export class GatewayMetrics {
   // Label lookups hash their label set on every call; the children are cached per (endpoint, variant) instead.
   private readonly children = new Map<string, TVariantMetrics>();
 
-  constructor(routingLoadedAt: () => number) {
+  constructor(routingLoadedAt: () => number, upstreamStats: () => { origin: string; waiting: number; connected: number }[] = () => []) {
     const registers = [this.registry];
     this.requests = new client.Counter({ name: "loraplane_gateway_requests_total", help: "Requests by endpoint, variant and outcome", labelNames: ["endpoint", "variant", "outcome"], registers });
     this.duration = new client.Histogram({
@@ -51,6 +51,28 @@ export class GatewayMetrics {
       registers,
       collect() {
         this.set(inflight());
+      },
+    });
+    // 0 in normal operation (connections are not capped below what the upstream admits); anything else is a queue
+    // at the gateway that the model server's own num_requests_waiting cannot see: scale on it too.
+    new client.Gauge({
+      name: "loraplane_gateway_upstream_waiting_requests",
+      help: "Requests waiting at the gateway for a connection to their upstream",
+      labelNames: ["upstream"],
+      registers,
+      collect() {
+        this.reset();
+        for (const u of upstreamStats()) this.labels(u.origin).set(u.waiting);
+      },
+    });
+    new client.Gauge({
+      name: "loraplane_gateway_upstream_connections",
+      help: "Open connections to each upstream",
+      labelNames: ["upstream"],
+      registers,
+      collect() {
+        this.reset();
+        for (const u of upstreamStats()) this.labels(u.origin).set(u.connected);
       },
     });
     new client.Gauge({

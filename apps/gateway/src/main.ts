@@ -19,6 +19,7 @@ const gateway = createGateway({
   flushIntervalMs: env.GATEWAY_FLUSH_INTERVAL_MS,
   environments: env.GATEWAY_ENVIRONMENTS,
   metricsToken: env.GATEWAY_METRICS_TOKEN,
+  connectionsPerUpstream: env.GATEWAY_UPSTREAM_CONNECTIONS || null,
 });
 
 const port = await gateway.listen(env.GATEWAY_PORT, env.GATEWAY_HOST);

@@ -25,7 +25,8 @@ export interface TGatewayOptions {
   resyncMs?: number;
   /** Attempts per request, all before the first byte reaches the client. */
   maxAttempts?: number;
-  connectionsPerUpstream?: number;
+  /** Connections per upstream origin; null or unset: unbounded (the upstream decides what it admits). */
+  connectionsPerUpstream?: number | null;
   variantHeader?: string;
   /** `<projectSlug>/<environmentName>` entries (`*` on either side) this gateway serves; empty or unset: every one. */
   environments?: readonly string[];
@@ -104,8 +105,8 @@ export function createGateway(options: TGatewayOptions): TGateway {
   const routing = new RoutingStore({ db: options.db, databaseUrl: options.databaseUrl, resyncMs: options.resyncMs ?? 10_000, log, environments: options.environments });
   const recorder = new WindowRecorder(options.gatewayId, Math.max(1, Math.round(options.flushIntervalMs / 1000)));
   const auth = new TokenAuth(options.db, options.tokenCacheMs);
-  const upstreams = new Upstreams({ connections: options.connectionsPerUpstream ?? 128, connectTimeoutMs: 2_000 });
-  const metrics = new GatewayMetrics(() => routing.loadedAt);
+  const upstreams = new Upstreams({ connections: options.connectionsPerUpstream ?? null, connectTimeoutMs: 2_000 });
+  const metrics = new GatewayMetrics(() => routing.loadedAt, () => upstreams.stats());
   const registry = metrics.registry;
   /** Requests this gateway answered, by the request id it issued: feedback is accepted only from the caller that made them. */
   const feedbackIndex = new Map<string, { deploymentId: string; variantId: string; tokenId: string | null; userId: string | null; pinned: boolean }>();
@@ -306,7 +307,8 @@ export function createGateway(options: TGatewayOptions): TGateway {
       await routing.start();
       await new Promise<void>((resolve, reject) => {
         server.once("error", reject);
-        server.listen(port, host, () => resolve());
+        // A burst of new streams (a client fleet reconnecting) must not overflow the default accept backlog of 511.
+        server.listen({ port, host, backlog: 4096 }, () => resolve());
       });
       const addr = server.address();
       return typeof addr === "object" && addr ? addr.port : port;

@@ -92,6 +92,10 @@ export const ZWorkerEnv = ZCommonEnv.extend({
   VLLM_AUTOSCALER: z.enum(["keda", "hpa", "none"]).default("keda"),
   VLLM_TARGET_WAITING_PER_POD: positiveInt(4),
   RECONCILE_INTERVAL_MS: positiveInt(15_000),
+  // Where the rollout analysis reads variant traffic: our gateway's windows (default) or vLLM's series in Prometheus
+  // (clusters whose traffic moves through the cluster's own gateway).
+  ROLLOUT_METRICS_PROVIDER: z.enum(["gateway-windows", "prometheus"]).default("gateway-windows"),
+  PROMETHEUS_URL: z.string().url().default("http://prometheus.monitoring.svc:9090"),
   // Outbound webhooks: internal receivers allowed, how long one attempt may take, how many attempts an event gets.
   WEBHOOK_ALLOWED_HOSTS: webhookAllowedHosts,
   WEBHOOK_TIMEOUT_MS: positiveInt(10_000),
@@ -107,6 +111,8 @@ export const ZGatewayEnv = ZCommonEnv.extend({
   GATEWAY_UPSTREAM_TIMEOUT_MS: positiveInt(120_000),
   GATEWAY_MAX_BODY_BYTES: positiveInt(1_048_576),
   GATEWAY_REQUIRE_AUTH: z.enum(["true", "false"]).default("true").transform((v) => v === "true"),
+  // Connections per upstream (model server); 0: unbounded, so no request waits at the gateway for a connection.
+  GATEWAY_UPSTREAM_CONNECTIONS: z.coerce.number().int().min(0).default(0),
   // Bearer token for GET /metrics; unset: /metrics answers loopback peers only (see apps/gateway/README.md).
   GATEWAY_METRICS_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
   // Environments this gateway serves, "<projectSlug>/<environmentName>" comma-separated, "*" on either side
