@@ -1,11 +1,12 @@
 // `loraplane`: bootstrap commands talk to Postgres directly; everything else goes through the REST API with a token.
 import { readFile } from "node:fs/promises";
 import { loadCliEnv } from "@loraplane/config";
-import { createPrismaClient, findUserByEmail } from "@loraplane/db";
+import { createPrismaClient, findProjectById, findProjectBySlug, findUserByEmail } from "@loraplane/db";
 import { API_SCOPES, createApiToken, createUser, ROLES, type TRole, type TScope } from "@loraplane/services";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { parse as parseYaml } from "yaml";
 import { apiClient, CliError, EXIT, type TApi } from "./api-client.ts";
+import { listPipelines, listProjects, parseParam, resolvePipeline, resolveProject, sameJson } from "./resolve.ts";
 
 const TERMINAL = new Set(["succeeded", "failed", "blocked", "cancelled"]);
 const env = loadCliEnv();
@@ -25,7 +26,19 @@ async function withDb<T>(fn: (db: ReturnType<typeof createPrismaClient>) => Prom
   }
 }
 
-const print = (value: unknown) => process.stdout.write(JSON.stringify(value, null, 2) + "\n");
+const print = (value: unknown): void => {
+  process.stdout.write(JSON.stringify(value, null, 2) + "\n");
+};
+/** `--project`: an id, slug or name; defaults to $LORAPLANE_PROJECT. */
+const projectOption = (what = "the project (id, slug or name)") => new Option("--project <project>", `${what}; default: $LORAPLANE_PROJECT`).env("LORAPLANE_PROJECT");
+function requireProject(o: { project?: string }): string {
+  if (!o.project) throw new CliError("no project: pass --project <slug> or set LORAPLANE_PROJECT (`loraplane project list` shows yours)", EXIT.usage);
+  return o.project;
+}
+function table(rows: string[][]): void {
+  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length))) ?? [];
+  for (const r of rows) process.stdout.write(r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join("  ") + "\n");
+}
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const program = new Command("loraplane")
@@ -52,7 +65,7 @@ token
   .requiredOption("--email <email>", "owner of the token")
   .requiredOption("--name <name>")
   .option("--scopes <list>", `comma-separated: ${API_SCOPES.join(", ")}`, "runs:read,runs:write,models:read,deployments:read")
-  .option("--project <projectId>", "restrict the token to one project")
+  .option("--project <project>", "restrict the token to one project (id or slug)")
   .option("--expires-days <n>", "expire after n days", (v) => {
     const n = Number(v);
     if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError("must be a positive whole number");
@@ -67,21 +80,52 @@ token
       const owner = await findUserByEmail(db, o.email.toLowerCase());
       if (!owner) throw new CliError(`no user ${o.email}; create it with \`loraplane user create\``, EXIT.usage);
       const expiresAt = o.expiresDays ? new Date(Date.now() + o.expiresDays * 86_400_000) : null;
-      const created = await createApiToken(db, { name: o.name, userId: owner.id, scopes: scopes as TScope[], projectId: o.project ?? null, expiresAt }, bootstrapActor);
+      let projectId: string | null = null;
+      if (o.project) {
+        const project = (await findProjectById(db, o.project)) ?? (await findProjectBySlug(db, o.project));
+        if (!project) throw new CliError(`no project "${o.project}" (by id or slug)`, EXIT.usage);
+        projectId = project.id;
+      }
+      const created = await createApiToken(db, { name: o.name, userId: owner.id, scopes: scopes as TScope[], projectId, expiresAt }, bootstrapActor);
       return created.secret;
     });
     process.stdout.write(`${secret}\n`);
   });
 
+const project = program.command("project").description("projects");
+project
+  .command("list")
+  .option("--json", "print the API's JSON")
+  .description("the projects you belong to, with your role (use the slug wherever --project is asked)")
+  .action(async (o: { json?: boolean }, cmd: Command) => {
+    const items = await listProjects(api(cmd));
+    if (o.json) return print(items);
+    table([["SLUG", "NAME", "ROLE", "ID"], ...items.map((p) => [p.slug, p.name, p.role, p.id])]);
+  });
+
 const pipeline = program.command("pipeline").description("pipelines");
+pipeline
+  .command("list")
+  .addOption(projectOption("only this project (id, slug or name)"))
+  .option("--json", "print the API's JSON")
+  .description("pipelines of a project (or of all your projects)")
+  .action(async (o: { project?: string; json?: boolean }, cmd: Command) => {
+    const call = api(cmd);
+    const projects = o.project ? [await resolveProject(call, o.project)] : await listProjects(call);
+    const rows: { project: string; id: string; name: string; specVersion: number }[] = [];
+    for (const p of projects) for (const pl of await listPipelines(call, p.id)) rows.push({ project: p.slug, id: pl.id, name: pl.name, specVersion: pl.specVersion });
+    if (o.json) return print(rows);
+    table([["NAME", "PROJECT", "SPEC", "ID"], ...rows.map((r) => [r.name, r.project, `v${r.specVersion}`, r.id])]);
+  });
 pipeline
   .command("apply")
   .requiredOption("-f, --file <spec.yaml>", "pipeline spec (YAML or JSON)")
-  .requiredOption("--project <projectId>")
+  .addOption(projectOption())
   .option("--branches <list>", "git branches whose pushes trigger the pipeline (comma-separated)")
-  .description("create the pipeline named in the spec, or update it when it exists")
-  .action(async (o: { file: string; project: string; branches?: string }, cmd: Command) => {
+  .description("create the pipeline named in the spec, or update it when it exists; an unchanged spec changes nothing (no new spec version)")
+  .action(async (o: { file: string; project?: string; branches?: string }, cmd: Command) => {
     const call = api(cmd);
+    const proj = await resolveProject(call, requireProject(o));
     let spec: unknown;
     try {
       spec = parseYaml(await readFile(o.file, "utf8"));
@@ -90,12 +134,16 @@ pipeline
     }
     const name = (spec as { name?: unknown } | null)?.name;
     const gitBranches = o.branches?.split(",").map((b) => b.trim()).filter(Boolean);
-    const { items } = await call<{ items: { id: string; name: string }[] }>("GET", `/api/v1/projects/${o.project}/pipelines?includeArchived=true`);
-    const existing = items.find((p) => p.name === name);
+    const existing = (await listPipelines(call, proj.id, true)).find((p) => p.name === name);
+    // Like `kubectl apply`: applying what is already there is a no-op, not a new spec version.
+    if (existing && !existing.archivedAt && sameJson(existing.spec, spec) && (!gitBranches || sameJson(existing.gitBranches, gitBranches))) {
+      process.stdout.write(`unchanged pipeline ${String(name)} (${existing.id}, spec v${existing.specVersion})\n`);
+      return;
+    }
     const body = { spec, ...(gitBranches ? { gitBranches } : {}) };
     const result = existing
       ? await call<{ id: string; specVersion: number }>("PATCH", `/api/v1/pipelines/${existing.id}`, { ...body, archived: false })
-      : await call<{ id: string; specVersion: number }>("POST", `/api/v1/projects/${o.project}/pipelines`, body);
+      : await call<{ id: string; specVersion: number }>("POST", `/api/v1/projects/${proj.id}/pipelines`, body);
     process.stdout.write(`${existing ? "updated" : "created"} pipeline ${String(name)} (${result.id}, spec v${result.specVersion})\n`);
   });
 
@@ -121,19 +169,40 @@ function exitForRun(run: TRun): void {
 
 const run = program.command("run").description("runs");
 run
+  .command("list")
+  .addOption(projectOption("only this project (id, slug or name)"))
+  .option("--pipeline <pipeline>", "only this pipeline (id or name)")
+  .option("--status <status>", "queued, running, waiting_approval, succeeded, failed, blocked or cancelled")
+  .option("--limit <n>", "at most n runs", "20")
+  .option("--json", "print the API's JSON")
+  .description("runs, newest first")
+  .action(async (o: { project?: string; pipeline?: string; status?: string; limit: string; json?: boolean }, cmd: Command) => {
+    const call = api(cmd);
+    const q = new URLSearchParams({ limit: o.limit });
+    if (o.project) q.set("projectId", (await resolveProject(call, o.project)).id);
+    if (o.pipeline) q.set("pipelineId", (await resolvePipeline(call, o.pipeline, o.project)).id);
+    if (o.status) q.set("status", o.status);
+    const { items } = await call<{ items: { id: string; number: number; pipelineName: string; status: string; trigger: string; createdAt: string }[] }>("GET", `/api/v1/runs?${q}`);
+    if (o.json) return print(items);
+    table([["RUN", "PIPELINE", "STATUS", "TRIGGER", "CREATED", "ID"], ...items.map((r) => [`#${r.number}`, r.pipelineName, r.status, r.trigger, r.createdAt, r.id])]);
+  });
+run
   .command("trigger")
-  .requiredOption("--pipeline <pipelineId>")
+  .requiredOption("--pipeline <pipeline>", "the pipeline (id or name)")
+  .addOption(projectOption("the pipeline's project, when its name is not unique (id, slug or name)"))
   .option("--commit <sha>")
   .option("--ref <ref>")
-  .option("--idempotency-key <key>", "the same key never starts a second run (e.g. $CI_PIPELINE_ID)")
+  .option("--param <key=value>", "override a spec value for this run (repeatable), e.g. --param training.learningRate=0.0002", (v: string, prev?: Record<string, string | number | boolean>) => parseParam(v, prev))
+  .option("--idempotency-key <key>", "the same key never starts a second run (e.g. $CI_PIPELINE_ID); reused with other options it is refused")
   .option("--wait", "follow the run until it finishes; exit non-zero unless it succeeded")
   .description("trigger a run of a pipeline")
-  .action(async (o: { pipeline: string; commit?: string; ref?: string; idempotencyKey?: string; wait?: boolean }, cmd: Command) => {
+  .action(async (o: { pipeline: string; project?: string; commit?: string; ref?: string; param?: Record<string, string | number | boolean>; idempotencyKey?: string; wait?: boolean }, cmd: Command) => {
     const call = api(cmd);
+    const target = await resolvePipeline(call, o.pipeline, o.project);
     const result = await call<{ run: { id: string; number: number; status: string }; created: boolean }>(
       "POST",
-      `/api/v1/pipelines/${o.pipeline}/runs`,
-      { gitCommit: o.commit, gitRef: o.ref },
+      `/api/v1/pipelines/${target.id}/runs`,
+      { gitCommit: o.commit, gitRef: o.ref, ...(o.param ? { params: o.param } : {}) },
       o.idempotencyKey ? { "idempotency-key": o.idempotencyKey } : {},
     );
     process.stdout.write(`${result.created ? "triggered" : "already triggered"} run #${result.run.number} ${result.run.id}\n`);

@@ -1,0 +1,144 @@
+// The `loraplane` CLI (issue 17 item 15) run as a user runs it — `node bin/loraplane.mjs …` in a child process —
+// against the real API routes served over HTTP from this process on a test database.
+import { execFile } from "node:child_process";
+import { writeFileSync, mkdtempSync, rmSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { useTestDb } from "@loraplane/db/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { serverContext } from "../../src/server/context.ts";
+import { API_ROUTES } from "../../src/server/routes/index.ts";
+import { configureEnv, makeProject, makeUser, type TFixture, tokenFor } from "../api/fixtures.ts";
+
+const t = useTestDb("web-cli");
+const BIN = path.resolve(import.meta.dirname, "../../bin/loraplane.mjs");
+let server: Server;
+let url = "";
+let token = "";
+let fx: TFixture;
+let other: TFixture;
+const tmp = mkdtempSync(path.join(os.tmpdir(), "lp-cli-"));
+
+// Literal paths before templated ones (`/model-versions/compare` before `/model-versions/{id}`).
+const ROUTES = [...API_ROUTES]
+  .sort((a, b) => (a.def.path.match(/\{/g)?.length ?? 0) - (b.def.path.match(/\{/g)?.length ?? 0))
+  .map((r) => ({ route: r, regex: new RegExp(`^${r.def.path.replace(/\{\w+\}/g, "[^/]+")}/?$`) }));
+
+function serve(): Promise<void> {
+  server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      void (async () => {
+        const pathname = new URL(req.url!, url).pathname;
+        const found = ROUTES.find((r) => r.route.def.method === req.method!.toLowerCase() && r.regex.test(pathname));
+        if (!found) {
+          res.writeHead(404).end(JSON.stringify({ error: { code: "not_found", message: `no route ${req.method} ${pathname}` } }));
+          return;
+        }
+        const headers = new Headers();
+        for (const [k, v] of Object.entries(req.headers)) if (typeof v === "string") headers.set(k, v);
+        const body = chunks.length && req.method !== "GET" ? Buffer.concat(chunks) : undefined;
+        const response = await found.route.handler(new Request(new URL(req.url!, url), { method: req.method, headers, body }));
+        res.writeHead(response.status, Object.fromEntries(response.headers));
+        res.end(Buffer.from(await response.arrayBuffer()));
+      })();
+    });
+  });
+  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
+}
+
+function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [BIN, ...args],
+      { env: { PATH: process.env.PATH, DATABASE_URL: t.url, LORAPLANE_URL: url, LORAPLANE_TOKEN: token, ...env }, timeout: 60_000 },
+      (error, stdout, stderr) => resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+beforeAll(async () => {
+  configureEnv(t.url);
+  fx = await makeProject(t.db, "demo");
+  other = await makeProject(t.db, "other");
+  const engineer = await makeUser(t.db, "eng@cli.test", "engineer");
+  await t.db.projectMember.createMany({ data: [fx, other].map((p) => ({ projectId: p.projectId, userId: engineer.id, role: "engineer" as const })) });
+  // Different names in the two projects, so the name alone identifies each pipeline.
+  await t.db.pipeline.update({ where: { id: fx.pipelineId }, data: { name: "demo-lora", spec: { name: "demo-lora", model: { name: "m", baseModel: "/models/tiny" }, dataset: { name: "ds", version: "v1" } } } });
+  token = (await tokenFor(t.db, engineer.id)).secret;
+  await serve();
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+afterAll(async () => {
+  server?.close();
+  await serverContext().queue().close();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+describe("loraplane CLI", () => {
+  it("lists projects and pipelines, taking a project's slug", async () => {
+    const projects = await cli(["project", "list"]);
+    expect(projects.code, projects.stderr).toBe(0);
+    expect(projects.stdout).toMatch(/^SLUG\s+NAME\s+ROLE\s+ID/m);
+    expect(projects.stdout).toMatch(/^demo\s+demo\s+engineer\s+\S+/m);
+    const pipelines = await cli(["pipeline", "list", "--project", "demo"]);
+    expect(pipelines.code, pipelines.stderr).toBe(0);
+    expect(pipelines.stdout).toContain("demo-lora");
+    expect(pipelines.stdout).not.toContain("pipe-other");
+    const unknown = await cli(["pipeline", "list", "--project", "nope"]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('no project "nope"');
+    expect(unknown.stderr).toContain("demo, other");
+  });
+
+  it("triggers a run by pipeline name with --param overrides, and lists runs", async () => {
+    const res = await cli(["run", "trigger", "--pipeline", "demo-lora", "--project", "demo", "--param", "training.learningRate=0.0005", "--param", "training.epochs=2"]);
+    expect(res.code, res.stderr).toBe(0);
+    expect(res.stdout).toMatch(/^triggered run #\d+ \S+/);
+    const run = await t.db.pipelineRun.findFirstOrThrow({ where: { pipelineId: fx.pipelineId }, orderBy: { number: "desc" } });
+    expect(run.params).toEqual({ "training.learningRate": 0.0005, "training.epochs": 2 });
+    const list = await cli(["run", "list", "--pipeline", "demo-lora"], { LORAPLANE_PROJECT: "demo" });
+    expect(list.code, list.stderr).toBe(0);
+    expect(list.stdout).toContain(`#${run.number}`);
+    expect(list.stdout).toContain(run.id);
+    const bad = await cli(["run", "trigger", "--pipeline", "demo-lora", "--param", "noequals"]);
+    expect(bad.code).toBe(2);
+    const missing = await cli(["run", "trigger", "--pipeline", "no-such"]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain("demo-lora (demo)");
+  });
+
+  it("applies a spec idempotently: an unchanged spec is not a new version; --project defaults from LORAPLANE_PROJECT", async () => {
+    const file = path.join(tmp, "spec.yaml");
+    writeFileSync(file, "name: cli-pipe\nmodel:\n  name: m\n  baseModel: /models/tiny\ndataset:\n  name: ds\n  version: v1\n");
+    const env = { LORAPLANE_PROJECT: "demo" };
+    const first = await cli(["pipeline", "apply", "-f", file], env);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout).toMatch(/^created pipeline cli-pipe \(\S+, spec v1\)/);
+    // The same spec with its keys in another order is the same spec.
+    writeFileSync(file, "dataset:\n  version: v1\n  name: ds\nname: cli-pipe\nmodel:\n  baseModel: /models/tiny\n  name: m\n");
+    const again = await cli(["pipeline", "apply", "-f", file], env);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toMatch(/^unchanged pipeline cli-pipe \(\S+, spec v1\)/);
+    const row = await t.db.pipeline.findFirstOrThrow({ where: { projectId: fx.projectId, name: "cli-pipe" } });
+    expect(row.specVersion).toBe(1);
+    writeFileSync(file, "name: cli-pipe\nmodel:\n  name: m\n  baseModel: /models/tiny2\ndataset:\n  name: ds\n  version: v1\n");
+    const changed = await cli(["pipeline", "apply", "-f", file], env);
+    expect(changed.stdout).toMatch(/^updated pipeline cli-pipe \(\S+, spec v2\)/);
+    const noProject = await cli(["pipeline", "apply", "-f", file]);
+    expect(noProject.code).toBe(2);
+    expect(noProject.stderr).toContain("LORAPLANE_PROJECT");
+  });
+
+  it("documents --project and its default in the help", async () => {
+    const help = await cli(["run", "trigger", "--help"]);
+    expect(help.stdout).toContain("--project <project>");
+    expect(help.stdout).toContain("LORAPLANE_PROJECT");
+    expect(help.stdout).toContain("--param <key=value>");
+  });
+});
