@@ -1,4 +1,5 @@
 import { type DbOrTx, listAuditLogs } from "@loraplane/db";
+import { redactAuditValue } from "./redact.ts";
 
 export type TAuditFilter = {
   projectIds?: string[];
@@ -19,7 +20,8 @@ export async function listAudit(db: DbOrTx, filter: TAuditFilter) {
   });
   const page = rows.slice(0, filter.limit);
   return {
-    items: page.map((r) => ({ ...r, id: r.id.toString() })),
+    // Redacted again on the way out: entries written before redaction existed may hold webhook URLs.
+    items: page.map((r) => ({ ...r, id: r.id.toString(), before: redactAuditValue(r.before), after: redactAuditValue(r.after) })),
     nextCursor: rows.length > filter.limit ? page[page.length - 1]!.id.toString() : null,
   };
 }
