@@ -231,14 +231,22 @@ def tokenize_row(tok, formatter: PromptFormatter, row: dict, max_len: int) -> di
     return {"input_ids": ids, "labels": labels, "truncated": full_len > max_len}
 
 
-def tokenize_dataset(tok, formatter, rows: list, max_len: int, path: str) -> list:
-    out = []
+def tokenize_dataset(tok, formatter, rows: list, max_len: int, path: str, stats: Optional[dict] = None) -> list:
+    """Tokenised examples; rows whose prompt leaves no response token within max_len are dropped and
+    longer ones truncated, both counted in `stats` ({"examples", "truncated", "dropped"})."""
+    out, truncated, dropped = [], 0, 0
     for row in rows:
         ex = tokenize_row(tok, formatter, row, max_len)
         if any(l != IGNORE_INDEX for l in ex["labels"]):
+            truncated += ex["truncated"]
             out.append(ex)
+        else:
+            dropped += 1
+    if stats is not None:
+        stats.update({"examples": len(out), "truncated": truncated, "dropped": dropped})
     if not out:
-        raise DataError(f"{path}: no example has response tokens within maxSeqLength={max_len}")
+        raise DataError(f"{path}: all {len(rows)} examples were dropped: none has a response token within "
+                        f"maxSeqLength={max_len} (the prompts alone are that long); raise maxSeqLength or shorten them")
     return out
 
 

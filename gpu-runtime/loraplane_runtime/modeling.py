@@ -28,7 +28,11 @@ def load_tokenizer(path: str, padding_side: str = "right", trust_remote_code: bo
     if cls in ("TokenizersBackend", "PreTrainedTokenizerFast"):
         tok = PreTrainedTokenizerFast.from_pretrained(path)
     else:
-        tok = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
+        try:
+            tok = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
+        except ValueError as e:
+            _remote_code_error(path, e)
+            raise
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     tok.padding_side = padding_side
@@ -58,12 +62,35 @@ def load_base_model(path: str, dtype: torch.dtype = torch.float32, attn: Optiona
     try:
         return AutoModelForCausalLM.from_pretrained(path, **kwargs)
     except ValueError as e:
+        _remote_code_error(path, e)
         if attn and "attn" in str(e).lower():
             raise ConfigError(f"attnImplementation {attn!r} is not available for this model/torch: "
                               f"{str(e).splitlines()[0]}") from None
-        if "trust_remote_code" in str(e):
-            raise ConfigError(f"{path} needs custom code; set training.trustRemoteCode: true only for a model "
-                              f"folder you have audited ({str(e).splitlines()[0]})") from None
+        raise
+
+
+def _remote_code_error(path: str, e: Exception) -> None:
+    if "trust_remote_code" in str(e):
+        raise ConfigError(f"{path} needs custom Python code from its folder; set training.trustRemoteCode: true "
+                          f"only for a model folder you have audited ({str(e).splitlines()[0]})") from None
+
+
+def model_context_length(config) -> Optional[int]:
+    """The number of positions the model was built for (None when the config does not say)."""
+    for key in ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length"):
+        v = getattr(config, key, None)
+        if isinstance(v, int) and v > 0:
+            return v
+    return None
+
+
+def load_model_config(path: str, trust_remote_code: bool = False):
+    from transformers import AutoConfig
+
+    try:
+        return AutoConfig.from_pretrained(path, trust_remote_code=trust_remote_code)
+    except ValueError as e:
+        _remote_code_error(path, e)
         raise
 
 

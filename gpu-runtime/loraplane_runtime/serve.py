@@ -17,7 +17,7 @@ from typing import Optional
 import torch
 
 from . import data as D
-from .modeling import load_base_model, load_tokenizer
+from .modeling import load_base_model, load_tokenizer, model_context_length
 from .reporting import log
 
 
@@ -136,14 +136,6 @@ def _stop_holdback(text: str, stop: list) -> int:
     return best
 
 
-def model_context_length(config) -> Optional[int]:
-    for key in ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length"):
-        v = getattr(config, key, None)
-        if isinstance(v, int) and v > 0:
-            return v
-    return None
-
-
 def _sample(logits: torch.Tensor, temperature: float, top_p: float, gen: torch.Generator) -> int:
     if temperature <= 0:
         return int(torch.argmax(logits))
@@ -163,10 +155,14 @@ class Metrics:
 
         self.registry = CollectorRegistry()
         lb = ["model_name"]
+        # vLLM's own bucket bounds (vllm/engine/metrics.py), so PromQL quantiles over this server are as fine-grained
+        # as over vLLM and the Prometheus metric provider judges both alike.
         self.e2e = Histogram("vllm:e2e_request_latency_seconds", "End-to-end request latency", lb, registry=self.registry,
-                             buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 40, 80))
+                             buckets=(0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0, 40.0, 50.0, 60.0,
+                                      120.0, 240.0, 480.0, 960.0, 1920.0, 7680.0))
         self.ttft = Histogram("vllm:time_to_first_token_seconds", "Time to first token", lb, registry=self.registry,
-                              buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+                              buckets=(0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0,
+                                       7.5, 10.0, 20.0, 40.0, 80.0, 160.0, 640.0, 2560.0))
         self.gen_tokens = Counter("vllm:generation_tokens", "Generated tokens", lb, registry=self.registry)
         self.prompt_tokens = Counter("vllm:prompt_tokens", "Prompt tokens", lb, registry=self.registry)
         self.success = Counter("vllm:request_success", "Finished requests", lb + ["finished_reason"], registry=self.registry)

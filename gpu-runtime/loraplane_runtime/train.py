@@ -5,6 +5,7 @@ DDP via torchrun (gloo on CPU, nccl on GPU)."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import math
 import os
@@ -21,12 +22,19 @@ import torch.nn.functional as F
 from . import data as D
 from .config import Job
 from .errors import ConfigError, DataError, Preempted
-from .modeling import (dir_digest, load_base_model, load_tokenizer, pick_dtype, validate_target_modules,
-                       write_manifest)
+from .modeling import (dir_digest, load_base_model, load_model_config, load_tokenizer, model_context_length,
+                       pick_dtype, sha256_file, validate_target_modules, write_manifest)
 from .reporting import Reporter, log, point
 
 KEEP_CHECKPOINTS = 2
 GRAD_CLIP = 1.0
+# Spec fields that may change between a checkpoint and its resumption (they do not change the math).
+RESUME_FREE_FIELDS = {"log_every_steps", "checkpoint_every_steps", "gradient_checkpointing", "attn_implementation"}
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(w.capitalize() for w in rest)
 
 
 class DistEnv:
@@ -141,11 +149,26 @@ class Trainer:
         s, env = self.spec, self.env
         random.seed(s.seed)
         torch.manual_seed(s.seed)
-        self.tok = load_tokenizer(self.job.paths.base_model)
+        self.tok = load_tokenizer(self.job.paths.base_model, trust_remote_code=s.trust_remote_code)
         self.fmt = D.PromptFormatter(self.tok, s.prompt_template)
+        self.context = model_context_length(load_model_config(self.job.paths.base_model, s.trust_remote_code))
+        self.max_len = s.max_seq_length
+        if self.context and self.max_len > self.context:
+            log(f"warning: maxSeqLength {self.max_len} exceeds the model's context of {self.context} positions; "
+                f"using {self.context}")
+            self.max_len = self.context
         path = D.split_path(self.job.paths.data_dir, "train")
         rows = D.load_split(self.job.paths.data_dir, "train", self.job.dataset_format)
-        self.examples = D.tokenize_dataset(self.tok, self.fmt, rows, s.max_seq_length, path)
+        stats: dict = {}
+        self.examples = D.tokenize_dataset(self.tok, self.fmt, rows, self.max_len, path, stats)
+        self.data_stats = stats
+        if stats["truncated"] or stats["dropped"]:
+            log(f"warning: {stats['truncated']} of {len(rows)} training examples truncated to {self.max_len} tokens, "
+                f"{stats['dropped']} dropped (no response token within {self.max_len})")
+        self.rep.metrics([point("data/train_examples", 0, stats["examples"]),
+                          point("data/truncated_examples", 0, stats["truncated"]),
+                          point("data/dropped_examples", 0, stats["dropped"]),
+                          point("data/max_seq_length", 0, self.max_len)])
         self.lengths = [len(e["input_ids"]) for e in self.examples]
         n_batches = math.ceil(len(self.examples) / s.batch_size)
         self.micro_per_epoch = n_batches // env.world
@@ -156,7 +179,8 @@ class Trainer:
         self.total_steps = s.max_steps or max(1, math.ceil(s.epochs * self.steps_per_epoch))
 
         self.dtype = pick_dtype(s.precision, env.device)
-        model = load_base_model(self.job.paths.base_model, self.dtype)
+        model = load_base_model(self.job.paths.base_model, self.dtype, s.attn_implementation,
+                                trust_remote_code=s.trust_remote_code)
         validate_target_modules(model, s.lora.target_modules)
         model.config.use_cache = False
         if s.gradient_checkpointing:
@@ -237,7 +261,7 @@ class Trainer:
                         "scaler": self.scaler.state_dict() if self.scaler else None}, os.path.join(tmp, "optim.pt"))
             with open(os.path.join(tmp, "trainer_state.json"), "w") as f:
                 json.dump({"step": self.step, "epoch": self.epoch, "microPos": self.micro_pos,
-                           "world": env.world, "totalSteps": self.total_steps}, f)
+                           "world": env.world, "totalSteps": self.total_steps, "fingerprint": self.fingerprint()}, f)
             os.replace(tmp, final)  # atomic: a checkpoint either exists complete or not at all
             for old in sorted((int(n[5:]) for n in os.listdir(self.ckpt_root)
                                if n.startswith("step-") and n[5:].isdigit()))[:-KEEP_CHECKPOINTS]:
@@ -248,14 +272,47 @@ class Trainer:
             log(f"checkpoint saved: {final}")
         env.barrier()
 
+    def fingerprint(self) -> dict:
+        """What a checkpoint may only be resumed with: the same model, dataset and training spec."""
+        if getattr(self, "_fingerprint", None) is None:
+            base = self.job.paths.base_model
+            spec = {_camel(k): v for k, v in dataclasses.asdict(self.spec).items() if k not in RESUME_FREE_FIELDS}
+            spec["datasetFormat"] = self.job.dataset_format
+            self._fingerprint = {
+                "baseModel": base,
+                "modelConfigSha256": sha256_file(os.path.join(base, "config.json")),
+                "datasetSha256": sha256_file(D.split_path(self.job.paths.data_dir, "train")),
+                "trainingSpec": json.loads(json.dumps(spec)),
+            }
+        return self._fingerprint
+
+    def _check_resumable(self, ckpt: str, state: dict) -> None:
+        if state["world"] != self.env.world:
+            raise ConfigError(f"checkpoint {ckpt} was written with {state['world']} processes, now {self.env.world}")
+        old, new = state.get("fingerprint"), self.fingerprint()
+        if old is None:
+            log(f"warning: checkpoint {ckpt} predates model/dataset/spec fingerprints; resuming without that check")
+            return
+        diffs = []
+        if old["baseModel"] != new["baseModel"] or old["modelConfigSha256"] != new["modelConfigSha256"]:
+            diffs.append(f"base model {old['baseModel']} (config sha256 {old['modelConfigSha256'][:12]}) -> "
+                         f"{new['baseModel']} ({new['modelConfigSha256'][:12]})")
+        if old["datasetSha256"] != new["datasetSha256"]:
+            diffs.append(f"dataset digest (train.jsonl sha256) {old['datasetSha256'][:12]} -> {new['datasetSha256'][:12]}")
+        for key in sorted(set(old["trainingSpec"]) | set(new["trainingSpec"])):
+            a, b = old["trainingSpec"].get(key), new["trainingSpec"].get(key)
+            if a != b:
+                diffs.append(f"training.{key} {json.dumps(a)} -> {json.dumps(b)}")
+        if diffs:
+            raise ConfigError(f"refusing to resume from checkpoint {ckpt}: it was written for a different run ("
+                              + "; ".join(diffs) + "); use a new output directory or restore the original settings")
+
     def _load_adapter_weights(self, ckpt: str) -> None:
         from peft import set_peft_model_state_dict
         from safetensors.torch import load_file
 
         with open(os.path.join(ckpt, "trainer_state.json")) as f:
-            world = json.load(f)["world"]
-        if world != self.env.world:
-            raise ConfigError(f"checkpoint {ckpt} was written with {world} processes, now {self.env.world}")
+            self._check_resumable(ckpt, json.load(f))
         set_peft_model_state_dict(self.model, load_file(os.path.join(ckpt, "adapter_model.safetensors")))
 
     def resume(self, ckpt: str) -> None:
@@ -280,7 +337,7 @@ class Trainer:
     def _collate(self, idx: list) -> D.Batch:
         exs = [self.examples[i] for i in idx]
         if self.spec.packing:
-            return D.collate_packed(exs, self.tok.pad_token_id, self.spec.max_seq_length)
+            return D.collate_packed(exs, self.tok.pad_token_id, self.max_len)
         return D.collate_padded(exs, self.tok.pad_token_id)
 
     def _epoch_batches(self, epoch: int) -> list:
@@ -376,7 +433,7 @@ class Trainer:
         if not os.path.isfile(path):
             return None
         rows = D.load_split(self.job.paths.data_dir, "validation", self.job.dataset_format)[:256]
-        exs = D.tokenize_dataset(self.tok, self.fmt, rows, self.spec.max_seq_length, path)
+        exs = D.tokenize_dataset(self.tok, self.fmt, rows, self.max_len, path)
         self.model.eval()
         total, n = 0.0, 0
         with torch.no_grad():

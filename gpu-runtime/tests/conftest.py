@@ -64,3 +64,61 @@ def short_model(work):
     out = work / "model-short"
     make_tiny_model(str(out), "qwen2", layers=2, hidden=64, heads=4, seed=0, max_positions=128)
     return str(out)
+
+
+QWEN_STYLE_TEMPLATE = (  # Qwen2.5's template minus tools
+    "{%- if messages[0]['role'] != 'system' %}"
+    "{{- '<|im_start|>system\\nYou are a helpful assistant.<|im_end|>\\n' }}{%- endif %}"
+    "{%- for m in messages %}{{- '<|im_start|>' + m['role'] + '\\n' + m['content'] + '<|im_end|>' + '\\n' }}{%- endfor %}"
+    "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}"
+)
+
+
+@pytest.fixture(scope="session")
+def bpe_model(work, demo_data):
+    """A tiny Qwen2 with a byte-level BPE tokenizer trained (here, with `tokenizers`) on the demo data, Qwen's
+    special tokens and a Qwen-style chat template; two EOS ids like Qwen instruct models."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    from loraplane_runtime.tiny_model import make_tiny_model
+
+    texts = []
+    with open(os.path.join(demo_data, "train.jsonl"), encoding="utf-8") as f:
+        for line in f:
+            row = json.loads(line)
+            texts += [row["instruction"], row.get("input", ""), row["output"]]
+    special = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+    tk = Tokenizer(models.BPE())
+    tk.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tk.decoder = decoders.ByteLevel()
+    tk.train_from_iterator(texts, trainers.BpeTrainer(vocab_size=600, special_tokens=special,
+                                                      initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    tok = PreTrainedTokenizerFast(tokenizer_object=tk, eos_token="<|im_end|>", pad_token="<|endoftext|>",
+                                  additional_special_tokens=special, chat_template=QWEN_STYLE_TEMPLATE,
+                                  model_max_length=2048)
+    out = work / "model-bpe"
+    make_tiny_model(str(out), "qwen2", layers=2, hidden=64, heads=4, seed=0, tokenizer=tok)
+    gc_path = out / "generation_config.json"
+    gc = json.loads(gc_path.read_text())
+    gc["eos_token_id"] = [tok.convert_tokens_to_ids("<|im_end|>"), tok.convert_tokens_to_ids("<|endoftext|>")]
+    gc_path.write_text(json.dumps(gc))
+    return str(out)
+
+
+@pytest.fixture(scope="session")
+def bos_model(work):
+    """The char tokenizer with a Llama-style post-processor that puts <|bos|> before every text, and no chat
+    template: the tokenizer "needs BOS" and prompts use the Alpaca template."""
+    from tokenizers import processors
+
+    from loraplane_runtime.tiny_model import build_tokenizer, make_tiny_model
+
+    tok = build_tokenizer()
+    bos = tok.convert_tokens_to_ids("<|bos|>")
+    tok.backend_tokenizer.post_processor = processors.TemplateProcessing(
+        single="<|bos|> $A", pair="<|bos|> $A <|bos|> $B", special_tokens=[("<|bos|>", bos)])
+    tok.chat_template = None
+    out = work / "model-bos"
+    make_tiny_model(str(out), "llama", layers=2, hidden=64, heads=4, seed=0, tokenizer=tok)
+    return str(out)
