@@ -83,14 +83,14 @@ function api(base: string, token: string) {
   };
 }
 
-/** Keeps a few completions in flight through the gateway; counts what each model version answered. */
-function startTraffic(gatewayUrl: string, token: string, model: string) {
+/** Keeps a few completions in flight through one environment's URL on the gateway; counts what each version answered. */
+function startTraffic(baseUrl: string, token: string, model: string) {
   const stats = { ok: 0, failed: 0, notLive: 0, lastError: "", byVersion: new Map<string, number>() };
   let running = true;
   const lane = async (n: number) => {
     for (let i = n; running; i++) {
       try {
-        const res = await fetch(`${gatewayUrl}/v1/completions`, {
+        const res = await fetch(`${baseUrl}/v1/completions`, {
           method: "POST",
           headers: { authorization: `Bearer ${token}`, "content-type": "application/json", "x-user-id": `demo-user-${i % 40}` },
           body: JSON.stringify({ model, prompt: DEMO_PROMPTS[i % DEMO_PROMPTS.length], max_tokens: 12, temperature: 0 }),
@@ -117,11 +117,52 @@ function startTraffic(gatewayUrl: string, token: string, model: string) {
       }
     }
   };
-  void Promise.all(Array.from({ length: TRAFFIC_LANES }, (_, n) => lane(n)));
+  void Promise.all(Array.from({ length: TRAFFIC_LANES / 2 }, (_, n) => lane(n)));
   return { stats, stop: () => void (running = false) };
 }
 
 type TCall = <T>(method: string, path: string, body?: unknown) => Promise<T>;
+
+interface TRelease {
+  id: string;
+  runId: string | null;
+  state: string;
+  reason: string | null;
+  stages: { environment: { name: string; inferenceUrl: string | null }; state: string; reason: string | null; soak: { remainingSeconds: number } | null }[];
+}
+
+/** Follows a run's release through dev → staging → prod, printing each stage change and the approval link. */
+async function watchRelease(stack: TStartedStack, call: TCall, runId: string, say: (line: string) => void, elapsed: () => string, onTick: () => void): Promise<string> {
+  const seen = new Map<string, string>();
+  let releaseId: string | null = null;
+  for (;;) {
+    if (!releaseId) {
+      const { items } = await call<{ items: TRelease[] }>("GET", `/api/v1/projects/${stack.seed.projectId}/releases`);
+      releaseId = items.find((r) => r.runId === runId)?.id ?? null;
+      if (releaseId) say(`[${elapsed()}] release ${releaseId}: dev → staging → prod (API: ${stack.webUrl}/api/v1/releases/${releaseId})`);
+    }
+    if (releaseId) {
+      const r = await call<TRelease>("GET", `/api/v1/releases/${releaseId}`).catch(() => null);
+      for (const s of r?.stages ?? []) {
+        const key = `${s.state} ${s.reason ?? ""}`;
+        if (seen.get(s.environment.name) === key) continue;
+        seen.set(s.environment.name, key);
+        say(`[${elapsed()}] release ${s.environment.name}: ${s.state}${s.reason ? ` — ${s.reason}` : ""}${s.state === "promoted" ? ` (serving at ${s.environment.inferenceUrl})` : ""}`);
+        if (s.state === "awaiting_approval") {
+          say(`[${elapsed()}] APPROVAL NEEDED for ${s.environment.name}: log in at ${stack.webUrl} as ${stack.admin.email} and approve it in the approvals inbox ${stack.webUrl}/approvals,`);
+          say(`    or: LORAPLANE_URL=${stack.webUrl} LORAPLANE_TOKEN=<an approver's token> npx loraplane release approve ${releaseId} --env ${s.environment.name}`);
+          say(`    (${stack.webUrl}/api/v1/releases/${releaseId}/environments/${s.environment.name}/approve; the run's requester may not approve it)`);
+        }
+      }
+      if (r && r.state !== "in_progress") {
+        say(`[${elapsed()}] release ${r.state}${r.reason ? `: ${r.reason}` : ""}`);
+        return r.state;
+      }
+    }
+    onTick();
+    await new Promise((res) => setTimeout(res, POLL_MS));
+  }
+}
 
 /** Prints one run's stages, progress, gate decision, approval wait and rollout events until it ends; returns its status. */
 async function watchRun(stack: TStartedStack, call: TCall, run: { id: string; number: number }, say: (line: string) => void, elapsed: () => string, onTick: () => void): Promise<string> {
@@ -198,8 +239,30 @@ async function runDemo(stack: TStartedStack): Promise<void> {
   const endpoint = spec.deploy?.endpointName;
   if (!endpoint) throw new Error(`pipeline ${stack.seed.pipelineName} has no deploy section; nothing to roll out`);
 
-  const traffic = startTraffic(stack.gatewayUrl, token, endpoint);
-  say(`sending a steady stream of completions to ${stack.gatewayUrl}/v1/completions (model "${endpoint}", ${TRAFFIC_LANES} in flight)`);
+  // Each environment has its own URL on the gateway: /<project>/<environment>/v1.
+  const { slug } = await call<{ slug: string }>("GET", `/api/v1/projects/${stack.seed.projectId}`);
+  const envTraffic = ["dev", "staging", "prod"].map((e) => ({ env: e, t: startTraffic(`${stack.gatewayUrl}/${slug}/${e}`, token, endpoint) }));
+  const traffic = {
+    stats: {
+      get ok() {
+        return envTraffic.reduce((n, x) => n + x.t.stats.ok, 0);
+      },
+      get failed() {
+        return envTraffic.reduce((n, x) => n + x.t.stats.failed, 0);
+      },
+      get notLive() {
+        return envTraffic.reduce((n, x) => n + x.t.stats.notLive, 0);
+      },
+      get lastError() {
+        return envTraffic.map((x) => x.t.stats.lastError).filter(Boolean).join("; ");
+      },
+      get byVersion() {
+        return new Map(envTraffic.flatMap((x) => [...x.t.stats.byVersion].map(([v, n]) => [`${x.env} ${v}`, n] as const)));
+      },
+    },
+    stop: () => envTraffic.forEach((x) => x.t.stop()),
+  };
+  say(`sending a steady stream of completions to ${stack.gatewayUrl}/${slug}/{dev,staging,prod}/v1/completions (model "${endpoint}", ${TRAFFIC_LANES / 2} in flight per environment)`);
   let lastTrafficReport = Date.now();
   const reportTraffic = () => {
     if (Date.now() - lastTrafficReport < TRAFFIC_REPORT_MS) return;
@@ -218,7 +281,9 @@ async function runDemo(stack: TStartedStack): Promise<void> {
   for (const [index, purpose] of ["the first version of the endpoint", "a canary against the first version"].entries()) {
     const { run } = await call<{ run: { id: string; number: number } }>("POST", `/api/v1/pipelines/${stack.seed.pipelineId}/runs`, {});
     say(`[${elapsed()}] ${BOT_EMAIL} triggered ${stack.seed.pipelineName} run #${run.number} (${purpose}) through the REST API → ${stack.webUrl}/runs/${run.id}`);
-    const status = await watchRun(stack, call, run, say, elapsed, reportTraffic);
+    let status = await watchRun(stack, call, run, say, elapsed, reportTraffic);
+    // The run ends with its first environment (dev); its release carries the version on to staging and prod.
+    if (status === "succeeded") status = (await watchRelease(stack, call, run.id, say, elapsed, reportTraffic)) === "succeeded" ? "succeeded" : "release failed";
     if (status !== "succeeded") {
       traffic.stop();
       say(`run #${run.number} did not succeed (${status}); the stack keeps running — Ctrl-C stops it.`);
@@ -228,7 +293,7 @@ async function runDemo(stack: TStartedStack): Promise<void> {
       traffic.stop();
       const versions = [...traffic.stats.byVersion].map(([v, n]) => `${v}: ${n}`).join(", ");
       say(`traffic: ${traffic.stats.ok} answered, ${traffic.stats.failed} failed (${versions || "none"})`);
-      say(`[${elapsed()}] run #${run.number} succeeded: its canary was promoted to 100% of "${endpoint}". The stack keeps running; Ctrl-C stops it.`);
+      say(`[${elapsed()}] run #${run.number}'s release is live in dev, staging and prod ("${endpoint}"). The stack keeps running; Ctrl-C stops it.`);
     }
   }
 }

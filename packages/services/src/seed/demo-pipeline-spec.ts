@@ -44,11 +44,13 @@ export function demoPipelineSpec(baseModelPath: string) {
     },
     deploy: {
       endpointName: "demo-assistant",
-      environments: ["prod"],
+      // A release goes dev → staging (soaks 30 s) → prod (waits for an approval; prod requires one).
+      environments: ["dev", "staging", "prod"],
       strategy: "canary",
       canary: { steps: [500, 2500, 5000, 10_000], analysisWindowSeconds: 30, minRequests: 20 },
       slo: { p99LatencyMs: 2000, ttftP95Ms: 800, maxErrorRate: 0.02 },
       autoPromote: true,
+      stages: { dev: { strategy: "canary" }, staging: { soakSeconds: 30 } },
     },
     timeouts: { trainSeconds: 1800, evalSeconds: 900 },
   };
