@@ -9,7 +9,7 @@
 //   3. passes its gate, but the serving backend gets injected latency → the canary breaches the SLO → rolled back.
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, realpathSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, renameSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -153,7 +153,7 @@ beforeAll(async () => {
 
   dataDir = realpathSync(mkdtempSync(path.join(os.tmpdir(), "lp-e2e-")));
   const modelDir = path.join(dataDir, "models", "tiny");
-  const datasetDir = path.join(dataDir, "datasets", "e2e-data");
+  let datasetDir = path.join(dataDir, "datasets", "e2e-data");
   await Promise.all([
     run(PYTHON, ["-m", "loraplane_runtime.cli", "make-tiny-model", "--output", modelDir, "--layers", "2", "--hidden", "64", "--heads", "2"], { cwd: ROOT }),
     run(PYTHON, ["-m", "loraplane_runtime.cli", "make-demo-data", "--output", datasetDir, "--train", "2000", "--validation", "32", "--test", "32"], { cwd: ROOT }),
@@ -173,6 +173,11 @@ beforeAll(async () => {
   const { user: appr } = await createUser(db, { email: "approver@e2e.test", name: "Abe Approver", role: "approver", generatePassword: false }, system);
   const { user: owner } = await createUser(db, { email: "owner@e2e.test", name: "Olu Owner", role: "admin", generatePassword: false }, system);
   const project = await createProject(db, { slug: "e2e", name: "E2E" }, system);
+  // Datasets are registered under their project's storage prefix (<data dir>/projects/<projectId>/datasets/).
+  const projectDatasetDir = path.join(dataDir, "projects", project.id, "datasets", "e2e-data");
+  mkdirSync(path.dirname(projectDatasetDir), { recursive: true });
+  renameSync(datasetDir, projectDatasetDir);
+  datasetDir = projectDatasetDir;
   await setMembers(db, project.id, [{ userId: owner.id, role: "admin" }, { userId: eng.id, role: "engineer" }, { userId: appr.id, role: "approver" }], system);
   await createEnvironment(db, project.id, { name: "prod", tier: "prod", namespace: "loraplane-prod", requiresApproval: true, servingBackend: "local" }, system);
   const scopes = API_SCOPES.filter((s) => s !== "admin");

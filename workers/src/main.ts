@@ -23,6 +23,7 @@ const executor =
         serviceAccountName: env.K8S_JOB_SERVICE_ACCOUNT,
         claims: { models: env.K8S_MODELS_PVC, data: env.K8S_DATA_PVC, artifacts: env.K8S_ARTIFACTS_PVC },
         artifactsDir: env.K8S_ARTIFACTS_DIR,
+        dataDir: env.K8S_DATA_DIR,
         backoffLimit: env.K8S_BACKOFF_LIMIT,
         ttlSecondsAfterFinished: env.K8S_JOB_TTL_SECONDS,
         secretEnv: env.K8S_SECRET_ENV,

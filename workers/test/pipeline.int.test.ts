@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { appendFileSync, readFileSync, realpathSync, symlinkSync } from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { useTestDb } from "@loraplane/db/testing";
 import { cancelRun, triggerRun } from "@loraplane/services";
 import { Redis } from "ioredis";
@@ -71,7 +71,7 @@ describe("pipeline engine on the local executor", () => {
     const version = await t.db.modelVersion.findFirstOrThrow({ where: { runId: run.id }, select: { modelName: true, version: true, gitCommit: true, lineage: true, adapterArtifactId: true } });
     expect(version).toMatchObject({ modelName: "demo-model", version: 1, gitCommit: "0123456789abcdef0123456789abcdef01234567" });
     expect(version.adapterArtifactId).toBeTruthy();
-    expect(version.lineage).toMatchObject({ dataset: { sha256: "b".repeat(64), version: "v1" }, spec: { training: { maxSteps: 30 } }, parentVersion: null });
+    expect(version.lineage).toMatchObject({ dataset: { sha256: s.datasetSha256, version: "v1" }, spec: { training: { maxSteps: 30 } }, parentVersion: null });
 
     // A second run of the same model becomes version 2 with the first as its parent.
     const second = await triggerRun(deps(), { projectId: s.projectId, pipelineId: s.pipelineId, trigger: "api" });
@@ -79,6 +79,39 @@ describe("pipeline engine on the local executor", () => {
     const v2 = await t.db.modelVersion.findFirstOrThrow({ where: { runId: second.run.id }, select: { version: true, parentVersionId: true } });
     expect(v2.version).toBe(2);
     expect(v2.parentVersionId).toBeTruthy();
+  });
+
+  it("prepare fails naming both digests when the dataset files no longer match the registered sha256", async () => {
+    const s = await seedProject(t.db, dirs);
+    appendFileSync(path.join(s.datasetDir, "train.jsonl"), '{"instruction":"planted","output":"x"}\n');
+    const { run } = await triggerRun(deps(), { projectId: s.projectId, pipelineId: s.pipelineId, trigger: "api" });
+    const done = await finished(run.id);
+    expect(done.status).toBe("failed");
+    expect(done.error).toContain(`prepare failed: dataset demo@v1 does not match its registered digest: registered sha256 ${s.datasetSha256}, the files at`);
+    expect(done.error).toMatch(/hash to [0-9a-f]{64}$/);
+    expect(done.error).not.toContain(`hash to ${s.datasetSha256}`);
+    expect(await t.db.stageRun.count({ where: { runId: run.id, stage: "train" } })).toBe(0);
+  });
+
+  it("prepare refuses a dataset URI that leaves the project's prefix through a symlink or ..", async () => {
+    const a = await seedProject(t.db, dirs);
+    const b = await seedProject(t.db, dirs);
+    const prefix = path.join(dirs.workDir, "projects", a.projectId, "datasets");
+    // Registration would refuse these URIs; rows written before the check existed (or by hand) meet prepare.
+    const link = path.join(prefix, "stolen");
+    symlinkSync(b.datasetDir, link);
+    await t.db.datasetVersion.update({ where: { id: a.datasetVersionId }, data: { uri: pathToFileURL(link).href } });
+    const viaLink = await triggerRun(deps(), { projectId: a.projectId, pipelineId: a.pipelineId, trigger: "api" });
+    const linked = await finished(viaLink.run.id);
+    expect(linked.status).toBe("failed");
+    expect(linked.error).toContain(`resolves to ${realpathSync(b.datasetDir)}, outside the project's storage prefix`);
+
+    await t.db.datasetVersion.update({ where: { id: a.datasetVersionId }, data: { uri: `file://${prefix}/../../${b.projectId}/datasets/demo/v1` } });
+    const viaDots = await triggerRun(deps(), { projectId: a.projectId, pipelineId: a.pipelineId, trigger: "api" });
+    const dotted = await finished(viaDots.run.id);
+    expect(dotted.status).toBe("failed");
+    expect(dotted.error).toContain("must not contain . or .. segments");
+    expect(await t.db.stageRun.count({ where: { runId: { in: [viaLink.run.id, viaDots.run.id] }, stage: "train" } })).toBe(0);
   });
 
   it("stops at the gate with the reason when a threshold is too high", async () => {

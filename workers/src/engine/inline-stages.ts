@@ -15,29 +15,54 @@ import {
   recordGateVerdicts,
   type TRunRow,
 } from "@loraplane/db";
-import { createReleaseForRun, registerModelVersion, startDeployment } from "@loraplane/services";
+import { createReleaseForRun, datasetPathOf, measureDatasetDigest, registerModelVersion, resolveInsidePrefix, startDeployment } from "@loraplane/services";
 import type { TEngineContext } from "./context.ts";
 import type { TStageOutcome } from "./outcome.ts";
 
 const exists = (p: string) => access(p).then(() => true, () => false);
 
+/**
+ * Resolves and verifies the run's inputs: the dataset version must lie under the project's storage prefix after
+ * realpath (datasets/storage.ts in services) and its files must hash to the digest given at registration; a mismatch
+ * fails the run naming both digests. The local executor also needs a local base model directory.
+ */
 export async function runPrepare(ctx: TEngineContext, run: TRunRow, spec: TPipelineSpec): Promise<TStageOutcome> {
   const dv = run.datasetVersionId ? await findDatasetVersionForRun(ctx.db, run.datasetVersionId) : null;
   if (!dv) return { status: "failed", reason: `dataset version ${spec.dataset.name}@${spec.dataset.version} no longer exists` };
-  let dataDir = dv.uri;
+  const label = `dataset ${dv.dataset.name}@${dv.version}`;
+  const located = datasetPathOf(dv.uri, run.projectId, [ctx.executor.dataRoot]);
+  if (!located.ok) return { status: "failed", reason: `${label}: uri ${dv.uri} ${located.reason}` };
+  const hostDir = ctx.executor.hostPath(located.path);
+  const hostPrefix = ctx.executor.hostPath(located.prefix);
+  if (hostDir === null || hostPrefix === null) {
+    return { status: "failed", reason: `${label}: the worker cannot read ${located.path} to verify its digest (mount the data volume in the worker and set K8S_DATA_DIR)` };
+  }
+  const resolved = await resolveInsidePrefix(hostDir, hostPrefix);
+  if (!resolved.ok) return { status: "failed", reason: `${label}: ${resolved.reason}` };
+  for (const split of new Set(["train", spec.eval.split])) {
+    if (!(await exists(path.join(resolved.realPath, `${split}.jsonl`)))) return { status: "failed", reason: `${label} has no ${split}.jsonl in ${located.path}` };
+  }
+  const measured = await measureDatasetDigest(resolved.realPath);
+  if (!measured.ok) return { status: "failed", reason: `${label}: ${measured.reason}` };
+  if (measured.sha256 !== dv.sha256) {
+    return { status: "failed", reason: `${label} does not match its registered digest: registered sha256 ${dv.sha256}, the files at ${located.path} hash to ${measured.sha256}` };
+  }
+  for (const [split, info] of Object.entries((dv.splits ?? {}) as Record<string, { sha256?: string }>)) {
+    const got = measured.splits[split];
+    if (info?.sha256 && got !== info.sha256) {
+      return { status: "failed", reason: `${label}: split ${split} does not match its registered digest: registered sha256 ${info.sha256}, the file hashes to ${got ?? "nothing (missing)"}` };
+    }
+  }
+  // The workload reads what was verified: the real path locally, the same path inside the Job's project mount.
+  const dataDir = ctx.executor.kind === "local" ? resolved.realPath : located.path;
   let baseModel = spec.model.baseModel;
   if (ctx.executor.kind === "local") {
-    if (!dv.uri.startsWith("file://")) return { status: "failed", reason: `the local executor reads datasets from file:// URIs; ${dv.uri} is not one` };
-    dataDir = fileURLToPath(dv.uri);
-    for (const split of new Set(["train", spec.eval.split])) {
-      if (!(await exists(path.join(dataDir, `${split}.jsonl`)))) return { status: "failed", reason: `dataset ${dv.dataset.name}@${dv.version} has no ${split}.jsonl in ${dataDir}` };
-    }
     if (baseModel.startsWith("file://")) baseModel = fileURLToPath(baseModel);
     if (/^[a-z][a-z0-9+.-]*:\/\//.test(baseModel)) return { status: "failed", reason: `the local executor needs a local base model path; got ${baseModel}` };
     baseModel = path.resolve(baseModel);
     if (!(await exists(path.join(baseModel, "config.json")))) return { status: "failed", reason: `base model not found: ${baseModel} (expected a directory with config.json)` };
   }
-  return { status: "succeeded", result: { dataDir, baseModel, datasetVersionId: dv.id, datasetSha256: dv.sha256 } };
+  return { status: "succeeded", result: { dataDir, baseModel, datasetVersionId: dv.id, datasetSha256: measured.sha256 } };
 }
 
 export async function runGate(ctx: TEngineContext, run: TRunRow, spec: TPipelineSpec): Promise<TStageOutcome> {

@@ -59,6 +59,7 @@ export function createLocalExecutor(options: TLocalExecutorOptions): TExecutor {
 
   return {
     kind: "local",
+    dataRoot: root,
     handleFor,
     async launch(spec) {
       const handle = handleFor(spec);

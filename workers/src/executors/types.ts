@@ -39,6 +39,8 @@ export type TWorkloadState =
 
 export interface TExecutor {
   readonly kind: "local" | "kubernetes";
+  /** The storage root datasets live under as the workload sees it: `<root>/projects/<projectId>/datasets/…`. */
+  readonly dataRoot: string;
   /** Idempotent: when the workload for this attempt already exists, returns it with launched=false. */
   launch(spec: TWorkloadSpec): Promise<TWorkloadHandle & { launched: boolean }>;
   /** The handle of an attempt launched earlier (possibly by another worker process). */

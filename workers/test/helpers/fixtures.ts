@@ -1,9 +1,10 @@
 // Test fixtures: a dataset version directory, a base model directory and the catalog rows that point at them.
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import type { Db } from "@loraplane/db";
+import { measureDatasetDigest } from "@loraplane/services";
 
 export const FAKE_WORKLOAD = path.resolve(import.meta.dirname, "fake-workload.mjs");
 
@@ -16,15 +17,36 @@ export function makeDataDirs(matchShare = 0.75) {
   const rows = Array.from({ length: 8 }, (_, i) => ({ instruction: `q${i}`, output: i < matchShare * 8 ? `ok ${i}` : `other ${i}` }));
   for (const split of ["train", "validation", "test"]) writeFileSync(path.join(data, `${split}.jsonl`), rows.map((r) => JSON.stringify(r)).join("\n") + "\n");
   writeFileSync(path.join(model, "config.json"), "{}");
-  return { root, dataUri: pathToFileURL(data).toString(), modelDir: model, workDir: path.join(root, "work") };
+  const workDir = path.join(root, "work");
+  // The local executor's data dir is workDir: datasets go under workDir/projects/<projectId>/datasets/.
+  return { root, datasetTemplate: data, modelDir: model, workDir, dataRoot: workDir, hostDataRoot: workDir };
 }
 
-export async function seedProject(db: Db, dirs: { dataUri: string; modelDir: string }, specPatch: Record<string, unknown> = {}) {
+export interface TSeedDirs {
+  /** Split files copied into each seeded project's dataset version. */
+  datasetTemplate: string;
+  /** The storage root as the workload sees it (the local data dir, or /data in a Job). */
+  dataRoot: string;
+  /** The same root on this machine, where the files are written. */
+  hostDataRoot: string;
+  modelDir: string;
+}
+
+/** A project whose dataset version demo@v1 lies under its storage prefix with the files' real digest. */
+export async function seedProject(db: Db, dirs: TSeedDirs, specPatch: Record<string, unknown> = {}) {
   const label = Math.random().toString(36).slice(2, 8);
   const user = await db.user.create({ data: { email: `u-${label}@example.test`, role: "engineer" }, select: { id: true } });
   const project = await db.project.create({ data: { slug: `p-${label}`, name: label }, select: { id: true } });
+  const rel = `projects/${project.id}/datasets/demo/v1`;
+  const hostDir = path.join(dirs.hostDataRoot, rel);
+  cpSync(dirs.datasetTemplate, hostDir, { recursive: true });
+  const digest = await measureDatasetDigest(hostDir);
+  if (!digest.ok) throw new Error(digest.reason);
   const dataset = await db.dataset.create({ data: { projectId: project.id, name: "demo" }, select: { id: true } });
-  await db.datasetVersion.create({ data: { datasetId: dataset.id, version: "v1", uri: dirs.dataUri, sha256: "b".repeat(64), rowCount: 8, format: "alpaca", splits: {} } });
+  const datasetVersion = await db.datasetVersion.create({
+    data: { datasetId: dataset.id, version: "v1", uri: pathToFileURL(path.posix.join(dirs.dataRoot, rel)).href, sha256: digest.sha256, rowCount: 8, format: "alpaca", splits: {} },
+    select: { id: true, uri: true, sha256: true },
+  });
   const spec = {
     name: "demo",
     model: { name: "demo-model", baseModel: dirs.modelDir },
@@ -34,7 +56,7 @@ export async function seedProject(db: Db, dirs: { dataUri: string; modelDir: str
     ...specPatch,
   };
   const pipeline = await db.pipeline.create({ data: { projectId: project.id, name: `demo-${label}`, spec }, select: { id: true } });
-  return { userId: user.id, projectId: project.id, pipelineId: pipeline.id };
+  return { userId: user.id, projectId: project.id, pipelineId: pipeline.id, datasetVersionId: datasetVersion.id, datasetDir: hostDir, datasetSha256: digest.sha256 };
 }
 
 export async function waitFor<T>(fn: () => Promise<T | null | undefined | false>, timeoutMs = 30_000, what = "condition"): Promise<T> {

@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createKubernetesExecutor, type TKubernetesExecutor } from "../../src/executors/kubernetes/kubernetes-executor.ts";
 import { startWorkerApp, type TWorkerApp } from "../../src/worker-app.ts";
 import { FakeKubeApi, type TKubeObject } from "../helpers/fake-kube-api.ts";
-import { seedProject, waitFor } from "../helpers/fixtures.ts";
+import { makeDataDirs, seedProject, waitFor } from "../helpers/fixtures.ts";
 import { jobOptions } from "./fixtures.ts";
 
 const t = useTestDb("k8s-pipeline");
@@ -23,6 +23,8 @@ const NS = "loraplane-jobs";
 const prefix = `lpq-k8s-${randomBytes(4).toString("hex")}`;
 const api = new FakeKubeApi();
 let artifactsDir: string;
+let dataDir: string;
+let datasetTemplate: string;
 let executor: TKubernetesExecutor;
 let app: TWorkerApp;
 let kubelet: NodeJS.Timeout;
@@ -98,9 +100,12 @@ async function runWorkload(job: TKubeObject): Promise<void> {
 beforeAll(async () => {
   await api.start(21_101);
   artifactsDir = await mkdtemp(path.join(tmpdir(), "lp-k8s-runs-"));
+  // The worker's read-only mount of the data volume, where prepare verifies dataset digests.
+  dataDir = await mkdtemp(path.join(tmpdir(), "lp-k8s-data-"));
+  datasetTemplate = makeDataDirs().datasetTemplate;
   const kc = new KubeConfig();
   kc.loadFromOptions(api.kubeconfig(NS));
-  executor = createKubernetesExecutor({ ...jobOptions({ namespace: NS }), kubeConfig: kc, artifactsDir, watchRetryDelayMs: 50 });
+  executor = createKubernetesExecutor({ ...jobOptions({ namespace: NS }), kubeConfig: kc, artifactsDir, dataDir, watchRetryDelayMs: 50 });
   app = await startWorkerApp({
     db: t.db,
     redisUrl: "redis://127.0.0.1:6379",
@@ -126,6 +131,7 @@ afterAll(async () => {
   await app.queue.stages.obliterate({ force: true }).catch(() => undefined);
   await api.stop();
   await rm(artifactsDir, { recursive: true, force: true });
+  await rm(dataDir, { recursive: true, force: true });
 });
 
 const deps = () => ({ db: t.db, queue: app.queue });
@@ -134,7 +140,7 @@ const finished = (runId: string) =>
     const r = await t.db.pipelineRun.findUniqueOrThrow({ where: { id: runId }, select: { status: true, error: true } });
     return ["succeeded", "failed", "blocked", "cancelled"].includes(r.status) ? r : null;
   }, 30_000, `run ${runId} to finish`);
-const seed = (name: string) => seedProject(t.db, { dataUri: "file:///data/demo/v1", modelDir: "/models/tiny" }, { name });
+const seed = (name: string) => seedProject(t.db, { datasetTemplate, dataRoot: "/data", hostDataRoot: dataDir, modelDir: "/models/tiny" }, { name });
 const jobsOf = (runId: string) => api.list("batch", "jobs", NS, `loraplane.dev/run-id=${runId}`);
 
 describe("pipeline engine on the kubernetes executor", () => {
@@ -162,7 +168,7 @@ describe("pipeline engine on the kubernetes executor", () => {
     // The eval Job was given the adapter the train Job reported, as a path on the shared volume.
     expect(jobJsons.get(`lp-${run.id}-eval-1`)!.paths).toEqual({
       baseModel: "/models/tiny",
-      dataDir: "/data/demo/v1",
+      dataDir: `/data/projects/${s.projectId}/datasets/demo/v1`,
       adapterDir: `/runs/${run.id}/train-1/output/adapter`,
       outputDir: `/runs/${run.id}/eval-1/output`,
     });

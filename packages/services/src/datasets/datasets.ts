@@ -9,8 +9,9 @@ import {
   type TDatasetRow,
   type TDatasetVersionRow,
 } from "@loraplane/db";
-import { ConflictError, NotFoundError } from "../errors.ts";
+import { ConflictError, NotFoundError, ValidationError } from "../errors.ts";
 import { recordAudit, type TActor, type TRequestMeta } from "../audit/index.ts";
+import { datasetPathOf, resolveInsidePrefix } from "./storage.ts";
 
 export function listDatasets(db: Db, projectId: string) {
   return listDatasetRecords(db, projectId);
@@ -44,8 +45,9 @@ export function listDatasetVersions(db: Db, datasetId: string): Promise<TDataset
 }
 
 /**
- * Registers an immutable dataset version: its digest is what lineage records. The file itself lives at `uri`
- * (a path on the shared data volume or object storage) and is checked by the prepare stage against sha256.
+ * Registers an immutable dataset version: its digest is what lineage records. The files live at `uri`, which must be
+ * under this project's storage prefix (storage.ts: `<root>/projects/<projectId>/datasets/`, checked lexically and,
+ * where the files are visible here, after realpath); the prepare stage checks the prefix again and verifies sha256.
  */
 export async function createDatasetVersion(
   db: Db,
@@ -60,9 +62,15 @@ export async function createDatasetVersion(
     splits: Record<string, { rows: number; sha256?: string }>;
   },
   actor: TActor,
-  meta: TRequestMeta = {},
+  meta: TRequestMeta,
+  storage: { roots: readonly string[] },
 ): Promise<TDatasetVersionRow> {
   const dataset = await getDataset(db, datasetId);
+  const located = datasetPathOf(input.uri, dataset.projectId, storage.roots);
+  if (!located.ok) throw new ValidationError(`uri ${located.reason}`, [{ path: "uri", message: located.reason }]);
+  // Visible from here (local installs): refuse a symlink or mount that leads out of the prefix right away.
+  const resolved = await resolveInsidePrefix(located.path, located.prefix);
+  if (!resolved.ok && !resolved.missing) throw new ValidationError(`uri ${resolved.reason}`, [{ path: "uri", message: resolved.reason }]);
   if ((await listDatasetVersionRecords(db, datasetId)).some((v) => v.version === input.version)) {
     throw new ConflictError(`version "${input.version}" of ${dataset.name} already exists; versions are immutable`, [
       { path: "version", message: "already exists" },

@@ -2,3 +2,4 @@ export * from "./deps.ts";
 export * from "./trigger-run.ts";
 export * from "./cancel-run.ts";
 export * from "./retry-run.ts";
+export * from "./run-files.ts";

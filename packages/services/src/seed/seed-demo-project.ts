@@ -6,7 +6,7 @@ import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { type Db, findProjectBySlug } from "@loraplane/db";
 import type { TActor } from "../audit/index.ts";
-import { createDataset, createDatasetVersion, listDatasets, listDatasetVersions } from "../datasets/index.ts";
+import { createDataset, createDatasetVersion, listDatasets, listDatasetVersions, projectDatasetPrefix } from "../datasets/index.ts";
 import { createEnvironment, listEnvironments } from "../environments/index.ts";
 import { createPipeline, listPipelines } from "../pipelines/index.ts";
 import { createProject } from "../projects/index.ts";
@@ -15,7 +15,7 @@ import { DEMO_DATASET, DEMO_ENVIRONMENTS, DEMO_MODEL_DIR, DEMO_PROJECT, demoPipe
 export type RunCommand = (name: string, command: string, args: string[]) => Promise<void>;
 
 export interface SeedOptions {
-  /** LORAPLANE_DATA_DIR: the model goes to models/, the dataset to datasets/. */
+  /** LORAPLANE_DATA_DIR: the model goes to models/, the dataset to projects/<projectId>/datasets/. */
   dataDir: string;
   /** Python with the gpu-runtime package installed. */
   python: string;
@@ -62,7 +62,6 @@ export async function seedDemoProject(db: Db, options: SeedOptions): Promise<See
   const created: string[] = [];
   const actor: TActor = { type: "system", userId: options.ownerId };
   const modelDir = path.resolve(options.dataDir, "models", DEMO_MODEL_DIR);
-  const datasetDir = path.resolve(options.dataDir, "datasets", DEMO_DATASET.name, DEMO_DATASET.version);
 
   if (
     await generateOnce(modelDir, "config.json", (out) =>
@@ -71,6 +70,13 @@ export async function seedDemoProject(db: Db, options: SeedOptions): Promise<See
   ) {
     created.push(`model ${modelDir}`);
   }
+  let project = await findProjectBySlug(db, DEMO_PROJECT.slug);
+  if (!project) {
+    project = await createProject(db, DEMO_PROJECT, actor);
+    created.push(`project ${DEMO_PROJECT.slug}`);
+  }
+  // Datasets live under their project's storage prefix (datasets/storage.ts).
+  const datasetDir = path.join(projectDatasetPrefix(path.resolve(options.dataDir), project.id), DEMO_DATASET.name, DEMO_DATASET.version);
   if (
     await generateOnce(datasetDir, "dataset.json", (out) =>
       options.runCommand("seed", options.python, ["-m", "loraplane_runtime.cli", "make-demo-data", "--output", out]),
@@ -79,12 +85,6 @@ export async function seedDemoProject(db: Db, options: SeedOptions): Promise<See
     created.push(`dataset files ${datasetDir}`);
   }
   const manifest = JSON.parse(await readFile(path.join(datasetDir, "dataset.json"), "utf8")) as DatasetManifest;
-
-  let project = await findProjectBySlug(db, DEMO_PROJECT.slug);
-  if (!project) {
-    project = await createProject(db, DEMO_PROJECT, actor);
-    created.push(`project ${DEMO_PROJECT.slug}`);
-  }
 
   const environments = await listEnvironments(db, project.id);
   for (const env of DEMO_ENVIRONMENTS) {
@@ -115,6 +115,8 @@ export async function seedDemoProject(db: Db, options: SeedOptions): Promise<See
         splits: manifest.splits,
       },
       actor,
+      {},
+      { roots: [path.resolve(options.dataDir)] },
     );
     created.push(`dataset version ${DEMO_DATASET.name}@${DEMO_DATASET.version}`);
   } else if (registered.sha256 !== manifest.sha256) {

@@ -18,6 +18,7 @@ import {
   listEnvironments,
   listPipelines,
   type RunCommand,
+  measureDatasetDigest,
   seedDemoProject,
   validatePipelineSpec,
 } from "../../src/index.ts";
@@ -104,7 +105,10 @@ describe("seedDemoProject", () => {
       ["staging", "staging", false],
     ]);
 
-    const manifest = JSON.parse(await readFile(path.join(dataDir, "datasets/demo-instructions/v1/dataset.json"), "utf8"));
+    // The dataset lives under the project's storage prefix, and its files hash to the registered digest.
+    const datasetDir = path.join(dataDir, "projects", result.projectId, "datasets/demo-instructions/v1");
+    const manifest = JSON.parse(await readFile(path.join(datasetDir, "dataset.json"), "utf8"));
+    expect(await measureDatasetDigest(datasetDir)).toMatchObject({ ok: true, sha256: manifest.sha256 });
     const [dataset] = await listDatasets(t.db, result.projectId);
     const [version] = await listDatasetVersions(t.db, dataset!.id);
     expect(version!.sha256).toBe(manifest.sha256);
@@ -134,7 +138,8 @@ describe("seedDemoProject", () => {
 
   it("refuses dataset files that no longer match the registered digest", async () => {
     const admin = await ensureFirstAdmin(t.db);
-    const manifestPath = path.join(tmp, "data/datasets/demo-instructions/v1/dataset.json");
+    const project = await t.db.project.findFirstOrThrow({ select: { id: true } });
+    const manifestPath = path.join(tmp, "data/projects", project.id, "datasets/demo-instructions/v1/dataset.json");
     const manifest = JSON.parse(await readFile(manifestPath, "utf8"));
     await writeFile(manifestPath, JSON.stringify({ ...manifest, sha256: "0".repeat(64) }));
     await expect(

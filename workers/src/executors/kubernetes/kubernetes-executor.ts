@@ -16,6 +16,9 @@ export interface TKubernetesExecutorOptions extends TKubernetesJobOptions {
   kubeConfig: KubeConfig;
   /** The worker's own mount of the artifacts PVC (the pods see it at /runs). */
   artifactsDir: string;
+  /** The worker's own read-only mount of the data PVC (the pods see their project's part of it under /data); the
+   *  prepare stage verifies dataset digests there. Without it no dataset can be verified, so every run fails prepare. */
+  dataDir?: string | undefined;
   /** Lines of the finished pod's log searched for the result event. */
   resultTailLines?: number;
   watchRetryDelayMs?: number;
@@ -143,6 +146,7 @@ export function createKubernetesExecutor(options: TKubernetesExecutorOptions): T
 
   return {
     kind: "kubernetes",
+    dataRoot: MOUNTS.data,
     cache,
     handleFor,
     close: () => cache.stop(),
@@ -267,12 +271,17 @@ export function createKubernetesExecutor(options: TKubernetesExecutorOptions): T
     },
 
     hostPath(workloadPath) {
-      // Only the artifacts volume is mounted in the worker (at artifactsDir); the models and data volumes are not.
+      // The worker mounts the artifacts volume (artifactsDir) and, when configured, the data volume (dataDir); the
+      // models volume is never read by the worker.
       const p = path.posix.normalize(workloadPath.startsWith("file://") ? decodeURIComponent(new URL(workloadPath).pathname) : workloadPath);
-      if (!p.startsWith(`${MOUNTS.runs}/`)) return null;
-      const runs = path.resolve(options.artifactsDir);
-      const file = path.resolve(runs, path.posix.relative(MOUNTS.runs, p));
-      return file.startsWith(`${runs}${path.sep}`) ? file : null;
+      const mounts: [string, string | undefined][] = [[MOUNTS.runs, options.artifactsDir], [MOUNTS.data, options.dataDir]];
+      for (const [mount, local] of mounts) {
+        if (!local || !p.startsWith(`${mount}/`)) continue;
+        const base = path.resolve(local);
+        const file = path.resolve(base, path.posix.relative(mount, p));
+        return file.startsWith(`${base}${path.sep}`) ? file : null;
+      }
+      return null;
     },
     async readOutputFile(handle, relativePath) {
       const runs = path.resolve(options.artifactsDir);

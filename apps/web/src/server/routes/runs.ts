@@ -1,20 +1,21 @@
+import { createReadStream } from "node:fs";
 import { open, stat } from "node:fs/promises";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { Readable } from "node:stream";
 import {
   findArtifactById,
   findRunById,
-  findRunDetail,
-  listEvalResults,
   findSeriesStats,
   listMetricSeries,
+  findRunDetail,
+  listEvalResults,
   listEvalSamplesPage,
   listModelVersionsOfProject,
   listRunArtifacts,
   listRunsPage,
   setEvalSampleReview,
 } from "@loraplane/db";
-import { cancelRun, getModelVersionLineage, NotFoundError, queryMetricSeries, recordAudit, retryRun, triggerRun } from "@loraplane/services";
+import { cancelRun, getModelVersionLineage, NotFoundError, queryMetricSeries, recordAudit, resolveRunFile, retryRun, triggerRun } from "@loraplane/services";
 import { z } from "../api/zod.ts";
 import { serverContext } from "../context.ts";
 import { forbidden, HttpError, notFound } from "../api/errors.ts";
@@ -150,13 +151,12 @@ export const retryRunRoute = defineRoute({
   },
 });
 
-/** Logs live on the data volume; a stage's logsUri must resolve inside it (no path tricks from a workload). */
-function logPath(dataDir: string, uri: string): string {
-  const file = uri.startsWith("file://") ? fileURLToPath(uri) : uri;
-  const root = path.resolve(dataDir);
-  const resolved = path.resolve(root, file);
-  if (!resolved.startsWith(root + path.sep)) throw forbidden("log file is outside the data directory");
-  return resolved;
+/** A log or artifact file a workload reported: served only from the run's own directory, after realpath (resolveRunFile). */
+async function runFilePath(dataDir: string, runId: string, uri: string, what: string): Promise<string | null> {
+  const resolved = await resolveRunFile(dataDir, runId, uri);
+  if (resolved.ok) return resolved.path;
+  if (resolved.missing) return null;
+  throw forbidden(`${what} is refused: ${resolved.reason}`);
 }
 
 async function tailFile(file: string, maxLines: number): Promise<string[]> {
@@ -194,7 +194,8 @@ export const runLogsRoute = defineRoute({
     if (!stage?.logsUri) return { stage: query.stage ?? null, attempt: null, lines: [] };
     // Kubernetes pod logs are read from the cluster, not from here; a failed stage's error carries their tail.
     if (!stage.logsUri.startsWith("file://")) return { stage: stage.stage, attempt: stage.attempt, lines: [`logs are kept by the workload: ${stage.logsUri}`] };
-    return { stage: stage.stage, attempt: stage.attempt, lines: await tailFile(logPath(env.LORAPLANE_DATA_DIR, stage.logsUri), query.tail) };
+    const file = await runFilePath(env.LORAPLANE_DATA_DIR, params.runId, stage.logsUri, "the log file");
+    return { stage: stage.stage, attempt: stage.attempt, lines: file ? await tailFile(file, query.tail) : [] };
   },
 });
 
@@ -216,9 +217,9 @@ export const runMetricsRoute = defineRoute({
     maxPoints: z.coerce.number().int().min(4).max(10_000).default(1000),
   }),
   response: z.object({
+    missingKeys: z.array(z.string()).describe("requested keys this run has no series for (yet)"),
     series: z.array(
       z.object({
-    missingKeys: z.array(z.string()).describe("requested keys this run has no series for (yet)"),
         key: z.string(),
         points: z.array(z.object({ step: z.number(), value: z.number(), wallTime: z.string() })),
         downsampled: z.boolean(),
@@ -362,8 +363,16 @@ export const runArtifactsRoute = defineRoute({
   tags: ["runs"],
   auth: { kind: "user", scope: "runs:read", role: "viewer", project: byRun },
   params: runParams,
-  response: z.object({ items: z.array(ZArtifact) }),
-  handler: async ({ db, params }) => ({ items: await listRunArtifacts(db, params.runId) }),
+  // `downloadable`: a file on the data volume that GET /artifacts/{id}/download serves (not a folder or a remote URI).
+  response: z.object({ items: z.array(ZArtifact.extend({ downloadable: z.boolean() })) }),
+  handler: async ({ db, env, params }) => {
+    const items = await listRunArtifacts(db, params.runId);
+    const isFile = async (uri: string) => {
+      const resolved = await resolveRunFile(env.LORAPLANE_DATA_DIR, params.runId, uri);
+      return resolved.ok && (await stat(resolved.path).catch(() => null))?.isFile() === true;
+    };
+    return { items: await Promise.all(items.map(async (a) => ({ ...a, downloadable: await isFile(a.uri) }))) };
+  },
 });
 
 export const downloadArtifactRoute = defineRoute({
@@ -382,15 +391,16 @@ export const downloadArtifactRoute = defineRoute({
     if (!artifact.uri.startsWith("file://")) {
       throw new HttpError(409, "not_downloadable", `artifact is stored at ${artifact.uri}; fetch it from there`);
     }
-    const file = logPath(env.LORAPLANE_DATA_DIR, artifact.uri);
-    const info = await stat(file).catch(() => null);
+    const file = await runFilePath(env.LORAPLANE_DATA_DIR, artifact.runId, artifact.uri, "the artifact path");
+    const info = file ? await stat(file).catch(() => null) : null;
     if (!info?.isFile()) throw new HttpError(409, "not_downloadable", "artifact is a directory or missing on the data volume");
-    const handle = await open(file, "r");
-    return new Response(handle.readableWebStream() as ReadableStream, {
+    // A read stream that closes its descriptor at the end. (FileHandle.readableWebStream() left the handle to the
+    // garbage collector, which could close it before Next sent the body: eval_report.json arrived as 0 bytes.)
+    return new Response(Readable.toWeb(createReadStream(file!)) as ReadableStream, {
       headers: {
         "content-type": "application/octet-stream",
         "content-length": String(info.size),
-        "content-disposition": `attachment; filename="${path.basename(file).replace(/"/g, "")}"`,
+        "content-disposition": `attachment; filename="${path.basename(file!).replace(/"/g, "")}"`,
         ...(artifact.sha256 ? { "x-checksum-sha256": artifact.sha256 } : {}),
       },
     });
