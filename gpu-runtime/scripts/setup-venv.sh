@@ -18,7 +18,12 @@ if [ -d /opt/pypi/simple ]; then
   INDEX=(--index-url file:///opt/pypi/simple)
   [ -d /opt/pypi-more/simple ] && INDEX+=(--extra-index-url file:///opt/pypi-more/simple)
 fi
-.venv/bin/pip install -q "${INDEX[@]}" -r requirements.txt -r requirements-dev.txt
-.venv/bin/pip install -q "${INDEX[@]}" --no-deps --no-build-isolation -e .
+# pip warns once per package that the extra index lacks ("Location '…' is ignored: it is neither a file nor a
+# directory") — over a hundred lines on a first start that mean nothing; every other line still gets through.
+quiet_pip() {
+  .venv/bin/pip "$@" 2> >(sed -u -e "/^WARNING: Location '.*' is ignored: /d" >&2)
+}
+quiet_pip install -q "${INDEX[@]}" -r requirements.txt -r requirements-dev.txt
+quiet_pip install -q "${INDEX[@]}" --no-deps --no-build-isolation -e .
 echo "$HASH" > "$STAMP"
 echo "gpu-runtime: venv ready" >&2

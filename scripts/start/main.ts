@@ -3,9 +3,10 @@
 // Ctrl-C, which stops them in order (traffic first, work last, storage after that).
 import { existsSync } from "node:fs";
 import path from "node:path";
-import { createPrismaClient } from "@loraplane/db";
+import { createPrismaClient, findProjectById } from "@loraplane/db";
 import { ensureDatabase, MIGRATIONS_DIR, runMigrations } from "@loraplane/db/migrate";
-import { ensureFirstAdmin, ensureSecretsFile, seedDemoProject, type SeedResult } from "@loraplane/services";
+import { ensureFirstAdmin, ensureSecretsFile, getPipeline, seedDemoProject, type SeedResult } from "@loraplane/services";
+import { createTrafficToken, ensureDemoApprover, firstStartLines } from "./first-start.ts";
 import { probePostgres, redactUrl, startEmbeddedPostgres, type EmbeddedPostgres } from "./postgres.ts";
 import { superviseServices } from "./lifecycle.ts";
 import { Supervisor } from "./processes.ts";
@@ -148,6 +149,9 @@ async function main(hooks: TStartHooks): Promise<number> {
   const secrets = await ensureSecretsFile(SECRETS_FILE, ["NEXTAUTH_SECRET", "LORAPLANE_SECRET_KEY"]);
   if (secrets.created.length) say(`generated ${secrets.created.join(", ")} into .loraplane/secrets.env (mode 0600)`);
 
+  // Passwords and tokens created by this start: printed once, in the banner — or, if the start fails before it, then.
+  let secretLines: string[] = [];
+  let bannerShown = false;
   // Storage started by us, stopped in reverse order after the app processes.
   const storage: Array<() => Promise<void>> = [];
   const shutdownStorage = async () => {
@@ -169,10 +173,13 @@ async function main(hooks: TStartHooks): Promise<number> {
     const db = createPrismaClient({ url: databaseUrl, poolSize: 2 });
     let admin;
     let seed;
+    let firstStart: Parameters<typeof firstStartLines>[0];
     try {
       admin = await ensureFirstAdmin(db);
-      // Printed at once, not only in the banner: if anything later fails, this was still the only chance to see it.
-      if (admin.password) say(`created the first admin ${admin.email} with password ${admin.password} (shown once)`);
+      if (admin.password) {
+        say(`created the first admin ${admin.email} (its password is in the summary below, shown once)`);
+        secretLines = [`  First admin: ${admin.email}  password: ${admin.password}`];
+      }
       seed = await seedDemoProject(db, {
         dataDir: DATA_DIR,
         python: VENV_PYTHON,
@@ -180,6 +187,20 @@ async function main(hooks: TStartHooks): Promise<number> {
         runCommand: (name, command, args) => supervisor.run(name, command, args, { cwd: path.join(ROOT, "gpu-runtime") }),
         log: say,
       });
+      const approver = await ensureDemoApprover(db, seed.projectId);
+      if (approver.password) secretLines.push(`  Approver: ${approver.email}  password: ${approver.password}`);
+      const trafficToken = admin.password ? await createTrafficToken(db, admin.userId, seed.projectId) : null;
+      const spec = (await getPipeline(db, seed.pipelineId)).spec as { deploy?: { endpointName?: string } };
+      firstStart = {
+        admin,
+        approver,
+        projectName: seed.projectName,
+        projectSlug: (await findProjectById(db, seed.projectId))?.slug ?? seed.projectId,
+        pipelineName: seed.pipelineName,
+        endpoint: spec.deploy?.endpointName ?? null,
+        gatewayUrl: "http://127.0.0.1:8080",
+        trafficToken,
+      };
     } finally {
       await db.$disconnect();
     }
@@ -218,18 +239,12 @@ async function main(hooks: TStartHooks): Promise<number> {
         `  Inference gateway     http://127.0.0.1:8080/v1     (${state(gateway)})`,
         `  Workers health        http://127.0.0.1:9464/health (${state(workers)})`,
         "",
-        admin.password
-          ? `  First admin: ${admin.email}  password: ${admin.password}\n  (shown once — store it now; it is not saved anywhere in plain text)`
-          : `  Log in as ${admin.email} with the password printed on the first start.`,
-        "",
-        "What to click:",
-        `  1. Log in, open the project "${seed.projectName}".`,
-        `  2. Pipelines → ${seed.pipelineName} → Run: watch train → eval → gate → register.`,
-        "  3. Approvals → approve the prod release, then Deployments → watch the canary steps and latency charts.",
+        ...firstStartLines(firstStart),
         "",
         "Ctrl-C stops everything.",
       ];
       for (const line of lines) say(line);
+      bannerShown = true;
       if (web && gateway && workers && hooks.onReady) {
         const stack = { databaseUrl, webUrl: "http://127.0.0.1:3000", gatewayUrl: "http://127.0.0.1:8080", admin, seed, prefix: (name: string) => supervisor.prefix(name) };
         hooks.onReady(stack).catch((error: unknown) => say(`${(error as Error).message}`));
@@ -251,11 +266,14 @@ async function main(hooks: TStartHooks): Promise<number> {
       onStarted,
     });
     await shutdownStorage();
+    if (!bannerShown && secretLines.length) for (const line of [...secretLines, "  (shown only this once)"]) say(line);
     say("stopped");
     return outcome.code;
   } catch (error) {
     await supervisor.stop(["gateway", "web", "workers"], STOP_GRACE_MS, say);
     await shutdownStorage();
+    // The banner never came: this is the only chance to see what was created.
+    if (!bannerShown && secretLines.length) for (const line of [...secretLines, "  (shown only this once)"]) say(line);
     if (error instanceof StopRequested || signals.requested) {
       say("stopped before everything had started");
       return 0;
