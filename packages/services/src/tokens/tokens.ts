@@ -11,9 +11,9 @@ import {
   type TApiTokenRow,
   touchApiToken,
 } from "@loraplane/db";
-import { NotFoundError, ValidationError } from "../errors.ts";
+import { ForbiddenError, NotFoundError, ValidationError } from "../errors.ts";
 import { recordAudit, type TActor, type TRequestMeta } from "../audit/index.ts";
-import type { TScope } from "./scopes.ts";
+import { scopeGrants, type TScope } from "./scopes.ts";
 
 const TOKEN_PREFIX = "lp_";
 // "lp_" + 43 base64url characters (32 random bytes). The display prefix is long enough to tell tokens apart and far
@@ -114,4 +114,32 @@ export async function revokeApiToken(db: Db, id: string, actor: TActor, meta: TR
     );
     return (await findApiTokenById(tx, id))!;
   });
+}
+
+/**
+ * What a token may mint when a token (not a browser session) creates another: never more than itself. A
+ * project-bound token mints only tokens bound to the same project, and no token grants a scope it does not hold
+ * itself — otherwise a leaked project admin token could become an unbound, all-project credential.
+ */
+export function checkTokenMinting(
+  creator: { via: "session" | "token"; scopes: readonly string[] | null; tokenProjectId: string | null },
+  requested: { scopes: readonly TScope[]; projectId: string | null },
+): void {
+  if (creator.via !== "token") return;
+  if (creator.tokenProjectId && requested.projectId !== creator.tokenProjectId) {
+    throw new ForbiddenError("a project-bound token can only create tokens bound to the same project", [
+      { path: "projectId", message: `must be ${creator.tokenProjectId} (the project this token is bound to)` },
+    ]);
+  }
+  const missing = requested.scopes.filter((s) => !scopeGrants(creator.scopes ?? [], s));
+  if (missing.length > 0) {
+    throw new ForbiddenError(`a token cannot grant scopes it does not hold: ${missing.join(", ")}`, [
+      { path: "scopes", message: `not held by the creating token: ${missing.join(", ")}` },
+    ]);
+  }
+}
+
+/** A project-bound token reaches only tokens bound to its own project (listing and revoking). */
+export function tokenVisibleTo(creator: { via: "session" | "token"; tokenProjectId: string | null }, token: { projectId: string | null }): boolean {
+  return creator.via !== "token" || !creator.tokenProjectId || token.projectId === creator.tokenProjectId;
 }

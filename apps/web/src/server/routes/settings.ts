@@ -1,4 +1,5 @@
 import {
+  checkTokenMinting,
   createApiToken,
   createUser,
   createWebhookSubscription,
@@ -15,6 +16,7 @@ import {
   revokeApiToken,
   rotateInboundWebhookSecret,
   INBOUND_PROVIDERS,
+  tokenVisibleTo,
   updateUser,
   WEBHOOK_EVENTS,
 } from "@loraplane/services";
@@ -60,7 +62,9 @@ export const listTokensRoute = defineRoute({
   tags: ["settings"],
   auth: { kind: "user", scope: "admin" },
   response: z.object({ items: z.array(ZApiToken) }),
-  handler: async ({ db, principal }) => ({ items: await listApiTokens(db, principal.globalRole === "admin" ? {} : { userId: principal.userId }) }),
+  handler: async ({ db, principal }) => ({
+    items: (await listApiTokens(db, principal.globalRole === "admin" ? {} : { userId: principal.userId })).filter((t) => tokenVisibleTo(principal, t)),
+  }),
 });
 
 export const createTokenRoute = defineRoute({
@@ -80,6 +84,7 @@ export const createTokenRoute = defineRoute({
   status: 201,
   handler: async ({ db, body, principal, actor, meta }) => {
     if (body.scopes.includes("admin") && principal.globalRole !== "admin") throw new ForbiddenError("only admins may create admin-scoped tokens", [{ path: "scopes", message: "admin scope needs the admin role" }]);
+    checkTokenMinting(principal, { scopes: body.scopes, projectId: body.projectId ?? null });
     return createApiToken(db, { name: body.name, scopes: body.scopes, userId: principal.userId, projectId: body.projectId ?? null, expiresAt: body.expiresAt ? new Date(body.expiresAt) : null }, actor, meta);
   },
 });
@@ -95,7 +100,7 @@ export const revokeTokenRoute = defineRoute({
   response: ZApiToken,
   handler: async ({ db, params, principal, actor, meta }) => {
     const token = await getApiToken(db, params.id);
-    if (!token || (token.userId !== principal.userId && principal.globalRole !== "admin")) throw new NotFoundError(`token ${params.id} not found`);
+    if (!token || (token.userId !== principal.userId && principal.globalRole !== "admin") || !tokenVisibleTo(principal, token)) throw new NotFoundError(`token ${params.id} not found`);
     return revokeApiToken(db, params.id, actor, meta);
   },
 });
