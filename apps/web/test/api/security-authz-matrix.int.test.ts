@@ -94,8 +94,6 @@ afterAll(async () => {
   await serverContext().queue().close();
 });
 
-const denied = (status: number) => status === 401 || status === 403 || status === 404;
-
 describe("authorization matrix (every OpenAPI operation)", () => {
   it("classifies every operation: project-scoped, global (listed), or workload/webhook", () => {
     expect(ops.length).toBe(API_ROUTES.length);
