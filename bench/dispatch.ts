@@ -33,7 +33,7 @@ async function main(): Promise<void> {
     db: workerDb,
     redisUrl: "redis://127.0.0.1:6379",
     prefix,
-    executor: createLocalExecutor({ dataDir: path.join(root, "work"), command: () => ["/bin/true"] }),
+    executor: createLocalExecutor({ dataDir: path.join(root, "work"), baseEnv: () => ({ PATH: "/usr/bin:/bin" }), command: () => ["/bin/true"] }),
     log: pino({ level: "silent" }),
     concurrency: 32,
     reconcileIntervalMs: 60_000,

@@ -1,6 +1,6 @@
 // The worker process: `npm start -w @loraplane/workers`.
 import path from "node:path";
-import { loadWorkerEnv } from "@loraplane/config";
+import { loadWorkerEnv, workloadEnvironment } from "@loraplane/config";
 import { disconnectPrisma, getPrisma } from "@loraplane/db";
 import { parseWebhookAllowlist } from "@loraplane/services";
 import { pino } from "pino";
@@ -33,6 +33,7 @@ const executor =
       })
     : createLocalExecutor({
         dataDir: env.LORAPLANE_DATA_DIR,
+        baseEnv: () => workloadEnvironment(env.LOCAL_WORKLOAD_PASS_ENV),
         command: (spec) => [path.resolve(env.GPU_RUNTIME_PYTHON), "-m", "loraplane_runtime.cli", spec.command, "--config", "job.json"],
       });
 

@@ -9,7 +9,8 @@ import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLocalExecutor } from "../src/executors/local.ts";
 import { startWorkerApp, type TWorkerApp } from "../src/worker-app.ts";
-import { FAKE_WORKLOAD, makeDataDirs, seedProject, waitFor } from "./helpers/fixtures.ts";
+import { workloadEnvironment } from "@loraplane/config";
+import { FAKE_WORKLOAD, FAKE_WORKLOAD_ENV, makeDataDirs, seedProject, waitFor } from "./helpers/fixtures.ts";
 
 const t = useTestDb("engine");
 const dirs = makeDataDirs();
@@ -22,7 +23,7 @@ beforeAll(async () => {
     db: t.db,
     redisUrl: "redis://127.0.0.1:6379",
     prefix,
-    executor: createLocalExecutor({ dataDir: dirs.workDir, command: (s) => [process.execPath, FAKE_WORKLOAD, s.command, "--config", "job.json"] }),
+    executor: createLocalExecutor({ dataDir: dirs.workDir, baseEnv: () => workloadEnvironment(FAKE_WORKLOAD_ENV), command: (s) => [process.execPath, FAKE_WORKLOAD, s.command, "--config", "job.json"] }),
     log: pino({ level: "silent" }),
     concurrency: 4,
     reconcileIntervalMs: 1000,

@@ -10,3 +10,4 @@ export const loadGatewayEnv = (source = process.env) => loadConfig("gateway", ZG
 export const loadWebEnv = (source = process.env) => loadConfig("web", ZWebEnv, source);
 export const loadMigrateEnv = (source = process.env) => loadConfig("migrate", ZMigrateEnv, source);
 export const loadCliEnv = (source = process.env) => loadConfig("cli", ZCliEnv, source);
+export { isDeniedWorkloadEnv, workloadEnvironment } from "./workload-env.ts";

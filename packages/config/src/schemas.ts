@@ -36,6 +36,9 @@ export const ZWorkerEnv = ZCommonEnv.extend({
   EXECUTOR: z.enum(["local", "kubernetes"]).default("local"),
   // Python interpreter that has the gpu-runtime package installed (local executor).
   GPU_RUNTIME_PYTHON: z.string().min(1).default("gpu-runtime/.venv/bin/python"),
+  // Extra variables local workloads receive besides PATH, HOME, LANG and the runtime's own (comma-separated names, e.g.
+  // HTTPS_PROXY); the control plane's secrets and connection strings are never passed.
+  LOCAL_WORKLOAD_PASS_ENV: z.string().default("").transform((v) => v.split(",").map((s) => s.trim()).filter(Boolean)),
   // URL the workloads use to report metrics to the control plane (the web app).
   LORAPLANE_PUBLIC_URL: z.string().url().default("http://127.0.0.1:3000"),
   GATEWAY_PUBLIC_URL: gatewayPublicUrl,

@@ -5,6 +5,7 @@ import { spawn } from "node:child_process";
 import { open, mkdir, readFile, rename, writeFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { isDeniedWorkloadEnv } from "@loraplane/config";
 import type { TExecutor, TWorkloadHandle, TWorkloadSpec, TWorkloadState } from "./types.ts";
 
 // `$1`… is the command; sh records its own pid first and the command's exit status last (atomically via rename).
@@ -21,6 +22,12 @@ export interface TLocalExecutorOptions {
    * serves, a training run must not starve the serving processes into SLO breaches and rollbacks.
    */
   niceness?: number;
+  /**
+   * The environment a workload starts from, read at each launch (workloadEnvironment() from @loraplane/config: PATH,
+   * HOME, LANG, the runtime's own variables). Workloads never inherit the worker's environment; names such as
+   * NEXTAUTH_SECRET, LORAPLANE_SECRET_KEY, DATABASE_URL or REDIS_URL are dropped even if this returns them.
+   */
+  baseEnv: () => Record<string, string>;
 }
 
 function isAlive(pid: number): boolean {
@@ -78,11 +85,15 @@ export function createLocalExecutor(options: TLocalExecutorOptions): TExecutor {
       await lock.close();
       const niceness = options.niceness ?? 19;
       const argv = niceness > 0 ? ["nice", "-n", String(niceness), ...options.command(spec)] : options.command(spec);
-      const envArgs = Object.entries({ PYTHONUNBUFFERED: "1", ...spec.env }).map(([k, v]) => `${k}=${v}`);
-      const child = spawn("/bin/sh", ["-c", WRAPPER, "loraplane-wrapper", "env", ...envArgs, ...argv], {
+      // A minimal environment, given to spawn (not as `env K=V` arguments, which any local user could read in ps).
+      const env = Object.fromEntries(
+        Object.entries({ ...options.baseEnv(), PYTHONUNBUFFERED: "1", ...spec.env }).filter(([k]) => !isDeniedWorkloadEnv(k) || k in spec.env),
+      );
+      const child = spawn("/bin/sh", ["-c", WRAPPER, "loraplane-wrapper", ...argv], {
         cwd: dir,
         detached: true,
         stdio: "ignore",
+        env,
       });
       await new Promise<void>((resolve, reject) => {
         child.once("spawn", resolve);

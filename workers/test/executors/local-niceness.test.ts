@@ -12,7 +12,7 @@ const PRINT_NICE = ["/bin/sh", "-c", "cut -d' ' -f19 /proc/$$/stat"];
 
 async function niceOf(niceness: number | undefined): Promise<number> {
   const dir = mkdtempSync(path.join(os.tmpdir(), "lp-nice-"));
-  const ex = createLocalExecutor({ dataDir: dir, command: () => PRINT_NICE, ...(niceness === undefined ? {} : { niceness }) });
+  const ex = createLocalExecutor({ dataDir: dir, baseEnv: () => ({ PATH: "/usr/bin:/bin" }), command: () => PRINT_NICE, ...(niceness === undefined ? {} : { niceness }) });
   const spec = { runId: `r${Math.random().toString(36).slice(2, 8)}`, stage: "train", attempt: 1, job: { paths: {} }, command: "train", resources: { gpus: 0, cpu: "1", memory: "1Gi", nodeSelector: {}, tolerations: [], spot: false }, env: {} } as unknown as TWorkloadSpec;
   const handle = await ex.launch(spec);
   const runDir = path.join(dir, "runs", handle.externalId);

@@ -7,6 +7,8 @@ import type { Db } from "@loraplane/db";
 import { measureDatasetDigest } from "@loraplane/services";
 
 export const FAKE_WORKLOAD = path.resolve(import.meta.dirname, "fake-workload.mjs");
+/** The fake workload's own variables: passed through like the runtime's (workloadEnvironment's `extra`). */
+export const FAKE_WORKLOAD_ENV = ["FAKE_MODE", "FAKE_STEP_MS", "FAKE_EVAL_MS"];
 
 export function makeDataDirs(matchShare = 0.75) {
   const root = mkdtempSync(path.join(os.tmpdir(), "lp-engine-"));

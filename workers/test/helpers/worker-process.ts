@@ -4,7 +4,8 @@ import { createPrismaClient } from "@loraplane/db";
 import { pino } from "pino";
 import { createLocalExecutor } from "../../src/executors/local.ts";
 import { startWorkerApp } from "../../src/worker-app.ts";
-import { FAKE_WORKLOAD } from "./fixtures.ts";
+import { workloadEnvironment } from "@loraplane/config";
+import { FAKE_WORKLOAD, FAKE_WORKLOAD_ENV } from "./fixtures.ts";
 
 const env = process.env;
 const db = createPrismaClient({ url: env.DATABASE_URL!, poolSize: 4 });
@@ -12,7 +13,7 @@ await startWorkerApp({
   db,
   redisUrl: "redis://127.0.0.1:6379",
   prefix: env.QUEUE_PREFIX!,
-  executor: createLocalExecutor({ dataDir: env.WORK_DIR!, command: (s) => [process.execPath, FAKE_WORKLOAD, s.command, "--config", "job.json"] }),
+  executor: createLocalExecutor({ dataDir: env.WORK_DIR!, baseEnv: () => workloadEnvironment(FAKE_WORKLOAD_ENV), command: (s) => [process.execPath, FAKE_WORKLOAD, s.command, "--config", "job.json"] }),
   log: pino({ level: "warn" }),
   concurrency: 2,
   reconcileIntervalMs: 1000,
