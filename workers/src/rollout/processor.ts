@@ -2,6 +2,7 @@
 // run one at a time across the whole cluster (global concurrency 1), so two workers never act on one deployment.
 import path from "node:path";
 import { loadWorkerEnv, type TWorkerEnv } from "@loraplane/config";
+import { prometheusProvider } from "@loraplane/services";
 import { ROLLOUT_QUEUE_NAME, createRolloutQueue, parseRolloutJob, type TRolloutQueue } from "@loraplane/queue";
 import type { TEngineContext } from "../engine/context.ts";
 import type { TProcessorRegistration } from "../processors/types.ts";
@@ -22,7 +23,12 @@ function controllerFor(ctx: TEngineContext): TRolloutController {
     const env = loadWorkerEnv();
     const rollout = queues.get(ctx);
     controller = createRolloutController({
-      deps: { db: ctx.db, queue: ctx.queue, ...(rollout ? { rollout } : {}) },
+      deps: {
+        db: ctx.db,
+        queue: ctx.queue,
+        ...(rollout ? { rollout } : {}),
+        ...(env.ROLLOUT_METRICS_PROVIDER === "prometheus" ? { metrics: prometheusProvider({ url: env.PROMETHEUS_URL }) } : {}),
+      },
       backends: {
         local: createLocalServingBackend({ python: path.resolve(env.GPU_RUNTIME_PYTHON), dataDir: env.LORAPLANE_DATA_DIR }),
         ...(env.EXECUTOR === "kubernetes" ? { kubernetes: kubernetesBackend(env) } : {}),

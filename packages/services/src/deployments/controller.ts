@@ -4,7 +4,6 @@ import {
   findApprovalForDeployment,
   findLatestRolloutEvent,
   insertRolloutEvent,
-  listServingWindows,
   setVariantWeights,
   updateDeployment,
   updateVariant,
@@ -12,19 +11,13 @@ import {
 } from "@loraplane/db";
 import { decideAb, decideBlueGreen, decideCanary, summarizeWindows, type TDecision, type TVariantStats } from "@loraplane/core";
 import { recordAudit } from "../audit/index.ts";
+import { gatewayWindowsProvider, type TProviderStats, type TVariantRef } from "./metric-providers.ts";
 import { promoteDeployment, rollbackDeployment } from "./actions.ts";
 import { SYSTEM_ACTOR, afterChange, baseVariant, freezeBlocks, lockAndLoad, newVariant, notifyRoutingChange, parsePolicy, weightsOf, type TDeploymentDeps } from "./shared.ts";
 
-/** Longest window a gateway writes; bounds the look-back for the window that contains the step start. */
-const MAX_WINDOW_MS = 60_000;
-
-/**
- * The variant's windows that overlap the current step. The window containing the step start counts (it holds the
- * step's first seconds, and a breach in them must not wait for the next window).
- */
-async function variantStats(deps: TDeploymentDeps, d: TDeploymentRow, variantId: string, stepStart: Date): Promise<TVariantStats> {
-  const windows = await listServingWindows(deps.db, { deploymentId: d.id, variantId, since: new Date(stepStart.getTime() - MAX_WINDOW_MS) });
-  return summarizeWindows(windows.filter((w) => w.windowStart.getTime() + w.windowSeconds * 1000 > stepStart.getTime()));
+/** The variant's traffic since the current step started, from the deployment's metric provider. */
+function variantStats(deps: TDeploymentDeps, d: TDeploymentRow, variant: TVariantRef, stepStart: Date, now: Date): Promise<TProviderStats> {
+  return (deps.metrics ?? gatewayWindowsProvider(deps.db)).variantStats(d, variant, stepStart, now);
 }
 
 /**
@@ -96,10 +89,12 @@ export async function analyseDeployment(
   const base = baseVariant(d);
   const stepStart = d.stepStartedAt ?? d.createdAt;
   const elapsed = now.getTime() - stepStart.getTime();
-  const [candidate, baseline] = await Promise.all([
-    variantStats(deps, d, next.id, stepStart),
-    base ? variantStats(deps, d, base.id, stepStart) : Promise.resolve(null),
+  const [candidateRead, baselineRead] = await Promise.all([
+    variantStats(deps, d, next, stepStart, now),
+    base ? variantStats(deps, d, base, stepStart, now) : Promise.resolve(null),
   ]);
+  const candidate = candidateRead.stats;
+  const baseline = baselineRead?.stats ?? null;
   let result: TDecision;
   if (d.strategy === "canary") {
     result = decideCanary({ policy, currentStep: d.currentStep, stepElapsedMs: elapsed, canary: candidate, stable: baseline });
@@ -118,6 +113,7 @@ export async function analyseDeployment(
     candidate: strip(candidate),
     baseline: baseline ? strip(baseline) : null,
     elapsedMs: elapsed,
+    metrics: { provider: (deps.metrics ?? { kind: "gateway-windows" }).kind, queries: [...candidateRead.queries, ...(baselineRead?.queries ?? [])] },
   };
   const decision = result.decision;
   switch (decision.action) {

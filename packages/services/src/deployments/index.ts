@@ -18,3 +18,12 @@ export {
   type TAnalysisOutcome,
 } from "./controller.ts";
 export { SYSTEM_ACTOR, newVariant, baseVariant, parsePolicy, type TDeploymentDeps } from "./shared.ts";
+export {
+  gatewayWindowsProvider,
+  prometheusProvider,
+  promBucketsToHistogram,
+  VLLM_QUERIES,
+  type TMetricProvider,
+  type TPromQueries,
+  type TProviderStats,
+} from "./metric-providers.ts";

@@ -12,6 +12,7 @@ import {
 import { ZRolloutPolicy, type TRolloutPolicy } from "@loraplane/core";
 import { ConflictError, NotFoundError } from "../errors.ts";
 import type { TActor } from "../audit/index.ts";
+import type { TMetricProvider } from "./metric-providers.ts";
 
 /** What the deployment services need: the database and the producer that nudges a run's orchestrator. */
 export interface TDeploymentDeps {
@@ -19,6 +20,8 @@ export interface TDeploymentDeps {
   queue: { nudgeRun(job: { runId: string; reason: string }): Promise<string> };
   /** Optional: wakes the rollout controller at once instead of at its next tick. */
   rollout?: { analyseNow(deploymentId: string, reason: string): Promise<string> };
+  /** Where variant traffic is read from; our gateway's windows in Postgres unless set (see metric-providers.ts). */
+  metrics?: TMetricProvider;
 }
 
 export const SYSTEM_ACTOR: TActor = { type: "system", userId: null };
