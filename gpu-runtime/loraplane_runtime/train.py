@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 import torch
 import torch.distributed as tdist
 import torch.nn.functional as F
+import torch.utils.checkpoint
 
 from . import data as D
 from .config import Job
@@ -82,16 +83,37 @@ def lr_lambda(kind: str, warmup: int, total: int):
     return f
 
 
-def token_loss_sum(model, batch: D.Batch, device) -> tuple:
-    """Sum of next-token cross-entropy over response tokens, and their count."""
+LOSS_CHUNK_TOKENS = 4096
+
+
+def _ce_sum(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    return F.cross_entropy(logits.float(), labels, reduction="sum")
+
+
+def token_loss_sum(model, batch: D.Batch, device, chunk_tokens: int = LOSS_CHUNK_TOKENS) -> tuple:
+    """Sum of next-token cross-entropy over response tokens, and their count.
+
+    Only response positions are scored (prompt and pad logits are never upcast), in chunks of `chunk_tokens`:
+    each chunk is upcast to fp32 on its own and, when training, recomputed in backward (activation
+    checkpointing), so neither a full-vocabulary fp32 copy of the logits nor its softmax is ever kept."""
     out = model(input_ids=batch.input_ids.to(device),
                 attention_mask=None if batch.attention_mask is None else batch.attention_mask.to(device),
                 position_ids=batch.position_ids.to(device), use_cache=False)
-    logits = out.logits[:, :-1].float()
     labels = batch.labels[:, 1:].to(device)
-    loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), labels.reshape(-1),
-                           ignore_index=D.IGNORE_INDEX, reduction="sum")
-    return loss, int((labels != D.IGNORE_INDEX).sum())
+    rows, cols = (labels != D.IGNORE_INDEX).nonzero(as_tuple=True)
+    n = int(rows.numel())
+    if n == 0:
+        return out.logits.sum() * 0.0, 0  # keeps the graph (DDP/FSDP expect a backward)
+    total = None
+    for s in range(0, n, chunk_tokens):
+        r, c = rows[s:s + chunk_tokens], cols[s:s + chunk_tokens]
+        lg, lb = out.logits[r, c], labels[r, c]  # gathers only this chunk's rows of the logits
+        if torch.is_grad_enabled() and lg.requires_grad:
+            part = torch.utils.checkpoint.checkpoint(_ce_sum, lg, lb, use_reentrant=False)
+        else:
+            part = _ce_sum(lg, lb)
+        total = part if total is None else total + part
+    return total, n
 
 
 def rng_state() -> dict:
