@@ -20,6 +20,7 @@ import torch
 from .errors import DataError
 
 IGNORE_INDEX = -100
+ADAPTER_META = "loraplane.json"  # written next to adapter_config.json: {"promptTemplate": "chat" | "alpaca"}
 
 ALPACA_PROMPT = (
     "Below is an instruction that describes a task{ctx}. Write a response that appropriately completes the request.\n\n"

@@ -36,7 +36,21 @@ class Engine:
         self.eos_ids = D.eos_token_ids(self.tok, getattr(self.model, "generation_config", None))
         self.context = model_context_length(self.model.config)
         self.adapters: dict = {}
+        self.adapter_fmt: dict = {}
         self.lock = threading.Lock()
+
+    def _formatter_of(self, adapter_dir: str):
+        """The prompt template an adapter was trained with (train writes it to loraplane.json), else the server's."""
+        meta = os.path.join(adapter_dir, D.ADAPTER_META)
+        if os.path.isfile(meta):
+            with open(meta, encoding="utf-8") as f:
+                mode = json.load(f).get("promptTemplate")
+            if mode in ("chat", "alpaca") and mode != self.fmt.mode:
+                return D.PromptFormatter(self.tok, mode)
+        return self.fmt
+
+    def formatter_for(self, adapter: Optional[str]):
+        return self.adapter_fmt.get(adapter, self.fmt) if adapter else self.fmt
 
     def load_adapter(self, name: str, path: str) -> None:
         from peft import PeftModel
@@ -50,10 +64,12 @@ class Engine:
                 self.model = PeftModel.from_pretrained(self.model, path, adapter_name=name)
             self.model.eval()
             self.adapters[name] = path
+            self.adapter_fmt[name] = self._formatter_of(path)
 
     def unload_adapter(self, name: str) -> None:
         with self.lock:
             self.adapters.pop(name)
+            self.adapter_fmt.pop(name, None)
             if self.adapters:
                 self.model.set_adapter(next(iter(self.adapters)))
                 self.model.delete_adapter(name)
@@ -422,7 +438,11 @@ def create_app(engine: Engine, served_name: str, latency_ms: float = 0.0, error_
         if name not in model_ids():
             return error(404, f"The model `{name}` does not exist.", "NotFoundError", "model")
         if chat:
-            raw, prompt = engine.fmt.mode == "alpaca", engine.fmt.prompt_from_messages(r["messages"])
+            fmt = engine.formatter_for(None if name == served_name else name)
+            try:
+                raw, prompt = fmt.mode == "alpaca", fmt.prompt_from_messages(r["messages"])
+            except Exception as e:  # noqa: BLE001 - e.g. a chat template that rejects the roles
+                return error(400, f"cannot render the messages: {e}", param="messages")
         else:
             raw, prompt = True, r["prompt"]
         try:

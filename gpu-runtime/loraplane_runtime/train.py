@@ -474,6 +474,9 @@ class Trainer:
         shutil.rmtree(adapter, ignore_errors=True)
         self._save_adapter_files(adapter, model_state)
         self.tok.save_pretrained(adapter)
+        with open(os.path.join(adapter, D.ADAPTER_META), "w", encoding="utf-8") as f:
+            # serve renders chat requests to this adapter with the template it was trained with
+            json.dump({"promptTemplate": self.fmt.mode}, f)
         write_manifest(adapter, {"baseModel": self.job.paths.base_model,
                                  "createdAt": datetime.now(timezone.utc).isoformat()})
         digest, size = dir_digest(adapter)

@@ -81,3 +81,24 @@ def test_serve_chat_uses_the_training_prompt(tiny_model):
         assert r.status_code == 200, r.text
         expected = D.encode_prompt(engine.tok, engine.fmt.prompt(row), raw=engine.fmt.mode == "alpaca")
         assert r.json()["usage"]["prompt_tokens"] == len(expected)
+
+
+def test_serve_uses_the_template_each_adapter_was_trained_with(tiny_model, tmp_path):
+    """Training with promptTemplate 'alpaca' on a chat-template tokenizer: serve must not answer that adapter's
+    chat requests with the chat template (train writes loraplane.json next to the adapter)."""
+    from peft import LoraConfig, get_peft_model
+
+    from loraplane_runtime.modeling import load_base_model
+
+    adapter = tmp_path / "ad"
+    get_peft_model(load_base_model(tiny_model), LoraConfig(r=2, target_modules=["q_proj"])).save_pretrained(adapter)
+    (adapter / D.ADAPTER_META).write_text('{"promptTemplate": "alpaca"}')
+    engine = Engine(tiny_model)
+    engine.load_adapter("alp", str(adapter))
+    c = TestClient(create_app(engine, "tiny"))
+    row = ROWS["chat"]
+    msgs = row["messages"][:-1]
+    for model, template in (("alp", "alpaca"), ("tiny", "chat")):
+        r = c.post("/v1/chat/completions", json={"model": model, "messages": msgs, "max_tokens": 1})
+        fmt = D.PromptFormatter(engine.tok, template)
+        assert r.json()["usage"]["prompt_tokens"] == len(D.encode_prompt(engine.tok, fmt.prompt(row), template == "alpaca"))

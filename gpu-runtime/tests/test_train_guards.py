@@ -60,6 +60,9 @@ def test_resume_refuses_a_different_model_dataset_or_spec(tiny_model, short_mode
     tr.setup()
     tr.run()
     assert (tmp_path / "out" / "checkpoints" / "step-1" / "trainer_state.json").exists()
+    adapter = tr.save_adapter()
+    assert json.loads(open(f"{adapter}/loraplane.json").read()) == {"promptTemplate": "chat"}  # read by serve
+    assert "loraplane.json" in {f["path"] for f in json.loads(open(f"{adapter}/manifest.json").read())["files"]}
 
     with pytest.raises(ConfigError, match=r"training\.learningRate 0\.001 -> 0\.002"):
         _trainer(tmp_path, "lr", tiny_model, demo_data, {**training, "learningRate": 2e-3}).setup()
