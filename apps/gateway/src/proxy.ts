@@ -10,8 +10,20 @@ import { type Upstreams, splitUpstream } from "./upstreams.ts";
 import type { TOutcome, WindowRecorder } from "./window-recorder.ts";
 
 const RETRYABLE_STATUS = new Set([502, 503, 504]);
-const TOKEN_RE = /"(?:content|text)":"(?!")/g;
 const USAGE_RE = /"completion_tokens":\s*(\d+)/;
+export const CONTENT = Buffer.from('"content":"');
+export const TEXT = Buffer.from('"text":"');
+const COMPLETION_TOKENS = Buffer.from('"completion_tokens"');
+const QUOTE = 0x22;
+
+/** Non-empty `"<key>":"…"` fields in a chunk, counted on the bytes (no string copy or regex per streamed chunk). */
+export function countField(chunk: Buffer, key: Buffer): number {
+  let n = 0;
+  for (let i = chunk.indexOf(key); i >= 0; i = chunk.indexOf(key, i + key.length)) {
+    if (chunk[i + key.length] !== QUOTE) n++;
+  }
+  return n;
+}
 // Hop-by-hop and recomputed headers are not forwarded in either direction.
 const SKIP_RESPONSE_HEADERS = new Set(["connection", "keep-alive", "transfer-encoding", "content-length", "date", "server"]);
 const UNDICI_TIMEOUTS = new Set(["UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT"]);
@@ -226,14 +238,15 @@ class Exchange implements Dispatcher.DispatchHandler {
       return;
     }
     if (this.status < 400) {
-      const text = chunk.toString("utf8");
-      const matches = text.match(TOKEN_RE);
-      if (matches) {
-        this.tokens += matches.length;
+      const tokens = countField(chunk, CONTENT) + countField(chunk, TEXT);
+      if (tokens) {
+        this.tokens += tokens;
         this.ttftMs ??= performance.now() - this.attemptStart;
       }
-      const usage = USAGE_RE.exec(text);
-      if (usage) this.usageTokens = Number(usage[1]);
+      if (chunk.includes(COMPLETION_TOKENS)) {
+        const usage = USAGE_RE.exec(chunk.toString("latin1"));
+        if (usage) this.usageTokens = Number(usage[1]);
+      }
     }
     if (!this.res.write(chunk)) {
       // The client reads slower than the model writes: stop reading the upstream until it catches up.

@@ -3,11 +3,12 @@
 // status, time to response headers and to the first chunk (ms from its request), wall-clock times of the first chunk
 // and of the end, the number of token chunks, and with `detail` the gaps between chunks and each chunk's lag behind
 // the `t` the upstream stamped into it (same host clock).
-// Usage: node stream-client.mjs <url> <token|-> <n> <model> [detail=0]
+// Usage: node stream-client.mjs <url> <token|-> <n> <model> [detail=0] [warmup=0]
+// warmup=1 runs one stream first, unmeasured (connection set-up code, JIT), as a long-running client would be.
 import http from "node:http";
 import { performance } from "node:perf_hooks";
 
-const [url, token, n = "1", model = "stream", detail = "0"] = process.argv.slice(2);
+const [url, token, n = "1", model = "stream", detail = "0", warmup = "0"] = process.argv.slice(2);
 const target = new URL(url);
 const agent = new http.Agent({ keepAlive: false, maxSockets: Infinity });
 const body = JSON.stringify({ model, stream: true, messages: [{ role: "user", content: "hi" }] });
@@ -18,7 +19,7 @@ const T_RE = /"t":(\d+\.\d+)/;
 function one() {
   return new Promise((resolve) => {
     const t0 = performance.now();
-    const out = { status: 0, hdr: 0, first: 0, firstAt: 0, endedAt: 0, chunks: 0, done: false, gaps: wantDetail ? [] : undefined, lags: wantDetail ? [] : undefined };
+    const out = { status: 0, startedAt: performance.timeOrigin + t0, hdr: 0, first: 0, firstAt: 0, endedAt: 0, chunks: 0, done: false, gaps: wantDetail ? [] : undefined, lags: wantDetail ? [] : undefined };
     let last = 0;
     let pending = "";
     const req = http.request({ host: target.hostname, port: target.port, path: target.pathname, method: "POST", headers, agent }, (res) => {
@@ -61,6 +62,7 @@ function one() {
   });
 }
 
+if (warmup === "1") await one();
 const streams = await Promise.all(Array.from({ length: Number(n) }, one));
 // Exit only once the (possibly large) line is flushed: a pipe takes 64 KiB at a time.
 process.stdout.write(`${JSON.stringify({ streams })}\n`, () => process.exit(0));
