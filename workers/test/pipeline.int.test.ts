@@ -48,9 +48,14 @@ const launchCount = (runId: string, stage: string, attempt = 1) =>
 describe("pipeline engine on the local executor", () => {
   it("runs prepare → train → eval → gate → register with every metric, artifact and lineage in Postgres", async () => {
     const s = await seedProject(t.db, dirs);
+    const hook = await t.db.webhookSubscription.create({ data: { projectId: s.projectId, url: "https://hooks.example/all", secretCiphertext: "v1:x", events: ["run.succeeded", "model_version.registered"] } });
     const { run } = await triggerRun(deps(), { projectId: s.projectId, pipelineId: s.pipelineId, trigger: "api", gitCommit: "0123456789abcdef0123456789abcdef01234567" });
     const done = await finished(run.id);
     expect(done).toMatchObject({ status: "succeeded", error: null });
+    // Registration and success are announced once each, in the transactions that made them.
+    const events = await t.db.webhookDelivery.findMany({ where: { subscriptionId: hook.id }, select: { event: true, payload: true }, orderBy: { createdAt: "asc" } });
+    expect(events.map((e) => e.event)).toEqual(["model_version.registered", "run.succeeded"]);
+    expect(events[0]!.payload).toMatchObject({ runId: run.id, version: 1, gitCommit: "0123456789abcdef0123456789abcdef01234567" });
     const stages = await t.db.stageRun.findMany({ where: { runId: run.id }, select: { stage: true, status: true, attempt: true, exitCode: true }, orderBy: { createdAt: "asc" } });
     const train = await t.db.stageRun.findFirstOrThrow({ where: { runId: run.id, stage: "train" }, select: { logsUri: true } });
     // The stage points at the workload's human-readable log, which the API tails.

@@ -4,6 +4,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { evaluateGate, type TPipelineSpec } from "@loraplane/core";
 import {
+  enqueueWebhookDeliveries,
   ensureApprovalRequest,
   findDatasetVersionForRun,
   findDeploymentById,
@@ -108,6 +109,16 @@ export async function runApprove(ctx: TEngineContext, run: TRunRow, spec: TPipel
     summary: `Deploy ${spec.model.name}${version ? ` v${version.version}` : ""} (run #${run.number}) to ${env.name} on endpoint ${spec.deploy!.endpointName}`,
     requestedById: run.requestedById,
   });
+  if (approval.status === "pending") {
+    // Once per request and subscription (the event id is the approval's): the stage may run again after a crash.
+    await enqueueWebhookDeliveries(ctx.db, run.projectId, "approval.requested", `approval.requested.${approval.id}`, {
+      approvalId: approval.id,
+      runId: run.id,
+      runNumber: run.number,
+      environment: env.name,
+      summary: approval.summary,
+    });
+  }
   if (approval.status === "approved") return { status: "succeeded", result: { approvalId: approval.id } };
   if (approval.status === "rejected" || approval.status === "cancelled") return { status: "blocked", reason: `approval ${approval.status}${approval.comment ? `: ${approval.comment}` : ""}` };
   return { status: "waiting", result: { approvalId: approval.id, environment: env.name } };

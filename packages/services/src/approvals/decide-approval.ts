@@ -1,5 +1,5 @@
 import { dutyConflict, transition, ZPipelineSpec, planStages } from "@loraplane/core";
-import { decideApprovalIfPending, findApprovalById, findRunDuties, findUserById, findRunById, updateRunIf, updateStageRunIf, findLatestStageRun, ensureStageRun } from "@loraplane/db";
+import { decideApprovalIfPending, enqueueWebhookDeliveries, findApprovalById, findRunDuties, findUserById, findRunById, updateRunIf, updateStageRunIf, findLatestStageRun, ensureStageRun } from "@loraplane/db";
 import { z } from "zod";
 import { recordAudit, type TActor } from "../audit/record-audit.ts";
 import { ConflictError, ForbiddenError, NotFoundError, parseInput } from "../errors.ts";
@@ -67,6 +67,15 @@ export async function decideApproval(
     } else if (approval.deploymentId) {
       deploymentId = approval.deploymentId;
     }
+    await enqueueWebhookDeliveries(tx, approval.projectId, "approval.decided", `approval.decided.${approval.id}`, {
+      approvalId: approval.id,
+      decision: input.decision,
+      decidedBy: raw.actor.userId,
+      comment: input.comment ?? null,
+      subjectType: approval.subjectType,
+      subjectId: approval.subjectId,
+      summary: approval.summary,
+    });
     await recordAudit(tx, raw.actor, {
       projectId: approval.projectId,
       action: `approval.${input.decision}`,

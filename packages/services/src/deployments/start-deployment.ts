@@ -13,6 +13,7 @@ import {
   lockEndpoint,
   notifyRoutingChange,
   upsertDeploymentApprovalRequest,
+  enqueueWebhookDeliveries,
   type TDeploymentInsert,
 } from "@loraplane/db";
 import { ZRolloutPolicy, adjustPolicyForEval } from "@loraplane/core";
@@ -143,12 +144,16 @@ export async function startDeployment(deps: TDeploymentDeps, rawInput: TStartDep
       variants,
     });
     if (needsApproval) {
-      await upsertDeploymentApprovalRequest(tx, {
-        projectId: env.projectId,
-        environmentId: env.id,
+      const summary = `Deploy ${version.modelName} v${version.version} to ${env.name}/${input.endpointName} (${input.strategy})`;
+      const approval = await upsertDeploymentApprovalRequest(tx, { projectId: env.projectId, environmentId: env.id, deploymentId: d.id, summary, requestedById: actor.userId });
+      await enqueueWebhookDeliveries(tx, env.projectId, "approval.requested", `approval.requested.${approval.id}`, {
+        approvalId: approval.id,
         deploymentId: d.id,
-        summary: `Deploy ${version.modelName} v${version.version} to ${env.name}/${input.endpointName} (${input.strategy})`,
-        requestedById: actor.userId,
+        environment: env.name,
+        endpointName: input.endpointName,
+        modelName: version.modelName,
+        version: version.version,
+        summary,
       });
     }
     await insertRolloutEvent(tx, {

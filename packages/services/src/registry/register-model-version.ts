@@ -6,6 +6,7 @@ import {
   findLatestStageRun,
   findModelVersionOfRun,
   findRunById,
+  enqueueWebhookDeliveries,
   insertModelVersion,
   listEvalResults,
   lockModelName,
@@ -79,6 +80,15 @@ export async function registerModelVersion(db: Db, runId: string): Promise<{ ver
       datasetVersionId: run.datasetVersionId,
       parentVersionId: parent?.id ?? null,
       lineage: lineage as Prisma.InputJsonValue,
+    });
+    await enqueueWebhookDeliveries(tx, run.projectId, "model_version.registered", `model_version.registered.${version.id}`, {
+      modelVersionId: version.id,
+      modelName,
+      version: version.version,
+      runId,
+      runNumber: run.number,
+      gitCommit: run.gitCommit,
+      adapterSha256: adapter.sha256,
     });
     return { version, created: true };
   });

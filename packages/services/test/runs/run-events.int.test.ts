@@ -24,3 +24,15 @@ it("cancelling a run queues one run.cancelled delivery per subscribed webhook, n
     { subscriptionId: sub.id, event: "run.cancelled", eventId: `run.cancelled.${run.id}`, status: "pending", payload: expect.objectContaining({ runId: run.id, status: "cancelled", cancelledBy: s.userId }) },
   ]);
 });
+
+it("deciding an approval queues approval.decided with the decision, who decided and the comment", async () => {
+  const s = await seedPipeline(t.db);
+  const env = await t.db.environment.create({ data: { projectId: s.projectId, name: "prod-events", tier: "prod", namespace: "prod" }, select: { id: true } });
+  const approver = await t.db.user.create({ data: { email: "approver-events@example.com", role: "admin" }, select: { id: true } });
+  const sub = await t.db.webhookSubscription.create({ data: { projectId: s.projectId, url: "https://hooks.example/a", secretCiphertext: "v1:x", events: ["approval.decided"] } });
+  const approval = await t.db.approvalRequest.create({ data: { projectId: s.projectId, environmentId: env.id, subjectType: "deployment", subjectId: "d-1", summary: "Deploy m v2 to prod" }, select: { id: true } });
+  const { decideApproval } = await import("../../src/approvals/index.ts");
+  await decideApproval({ db: t.db, queue }, { approvalId: approval.id, decision: "rejected", comment: "p99 too high in staging", actor: { type: "user", userId: approver.id } });
+  const d = await t.db.webhookDelivery.findFirstOrThrow({ where: { subscriptionId: sub.id }, select: { event: true, payload: true } });
+  expect(d).toMatchObject({ event: "approval.decided", payload: { approvalId: approval.id, decision: "rejected", decidedBy: approver.id, comment: "p99 too high in staging" } });
+});
