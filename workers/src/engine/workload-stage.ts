@@ -152,6 +152,7 @@ export async function runWorkloadStage(ctx: TEngineContext, run: TRunRow, spec: 
   }
   const workload: TWorkloadSpec = {
     runId: run.id,
+    projectId: run.projectId,
     stage,
     attempt: stageRow.attempt,
     command: stage === "train" ? "train" : "evaluate",

@@ -3,6 +3,8 @@
 
 export interface TWorkloadSpec {
   runId: string;
+  /** The run's project: a Kubernetes Job mounts only this project's datasets. */
+  projectId: string;
   stage: "train" | "eval";
   attempt: number;
   /** The gpu-runtime job JSON (runId, stage, paths, spec). */

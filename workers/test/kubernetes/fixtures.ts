@@ -6,10 +6,11 @@ export const RUN_TOKEN = "lprt_super-secret-token-value";
 export function workloadSpec(over: Partial<TWorkloadSpec> = {}): TWorkloadSpec {
   return {
     runId: "cm9runabc123xyz",
+    projectId: "cm9projabc123xyz",
     stage: "train",
     attempt: 1,
     command: "train",
-    job: { runId: "cm9runabc123xyz", stage: "train", paths: { baseModel: "/models/qwen2.5-7b", dataDir: "file:///data/demo/v1" }, spec: { training: { learningRate: 0.0002 } } },
+    job: { runId: "cm9runabc123xyz", stage: "train", paths: { baseModel: "/models/qwen2.5-7b", dataDir: "file:///data/projects/cm9projabc123xyz/datasets/demo/v1" }, spec: { training: { learningRate: 0.0002 } } },
     resources: { gpus: 1, cpu: "8", memory: "64Gi", nodeSelector: {}, tolerations: [], spot: false },
     distributed: { nprocPerNode: 1, nnodes: 1, strategy: "ddp" },
     timeoutSeconds: 7200,

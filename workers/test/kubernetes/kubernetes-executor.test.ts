@@ -127,7 +127,7 @@ describe("launch", () => {
     expect(secret.metadata.ownerReferences).toEqual([expect.objectContaining({ kind: "Job", name, uid: job.metadata.uid })]);
 
     const written = JSON.parse(await readFile(path.join(artifactsDir, s.runId, "train-1", "job.json"), "utf8")) as { paths: Record<string, string> };
-    expect(written.paths).toEqual({ baseModel: "/models/qwen2.5-7b", dataDir: "/data/demo/v1", outputDir: `/runs/${s.runId}/train-1/output` });
+    expect(written.paths).toEqual({ baseModel: "/models/qwen2.5-7b", dataDir: `/data/projects/${s.projectId}/datasets/demo/v1`, outputDir: `/runs/${s.runId}/train-1/output` });
 
     // A restarted worker launching the same attempt finds the Job: no second POST.
     const again = await executor.launch(s);

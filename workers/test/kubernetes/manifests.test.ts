@@ -5,7 +5,7 @@ import { Job } from "kubernetes-models/batch/v1/Job";
 import { Secret } from "kubernetes-models/v1/Secret";
 import { Service } from "kubernetes-models/v1/Service";
 import type { V1Job } from "@kubernetes/client-node";
-import { buildWorkloadManifests } from "../../src/executors/kubernetes/manifests.ts";
+import { buildWorkloadManifests, mountRootsFor } from "../../src/executors/kubernetes/manifests.ts";
 import { jobNameFor } from "../../src/executors/kubernetes/names.ts";
 import { podPath, spotPlacement } from "../../src/executors/kubernetes/kubernetes-executor.ts";
 import { jobOptions, RUN_TOKEN, workloadSpec } from "./fixtures.ts";
@@ -78,12 +78,17 @@ describe("single-node Job", () => {
     ]);
     const c = container(job);
     expect(c.resources).toEqual({ requests: { cpu: "16", memory: "128Gi", "nvidia.com/gpu": "2" }, limits: { memory: "128Gi", "nvidia.com/gpu": "2" } });
+    // Per-run sub-path mounts (issue 11 finding 11): only this run's directory (read-only) with this attempt's own
+    // directory read-write, only this project's datasets (read-only); never all of /runs or /data.
     expect(c.volumeMounts).toEqual([
       { name: "models", mountPath: "/models", readOnly: true },
-      { name: "data", mountPath: "/data", readOnly: true },
-      { name: "runs", mountPath: "/runs", readOnly: false },
+      { name: "data", mountPath: `/data/projects/${spec.projectId}/datasets`, subPath: `projects/${spec.projectId}/datasets`, readOnly: true },
+      { name: "runs", mountPath: `/runs/${spec.runId}`, subPath: spec.runId, readOnly: true },
+      { name: "runs", mountPath: `/runs/${spec.runId}/train-1`, subPath: `${spec.runId}/train-1`, readOnly: false },
       { name: "dshm", mountPath: "/dev/shm" },
     ]);
+    expect(c.volumeMounts!.filter((v) => !v.readOnly && v.name !== "dshm").map((v) => v.mountPath)).toEqual([`/runs/${spec.runId}/train-1`]);
+    expect(c.volumeMounts!.some((v) => v.mountPath === "/runs" || v.mountPath === "/data")).toBe(false);
     expect(pod.volumes!.map((v) => v.persistentVolumeClaim?.claimName ?? v.emptyDir?.medium)).toEqual(["models", "datasets", "loraplane-runs", "Memory"]);
     // Two processes on one node: torchrun standalone, the image's module entry point.
     expect(c.command).toEqual(["loraplane-runtime", "train", "--config", `/runs/${spec.runId}/train-1/job.json`]);
@@ -123,6 +128,24 @@ describe("single-node Job", () => {
     expect(m.job.spec!.completionMode).toBeUndefined();
     expect(m.job.spec!.template.spec!.affinity).toBeUndefined();
     expect(m.job.spec!.template.spec!.volumes!.map((v) => v.name)).toEqual(["runs", "dshm"]);
+    // Eval reads the train attempt's adapter through the read-only run mount and writes only to its own attempt.
+    expect(c.volumeMounts).toEqual([
+      { name: "runs", mountPath: `/runs/${spec.runId}`, subPath: spec.runId, readOnly: true },
+      { name: "runs", mountPath: `/runs/${spec.runId}/eval-1`, subPath: `${spec.runId}/eval-1`, readOnly: false },
+      { name: "dshm", mountPath: "/dev/shm" },
+    ]);
+  });
+
+  it("two tenants' Jobs share no writable path and see none of each other's runs or datasets", () => {
+    const a = buildWorkloadManifests(workloadSpec({ runId: "runa", projectId: "proja" }), "lp-runa-train-1", jobOptions());
+    const b = buildWorkloadManifests(workloadSpec({ runId: "runb", projectId: "projb" }), "lp-runb-train-1", jobOptions());
+    validate(a);
+    validate(b);
+    const seen = (m: typeof a) => container(m.job).volumeMounts!.filter((v) => v.name !== "dshm" && v.name !== "models").map((v) => v.mountPath);
+    expect(seen(a)).toEqual(["/data/projects/proja/datasets", "/runs/runa", "/runs/runa/train-1"]);
+    for (const p of seen(a)) expect(seen(b).some((q) => q === p || q.startsWith(`${p}/`) || p.startsWith(`${q}/`))).toBe(false);
+    expect(() => buildWorkloadManifests(workloadSpec({ runId: "../runb" }), "x", jobOptions())).toThrow(/run id/);
+    expect(() => buildWorkloadManifests(workloadSpec({ projectId: "a/../b" }), "x", jobOptions())).toThrow(/project id/);
   });
 
   it("requests no GPU (and tolerates no GPU taint) for a CPU-only workload", () => {
@@ -157,18 +180,22 @@ describe("multi-node Job", () => {
 });
 
 describe("paths inside the pod", () => {
-  const opts = jobOptions();
-  it("accepts absolute paths and file:// URIs on mounted volumes", () => {
-    expect(podPath("file:///data/demo/v1", "paths.dataDir", opts)).toBe("/data/demo/v1");
-    expect(podPath("/models/qwen", "paths.baseModel", opts)).toBe("/models/qwen");
-    expect(podPath("/runs/r1/train-1/output/adapter", "paths.adapterDir", opts)).toBe("/runs/r1/train-1/output/adapter");
+  const roots = Object.values(mountRootsFor({ runId: "r1", projectId: "p1", stage: "eval", attempt: 1 }, jobOptions()));
+  it("accepts absolute paths and file:// URIs under what the Job mounts", () => {
+    expect(podPath("file:///data/projects/p1/datasets/demo/v1", "paths.dataDir", roots)).toBe("/data/projects/p1/datasets/demo/v1");
+    expect(podPath("/models/qwen", "paths.baseModel", roots)).toBe("/models/qwen");
+    expect(podPath("/runs/r1/train-1/output/adapter", "paths.adapterDir", roots)).toBe("/runs/r1/train-1/output/adapter");
   });
   it("rejects what the pod cannot see, naming the field", () => {
-    expect(() => podPath("s3://bucket/data", "paths.dataDir", opts)).toThrow(/paths\.dataDir: .*not a path/);
-    expect(() => podPath("relative/dir", "paths.baseModel", opts)).toThrow(/paths\.baseModel: .*absolute/);
-    expect(() => podPath("/home/me/model", "paths.baseModel", opts)).toThrow(/paths\.baseModel: .*no volume mounted/);
-    expect(() => podPath("/data/../etc", "paths.dataDir", opts)).toThrow(/no volume mounted/);
-    expect(() => podPath("/models/x", "paths.baseModel", jobOptions({ claims: { artifacts: "runs" } }))).toThrow(/K8S_MODELS_PVC/);
+    expect(() => podPath("s3://bucket/data", "paths.dataDir", roots)).toThrow(/paths\.dataDir: .*not a path/);
+    expect(() => podPath("relative/dir", "paths.baseModel", roots)).toThrow(/paths\.baseModel: .*absolute/);
+    expect(() => podPath("/home/me/model", "paths.baseModel", roots)).toThrow(/paths\.baseModel: .*no volume mounted/);
+    expect(() => podPath("/data/../etc", "paths.dataDir", roots)).toThrow(/\.\. segments/);
+    // Another project's datasets and another run's directory are not mounted.
+    expect(() => podPath("/data/projects/p2/datasets/demo/v1", "paths.dataDir", roots)).toThrow(/no volume mounted/);
+    expect(() => podPath("/runs/r2/train-1/output/adapter", "paths.adapterDir", roots)).toThrow(/no volume mounted/);
+    const noModels = Object.values(mountRootsFor({ runId: "r1", projectId: "p1", stage: "eval", attempt: 1 }, jobOptions({ claims: { artifacts: "runs" } })));
+    expect(() => podPath("/models/x", "paths.baseModel", noModels)).toThrow(/K8S_MODELS_PVC/);
   });
 });
 

@@ -9,7 +9,7 @@ import path from "node:path";
 import { ApiException, BatchV1Api, CoreV1Api, KubeConfig, type V1Job, type V1Pod } from "@kubernetes/client-node";
 import type { TExecutor, TWorkloadHandle, TWorkloadSpec, TWorkloadState } from "../types.ts";
 import { JobCache } from "./job-cache.ts";
-import { buildWorkloadManifests, CONTAINER_NAME, MOUNTS, ownedBy, podPathsFor, type TKubernetesJobOptions } from "./manifests.ts";
+import { buildWorkloadManifests, CONTAINER_NAME, MOUNTS, mountRootsFor, ownedBy, podPathsFor, type TKubernetesJobOptions } from "./manifests.ts";
 import { COMPLETION_INDEX_ANNOTATION, jobNameFor, LABELS, MANAGED_BY } from "./names.ts";
 
 export interface TKubernetesExecutorOptions extends TKubernetesJobOptions {
@@ -66,15 +66,19 @@ function terminatedOf(pod: V1Pod) {
 const finishedAt = (pod: V1Pod) => new Date(terminatedOf(pod)?.finishedAt ?? pod.metadata?.creationTimestamp ?? 0).getTime();
 const rankOf = (pod: V1Pod) => pod.metadata?.annotations?.[COMPLETION_INDEX_ANNOTATION] ?? pod.metadata?.labels?.[COMPLETION_INDEX_ANNOTATION];
 
-/** Turns a stage input into the path the pod sees; only paths on a mounted volume exist inside the pod. */
-export function podPath(value: string, field: string, opts: Pick<TKubernetesJobOptions, "claims">): string {
+/**
+ * Turns a stage input into the path the pod sees; only paths under what the Job mounts exist inside the pod: its own
+ * run's directory, its project's datasets and the models volume (mountRootsFor).
+ */
+export function podPath(value: string, field: string, roots: readonly (string | null)[]): string {
   const p = value.startsWith("file://") ? decodeURIComponent(new URL(value).pathname) : value;
   if (/^[a-z][a-z0-9+.-]*:\/\//.test(p)) throw new Error(`${field}: the kubernetes executor reads inputs from mounted volumes; ${value} is not a path`);
   if (!path.posix.isAbsolute(p)) throw new Error(`${field}: ${value} must be an absolute path inside the pod`);
-  const roots = [MOUNTS.runs, ...(opts.claims.models ? [MOUNTS.models] : []), ...(opts.claims.data ? [MOUNTS.data] : [])];
+  if (p.split("/").some((seg) => seg === "..")) throw new Error(`${field}: ${value} must not contain .. segments`);
+  const mounted = roots.filter((r): r is string => r !== null);
   const normal = path.posix.normalize(p);
-  if (!roots.some((r) => normal === r || normal.startsWith(`${r}/`))) {
-    throw new Error(`${field}: ${value} is on no volume mounted in the Job (mounted: ${roots.join(", ")}; set K8S_MODELS_PVC / K8S_DATA_PVC)`);
+  if (!mounted.some((r) => normal === r || normal.startsWith(`${r}/`))) {
+    throw new Error(`${field}: ${value} is on no volume mounted in the Job (mounted: ${mounted.join(", ")}; set K8S_MODELS_PVC / K8S_DATA_PVC)`);
   }
   return normal;
 }
@@ -157,7 +161,9 @@ export function createKubernetesExecutor(options: TKubernetesExecutorOptions): T
       const name = nameOf(handle);
       const jobPaths = spec.job.paths as Record<string, string | null | undefined> | undefined;
       const paths: Record<string, string> = {};
-      for (const [key, value] of Object.entries(jobPaths ?? {})) if (typeof value === "string") paths[key] = podPath(value, `paths.${key}`, options);
+      const roots = mountRootsFor(spec, options);
+      const inputRoots = [roots.run, roots.datasets, roots.models];
+      for (const [key, value] of Object.entries(jobPaths ?? {})) if (typeof value === "string") paths[key] = podPath(value, `paths.${key}`, inputRoots);
       const pod = podPathsFor(spec.runId, spec.stage, spec.attempt);
 
       // job.json first, atomically: a pod that starts must find the complete file.

@@ -77,17 +77,43 @@ function envFor(spec: TWorkloadSpec, jobName: string, opts: TKubernetesJobOption
   return env;
 }
 
-function volumesFor(opts: TKubernetesJobOptions): { volumes: V1Volume[]; mounts: V1VolumeMount[] } {
+const SAFE_SEGMENT = /^[A-Za-z0-9_-]+$/;
+
+/**
+ * What a Job may see of the shared volumes, as absolute paths inside the pod: its own run's directory (read-only, with
+ * its own attempt's directory read-write on top), its project's datasets (read-only) and the base models (read-only).
+ * Nothing of another run or another project is mounted.
+ */
+export function mountRootsFor(spec: Pick<TWorkloadSpec, "runId" | "projectId" | "stage" | "attempt">, opts: Pick<TKubernetesJobOptions, "claims">) {
+  for (const [what, id] of [["run id", spec.runId], ["project id", spec.projectId]] as const) {
+    if (!SAFE_SEGMENT.test(id)) throw new Error(`${what} ${id} cannot name a directory`);
+  }
+  return {
+    run: `${MOUNTS.runs}/${spec.runId}`,
+    attempt: `${MOUNTS.runs}/${spec.runId}/${spec.stage}-${spec.attempt}`,
+    datasets: opts.claims.data ? `${MOUNTS.data}/projects/${spec.projectId}/datasets` : null,
+    models: opts.claims.models ? MOUNTS.models : null,
+  };
+}
+
+function volumesFor(spec: TWorkloadSpec, opts: TKubernetesJobOptions): { volumes: V1Volume[]; mounts: V1VolumeMount[] } {
+  const roots = mountRootsFor(spec, opts);
   const volumes: V1Volume[] = [];
   const mounts: V1VolumeMount[] = [];
-  const add = (name: string, claimName: string | undefined, mountPath: string, readOnly: boolean) => {
-    if (!claimName) return;
-    volumes.push({ name, persistentVolumeClaim: { claimName, readOnly } });
-    mounts.push({ name, mountPath, readOnly });
-  };
-  add("models", opts.claims.models, MOUNTS.models, true);
-  add("data", opts.claims.data, MOUNTS.data, true);
-  add("runs", opts.claims.artifacts, MOUNTS.runs, false);
+  if (opts.claims.models) {
+    volumes.push({ name: "models", persistentVolumeClaim: { claimName: opts.claims.models, readOnly: true } });
+    mounts.push({ name: "models", mountPath: MOUNTS.models, readOnly: true });
+  }
+  if (opts.claims.data && roots.datasets) {
+    // Only this project's datasets: <data PVC>/projects/<projectId>/datasets at the same path under /data.
+    volumes.push({ name: "data", persistentVolumeClaim: { claimName: opts.claims.data, readOnly: true } });
+    mounts.push({ name: "data", mountPath: roots.datasets, subPath: roots.datasets.slice(MOUNTS.data.length + 1), readOnly: true });
+  }
+  // Only this run: its directory read-only (the adapter eval reads, earlier attempts' files), and this attempt's own
+  // directory read-write (job.json, outputs, checkpoints). The worker creates both before the Job exists.
+  volumes.push({ name: "runs", persistentVolumeClaim: { claimName: opts.claims.artifacts } });
+  mounts.push({ name: "runs", mountPath: roots.run, subPath: spec.runId, readOnly: true });
+  mounts.push({ name: "runs", mountPath: roots.attempt, subPath: `${spec.runId}/${spec.stage}-${spec.attempt}`, readOnly: false });
   // NCCL and DataLoader workers use /dev/shm; the container default (64 MiB) breaks multi-GPU training.
   volumes.push({ name: "dshm", emptyDir: { medium: "Memory", sizeLimit: "16Gi" } });
   mounts.push({ name: "dshm", mountPath: "/dev/shm" });
@@ -129,7 +155,7 @@ export function buildWorkloadManifests(spec: TWorkloadSpec, jobName: string, opt
     resources.limits["nvidia.com/gpu"] = String(gpus);
   }
 
-  const { volumes, mounts } = volumesFor(opts);
+  const { volumes, mounts } = volumesFor(spec, opts);
   const hasSecretEnv = Object.keys(spec.env).some(isSecretEnv);
 
   const job: V1Job = {
