@@ -55,7 +55,7 @@ function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: 
     execFile(
       process.execPath,
       [BIN, ...args],
-      { env: { PATH: process.env.PATH, DATABASE_URL: t.url, LORAPLANE_URL: url, LORAPLANE_TOKEN: token, ...env } as NodeJS.ProcessEnv, timeout: 60_000 },
+      { env: { NODE_ENV: "test", PATH: process.env.PATH, DATABASE_URL: t.url, LORAPLANE_URL: url, LORAPLANE_TOKEN: token, ...env }, timeout: 60_000 },
       (error, stdout, stderr) => resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
   });
