@@ -31,7 +31,8 @@ export const BASE_ROLES = new Set(["stable", "blue", "a"]);
 
 export function newVariant(d: Pick<TDeploymentRow, "variants">): TVariantRow {
   const v = d.variants.find((x) => NEW_ROLES.has(x.role));
-  if (!v) throw new Error("deployment has no new-version variant");
+  // A conflict with the deployment's state (409 to an API caller), not an internal error.
+  if (!v) throw new ConflictError("deployment has no new-version variant");
   return v;
 }
 
