@@ -33,5 +33,5 @@ COPY --from=build /app /app
 RUN mkdir -p /data && chown 10001:10001 /data
 USER 10001:10001
 EXPOSE 3000
-HEALTHCHECK --interval=10s --timeout=3s --start-period=60s CMD node -e "fetch('http://127.0.0.1:'+(process.env.WEB_PORT||3000)+'/api/ready').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
+HEALTHCHECK --interval=10s --timeout=5s --start-period=60s CMD node -e "fetch('http://127.0.0.1:'+(process.env.WEB_PORT||3000)+'/api/ready').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
 CMD ["sh", "-c", "exec node_modules/.bin/next start apps/web -p \"${WEB_PORT:-3000}\" -H 0.0.0.0"]

@@ -33,7 +33,7 @@ async function timed(name: TReadinessCheck["name"], timeoutMs: number, fn: () =>
  * cache and the database lookup, and must be refused. A process whose authenticated calls hang or fail is not ready.
  */
 export async function checkReadiness(deps: TDeps): Promise<TReadiness> {
-  const timeoutMs = deps.timeoutMs ?? 2000;
+  const timeoutMs = deps.timeoutMs ?? 3000;
   const auth = deps.authenticate ?? authenticate;
   const checks = await Promise.all([
     timed("database", timeoutMs, async () => {
