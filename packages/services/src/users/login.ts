@@ -15,6 +15,37 @@ export const LOGIN_THROTTLE = {
   windowS: 60 * 60,
 } as const;
 
+/** At most this many argon2 verifications run at once (each takes ~19 MiB and a core for tens of ms)… */
+export const MAX_CONCURRENT_PASSWORD_CHECKS = 4;
+/** …and at most this many wait for one; beyond that a sign-in is refused as throttled, without hashing. */
+export const MAX_WAITING_PASSWORD_CHECKS = 32;
+
+const BUSY = Symbol("busy");
+let active = 0;
+let highWater = 0;
+const waiting: (() => void)[] = [];
+
+/** The most password checks that ran at once in this process (tests read it). */
+export function passwordCheckHighWater(): number {
+  return highWater;
+}
+
+async function withHashSlot<T>(fn: () => Promise<T>): Promise<T | typeof BUSY> {
+  if (active >= MAX_CONCURRENT_PASSWORD_CHECKS) {
+    if (waiting.length >= MAX_WAITING_PASSWORD_CHECKS) return BUSY;
+    // The releasing caller hands its slot over directly (active stays the same), so no newcomer can overtake.
+    await new Promise<void>((resolve) => waiting.push(resolve));
+  } else active++;
+  highWater = Math.max(highWater, active);
+  try {
+    return await fn();
+  } finally {
+    const next = waiting.shift();
+    if (next) next();
+    else active--;
+  }
+}
+
 export type TSignInResult = { ok: true; user: TUserRow } | { ok: false; reason: "invalid" } | { ok: false; reason: "throttled"; retryAfterS: number };
 
 const accountKey = (email: string) => `account:${email.trim().toLowerCase()}`;
@@ -53,7 +84,14 @@ export async function signInWithPassword(
     return { ok: false, reason: "throttled", retryAfterS };
   }
 
-  const user = await authenticatePassword(db, email, input.password);
+  const checked = await withHashSlot(() => authenticatePassword(db, email, input.password));
+  if (checked === BUSY) {
+    // More sign-ins in flight than the CPU budget for argon2: refuse without hashing (also when spread over accounts
+    // and addresses, e.g. spraying from many addresses without TRUSTED_PROXY).
+    await recordAudit(db, system, { action: "auth.login_throttled", subjectType: "user", subjectId: null, after: { email, lockedKeys: ["server"], retryAfterS: 1 } }, meta);
+    return { ok: false, reason: "throttled", retryAfterS: 1 };
+  }
+  const user = checked;
   if (user) {
     await clearLoginFailures(db, accountKey(email));
     return { ok: true, user };

@@ -2,7 +2,7 @@
 // backoff, audited, and a throttled attempt is refused before any argon2 hash is computed.
 import { useTestDb } from "@loraplane/db/testing";
 import { beforeAll, describe, expect, it } from "vitest";
-import { createUser, LOGIN_THROTTLE, passwordVerificationCount, signInWithPassword } from "../../src/index.ts";
+import { createUser, LOGIN_THROTTLE, MAX_CONCURRENT_PASSWORD_CHECKS, passwordCheckHighWater, passwordVerificationCount, signInWithPassword } from "../../src/index.ts";
 
 const t = useTestDb("login-throttle");
 const PASSWORD = "correct horse battery staple";
@@ -78,5 +78,17 @@ describe("password sign-in throttling", () => {
     // Another address is unaffected.
     const other = await signInWithPassword(t.db, { email: "fresh@throttle.test", password: "guess" }, { ip: "203.0.113.8" }, now);
     expect(other).toEqual({ ok: false, reason: "invalid" });
+  });
+
+  it("bounds the argon2 work in flight: a burst over many accounts and no address is refused past the budget", async () => {
+    const now = new Date("2026-01-04T10:00:00Z");
+    const before = passwordVerificationCount();
+    const results = await Promise.all(
+      Array.from({ length: 120 }, (_, i) => signInWithPassword(t.db, { email: `spray-${i}@throttle.test`, password: "guess" }, {}, now)),
+    );
+    const throttled = results.filter((r) => !r.ok && r.reason === "throttled").length;
+    expect(throttled).toBeGreaterThan(0);
+    expect(passwordVerificationCount() - before).toBe(120 - throttled);
+    expect(passwordCheckHighWater()).toBeLessThanOrEqual(MAX_CONCURRENT_PASSWORD_CHECKS);
   });
 });
