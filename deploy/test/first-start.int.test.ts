@@ -14,7 +14,11 @@ describe("first start", () => {
     const admin = await t.db.user.create({ data: { email: "admin@loraplane.local", role: "admin" } });
     const project = await t.db.project.create({ data: { slug: "demo", name: "Demo" } });
     await t.db.projectMember.create({ data: { projectId: project.id, userId: admin.id, role: "admin" } });
-    const first = await ensureDemoApprover(t.db, project.id);
+    // Without an admin member to keep, nothing is created.
+    const orphan = await t.db.project.create({ data: { slug: "orphan", name: "Orphan" } });
+    expect(await ensureDemoApprover(t.db, orphan.id)).toBeNull();
+    expect(await t.db.user.count({ where: { email: DEMO_APPROVER_EMAIL } })).toBe(0);
+    const first = (await ensureDemoApprover(t.db, project.id))!;
     expect(first.email).toBe(DEMO_APPROVER_EMAIL);
     expect(first.password).toMatch(/^\S{12,}$/);
     const member = await t.db.projectMember.findFirstOrThrow({ where: { projectId: project.id, user: { email: DEMO_APPROVER_EMAIL } } });

@@ -6,12 +6,16 @@ import { createApiToken, createUser, listMembers, listUsers, setMembers } from "
 export const DEMO_APPROVER_EMAIL = "approver@loraplane.local";
 const system = { type: "system" as const, userId: null };
 
-/** Creates the demo approver (approver role in the demo project) unless it exists; the password only when created. */
-export async function ensureDemoApprover(db: Db, projectId: string): Promise<{ email: string; password: string | null }> {
+/**
+ * Creates the demo approver (approver role in the demo project) unless it exists; the password only when created.
+ * Null when the project has no admin member to keep (an install older than the seed's membership): nothing is created.
+ */
+export async function ensureDemoApprover(db: Db, projectId: string): Promise<{ email: string; password: string | null } | null> {
   const existing = (await listUsers(db)).find((u) => u.email === DEMO_APPROVER_EMAIL);
   if (existing) return { email: existing.email, password: null };
-  const { user, generatedPassword } = await createUser(db, { email: DEMO_APPROVER_EMAIL, name: "Demo approver", role: "viewer" }, system);
   const members = (await listMembers(db, projectId)).map((m) => ({ userId: m.userId, role: m.role }));
+  if (!members.some((m) => m.role === "admin")) return null;
+  const { user, generatedPassword } = await createUser(db, { email: DEMO_APPROVER_EMAIL, name: "Demo approver", role: "viewer" }, system);
   await setMembers(db, projectId, [...members.filter((m) => m.userId !== user.id), { userId: user.id, role: "approver" }], system);
   return { email: user.email, password: generatedPassword };
 }
@@ -34,7 +38,7 @@ export function trafficCommand(o: { gatewayUrl: string; projectSlug: string; env
 /** The lines of the banner that hand out secrets and say what to click; every secret appears in exactly one line. */
 export function firstStartLines(o: {
   admin: { email: string; password: string | null };
-  approver: { email: string; password: string | null };
+  approver: { email: string; password: string | null } | null;
   projectName: string;
   projectSlug: string;
   pipelineName: string;
@@ -45,9 +49,9 @@ export function firstStartLines(o: {
   const lines: string[] = [];
   if (o.admin.password) lines.push(`  First admin:   ${o.admin.email}  password: ${o.admin.password}`);
   else lines.push(`  Admin:         ${o.admin.email} (password printed on the first start)`);
-  if (o.approver.password) lines.push(`  Approver:      ${o.approver.email}  password: ${o.approver.password}`);
-  else lines.push(`  Approver:      ${o.approver.email} (password printed on the first start)`);
-  if (o.admin.password || o.approver.password) lines.push("  (passwords are shown only this once — store them now; only their hashes are kept)");
+  if (o.approver?.password) lines.push(`  Approver:      ${o.approver.email}  password: ${o.approver.password}`);
+  else if (o.approver) lines.push(`  Approver:      ${o.approver.email} (password printed on the first start)`);
+  if (o.admin.password || o.approver?.password) lines.push("  (passwords are shown only this once — store them now; only their hashes are kept)");
   const token = o.trafficToken ?? "<an API token with the inference:invoke scope: Settings → API tokens>";
   lines.push(
     "",
@@ -59,8 +63,12 @@ export function firstStartLines(o: {
       ? `     ${trafficCommand({ gatewayUrl: o.gatewayUrl, projectSlug: o.projectSlug, environment: "prod", model: o.endpoint, token })}`
       : "     (the demo pipeline has no deploy section)",
     o.trafficToken ? "     (that token may only call the gateway for this project; it is shown only this once)" : "",
-    `  4. Approvals: the prod release needs somebody other than its requester — log in as ${o.approver.email}`,
-    "     (in another browser profile) and approve it; then Deployments shows the canary steps and latency charts.",
+    o.approver
+      ? `  4. Approvals: the prod release needs somebody other than its requester — log in as ${o.approver.email}`
+      : "  4. Approvals: the prod release needs somebody other than its requester — add one in Settings → Users, then",
+    o.approver
+      ? "     (in another browser profile) and approve it; then Deployments shows the canary steps and latency charts."
+      : "     make them an approver of the project and approve as them; then Deployments shows the canary steps.",
     "  Or `npm run demo` plays all of this, traffic included.",
   );
   return lines.filter((l, i, all) => l !== "" || all[i - 1] !== "");

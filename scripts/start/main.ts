@@ -188,7 +188,7 @@ async function main(hooks: TStartHooks): Promise<number> {
         log: say,
       });
       const approver = await ensureDemoApprover(db, seed.projectId);
-      if (approver.password) secretLines.push(`  Approver: ${approver.email}  password: ${approver.password}`);
+      if (approver?.password) secretLines.push(`  Approver: ${approver.email}  password: ${approver.password}`);
       const trafficToken = admin.password ? await createTrafficToken(db, admin.userId, seed.projectId) : null;
       const spec = (await getPipeline(db, seed.pipelineId)).spec as { deploy?: { endpointName?: string } };
       firstStart = {
