@@ -309,8 +309,9 @@ def _truthy(value: Optional[str]) -> bool:
 
 
 def security_options(args, environ) -> tuple:
-    """(api key or None, fault injection enabled): flags win, then LORAPLANE_SERVE_API_KEY / _FAULT_INJECTION."""
-    api_key = getattr(args, "api_key", None) or environ.get(API_KEY_ENV) or None
+    """(api key or None, fault injection enabled): flags win, then LORAPLANE_SERVE_API_KEY / _FAULT_INJECTION.
+    VLLM_API_KEY is honoured too, so one Secret can configure either serving backend."""
+    api_key = getattr(args, "api_key", None) or environ.get(API_KEY_ENV) or environ.get("VLLM_API_KEY") or None
     faults_on = bool(getattr(args, "enable_fault_injection", False)) or _truthy(environ.get(FAULTS_ENV))
     return api_key, faults_on
 

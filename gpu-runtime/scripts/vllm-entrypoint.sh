@@ -6,6 +6,9 @@
 #   MAX_LORAS, MAX_LORA_RANK, MAX_CPU_LORAS, PORT (defaults 4, 64, 16, 8000)
 # Adapters can also be added/removed at runtime via /v1/load_lora_adapter and /v1/unload_lora_adapter
 # (VLLM_ALLOW_RUNTIME_LORA_UPDATING=True is set in the image). Extra args are passed to vLLM.
+#   VLLM_API_KEY         set it from a Secret: vLLM then requires "Authorization: Bearer <key>" on every /v1 route,
+#                        including the adapter load/unload endpoints (vLLM reads this variable itself, so the key
+#                        never appears in the pod's command line). Without it vLLM accepts anyone who reaches it.
 set -euo pipefail
 : "${MODEL_DIR:?MODEL_DIR is required}"
 NAME="${SERVED_MODEL_NAME:-$(basename "$MODEL_DIR")}"

@@ -45,5 +45,6 @@ def test_security_options_from_flags_and_env():
     assert security_options(args, {}) == (None, False)
     assert security_options(args, {"LORAPLANE_SERVE_API_KEY": "k", "LORAPLANE_SERVE_FAULT_INJECTION": "1"}) == ("k", True)
     assert security_options(args, {"LORAPLANE_SERVE_FAULT_INJECTION": "0"}) == (None, False)
+    assert security_options(args, {"VLLM_API_KEY": "v"}) == ("v", False)  # the same Secret as vLLM's
     args = p.parse_args(["serve", "--model", "/m", "--api-key", "f", "--enable-fault-injection"])
     assert security_options(args, {"LORAPLANE_SERVE_API_KEY": "k"}) == ("f", True)
