@@ -38,6 +38,8 @@ const config: NextConfig = {
   serverExternalPackages: ["pg", "@prisma/client", "@prisma/adapter-pg", "bullmq", "ioredis", "pino", "@node-rs/argon2"],
   poweredByHeader: false,
   typedRoutes: false,
+  // `next build` type-checks what it builds (src); the tests are type-checked by `npm run typecheck` (tsconfig.json).
+  typescript: { tsconfigPath: "tsconfig.build.json" },
   async headers() {
     const dev = process.env.NODE_ENV === "development";
     const https = process.env.NODE_ENV === "production" || (process.env.NEXTAUTH_URL ?? "").startsWith("https://");

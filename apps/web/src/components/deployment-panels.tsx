@@ -1,6 +1,7 @@
 "use client";
 import { useQuery } from "@tanstack/react-query";
 import { api, qs } from "@/lib/client/api";
+import { effectiveShares, errorRateDomain, variantLabel } from "@/lib/client/deployments";
 import { formatNumber, formatPercentBps, formatTime } from "@/lib/client/format";
 import type { TRolloutEvent, TServingPoint, TVariant } from "@/lib/client/types";
 import { MetricChart } from "./metric-chart";
@@ -8,13 +9,16 @@ import { Badge, Empty, ErrorState, Loading } from "./ui";
 
 export const ROLE_COLOR: Record<string, string> = { stable: "#4f46e5", canary: "#d97706", blue: "#2563eb", green: "#16a34a", a: "#4f46e5", b: "#d97706" };
 
-export function WeightsBar({ variants }: { variants: TVariant[] }) {
+/** The share of requests each variant takes (the gateway normalises weights over the variants that take traffic). */
+export function WeightsBar({ variants, state }: { variants: TVariant[]; state: string }) {
   const live = variants.filter((v) => v.weightBps > 0);
+  const shares = effectiveShares(variants);
+  const label = (v: TVariant) => `${variantLabel(state, v)} ${formatPercentBps(shares.get(v.id) ?? 0)}`;
   return (
-    <div className="weights-bar" role="img" aria-label={variants.map((v) => `${v.role} ${formatPercentBps(v.weightBps)}`).join(", ")}>
+    <div className="weights-bar" role="img" aria-label={live.length ? live.map(label).join(", ") : "no traffic"}>
       {live.map((v) => (
-        <div key={v.id} style={{ width: `${v.weightBps / 100}%`, background: ROLE_COLOR[v.role] ?? "#71717a" }} title={`${v.role}: ${formatPercentBps(v.weightBps)}`}>
-          {v.weightBps >= 1200 ? `${v.role} ${formatPercentBps(v.weightBps)}` : ""}
+        <div key={v.id} style={{ width: `${(shares.get(v.id) ?? 0) / 100}%`, background: ROLE_COLOR[state === "promoted" ? "stable" : v.role] ?? "#71717a" }} title={label(v)}>
+          {(shares.get(v.id) ?? 0) >= 1200 ? label(v) : ""}
         </div>
       ))}
       {!live.length && <div style={{ width: "100%", color: "var(--muted)" }}>no traffic</div>}
@@ -110,7 +114,7 @@ export function ServingCharts({ deploymentId, variants, live }: { deploymentId: 
       </div>
       <div className="grid grid-3">
         <MetricChart title="Time to first token (p95)" x="t" xFormatter={timeLabel} rows={merged("ttftP95")} lines={variantLines} yFormatter={(v) => `${Math.round(v)} ms`} />
-        <MetricChart title="Error rate" x="t" xFormatter={timeLabel} rows={merged("errorRate")} lines={variantLines} yFormatter={(v) => `${(v * 100).toFixed(v < 0.01 ? 2 : 1)}%`} />
+        <MetricChart title="Error rate" x="t" xFormatter={timeLabel} rows={merged("errorRate")} lines={variantLines} yDomain={errorRateDomain()} yFormatter={(v) => `${(v * 100).toFixed(v < 0.1 ? 1 : 0)}%`} />
         <MetricChart title="Requests / s" x="t" xFormatter={timeLabel} rows={merged("rps")} lines={variantLines} yFormatter={(v) => formatNumber(v, 3)} />
       </div>
     </div>
@@ -142,6 +146,7 @@ function AnalysisSummary({ analysis }: { analysis: unknown }) {
   ) : null;
 }
 
+/** Steps are stored as indexes from 0 and shown from 1, like the controller's reasons ("at step 2/4"). */
 export function RolloutTimeline({ events }: { events: TRolloutEvent[] }) {
   if (!events.length) return <Empty title="No rollout events yet" />;
   const sorted = [...events].sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt));
@@ -152,7 +157,7 @@ export function RolloutTimeline({ events }: { events: TRolloutEvent[] }) {
           <span style={{ position: "absolute", left: -5, top: 9, width: 8, height: 8, borderRadius: 4, background: e.type === "rollback" ? "var(--red)" : e.type === "promote" ? "var(--green)" : "var(--accent)" }} />
           <div className="row">
             <strong>{e.type.replace(/_/g, " ")}</strong>
-            {e.step !== null && e.step !== undefined ? <Badge>step {e.step}</Badge> : null}
+            {e.step !== null && e.step !== undefined ? <Badge>step {e.step + 1}</Badge> : null}
             {e.decision ? <Badge tone={DECISION_TONE[e.decision] ?? ""}>{e.decision}</Badge> : null}
             {e.weights ? <span className="small muted">{Object.entries(e.weights).map(([k, w]) => `${k.length > 10 ? k.slice(0, 6) : k} ${formatPercentBps(w)}`).join(" · ")}</span> : null}
             <span className="spacer" />

@@ -21,6 +21,7 @@ export function MetricChart({
   yFormatter = (v: number) => formatNumber(v, 3),
   height = 200,
   note,
+  yDomain = ["auto", "auto"],
 }: {
   title: string;
   rows: Record<string, number | string | null>[];
@@ -30,6 +31,8 @@ export function MetricChart({
   yFormatter?: (v: number) => string;
   height?: number;
   note?: string;
+  /** Recharts Y domain; the default fits the data. */
+  yDomain?: [number | string | ((v: number) => number), number | string | ((v: number) => number)];
 }) {
   return (
     <figure className="card" style={{ margin: 0 }} aria-label={title}>
@@ -47,7 +50,7 @@ export function MetricChart({
             <LineChart data={rows} margin={{ top: 4, right: 8, bottom: 0, left: 0 }}>
               <CartesianGrid stroke="#eee" vertical={false} />
               <XAxis dataKey={x} tick={{ fontSize: 11 }} tickFormatter={xFormatter} minTickGap={24} type={typeof rows[0]?.[x] === "number" ? "number" : "category"} domain={["dataMin", "dataMax"]} allowDecimals={false} />
-              <YAxis tick={{ fontSize: 11 }} width={52} tickFormatter={(v: number) => yFormatter(v)} domain={["auto", "auto"]} />
+              <YAxis tick={{ fontSize: 11 }} width={52} tickFormatter={(v: number) => yFormatter(v)} domain={yDomain as never} />
               <Tooltip
                 formatter={(value) => (typeof value === "number" ? yFormatter(value) : String(value))}
                 labelFormatter={(label) => (xFormatter ? xFormatter(label as number | string) : String(label))}

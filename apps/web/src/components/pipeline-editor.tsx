@@ -3,7 +3,7 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useRouter } from "next/navigation";
 import { useMemo, useState } from "react";
 import { ApiError, api, type TFieldIssue } from "@/lib/client/api";
-import { formatSpec, getAtPath, issuesFor, parseSpecText, setAtPath, type TSpecFormat } from "@/lib/client/spec-text";
+import { formatSpec, getAtPath, issuesFor, parseSpecText, setAtPath, setInText, type TSpecFormat } from "@/lib/client/spec-text";
 import type { TPipeline } from "@/lib/client/types";
 import { useDebouncedValue } from "@/hooks/use-debounced-value";
 import { CheckField, ListField, NumberField, SelectField, TextField } from "./fields";
@@ -45,8 +45,9 @@ interface TThresholdRow {
 export function PipelineEditor({ projectId, pipeline }: { projectId: string; pipeline?: TPipeline }) {
   const router = useRouter();
   const queryClient = useQueryClient();
-  const [format, setFormat] = useState<TSpecFormat>("yaml");
-  const [text, setText] = useState(() => formatSpec(pipeline?.spec ?? NEW_PIPELINE_SPEC, "yaml"));
+  // The text the user saved (key order, comments) when there is one; otherwise the spec written out as YAML.
+  const [format, setFormat] = useState<TSpecFormat>(() => (pipeline?.specText?.trimStart().startsWith("{") ? "json" : "yaml"));
+  const [text, setText] = useState(() => pipeline?.specText ?? formatSpec(pipeline?.spec ?? NEW_PIPELINE_SPEC, "yaml"));
   const [gitRepo, setGitRepo] = useState(pipeline?.gitRepo ?? "");
   const [gitBranches, setGitBranches] = useState<string[]>(pipeline?.gitBranches ?? []);
   const parsed = useMemo(() => parseSpecText(text, format), [text, format]);
@@ -85,7 +86,9 @@ export function PipelineEditor({ projectId, pipeline }: { projectId: string; pip
   });
 
   function update(path: string, value: unknown) {
-    setText(formatSpec(setAtPath(spec, path, value), format));
+    // Edit the text in place so the rest of what the user wrote stays as written; a text that does not parse is
+    // rebuilt from the last good spec.
+    setText(parsed.error ? formatSpec(setAtPath(spec, path, value), format) : setInText(text, format, path, value));
   }
   function switchFormat(next: TSpecFormat) {
     if (next === format) return;
@@ -109,7 +112,8 @@ export function PipelineEditor({ projectId, pipeline }: { projectId: string; pip
 
   const save = useMutation({
     mutationFn: () => {
-      const body = { description: str("description"), spec: parsed.value, gitRepo: gitRepo.trim() || null, gitBranches };
+      // The server parses specText into the spec and keeps the text beside it.
+      const body = { description: str("description"), specText: text, gitRepo: gitRepo.trim() || null, gitBranches };
       return pipeline
         ? api<TPipeline>(`/api/v1/pipelines/${pipeline.id}`, { method: "PATCH", body })
         : api<TPipeline>(`/api/v1/projects/${projectId}/pipelines`, { method: "POST", body });
@@ -307,7 +311,8 @@ export function PipelineEditor({ projectId, pipeline }: { projectId: string; pip
           <button type="button" className="btn" onClick={() => router.back()}>
             Cancel
           </button>
-          <button type="submit" className="btn btn-primary" disabled={Boolean(parsed.error) || save.isPending}>
+          {!valid && !save.isPending ? <span className="muted small">{parsed.error || issues.length ? "Fix the spec to save." : "Checking the spec…"}</span> : null}
+          <button type="submit" className="btn btn-primary" disabled={!valid || save.isPending}>
             {save.isPending ? "Saving…" : pipeline ? "Save changes" : "Create pipeline"}
           </button>
         </div>

@@ -5,6 +5,7 @@ import { api, errorMessage, qs } from "@/lib/client/api";
 import { durationBetween, formatBytes, formatDuration, formatNumber, formatTime } from "@/lib/client/format";
 import type { TArtifact, TEval, TMetricSeries, TPage, TRun, TSample, TStage } from "@/lib/client/types";
 import { useNow } from "@/hooks/use-now";
+import { parseChatPrompt, stripSpecialTokens, terminalLines } from "@/lib/client/chat";
 import { MetricChart } from "./metric-chart";
 import { DataTable } from "./data-table";
 import { Badge, Empty, ErrorState, Loading, Progress, QueryView, StatusBadge } from "./ui";
@@ -46,8 +47,8 @@ export function StageTimeline({ stages, planned }: { stages: TStage[]; planned: 
           <StatusBadge status={stage.status} />
           <div className="dur">{stage.startedAt ? formatDuration(durationBetween(stage.startedAt, stage.finishedAt, now)) : "—"}</div>
           {stage.error ? (
-            <div className="small" style={{ color: "var(--red)", overflowWrap: "anywhere" }} title={stage.error}>
-              {stage.error.length > 80 ? `${stage.error.slice(0, 80)}…` : stage.error}
+            <div className={`small stage-error ${stage.status === "cancelled" ? "muted" : ""}`} title={stage.error}>
+              {stage.error}
             </div>
           ) : null}
           {stage.status === "running" && typeof stage.progress === "number" ? <div className="bar" style={{ width: `${Math.min(1, stage.progress) * 100}%` }} /> : null}
@@ -68,6 +69,58 @@ export function TrainingProgress({ stage }: { stage: TStage }) {
         </span>
       </div>
       <Progress value={progress} label="Training progress" />
+    </div>
+  );
+}
+
+/** How long training runs: "1,500 steps" when maxSteps is set (it overrides epochs), else "3 epochs". */
+export function trainingLength(spec: unknown): string {
+  const training = (spec && typeof spec === "object" ? (spec as { training?: Record<string, unknown> }).training : undefined) ?? {};
+  if (typeof training.maxSteps === "number" && training.maxSteps > 0) return `${training.maxSteps.toLocaleString()} steps`;
+  if (typeof training.epochs === "number") return `${training.epochs} epoch${training.epochs === 1 ? "" : "s"}`;
+  return "—";
+}
+
+function settingAt(spec: unknown, path: string): unknown {
+  return path.split(".").reduce<unknown>((node, key) => (node && typeof node === "object" ? (node as Record<string, unknown>)[key] : undefined), spec);
+}
+
+/** The parameter overrides a run was triggered with (sweeps, `run trigger --param`), and what training it ran. */
+export function RunParams({ params, resolvedSpec }: { params: unknown; resolvedSpec: unknown }) {
+  const overrides = params && typeof params === "object" ? Object.entries(params as Record<string, unknown>) : [];
+  const shown = [
+    ["length", trainingLength(resolvedSpec)],
+    ["learning rate", settingAt(resolvedSpec, "training.learningRate")],
+    ["batch size", settingAt(resolvedSpec, "training.batchSize")],
+    ["LoRA r / alpha", [settingAt(resolvedSpec, "training.lora.r"), settingAt(resolvedSpec, "training.lora.alpha")].filter((v) => v !== undefined).join(" / ") || undefined],
+    ["dataset", [settingAt(resolvedSpec, "dataset.name"), settingAt(resolvedSpec, "dataset.version")].filter(Boolean).join("@") || undefined],
+  ].filter(([, v]) => v !== undefined && v !== null && v !== "");
+  return (
+    <div className="card" aria-label="Parameters">
+      <div className="card-head">
+        <h2>Parameters</h2>
+        <span className="muted small">{overrides.length ? `${overrides.length} override${overrides.length === 1 ? "" : "s"} of the pipeline spec` : "as in the pipeline spec"}</span>
+      </div>
+      {overrides.length ? (
+        <dl className="kv-inline" data-testid="run-params" style={{ marginBottom: 6 }}>
+          {overrides.map(([k, v]) => (
+            <div key={k}>
+              <dt className="mono">{k}</dt>
+              <dd>
+                <strong>{typeof v === "string" ? v : JSON.stringify(v)}</strong>
+              </dd>
+            </div>
+          ))}
+        </dl>
+      ) : null}
+      <dl className="kv-inline small">
+        {shown.map(([k, v]) => (
+          <div key={String(k)}>
+            <dt>{String(k)}</dt>
+            <dd>{String(v)}</dd>
+          </div>
+        ))}
+      </dl>
     </div>
   );
 }
@@ -159,7 +212,7 @@ export function LogsTail({ runId, stages, live }: { runId: string; stages: strin
               </div>
             ) : null}
             <pre ref={ref} className="logs" tabIndex={0} aria-label="Log output">
-              {d.lines.join("\n")}
+              {terminalLines(d.lines).join("\n")}
             </pre>
           </>
         )}
@@ -226,6 +279,22 @@ export function EvalPanel({ runId, live }: { runId: string; live: boolean }) {
   );
 }
 
+/** A templated prompt as its conversation (role, then text); plain prompts as they are. */
+export function Prompt({ text }: { text: string }) {
+  const messages = parseChatPrompt(text);
+  if (!messages) return <div className="mono" style={{ whiteSpace: "pre-wrap" }}>{text}</div>;
+  return (
+    <div className="chat" data-testid="chat-prompt">
+      {messages.map((m, i) => (
+        <div key={i} className={`chat-msg chat-${m.role}`}>
+          <span className="chat-role">{m.role}</span>
+          <span style={{ whiteSpace: "pre-wrap" }}>{m.content}</span>
+        </div>
+      ))}
+    </div>
+  );
+}
+
 export function SamplesTable({ runId, canReview }: { runId: string; canReview: boolean }) {
   const queryClient = useQueryClient();
   const [filter, setFilter] = useState<"" | "unreviewed" | "good" | "bad">("");
@@ -284,9 +353,11 @@ export function SamplesTable({ runId, canReview }: { runId: string; canReview: b
           {shown.map((s) => (
             <tr key={s.index} data-sample={s.index}>
               <td className="num">{s.index}</td>
-              <td className="mono small" style={{ maxWidth: 260, whiteSpace: "pre-wrap", overflowWrap: "anywhere" }}>{s.prompt}</td>
-              <td className="mono small" style={{ maxWidth: 200, whiteSpace: "pre-wrap", overflowWrap: "anywhere" }}>{s.reference}</td>
-              <td className="mono small" style={{ maxWidth: 200, whiteSpace: "pre-wrap", overflowWrap: "anywhere" }}>{s.prediction}</td>
+              <td className="small" style={{ maxWidth: 280, overflowWrap: "anywhere" }}>
+                <Prompt text={s.prompt} />
+              </td>
+              <td className="mono small" style={{ maxWidth: 200, whiteSpace: "pre-wrap", overflowWrap: "anywhere" }}>{stripSpecialTokens(s.reference)}</td>
+              <td className="mono small" style={{ maxWidth: 200, whiteSpace: "pre-wrap", overflowWrap: "anywhere" }}>{stripSpecialTokens(s.prediction)}</td>
               <td className="hide-sm small muted" style={{ maxWidth: 200 }}>
                 {Object.entries(s.scores ?? {})
                   .map(([k, v]) => `${k} ${formatNumber(v, 3)}`)
@@ -335,9 +406,15 @@ export function ArtifactsTable({ runId }: { runId: string }) {
               <td className="hide-sm mono small" title={a.sha256 ?? undefined}>{a.sha256 ? a.sha256.slice(0, 12) : "—"}</td>
               <td className="hide-sm nowrap">{formatTime(a.createdAt)}</td>
               <td>
-                <a className="btn btn-sm" href={`/api/v1/artifacts/${a.id}/download`} download>
-                  Download
-                </a>
+                {a.downloadable === false ? (
+                  <span className="small muted" title={a.uri}>
+                    {a.uri.startsWith("file://") ? "folder: no archive download yet" : "stored remotely"}
+                  </span>
+                ) : (
+                  <a className="btn btn-sm" href={`/api/v1/artifacts/${a.id}/download`} download>
+                    Download
+                  </a>
+                )}
               </td>
             </tr>
           ))}

@@ -273,6 +273,14 @@ interface TMember {
   role: TRole;
 }
 
+/** What each project role may do, shown where roles are handed out. */
+const ROLE_HELP: Record<TRole, string> = {
+  viewer: "Viewer: sees pipelines, runs, models, deployments and the audit log; changes nothing.",
+  engineer: "Engineer: also creates and edits pipelines, triggers and cancels runs, deploys and operates rollouts.",
+  approver: "Approver: everything an engineer does, and approves or rejects releases (never their own).",
+  admin: "Admin: everything, plus members, environments, freezes and webhooks.",
+};
+
 export function MembersSettings({ projectId, canEdit }: { projectId: string; canEdit: boolean }) {
   const queryClient = useQueryClient();
   const [email, setEmail] = useState("");
@@ -288,7 +296,28 @@ export function MembersSettings({ projectId, canEdit }: { projectId: string; can
     onSuccess: () => queryClient.invalidateQueries({ queryKey: ["members", projectId] }),
   });
   const [removing, setRemoving] = useState<TMember | null>(null);
+  const [name, setName] = useState("");
+  const [invited, setInvited] = useState<{ email: string; password: string | null; role: TRole } | null>(null);
   const typedUser = users.data?.find((u) => u.email === email.trim().toLowerCase());
+  const typedEmail = email.trim().toLowerCase();
+  const isNew = Boolean(typedEmail && users.data && !typedUser && /^[^@\s]+@[^@\s]+$/.test(typedEmail));
+  // One step for a new person: the account (global role viewer: the project role is what grants more), then the
+  // membership with the chosen project role.
+  const invite = useMutation({
+    mutationFn: async () => {
+      const created = await api<{ user: TUser; generatedPassword?: string | null }>("/api/v1/users", { method: "POST", body: { email: typedEmail, name: name.trim() || undefined, role: "viewer" } });
+      const current = (query.data ?? []).map((m) => ({ userId: m.userId, role: m.role }));
+      await api(`/api/v1/projects/${projectId}/members`, { method: "PUT", body: { members: [...current, { userId: created.user.id, role }] } });
+      return { email: created.user.email, password: created.generatedPassword ?? null, role };
+    },
+    onSuccess: async (result) => {
+      setInvited(result);
+      setEmail("");
+      setName("");
+      await queryClient.invalidateQueries({ queryKey: ["users"] });
+      await queryClient.invalidateQueries({ queryKey: ["members", projectId] });
+    },
+  });
   return (
     <div className="stack">
       {canEdit ? (
@@ -297,24 +326,43 @@ export function MembersSettings({ projectId, canEdit }: { projectId: string; can
           onSubmit={(e) => {
             e.preventDefault();
             if (typedUser) put.mutate({ userId: typedUser.id, role }, { onSuccess: () => setEmail("") });
+            else if (isNew) invite.mutate();
           }}
         >
           <div className="field" style={{ flex: 2, minWidth: 200 }}>
             <label htmlFor="member-email">User email</label>
             <input id="member-email" className="input" list="user-emails" value={email} onChange={(e) => setEmail(e.target.value)} />
             <datalist id="user-emails">{users.data?.map((u) => <option key={u.id} value={u.email} />)}</datalist>
-            {email.trim() && users.data && !typedUser ? <span className="err">No user with this email; add them under Users first.</span> : null}
+            {isNew ? <span className="hint">New here: they get an account and this project role in one step.</span> : null}
           </div>
+          {isNew ? (
+            <div className="field" style={{ flex: 1, minWidth: 140 }}>
+              <label htmlFor="member-name">Name</label>
+              <input id="member-name" className="input" value={name} onChange={(e) => setName(e.target.value)} />
+            </div>
+          ) : null}
           <div className="field" style={{ flex: 1, minWidth: 120 }}>
             <label htmlFor="member-role">Role</label>
             <RoleSelect id="member-role" value={role} onChange={setRole} />
           </div>
-          <button type="submit" className="btn btn-primary" style={{ alignSelf: "flex-end" }} disabled={!typedUser || put.isPending}>
-            Add / update
+          <button type="submit" className="btn btn-primary" style={{ alignSelf: "flex-end" }} disabled={(!typedUser && !isNew) || put.isPending || invite.isPending}>
+            {isNew ? "Invite" : "Add / update"}
           </button>
+          <p className="small muted" style={{ flexBasis: "100%", margin: 0 }}>
+            {ROLE_HELP[role]}
+          </p>
         </form>
       ) : null}
-      <FormError error={put.error} />
+      {invited ? (
+        invited.password ? (
+          <OneTimeSecret label={`${invited.email} joined as ${invited.role}. Initial password`} secret={invited.password} onDone={() => setInvited(null)} />
+        ) : (
+          <div className="alert green" role="status">
+            {invited.email} joined as {invited.role}; they sign in with your identity provider.
+          </div>
+        )
+      ) : null}
+      <FormError error={put.error ?? invite.error} />
       <QueryView query={query} isEmpty={(d) => d.length === 0} empty={<Empty title="No members" />}>
         {(members) => (
           <DataTable columns={["Member", "Project role", canEdit && ""]}>

@@ -27,6 +27,7 @@ export function useDirectory(projectId: string | undefined) {
     staleTime: 60_000,
   });
   return {
+    members: members.data ?? [],
     userName(id: string | null | undefined): string | undefined {
       if (!id) return undefined;
       const m = members.data?.find((x) => x.userId === id);

@@ -44,7 +44,9 @@ export function ProjectProvider({ children }: { children: ReactNode }) {
   const globalRole = me?.user.role;
   const projectRole = me?.projects.find((p) => p.projectId === project?.id)?.role;
   const role: TRole | undefined = globalRole === "admin" ? "admin" : projectRole ?? globalRole;
-  const can = useCallback((needed: TRole) => (role ? ROLE_RANK[role] >= ROLE_RANK[needed] : false), [role]);
+  // Outside a project only a global admin may act: a global role alone offers nothing to do ("New pipeline" with no
+  // project to put it in).
+  const can = useCallback((needed: TRole) => (role && (project || globalRole === "admin") ? ROLE_RANK[role] >= ROLE_RANK[needed] : false), [role, project, globalRole]);
 
   const value: TProjectContext = {
     me,

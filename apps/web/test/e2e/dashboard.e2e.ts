@@ -5,12 +5,21 @@ import path from "node:path";
 import type { BrowserContext, Page } from "playwright-core";
 import { stringify } from "yaml";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { watchConsole, type TConsoleWatch } from "./console";
 import { SCREENSHOTS, startStack, type TStack } from "./stack";
 
 const PORT = 3210;
 let stack: TStack;
 let admin: BrowserContext;
 let page: Page;
+// Console errors and page exceptions of every browser context; any of them fails the step that caused it.
+const watches: TConsoleWatch[] = [];
+
+async function newContext(options: Parameters<TStack["browser"]["newContext"]>[0] = {}): Promise<BrowserContext> {
+  const context = await stack.browser.newContext(options);
+  watches.push(watchConsole(context));
+  return context;
+}
 
 async function shot(p: Page, name: string): Promise<void> {
   await p.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: true });
@@ -61,7 +70,7 @@ async function stageReaches(runId: string, stage: string, statuses: string[], ti
 describe("dashboard", () => {
   beforeAll(async () => {
     stack = await startStack({ port: PORT, label: "dash" });
-    admin = await stack.browser.newContext({ viewport: { width: 1280, height: 860 } });
+    admin = await newContext({ viewport: { width: 1280, height: 860 } });
   });
 
   afterAll(async () => {
@@ -71,6 +80,11 @@ describe("dashboard", () => {
   // Each step builds on the one before; after a failure the rest would only wait out their timeouts.
   let failed = false;
   afterEach(async (ctx) => {
+    const errors = watches.flatMap((w) => w.take());
+    if (errors.length && ctx.task.result?.state !== "fail") {
+      failed = true;
+      throw new Error(`console errors in the browser:\n${errors.join("\n")}`);
+    }
     if (ctx.task.result?.state !== "fail") return;
     failed = true;
     // What the user saw at the moment of failure, and what the servers said.
@@ -201,7 +215,7 @@ describe("dashboard", () => {
     await page.goto(`${stack.baseUrl}/approvals`);
     await page.getByText("You requested this release").first().waitFor();
 
-    const approverContext = await stack.browser.newContext({ viewport: { width: 1280, height: 860 } });
+    const approverContext = await newContext({ viewport: { width: 1280, height: 860 } });
     const approver = await signIn(approverContext, stack.approver);
     await approver.goto(`${stack.baseUrl}/approvals`);
     const card = approver.locator("article", { hasText: "(run #1)" });
@@ -232,7 +246,7 @@ describe("dashboard", () => {
     await until("promoted", async () => (await stack.db.deployment.findUnique({ where: { id: first.id }, select: { state: true } }))?.state === "promoted", 30_000);
 
     // Second release: approved through the API as the approver would, then operated from the deployment page.
-    const approverContext = await stack.browser.newContext();
+    const approverContext = await newContext();
     const approver = await signIn(approverContext, stack.approver);
     const pending = await stack.db.approvalRequest.findFirst({ where: { subjectId: runIds[1], status: "pending" }, select: { id: true } });
     expect(pending).not.toBeNull();

@@ -161,6 +161,8 @@ export function listDeploymentsOfProject(db: DbOrTx, projectId: string, filter: 
       strategy: true,
       state: true,
       currentStep: true,
+      // The dashboard numbers canary steps out of the policy's steps ("step 2 of 4").
+      policy: true,
       runId: true,
       reason: true,
       createdAt: true,

@@ -57,7 +57,9 @@ export function listAuditLogs(
     projectId?: string;
     action?: string;
     actorId?: string;
+    actorType?: string;
     subjectType?: string;
+    subjectId?: string;
     beforeId?: bigint;
     limit: number;
   },
@@ -72,7 +74,9 @@ export function listAuditLogs(
       ...projectWhere,
       ...(filter.action ? { action: filter.action } : {}),
       ...(filter.actorId ? { actorId: filter.actorId } : {}),
+      ...(filter.actorType ? { actorType: filter.actorType } : {}),
       ...(filter.subjectType ? { subjectType: filter.subjectType } : {}),
+      ...(filter.subjectId ? { subjectId: filter.subjectId } : {}),
       ...(filter.beforeId !== undefined ? { id: { lt: filter.beforeId } } : {}),
     },
     orderBy: { id: "desc" },

@@ -23,6 +23,7 @@ const pipelineSelect = {
   description: true,
   spec: true,
   specVersion: true,
+  specText: true,
   gitRepo: true,
   gitBranches: true,
   archivedAt: true,
@@ -51,6 +52,8 @@ export type TPipelineRow = {
   description: string | null;
   spec: unknown;
   specVersion: number;
+  /** The spec as the user wrote it (YAML or JSON), when it was saved as text. */
+  specText: string | null;
   gitRepo: string | null;
   gitBranches: string[];
   archivedAt: Date | null;
@@ -135,6 +138,7 @@ export function insertPipeline(
     name: string;
     description?: string | null;
     spec: Prisma.InputJsonValue;
+    specText?: string | null;
     gitRepo?: string | null;
     gitBranches?: string[];
     createdById?: string | null;
@@ -153,6 +157,7 @@ export function updatePipelineRecord(
     name?: string;
     description?: string | null;
     spec?: Prisma.InputJsonValue;
+    specText?: string | null;
     gitRepo?: string | null;
     gitBranches?: string[];
     archivedAt?: Date | null;
@@ -164,5 +169,26 @@ export function updatePipelineRecord(
     where: { id },
     data: { ...data, ...(data.spec !== undefined ? { specVersion: { increment: 1 } } : {}) },
     select: pipelineSelect,
+  });
+}
+
+/** Records the spec a pipeline has at `version` (the same version saved again keeps the latest text). */
+export function upsertPipelineSpecVersion(
+  db: DbOrTx,
+  data: { pipelineId: string; version: number; spec: Prisma.InputJsonValue; specText: string | null; createdById: string | null },
+): Promise<unknown> {
+  return db.pipelineSpecVersion.upsert({
+    where: { pipelineId_version: { pipelineId: data.pipelineId, version: data.version } },
+    create: data,
+    update: { spec: data.spec, specText: data.specText, createdById: data.createdById },
+  });
+}
+
+export function listPipelineSpecVersions(db: DbOrTx, pipelineId: string, limit = 50) {
+  return db.pipelineSpecVersion.findMany({
+    where: { pipelineId },
+    select: { version: true, spec: true, specText: true, createdById: true, createdAt: true },
+    orderBy: { version: "desc" },
+    take: limit,
   });
 }

@@ -6,7 +6,10 @@ export type TAuditFilter = {
   projectId?: string;
   action?: string;
   actorId?: string;
+  /** user | token | system */
+  actorType?: string;
   subjectType?: string;
+  subjectId?: string;
   cursor?: string;
   limit: number;
 };

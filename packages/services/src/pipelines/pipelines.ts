@@ -8,6 +8,7 @@ import {
   type Prisma,
   type TPipelineRow,
   updatePipelineRecord,
+  upsertPipelineSpecVersion,
 } from "@loraplane/db";
 import { ConflictError, NotFoundError, ValidationError } from "../errors.ts";
 import { recordAudit, type TActor, type TRequestMeta } from "../audit/index.ts";
@@ -56,7 +57,7 @@ export async function getPipeline(db: Db, id: string): Promise<TPipelineRow> {
 export async function createPipeline(
   db: Db,
   projectId: string,
-  input: { spec: unknown; description?: string | null; gitRepo?: string | null; gitBranches?: string[] },
+  input: { spec: unknown; specText?: string | null; description?: string | null; gitRepo?: string | null; gitBranches?: string[] },
   actor: TActor,
   meta: TRequestMeta = {},
 ): Promise<TPipelineRow> {
@@ -71,6 +72,7 @@ export async function createPipeline(
       name: resolved.name,
       description: input.description ?? resolved.description ?? null,
       spec: input.spec as Prisma.InputJsonValue,
+      specText: input.specText ?? null,
       gitRepo: input.gitRepo ?? null,
       gitBranches: input.gitBranches ?? [],
       createdById: actor.userId,
@@ -78,6 +80,7 @@ export async function createPipeline(
       specEditedById: actor.type === "system" ? null : actor.userId,
       specEditedAt: new Date(),
     });
+    await upsertPipelineSpecVersion(tx, { pipelineId: pipeline.id, version: pipeline.specVersion, spec: input.spec as Prisma.InputJsonValue, specText: input.specText ?? null, createdById: actor.userId });
     await recordAudit(
       tx,
       actor,
@@ -91,7 +94,7 @@ export async function createPipeline(
 export async function updatePipeline(
   db: Db,
   id: string,
-  input: { spec?: unknown; description?: string | null; gitRepo?: string | null; gitBranches?: string[]; archived?: boolean },
+  input: { spec?: unknown; specText?: string | null; description?: string | null; gitRepo?: string | null; gitBranches?: string[]; archived?: boolean },
   actor: TActor,
   meta: TRequestMeta = {},
 ): Promise<TPipelineRow> {
@@ -107,12 +110,16 @@ export async function updatePipeline(
   return db.$transaction(async (tx) => {
     const after = await updatePipelineRecord(tx, id, {
       // Whoever changes the spec (its gates and thresholds) may not approve the releases of the runs that follow.
-      ...(name !== undefined ? { name, spec: input.spec as Prisma.InputJsonValue, specEditedById: actor.type === "system" ? null : actor.userId, specEditedAt: new Date() } : {}),
+      // The text is kept only with the spec it was parsed into; a spec sent without text has none.
+      ...(name !== undefined ? { name, spec: input.spec as Prisma.InputJsonValue, specText: input.specText ?? null, specEditedById: actor.type === "system" ? null : actor.userId, specEditedAt: new Date() } : {}),
       ...(input.description !== undefined ? { description: input.description } : {}),
       ...(input.gitRepo !== undefined ? { gitRepo: input.gitRepo } : {}),
       ...(input.gitBranches !== undefined ? { gitBranches: input.gitBranches } : {}),
       ...(input.archived !== undefined ? { archivedAt: input.archived ? (before.archivedAt ?? new Date()) : null } : {}),
     });
+    if (name !== undefined) {
+      await upsertPipelineSpecVersion(tx, { pipelineId: id, version: after.specVersion, spec: input.spec as Prisma.InputJsonValue, specText: input.specText ?? null, createdById: actor.userId });
+    }
     await recordAudit(
       tx,
       actor,

@@ -1,6 +1,6 @@
 // The pipeline spec editor keeps text and an object in step: the text is what the user types (YAML or JSON), the
 // object is what the form fields and the validate endpoint see.
-import { parseDocument, stringify } from "yaml";
+import { isMap, isSeq, parseDocument, stringify } from "yaml";
 
 export type TSpecFormat = "yaml" | "json";
 
@@ -69,4 +69,43 @@ export function setAtPath(value: unknown, path: string, next: unknown): Record<s
 /** Issues whose path is the field's path or lies below it (`training.lora.r` belongs to the `training.lora` field). */
 export function issuesFor<T extends { path: string }>(issues: T[], path: string): T[] {
   return issues.filter((issue) => issue.path === path || issue.path.startsWith(`${path}.`) || issue.path.startsWith(`${path}[`));
+}
+
+/**
+ * Sets `path` in the text itself, so what the user wrote keeps its key order, comments and layout (YAML edits go
+ * through the document model; JSON keeps the order JSON.parse read). `undefined` removes the key.
+ */
+export function setInText(text: string, format: TSpecFormat, path: string, next: unknown): string {
+  const keys = segments(path).map((k) => (/^\d+$/.test(k) ? Number(k) : k));
+  if (format === "json") {
+    const root = parseSpecText(text, "json").value;
+    const copy = (root && typeof root === "object" ? structuredClone(root) : {}) as Record<string | number, unknown>;
+    let cursor: Record<string | number, unknown> = copy;
+    keys.forEach((key, i) => {
+      if (i === keys.length - 1) {
+        if (next === undefined) {
+          if (Array.isArray(cursor) && typeof key === "number") cursor.splice(key, 1);
+          else delete cursor[key];
+        } else cursor[key] = next;
+        return;
+      }
+      if (!cursor[key] || typeof cursor[key] !== "object") cursor[key] = typeof keys[i + 1] === "number" ? [] : {};
+      cursor = cursor[key] as Record<string | number, unknown>;
+    });
+    return formatSpec(copy, "json");
+  }
+  const doc = parseDocument(text.trim() ? text : "{}\n");
+  if (next === undefined) {
+    if (doc.hasIn(keys)) doc.deleteIn(keys);
+  } else {
+    // Create missing parents as block maps (or sequences for numeric keys), not flow `{}` left over from an empty doc.
+    for (let i = 1; i < keys.length; i++) {
+      const parent = keys.slice(0, i);
+      const node = doc.getIn(parent, true);
+      if (!isMap(node) && !isSeq(node)) doc.setIn(parent, doc.createNode(typeof keys[i] === "number" ? [] : {}));
+    }
+    doc.setIn(keys, doc.createNode(next));
+  }
+  if (isMap(doc.contents) && doc.contents.flow) doc.contents.flow = false;
+  return doc.toString({ lineWidth: 0 });
 }

@@ -28,6 +28,8 @@ export interface TPipeline {
   description?: string | null;
   spec: unknown;
   specVersion: number;
+  /** The spec as the user wrote it (YAML or JSON), when saved as text. */
+  specText?: string | null;
   gitRepo?: string | null;
   gitBranches?: string[];
   createdAt: string;
@@ -71,6 +73,8 @@ export interface TStage {
 export interface TRun extends TRunSummary {
   stages: TStage[];
   resolvedSpec?: unknown;
+  /** Parameter overrides the run was triggered with ({ "training.learningRate": 0.0005 }). */
+  params?: Record<string, unknown> | null;
   specVersion?: number;
   datasetVersionId?: string | null;
   retryOfRunId?: string | null;
@@ -123,6 +127,8 @@ export interface TArtifact {
   sha256?: string | null;
   sizeBytes?: number | string | null;
   createdAt: string;
+  /** A file the download endpoint serves; folders and remote URIs are not. */
+  downloadable?: boolean;
 }
 
 export interface TModelVersion {
@@ -157,6 +163,8 @@ export interface TEnvironment {
   namespace: string;
   requiresApproval: boolean;
   gatewayUrl?: string | null;
+  /** The environment's OpenAI base URL, when the API reports it. */
+  inferenceUrl?: string | null;
   servingBackend?: string;
 }
 
@@ -189,6 +197,10 @@ export interface TDeployment {
   strategy: string;
   state: string;
   currentStep: number;
+  /** The resolved rollout policy (canary steps, minimum requests, SLOs). */
+  policy?: unknown;
+  stepStartedAt?: string | null;
+  runId?: string | null;
   reason?: string | null;
   createdAt: string;
   finishedAt?: string | null;

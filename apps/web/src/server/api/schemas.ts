@@ -88,6 +88,8 @@ export const ZPipeline = z.object({
   description: z.string().nullable(),
   spec: z.unknown(),
   specVersion: z.number(),
+  /** The spec as the user wrote it, when saved as text (null: only the parsed spec is known). */
+  specText: z.string().nullable(),
   gitRepo: z.string().nullable(),
   gitBranches: z.array(z.string()),
   archivedAt: ZNullableDateTime,

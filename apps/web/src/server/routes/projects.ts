@@ -19,9 +19,13 @@ import {
   updatePipeline,
   validatePipelineSpec,
 } from "@loraplane/services";
+import { isDeepStrictEqual } from "node:util";
+import { listPipelineSpecVersions } from "@loraplane/db";
+import { parse as parseYaml } from "yaml";
 import { z } from "../api/zod.ts";
+import { HttpError } from "../api/errors.ts";
 import { defineRoute } from "../api/route.ts";
-import { boundedRecord, ZDataset, ZDatasetVersion, ZEnvironment, ZId, ZIssue, ZPipeline, ZProject, ZRole } from "../api/schemas.ts";
+import { boundedRecord, ZDateTime, ZDataset, ZDatasetVersion, ZEnvironment, ZId, ZIssue, ZPipeline, ZProject, ZRole } from "../api/schemas.ts";
 
 const projectParams = z.object({ projectId: ZId });
 const byProject = { param: "projectId" } as const;
@@ -177,11 +181,35 @@ export const listPipelinesRoute = defineRoute({
 });
 
 const ZPipelineWrite = z.object({
-  spec: z.unknown(),
+  /** The spec as an object; optional when `specText` carries it. */
+  spec: z.unknown().optional(),
+  /** The spec as written (YAML or JSON); kept beside the parsed spec so it reads back as the user wrote it. */
+  specText: z.string().max(200_000).optional(),
   description: z.string().max(2000).nullish(),
   gitRepo: z.string().max(500).nullish(),
   gitBranches: z.array(z.string().min(1).max(250)).max(50).optional(),
 });
+
+/**
+ * `specText` alone: the spec is what it parses to (YAML, of which JSON is a subset). With `spec` too, both must say the
+ * same, so the text shown later is never a different spec from the one that runs.
+ */
+function withSpecText<T extends { spec?: unknown; specText?: string }>(body: T, required = false): T & { spec: unknown } {
+  if (body.specText === undefined) {
+    if (body.spec === undefined && required) throw new HttpError(400, "validation_failed", "spec or specText is required", [{ path: "spec", message: "required (or send specText)" }]);
+    return body as T & { spec: unknown };
+  }
+  let parsed: unknown;
+  try {
+    parsed = parseYaml(body.specText);
+  } catch (error) {
+    throw new HttpError(400, "validation_failed", `specText is not valid YAML or JSON: ${(error as Error).message}`, [{ path: "specText", message: "not valid YAML or JSON" }]);
+  }
+  if (body.spec !== undefined && !isDeepStrictEqual(JSON.parse(JSON.stringify(body.spec)), JSON.parse(JSON.stringify(parsed ?? null)))) {
+    throw new HttpError(400, "validation_failed", "specText does not parse to the spec sent with it", [{ path: "specText", message: "differs from spec" }]);
+  }
+  return { ...body, spec: parsed };
+}
 
 export const createPipelineRoute = defineRoute({
   operationId: "createPipeline",
@@ -194,7 +222,7 @@ export const createPipelineRoute = defineRoute({
   body: ZPipelineWrite,
   response: ZPipeline,
   status: 201,
-  handler: ({ db, params, body, actor, meta }) => createPipeline(db, params.projectId, body, actor, meta),
+  handler: ({ db, params, body, actor, meta }) => createPipeline(db, params.projectId, withSpecText(body, true), actor, meta),
 });
 
 const pipelineParams = z.object({ pipelineId: ZId });
@@ -223,7 +251,21 @@ export const updatePipelineRoute = defineRoute({
   body: ZPipelineWrite.partial().extend({ archived: z.boolean().optional() }),
   response: ZPipeline,
   handler: ({ db, params, body, actor, meta }) =>
-    updatePipeline(db, params.pipelineId, body, actor, meta),
+    updatePipeline(db, params.pipelineId, withSpecText(body), actor, meta),
+});
+
+export const listPipelineSpecVersionsRoute = defineRoute({
+  operationId: "listPipelineSpecVersions",
+  method: "get",
+  path: "/api/v1/pipelines/{pipelineId}/spec-versions",
+  summary: "Saved versions of a pipeline's spec, newest first: the text as written (when saved as text) and the parsed spec",
+  tags: ["pipelines"],
+  auth: { kind: "user", scope: "runs:read", role: "viewer", project: byPipeline },
+  params: pipelineParams,
+  response: z.object({
+    items: z.array(z.object({ version: z.number(), spec: z.unknown(), specText: z.string().nullable(), createdById: z.string().nullable(), createdAt: ZDateTime })),
+  }),
+  handler: async ({ db, params }) => ({ items: await listPipelineSpecVersions(db, params.pipelineId) }),
 });
 
 export const deletePipelineRoute = defineRoute({

@@ -1,5 +1,7 @@
+import { createReadStream } from "node:fs";
 import { open, stat } from "node:fs/promises";
 import path from "node:path";
+import { Readable } from "node:stream";
 import {
   findArtifactById,
   findRunById,
@@ -361,8 +363,16 @@ export const runArtifactsRoute = defineRoute({
   tags: ["runs"],
   auth: { kind: "user", scope: "runs:read", role: "viewer", project: byRun },
   params: runParams,
-  response: z.object({ items: z.array(ZArtifact) }),
-  handler: async ({ db, params }) => ({ items: await listRunArtifacts(db, params.runId) }),
+  // `downloadable`: a file on the data volume that GET /artifacts/{id}/download serves (not a folder or a remote URI).
+  response: z.object({ items: z.array(ZArtifact.extend({ downloadable: z.boolean() })) }),
+  handler: async ({ db, env, params }) => {
+    const items = await listRunArtifacts(db, params.runId);
+    const isFile = async (uri: string) => {
+      const resolved = await resolveRunFile(env.LORAPLANE_DATA_DIR, params.runId, uri);
+      return resolved.ok && (await stat(resolved.path).catch(() => null))?.isFile() === true;
+    };
+    return { items: await Promise.all(items.map(async (a) => ({ ...a, downloadable: await isFile(a.uri) }))) };
+  },
 });
 
 export const downloadArtifactRoute = defineRoute({
@@ -384,8 +394,9 @@ export const downloadArtifactRoute = defineRoute({
     const file = await runFilePath(env.LORAPLANE_DATA_DIR, artifact.runId, artifact.uri, "the artifact path");
     const info = file ? await stat(file).catch(() => null) : null;
     if (!info?.isFile()) throw new HttpError(409, "not_downloadable", "artifact is a directory or missing on the data volume");
-    const handle = await open(file!, "r");
-    return new Response(handle.readableWebStream() as ReadableStream, {
+    // A read stream that closes its descriptor at the end. (FileHandle.readableWebStream() left the handle to the
+    // garbage collector, which could close it before Next sent the body: eval_report.json arrived as 0 bytes.)
+    return new Response(Readable.toWeb(createReadStream(file!)) as ReadableStream, {
       headers: {
         "content-type": "application/octet-stream",
         "content-length": String(info.size),

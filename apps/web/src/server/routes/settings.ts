@@ -213,7 +213,7 @@ export const listAuditRoute = defineRoute({
   summary: "Audit log, newest first, cursor-paginated",
   tags: ["audit"],
   auth: { kind: "user", scope: "runs:read", role: "viewer", project: { query: "projectId" } },
-  query: z.object({ projectId: ZId.optional(), action: z.string().max(100).optional(), actorId: ZId.optional(), subjectType: z.string().max(100).optional(), cursor: z.string().regex(/^\d{1,18}$/, "must be an audit entry id").optional(), limit: ZLimit }),
+  query: z.object({ projectId: ZId.optional(), action: z.string().max(100).optional(), actorId: ZId.optional(), actorType: z.enum(["user", "token", "system"]).optional(), subjectType: z.string().max(100).optional(), subjectId: ZId.optional(), cursor: z.string().regex(/^\d{1,18}$/, "must be an audit entry id").optional(), limit: ZLimit }),
   response: page(ZAuditEntry),
   handler: async ({ db, query, projectId, principal, visibleProjectIds }) => {
     const { projectId: _p, ...filter } = query;

@@ -26,17 +26,23 @@ function Diff({ before, after }: { before: unknown; after: unknown }) {
 }
 
 export default function AuditPage() {
-  const { projectId } = useProject();
+  const { projectId, me } = useProject();
+  const isAdmin = me?.user.role === "admin";
   const directory = useDirectory(projectId);
   const [action, setAction] = useState("");
-  const [actorId, setActorId] = useState("");
+  // "" anyone · "type:user|token|system" every actor of that kind · otherwise one person's id.
+  const [actor, setActor] = useState("");
   const [subjectType, setSubjectType] = useState("");
-  const filters = useDebouncedValue({ action: action.trim(), actorId: actorId.trim(), subjectType }, 300);
+  const [everywhere, setEverywhere] = useState(false);
+  // Users and tokens belong to no project: their entries show only outside the project filter (admins).
+  const unscoped = isAdmin && (everywhere || subjectType === "user" || subjectType === "token");
+  const actorFilter = actor.startsWith("type:") ? { actorType: actor.slice(5) } : actor ? { actorId: actor } : {};
+  const filters = useDebouncedValue({ action: action.trim(), ...actorFilter, subjectType }, 300);
   const query = useInfiniteQuery({
-    queryKey: ["audit", projectId, filters],
-    enabled: Boolean(projectId),
+    queryKey: ["audit", unscoped ? null : projectId, filters],
+    enabled: Boolean(projectId) || unscoped,
     initialPageParam: undefined as string | undefined,
-    queryFn: ({ pageParam }) => api<TPage<TAuditEntry>>(`/api/v1/audit${qs({ projectId, ...filters, cursor: pageParam })}`),
+    queryFn: ({ pageParam }) => api<TPage<TAuditEntry>>(`/api/v1/audit${qs({ projectId: unscoped ? undefined : projectId, ...filters, cursor: pageParam })}`),
     getNextPageParam: (last) => last.nextCursor ?? undefined,
   });
   const rows = query.data?.pages.flatMap((p) => p.items) ?? [];
@@ -55,8 +61,23 @@ export default function AuditPage() {
           <span className="hint">Exact action name</span>
         </div>
         <div className="field">
-          <label htmlFor="f-actor">Actor id</label>
-          <input id="f-actor" className="input" value={actorId} onChange={(e) => setActorId(e.target.value)} />
+          <label htmlFor="f-actor">Actor</label>
+          <select id="f-actor" className="input" value={actor} onChange={(e) => setActor(e.target.value)}>
+            <option value="">anyone</option>
+            <option value="type:user">any user</option>
+            <option value="type:token">API tokens</option>
+            <option value="type:system">the system</option>
+            {directory.members.length ? (
+              <optgroup label="Members">
+                {directory.members.map((m) => (
+                  <option key={m.userId} value={m.userId}>
+                    {m.name || m.email}
+                  </option>
+                ))}
+              </optgroup>
+            ) : null}
+            {actor && !actor.startsWith("type:") && !directory.members.some((m) => m.userId === actor) ? <option value={actor}>{actor}</option> : null}
+          </select>
         </div>
         <div className="field">
           <label htmlFor="f-subject">Subject type</label>
@@ -68,8 +89,17 @@ export default function AuditPage() {
             ))}
           </select>
         </div>
+        {isAdmin ? (
+          <label className="row small" style={{ alignSelf: "end" }}>
+            <input type="checkbox" checked={unscoped} disabled={subjectType === "user" || subjectType === "token"} onChange={(e) => setEverywhere(e.target.checked)} /> Every project, users and tokens
+          </label>
+        ) : subjectType === "user" || subjectType === "token" ? (
+          <span className="hint" style={{ alignSelf: "end" }}>
+            User and token changes belong to no project; admins see them.
+          </span>
+        ) : null}
       </form>
-      {!projectId ? (
+      {!projectId && !unscoped ? (
         <Empty title="No project selected" />
       ) : query.isLoading ? (
         <Loading rows={6} />
@@ -86,7 +116,7 @@ export default function AuditPage() {
                 <td>
                   {directory.userName(r.actorId) ?? r.actorType}
                   {r.actorId ? (
-                    <button type="button" className="btn btn-ghost btn-sm mono" title="Filter by this actor" onClick={() => setActorId(r.actorId ?? "")}>
+                    <button type="button" className="btn btn-ghost btn-sm mono" title="Filter by this actor" onClick={() => setActor(r.actorId ?? "")}>
                       {r.actorId.slice(0, 12)}
                     </button>
                   ) : null}

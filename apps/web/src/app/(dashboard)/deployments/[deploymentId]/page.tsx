@@ -3,7 +3,8 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import Link from "next/link";
 import { useParams } from "next/navigation";
 import { useEffect, useState } from "react";
-import { api } from "@/lib/client/api";
+import { api, qs } from "@/lib/client/api";
+import { effectiveShares, stepLabel, variantLabel, waitingForTraffic } from "@/lib/client/deployments";
 import { formatPercentBps, formatTime } from "@/lib/client/format";
 import type { TDeployment, TEnvironment, TRolloutEvent, TVariant } from "@/lib/client/types";
 import { useProject } from "@/hooks/use-project";
@@ -12,6 +13,7 @@ import { RolloutTimeline, ServingCharts, WeightsBar } from "@/components/deploym
 import { Badge, PageHead, QueryView, StatusBadge } from "@/components/ui";
 
 const ACTIVE = new Set(["pending", "awaiting_approval", "progressing", "paused"]);
+const NEW_ROLES = new Set(["canary", "green", "b"]);
 type TAction = "promote" | "rollback" | "pause" | "resume" | "split";
 
 function SplitEditor({ variants, onApply, disabled }: { variants: TVariant[]; onApply: (weights: Record<string, number>) => void; disabled: boolean }) {
@@ -91,6 +93,16 @@ export default function DeploymentPage() {
     queryFn: () => api<{ items: TEnvironment[] }>(`/api/v1/projects/${projectOf}/environments`),
     select: (d) => d.items,
   });
+  // Requests the new version has taken since its current step started, against the step's minimum.
+  const d0 = query.data;
+  const newVariantId = d0?.variants.find((v) => NEW_ROLES.has(v.role))?.id;
+  const stepRequests = useQuery({
+    queryKey: ["deployment-step-requests", deploymentId, d0?.stepStartedAt ?? d0?.createdAt],
+    enabled: Boolean(d0 && d0.state === "progressing" && d0.strategy === "canary" && newVariantId),
+    queryFn: () => api<{ variants: { variantId: string; summary?: { requests?: number } }[] }>(`/api/v1/deployments/${deploymentId}/metrics${qs({ since: d0?.stepStartedAt ?? d0?.createdAt })}`),
+    select: (m) => m.variants.find((v) => v.variantId === newVariantId)?.summary?.requests ?? 0,
+    refetchInterval: 5000,
+  });
   const act = useMutation({
     mutationFn: ({ kind, reason }: { kind: TAction; reason: string }) =>
       kind === "split"
@@ -110,6 +122,10 @@ export default function DeploymentPage() {
         const operable = active && can("engineer");
         const splitSummary = pendingSplit ? d.variants.map((v) => `${v.role} ${formatPercentBps(pendingSplit[v.role] ?? 0)}`).join(", ") : "";
         const notReady = d.variants.filter((v) => v.status !== "ready" && v.weightBps === 0);
+        const shares = effectiveShares(d.variants);
+        const step = stepLabel(d);
+        const waiting = waitingForTraffic(d, stepRequests.data);
+        const alone = d.variants.filter((v) => v.weightBps > 0).length === 1;
         return (
           <>
             <PageHead
@@ -120,7 +136,7 @@ export default function DeploymentPage() {
                   {d.endpointName} <StatusBadge status={d.state} />
                 </span>
               }
-              sub={`${d.strategy.replace("_", "-")} · step ${d.currentStep} · created ${formatTime(d.createdAt)}${d.reason ? ` · ${d.reason}` : ""}`}
+              sub={`${d.strategy.replace("_", "-")}${step ? ` · ${step}` : ""} · created ${formatTime(d.createdAt)}${d.reason ? ` · ${d.reason}` : ""}`}
               actions={
                 operable ? (
                   <>
@@ -143,6 +159,11 @@ export default function DeploymentPage() {
                 ) : null
               }
             />
+            {waiting ? (
+              <div className="alert blue" role="status" data-testid="waiting-for-traffic" style={{ marginBottom: 12 }}>
+                Canary {step}: {waiting}. The step advances once it has seen enough traffic and its analysis window has passed.
+              </div>
+            ) : null}
             {d.state === "awaiting_approval" ? (
               <div className="alert amber" style={{ marginBottom: 12 }}>
                 This release waits for approval. <Link href="/approvals">Open the approvals inbox</Link>.
@@ -152,7 +173,7 @@ export default function DeploymentPage() {
               <div className="grid grid-2">
                 <div className="card">
                   <h2>Variants</h2>
-                  <WeightsBar variants={d.variants} />
+                  <WeightsBar variants={d.variants} state={d.state} />
                   <div className="table-wrap" style={{ marginTop: 10 }}>
                     <table className="table">
                       <thead>
@@ -160,14 +181,14 @@ export default function DeploymentPage() {
                           <th>Role</th>
                           <th>Model version</th>
                           <th>Status</th>
-                          <th className="num">Weight</th>
+                          <th className="num">Share of requests</th>
                         </tr>
                       </thead>
                       <tbody>
                         {d.variants.map((v) => (
                           <tr key={v.id}>
                             <td>
-                              <Badge tone="violet">{v.role}</Badge>
+                              <Badge tone={d.state === "promoted" && v.weightBps > 0 ? "green" : "violet"}>{variantLabel(d.state, v)}</Badge>
                             </td>
                             <td>
                               <Link href={`/models/${v.modelVersionId}`}>{v.servedModelName ?? v.modelVersionId.slice(0, 8)}</Link>
@@ -175,7 +196,10 @@ export default function DeploymentPage() {
                             <td>
                               <StatusBadge status={v.status} />
                             </td>
-                            <td className="num">{formatPercentBps(v.weightBps)}</td>
+                            <td className="num" title={`configured weight ${formatPercentBps(v.weightBps)}`}>
+                              {formatPercentBps(shares.get(v.id) ?? 0)}
+                              {alone && v.weightBps > 0 && v.weightBps < 10_000 ? <div className="small muted">only version; step weight {formatPercentBps(v.weightBps)}</div> : null}
+                            </td>
                           </tr>
                         ))}
                       </tbody>
@@ -187,7 +211,7 @@ export default function DeploymentPage() {
                   {!active ? (
                     <p className="muted">This rollout is {d.state.replace(/_/g, " ")}; its split can no longer change.</p>
                   ) : d.variants.length < 2 ? (
-                    <p className="muted">One variant serves all traffic; a split needs two.</p>
+                    <p className="muted">This is the first version on {d.endpointName}: it serves all traffic while each step checks its SLOs; a split needs two versions.</p>
                   ) : (
                     <SplitEditor
                       variants={d.variants}

@@ -3,12 +3,12 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useParams, useRouter } from "next/navigation";
 import { useState } from "react";
 import { api } from "@/lib/client/api";
-import { formatSpec } from "@/lib/client/spec-text";
 import type { TPipeline } from "@/lib/client/types";
 import { useProject } from "@/hooks/use-project";
 import { ConfirmDialog } from "@/components/confirm-dialog";
 import { PipelineEditor } from "@/components/pipeline-editor";
 import { RunsTable } from "@/components/runs-table";
+import { SpecView } from "@/components/spec-history";
 import { TriggerButton } from "@/components/trigger-button";
 import { PageHead, QueryView, Tabs } from "@/components/ui";
 
@@ -57,7 +57,7 @@ export default function PipelinePage() {
             ]}
           />
           {tab === "runs" && <RunsTable pipelineId={pipeline.id} showPipeline={false} />}
-          {tab === "spec" && <pre className="card mono" style={{ margin: 0, overflow: "auto" }}>{formatSpec(pipeline.spec, "yaml")}</pre>}
+          {tab === "spec" && <SpecView pipeline={pipeline} />}
           {tab === "edit" && <PipelineEditor key={pipeline.specVersion} projectId={pipeline.projectId} pipeline={pipeline} />}
           {archiving && (
             <ConfirmDialog title={`Archive ${pipeline.name}?`} confirmLabel="Archive" danger onConfirm={() => archive.mutateAsync()} onClose={() => setArchiving(false)}>

@@ -3,17 +3,56 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import Link from "next/link";
 import { useParams, useRouter } from "next/navigation";
 import { useState } from "react";
-import { api, errorMessage } from "@/lib/client/api";
+import { api, errorMessage, qs } from "@/lib/client/api";
 import { durationBetween, formatDuration, formatTime, shortSha } from "@/lib/client/format";
-import type { TRun } from "@/lib/client/types";
+import type { TAuditEntry, TPage, TRun } from "@/lib/client/types";
+import { useDirectory } from "@/hooks/use-directory";
 import { useNow } from "@/hooks/use-now";
 import { useProject } from "@/hooks/use-project";
 import { ConfirmDialog } from "@/components/confirm-dialog";
 import { LineageGraph, lineageNodes } from "@/components/lineage-graph";
-import { ArtifactsTable, EvalPanel, LogsTail, RunCharts, SamplesTable, StageTimeline, TrainingProgress, latestStages, plannedStages, runIsLive } from "@/components/run-panels";
+import { ArtifactsTable, EvalPanel, LogsTail, RunCharts, RunParams, SamplesTable, StageTimeline, TrainingProgress, latestStages, plannedStages, runIsLive } from "@/components/run-panels";
 import { PageHead, QueryView, StatusBadge, Tabs } from "@/components/ui";
 
 type TTab = "overview" | "eval" | "artifacts" | "lineage";
+
+/** A cancelled run is a decision, not a failure: said neutrally, with who cancelled it (from the audit log). */
+function CancelledNote({ run }: { run: TRun }) {
+  const { me } = useProject();
+  const directory = useDirectory(run.projectId);
+  const entry = useQuery({
+    queryKey: ["run-cancelled-by", run.id],
+    queryFn: () => api<TPage<TAuditEntry>>(`/api/v1/audit${qs({ projectId: run.projectId, subjectId: run.id, action: "run.cancel", limit: 1 })}`),
+    select: (d) => d.items[0],
+  });
+  const actorId = entry.data?.actorId;
+  const who = entry.data ? (actorId && actorId === me?.user.id ? "you" : (directory.userName(actorId) ?? (entry.data.actorType === "system" ? "the system" : "a former member"))) : null;
+  const reason = run.error && !/^cancelled by (user|the system)$/.test(run.error) ? run.error : null;
+  return (
+    <div className="alert" role="status" data-testid="run-cancelled" style={{ marginBottom: 12, background: "var(--gray-bg)" }}>
+      Cancelled{who ? ` by ${who}` : ""} {run.finishedAt ? `at ${formatTime(run.finishedAt)}` : ""}
+      {reason ? `: ${reason}` : "."} Finished stages and their artifacts are kept.
+    </div>
+  );
+}
+
+/** A failure's message, clamped to three lines with the rest one click away. */
+function RunError({ error }: { error: string }) {
+  const [open, setOpen] = useState(false);
+  const long = error.length > 240;
+  return (
+    <div className="alert red" role="alert" style={{ marginBottom: 12 }}>
+      <div className={long && !open ? "clamp-3" : undefined} style={{ overflowWrap: "anywhere", whiteSpace: "pre-wrap" }}>
+        {error}
+      </div>
+      {long ? (
+        <button type="button" className="btn btn-ghost btn-sm" onClick={() => setOpen((v) => !v)}>
+          {open ? "Show less" : "Show all"}
+        </button>
+      ) : null}
+    </div>
+  );
+}
 
 function RunLineage({ runId }: { runId: string }) {
   const query = useQuery({ queryKey: ["run-lineage", runId], queryFn: () => api<unknown>(`/api/v1/runs/${runId}/lineage`) });
@@ -84,11 +123,7 @@ export default function RunPage() {
                 ) : null
               }
             />
-            {run.error ? (
-              <div className="alert red" role="alert" style={{ marginBottom: 12 }}>
-                {run.error}
-              </div>
-            ) : null}
+            {run.status === "cancelled" ? <CancelledNote run={run} /> : run.error ? <RunError error={run.error} /> : null}
             {run.status === "waiting_approval" ? (
               <div className="alert amber" style={{ marginBottom: 12 }}>
                 Waiting for approval. <Link href="/approvals">Open the approvals inbox</Link>.
@@ -108,6 +143,7 @@ export default function RunPage() {
               <div className="stack">
                 <StageTimeline stages={run.stages} planned={plannedStages(run.resolvedSpec)} />
                 {training ? <TrainingProgress stage={training} /> : null}
+                <RunParams params={run.params} resolvedSpec={run.resolvedSpec} />
                 <RunCharts runId={run.id} live={live} />
                 <LogsTail runId={run.id} stages={stages.map((s) => s.stage)} live={live} />
               </div>

@@ -7,7 +7,7 @@ import { durationBetween, formatDuration, formatTime, shortSha } from "@/lib/cli
 import { getAtPath } from "@/lib/client/spec-text";
 import type { TEval, TRun } from "@/lib/client/types";
 import { LineageGraph, lineageNodes } from "@/components/lineage-graph";
-import { EvalTable, GateBanner, latestStages } from "@/components/run-panels";
+import { EvalTable, GateBanner, latestStages, trainingLength } from "@/components/run-panels";
 import { ErrorState, Loading, StatusBadge } from "@/components/ui";
 
 /** A one-page eval report meant for printing or saving as PDF: the record a reviewer signs off on. */
@@ -58,8 +58,18 @@ export default function RunReportPage() {
           </dd>
           <dt>LoRA</dt>
           <dd>
-            r={field("training.lora.r")}, alpha={field("training.lora.alpha")}, dropout={field("training.lora.dropout")}, lr={field("training.learningRate")}, epochs={field("training.epochs")}
+            r={field("training.lora.r")}, alpha={field("training.lora.alpha")}, dropout={field("training.lora.dropout")}, lr={field("training.learningRate")}, {trainingLength(spec)}
           </dd>
+          {r.params && Object.keys(r.params).length ? (
+            <>
+              <dt>Parameters</dt>
+              <dd className="mono">
+                {Object.entries(r.params)
+                  .map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`)
+                  .join(", ")}
+              </dd>
+            </>
+          ) : null}
           <dt>Duration</dt>
           <dd>{formatDuration(durationBetween(r.startedAt, r.finishedAt))}</dd>
           <dt>Stages</dt>

@@ -1,0 +1,3 @@
+import { listPipelineSpecVersionsRoute } from "@/server/routes/projects";
+
+export const GET = listPipelineSpecVersionsRoute.handler;
