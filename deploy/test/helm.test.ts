@@ -128,14 +128,19 @@ describe("helm chart deploy/helm/loraplane", () => {
     expect(defaults.some((o) => o.kind === "ClusterRole" || o.kind === "ClusterRoleBinding")).toBe(false);
     const roles = defaults.filter((o) => o.kind === "Role");
     expect(roles.map((r) => r.metadata.namespace).sort()).toEqual(["loraplane-dev", "loraplane-jobs", "loraplane-prod", "loraplane-staging"]);
+    // No pods:create (issue 11, low): Jobs and Deployments create pods; the workers only read them. Everything the
+    // vLLM backend calls (Endpoints, PDB/HPA/ScaledObject replace) is granted, nothing more.
     const allowed: Record<string, string[]> = {
       "batch/jobs": ["create", "get", "list", "watch", "delete"],
-      "/pods": ["create", "get", "list", "watch", "delete"],
+      "/pods": ["get", "list", "watch"],
       "/pods/log": ["get"],
       "/secrets": ["create"],
       "/services": ["create", "get", "list", "watch", "delete"],
-      "apps/deployments": ["create", "get", "list", "watch", "delete"],
-      "autoscaling/horizontalpodautoscalers": ["create", "get", "list", "watch", "delete"],
+      "/endpoints": ["get"],
+      "apps/deployments": ["create", "get", "list", "watch", "update", "delete"],
+      "policy/poddisruptionbudgets": ["create", "get", "update", "delete"],
+      "autoscaling/horizontalpodautoscalers": ["create", "get", "list", "watch", "update", "delete"],
+      "keda.sh/scaledobjects": ["create", "get", "update", "delete"],
     };
     for (const role of roles) {
       const granted: Record<string, string[]> = {};

@@ -86,6 +86,11 @@ export const ZWorkerEnv = ZCommonEnv.extend({
   VLLM_IMAGE: z.string().min(1).default("loraplane/vllm:latest"),
   VLLM_GPUS: z.coerce.number().int().min(1).default(1),
   VLLM_MIN_REPLICAS: positiveInt(1),
+  // The key vLLM Deployments and local `serve` processes require (Authorization: Bearer): the workers send it when
+  // they load and unload adapters, the gateways when they proxy. vLLM reads it from the Secret VLLM_API_KEY_REF
+  // (key "api-key") in each environment namespace. Unset: local serve runs without a key (development only).
+  SERVING_API_KEY: z.string().min(32, "must be at least 32 characters").optional(),
+  VLLM_API_KEY_REF: z.string().regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, "must be a Secret name").default("loraplane-serving-api-key"),
   VLLM_MAX_REPLICAS: positiveInt(4),
   VLLM_MODELS_PVC: z.string().min(1).default("loraplane-models"),
   VLLM_ADAPTERS_PVC: z.string().min(1).default("loraplane-adapters"),

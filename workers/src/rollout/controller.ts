@@ -37,6 +37,8 @@ export interface TRolloutControllerOptions {
   /** A drained variant's adapter is unloaded this long after it stopped taking traffic (in-flight requests finish). */
   drainMs?: number;
   signal?: AbortSignal;
+  /** SERVING_API_KEY: the bearer token vLLM / serve require, sent with the blue-green smoke-test completions. */
+  servingApiKey?: string | undefined;
 }
 
 export interface TRolloutController {
@@ -81,7 +83,7 @@ export function createRolloutController(o: TRolloutControllerOptions): TRolloutC
       try {
         const res = await fetch(`${v.upstreamUrl}/v1/completions`, {
           method: "POST",
-          headers: { "content-type": "application/json" },
+          headers: { "content-type": "application/json", ...(o.servingApiKey ? { authorization: `Bearer ${o.servingApiKey}` } : {}) },
           body: JSON.stringify({ model: v.servedModelName, prompt: "ping", max_tokens: 4, temperature: 0 }),
           signal: AbortSignal.timeout(30_000),
         });

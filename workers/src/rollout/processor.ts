@@ -1,7 +1,7 @@
 // Registers the rollout controller as a BullMQ consumer of the rollout queue. Ticks come from a job scheduler and
 // run one at a time across the whole cluster (global concurrency 1), so two workers never act on one deployment.
 import path from "node:path";
-import { loadWorkerEnv, type TWorkerEnv } from "@loraplane/config";
+import { loadWorkerEnv, workloadEnvironment, type TWorkerEnv } from "@loraplane/config";
 import { prometheusProvider } from "@loraplane/services";
 import { ROLLOUT_QUEUE_NAME, createRolloutQueue, parseRolloutJob, type TRolloutQueue } from "@loraplane/queue";
 import type { TEngineContext } from "../engine/context.ts";
@@ -30,11 +30,17 @@ function controllerFor(ctx: TEngineContext): TRolloutController {
         ...(env.ROLLOUT_METRICS_PROVIDER === "prometheus" ? { metrics: prometheusProvider({ url: env.PROMETHEUS_URL }) } : {}),
       },
       backends: {
-        local: createLocalServingBackend({ python: path.resolve(env.GPU_RUNTIME_PYTHON), dataDir: env.LORAPLANE_DATA_DIR }),
+        local: createLocalServingBackend({
+          python: path.resolve(env.GPU_RUNTIME_PYTHON),
+          dataDir: env.LORAPLANE_DATA_DIR,
+          apiKey: env.SERVING_API_KEY,
+          baseEnv: () => workloadEnvironment(env.LOCAL_WORKLOAD_PASS_ENV),
+        }),
         ...(env.EXECUTOR === "kubernetes" ? { kubernetes: kubernetesBackend(env) } : {}),
       },
       log: ctx.log.child({ component: "rollout" }),
       signal: ctx.signal,
+      servingApiKey: env.SERVING_API_KEY,
     });
     controllers.set(ctx, controller);
   }
@@ -56,7 +62,9 @@ function kubernetesBackend(env: TWorkerEnv) {
       maxLoraRank: env.VLLM_MAX_LORA_RANK,
       targetWaitingPerPod: env.VLLM_TARGET_WAITING_PER_POD,
       autoscaler: env.VLLM_AUTOSCALER,
+      apiKeySecret: env.VLLM_API_KEY_REF,
     }),
+    apiKey: env.SERVING_API_KEY,
     adapterDelivery: {
       image: env.K8S_RUNTIME_IMAGE,
       imagePullPolicy: env.K8S_IMAGE_PULL_POLICY,

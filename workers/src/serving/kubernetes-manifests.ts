@@ -35,6 +35,8 @@ export interface TVllmSpec {
   memory?: string;
   /** Longest time a pod may take to load the model before it is restarted. */
   startupSeconds?: number;
+  /** Secret in the namespace whose key "api-key" vLLM requires as a bearer token (--api-key): never inlined. */
+  apiKeySecret: string;
 }
 
 /** Deterministic, DNS-1123 name: the same (environment, base model) always maps to the same objects. */
@@ -73,8 +75,12 @@ export function vllmManifests(spec: TVllmSpec) {
                 "--max-loras", String(spec.maxLoras),
                 "--max-lora-rank", String(spec.maxLoraRank),
                 ...(spec.gpus > 1 ? ["--tensor-parallel-size", String(spec.gpus)] : []),
+                // Every /v1 call (inference, load/unload adapters) needs Authorization: Bearer <key>; /health stays open
+                // for the probes. The kubelet expands $(VLLM_API_KEY) from the Secret-backed variable below.
+                "--api-key", "$(VLLM_API_KEY)",
               ],
               env: [
+                { name: "VLLM_API_KEY", valueFrom: { secretKeyRef: { name: spec.apiKeySecret, key: "api-key" } } },
                 { name: "VLLM_ALLOW_RUNTIME_LORA_UPDATING", value: "True" },
                 { name: "VLLM_PLUGINS", value: "lora_filesystem_resolver" },
                 { name: "VLLM_LORA_RESOLVER_CACHE_DIR", value: ADAPTERS_MOUNT },

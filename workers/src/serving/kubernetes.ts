@@ -13,6 +13,8 @@ export interface TKubernetesServingOptions {
   pollMs?: number;
   /** Port the pods answer on (tests point it at a local fake). */
   podPort?: number;
+  /** SERVING_API_KEY: sent as a bearer token on adapter load/unload (vLLM runs with --api-key from the Secret). */
+  apiKey?: string | undefined;
   /** Adapter delivery: the runtime image that runs `sync-adapter`, and the artifacts volume adapters are copied from. */
   adapterDelivery: {
     image: string;
@@ -157,11 +159,11 @@ export function createKubernetesServingBackend(o: TKubernetesServingOptions): TS
         adaptersVolumeClaim: o.adapterDelivery.adaptersVolumeClaim,
       }));
       const urls = await podUrls(instance);
-      await Promise.all(urls.map((u) => postLora(u, "load", { lora_name: adapterName, lora_path: adapterPathInVllm(adapterName) })));
+      await Promise.all(urls.map((u) => postLora(u, "load", { lora_name: adapterName, lora_path: adapterPathInVllm(adapterName) }, o.apiKey)));
     },
     async unloadAdapter(instance, adapterName) {
       const urls = await podUrls(instance);
-      await Promise.all(urls.map((u) => postLora(u, "unload", { lora_name: adapterName })));
+      await Promise.all(urls.map((u) => postLora(u, "unload", { lora_name: adapterName }, o.apiKey)));
     },
     async stop(instance) {
       const { namespace, name } = parse(instance);

@@ -6,6 +6,7 @@ import { mkdir, open } from "node:fs/promises";
 import net from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { isDeniedWorkloadEnv } from "@loraplane/config";
 import { measureDirectoryDigest } from "../engine/adapter-digest.ts";
 import { postLora, waitHealthy, type TInstanceRef, type TServingBackend, type TServingTarget } from "./types.ts";
 
@@ -16,6 +17,16 @@ export interface TLocalServingOptions {
   healthTimeoutMs?: number;
   /** Extra serve flags (tests inject latency with --inject-latency-ms). */
   extraArgs?: string[];
+  /**
+   * SERVING_API_KEY: `serve` then requires it (LORAPLANE_SERVE_API_KEY) on every /v1 call and the workers send it on
+   * adapter load/unload. Unset: serve runs without a key (development only).
+   */
+  apiKey?: string | undefined;
+  /**
+   * The environment `serve` starts from (workloadEnvironment() from @loraplane/config): it never inherits the worker's
+   * NEXTAUTH_SECRET, LORAPLANE_SECRET_KEY, DATABASE_URL or REDIS_URL. Default: PATH and HOME only.
+   */
+  baseEnv?: () => Record<string, string>;
 }
 
 function pidAlive(pid: number): boolean {
@@ -71,7 +82,10 @@ export function createLocalServingBackend(options: TLocalServingOptions): TServi
       await mkdir(dir, { recursive: true });
       const logFile = await open(path.join(dir, "serve.log"), "a");
       const args = ["-u", "-m", "loraplane_runtime.cli", "serve", "--model", localPath(target.baseModel), "--host", host, "--port", String(port), ...(options.extraArgs ?? [])];
-      const child = spawn(path.resolve(options.python), args, { cwd: dir, detached: true, stdio: ["ignore", logFile.fd, logFile.fd] });
+      const base = options.baseEnv ? options.baseEnv() : { PATH: "/usr/local/bin:/usr/bin:/bin", HOME: dir };
+      const env = Object.fromEntries(Object.entries(base).filter(([k]) => !isDeniedWorkloadEnv(k)));
+      if (options.apiKey) env.LORAPLANE_SERVE_API_KEY = options.apiKey;
+      const child = spawn(path.resolve(options.python), args, { cwd: dir, detached: true, stdio: ["ignore", logFile.fd, logFile.fd], env });
       await new Promise<void>((resolve, reject) => {
         child.once("spawn", resolve);
         child.once("error", reject);
@@ -100,9 +114,9 @@ export function createLocalServingBackend(options: TLocalServingOptions): TServi
         if (!measured.ok) throw new Error(`adapter ${name}: ${measured.reason}`);
         if (measured.sha256 !== sha256) throw new Error(`adapter ${name}: digest mismatch (registered ${sha256}, found ${measured.sha256})`);
       }
-      await postLora(instance.url, "load", { lora_name: name, lora_path: dir });
+      await postLora(instance.url, "load", { lora_name: name, lora_path: dir }, options.apiKey);
     },
-    unloadAdapter: (instance, name) => postLora(instance.url, "unload", { lora_name: name }),
+    unloadAdapter: (instance, name) => postLora(instance.url, "unload", { lora_name: name }, options.apiKey),
     async stop(instance) {
       const pid = pidOf(instance);
       if (!pid || !pidAlive(pid)) return;

@@ -28,11 +28,14 @@ export interface TServingBackend {
   stop(instance: TInstanceRef): Promise<void>;
 }
 
-/** POSTs vLLM's runtime LoRA endpoints; "already loaded" / "not found" count as done so calls are idempotent. */
-export async function postLora(baseUrl: string, op: "load" | "unload", body: Record<string, string>): Promise<void> {
+/**
+ * POSTs vLLM's runtime LoRA endpoints; "already loaded" / "not found" count as done so calls are idempotent. `apiKey`
+ * is the serving key (SERVING_API_KEY) vLLM and `serve` require as a bearer token.
+ */
+export async function postLora(baseUrl: string, op: "load" | "unload", body: Record<string, string>, apiKey?: string): Promise<void> {
   const res = await fetch(`${baseUrl}/v1/${op}_lora_adapter`, {
     method: "POST",
-    headers: { "content-type": "application/json" },
+    headers: { "content-type": "application/json", ...(apiKey ? { authorization: `Bearer ${apiKey}` } : {}) },
     body: JSON.stringify(body),
     signal: AbortSignal.timeout(300_000),
   });

@@ -31,7 +31,10 @@ const spec: Omit<TVllmSpec, "namespace" | "environmentId" | "baseModel"> = {
   maxLoraRank: 64,
   targetWaitingPerPod: 4,
   autoscaler: "keda",
+  apiKeySecret: "loraplane-serving-api-key",
 };
+/** SERVING_API_KEY as the workers have it; vLLM gets the same value from the Secret above. */
+const API_KEY = "serving-key-0123456789abcdef0123456789";
 
 describe("vLLM manifests", () => {
   it("validate against the schemas, with probes, GPU, PDB and autoscalers", () => {
@@ -45,6 +48,11 @@ describe("vLLM manifests", () => {
       expect(c.args).toEqual(expect.arrayContaining(["--enable-lora", "--max-loras", "8"]));
       expect(c.env!.find((e) => e.name === "VLLM_ALLOW_RUNTIME_LORA_UPDATING")!.value).toBe("True");
       expect(autoscaler === "hpa" ? m.hpa : m.scaledObject).not.toBeNull();
+      // Issue 11 finding 10: vLLM requires an API key, read from a Secret (never inlined), on every /v1 call.
+      expect(c.env!.find((e) => e.name === "VLLM_API_KEY")).toEqual({ name: "VLLM_API_KEY", valueFrom: { secretKeyRef: { name: "loraplane-serving-api-key", key: "api-key" } } });
+      expect(c.args!.slice(c.args!.indexOf("--api-key"), c.args!.indexOf("--api-key") + 2)).toEqual(["--api-key", "$(VLLM_API_KEY)"]);
+      const defined = new Set(c.env!.map((e) => e.name));
+      for (const ref of c.args!.join(" ").matchAll(/\$\((\w+)\)/g)) expect(defined).toContain(ref[1]);
     }
     expect(vllmName("env1", "/models/Qwen2.5-7B-Instruct")).toMatch(/^vllm-qwen2-5-7b-instruct-[0-9a-f]{8}$/);
     expect(vllmName("env1", "/models/a")).not.toBe(vllmName("env2", "/models/a"));
@@ -136,6 +144,7 @@ describe("Kubernetes serving backend", () => {
   let pod: http.Server;
   let podPort = 0;
   const loraCalls: string[] = [];
+  const refused: string[] = [];
 
   beforeAll(async () => {
     kube = await startFakeKube();
@@ -143,6 +152,12 @@ describe("Kubernetes serving backend", () => {
       let body = "";
       req.on("data", (c) => (body += c));
       req.on("end", () => {
+        // Like vLLM started with --api-key: /v1 calls without the key are refused.
+        if (req.headers.authorization !== `Bearer ${API_KEY}`) {
+          refused.push(`${req.url}`);
+          res.writeHead(401, { "content-type": "application/json" }).end('{"error":"Unauthorized"}');
+          return;
+        }
         loraCalls.push(`${req.url} ${body}`);
         res.writeHead(200).end("Success");
       });
@@ -163,7 +178,7 @@ describe("Kubernetes serving backend", () => {
       contexts: [{ name: "c", cluster: "fake", user: "u" }],
       currentContext: "c",
     });
-    const backend = createKubernetesServingBackend({ kubeConfig: kc, specFor: () => spec, pollMs: 50, readyTimeoutMs: 20_000, podPort, adapterDelivery: delivery });
+    const backend = createKubernetesServingBackend({ kubeConfig: kc, specFor: () => spec, pollMs: 50, readyTimeoutMs: 20_000, podPort, adapterDelivery: delivery, apiKey: API_KEY });
     const target = { environmentId: "env1", namespace: "prod", baseModel: "/models/Qwen2.5-7B-Instruct" };
     const name = vllmName(target.environmentId, target.baseModel);
     const depPath = `/apis/apps/v1/namespaces/prod/deployments/${name}`;
@@ -206,6 +221,12 @@ describe("Kubernetes serving backend", () => {
     }
     await backend.unloadAdapter(ref, "qwen-zh-v3");
     expect(loraCalls.filter((c) => c.startsWith("/v1/unload_lora_adapter"))).toHaveLength(2);
+    expect(refused).toEqual([]);
+
+    // A worker without the key is refused by vLLM: unloading fails loudly instead of silently doing nothing.
+    const keyless = createKubernetesServingBackend({ kubeConfig: kc, specFor: () => spec, pollMs: 50, readyTimeoutMs: 20_000, podPort, adapterDelivery: delivery });
+    await expect(keyless.unloadAdapter(ref, "qwen-zh-v3")).rejects.toThrow(/HTTP 401/);
+    expect(refused).toEqual(["/v1/unload_lora_adapter", "/v1/unload_lora_adapter"]);
 
     await backend.stop(ref);
     expect(kube.objects.has(depPath)).toBe(false);
