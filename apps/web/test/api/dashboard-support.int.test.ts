@@ -53,7 +53,8 @@ describe("dashboard support in the API", () => {
 
   it("marks which artifacts can be downloaded and serves a file with all its bytes", async () => {
     const dataDir = process.env.LORAPLANE_DATA_DIR!;
-    const dir = path.join(dataDir, "dash-test", a.runId);
+    // Files are served only from the run's own directory on the data volume (issue 11, resolveRunFile).
+    const dir = path.join(dataDir, "runs", a.runId, "eval-1", "output");
     await mkdir(path.join(dir, "adapter"), { recursive: true });
     const text = JSON.stringify({ metrics: { rouge_l: 0.5 }, pad: "x".repeat(76_000) });
     await writeFile(path.join(dir, "eval_report.json"), text);

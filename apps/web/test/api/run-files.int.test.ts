@@ -1,5 +1,5 @@
-// Suite 4 (issue 11): every route that serves a file a workload reported — GET /runs/{id}/logs and GET
-// /artifacts/{id}/download (and the artifact list's downloadable flag, same helper) — serves it only from the run's own
+// Suite 4 (issue 11): every route that serves a file a workload reported — GET /runs/{id}/logs, GET
+// /runs/{id}/artifacts (the downloadable flag) and GET /artifacts/{id}/download — serves it only from the run's own
 // directory on the data volume after realpath: `..`, percent-encoded and symlinked paths are refused, and so is a
 // file of another run or anywhere else on the data volume.
 import { mkdirSync, symlinkSync, writeFileSync } from "node:fs";
@@ -69,6 +69,15 @@ describe("file-serving routes serve only the run's own files", () => {
       expect(res.status, `${name}: ${uri}`).toBe(403);
       expect(await res.text(), name).not.toContain('{"run":');
     }
+  });
+
+  it("artifact list: hostile paths are never marked downloadable", async () => {
+    const res = await call(h("listRunArtifacts"), "get", `/api/v1/runs/${a.runId}/artifacts`, { headers: bearer() });
+    expect(res.status).toBe(200);
+    const items = (await res.json()).items as { uri: string; downloadable: boolean }[];
+    const hostileUris = new Set(Object.values(hostile()));
+    expect(items.filter((i) => hostileUris.has(i.uri)).map((i) => i.downloadable)).toEqual(Object.values(hostile()).map(() => false));
+    expect(items.find((i) => i.uri.endsWith(`${a.runId}/eval-1/output/eval_report.json`))?.downloadable).toBe(true);
   });
 
   it("logs: the stage's own log is tailed; a logsUri outside the run's directory is refused", async () => {
