@@ -2,7 +2,7 @@
 import path from "node:path";
 import { loadWorkerEnv, workloadEnvironment } from "@loraplane/config";
 import { disconnectPrisma, getPrisma } from "@loraplane/db";
-import { parseWebhookAllowlist } from "@loraplane/services";
+import { initTracing, parseWebhookAllowlist } from "@loraplane/services";
 import { pino } from "pino";
 import { createKubernetesExecutor, loadKubeConfig, spotPlacement } from "./executors/kubernetes/kubernetes-executor.ts";
 import { createLocalExecutor } from "./executors/local.ts";
@@ -11,6 +11,7 @@ import { startWorkerApp } from "./worker-app.ts";
 const env = loadWorkerEnv();
 const log = pino({ level: env.LOG_LEVEL, name: "loraplane-worker" });
 const db = getPrisma({ url: env.DATABASE_URL, poolSize: env.DATABASE_POOL_SIZE });
+const tracing = initTracing({ serviceName: "loraplane-workers", endpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT ?? null });
 
 const executor =
   env.EXECUTOR === "kubernetes"
@@ -71,6 +72,7 @@ for (const sig of ["SIGTERM", "SIGINT"] as const) {
     log.info({ signal: sig }, "shutting down");
     void app
       .stop()
+      .then(() => tracing?.shutdown())
       .then(() => disconnectPrisma())
       .finally(() => {
         log.info("stopped");

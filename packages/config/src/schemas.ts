@@ -22,6 +22,8 @@ export const ZCommonEnv = z.object({
   DATABASE_POOL_SIZE: positiveInt(10),
   REDIS_URL: redisUrl,
   LOG_LEVEL: logLevel,
+  // OpenTelemetry traces over OTLP/HTTP to this collector (e.g. http://otel-collector:4318); unset: no tracing.
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.string().url().optional(),
   // Folder for run working directories, artifacts and local serving state.
   LORAPLANE_DATA_DIR: z.string().min(1).default(".loraplane/data"),
   // BullMQ key prefix (unset: BullMQ's "bull"); every process of one install must use the same one.
@@ -84,13 +86,13 @@ export const ZWorkerEnv = ZCommonEnv.extend({
   // vLLM serving on Kubernetes (environments whose servingBackend is kubernetes): image from gpu-runtime's
   // Dockerfile.vllm, one Deployment per (environment, base model), adapters loaded at runtime.
   VLLM_IMAGE: z.string().min(1).default("loraplane/vllm:latest"),
-  VLLM_GPUS: z.coerce.number().int().min(1).default(1),
-  VLLM_MIN_REPLICAS: positiveInt(1),
   // The key vLLM Deployments and local `serve` processes require (Authorization: Bearer): the workers send it when
   // they load and unload adapters, the gateways when they proxy. vLLM reads it from the Secret VLLM_API_KEY_REF
   // (key "api-key") in each environment namespace. Unset: local serve runs without a key (development only).
   SERVING_API_KEY: z.string().min(32, "must be at least 32 characters").optional(),
   VLLM_API_KEY_REF: z.string().regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, "must be a Secret name").default("loraplane-serving-api-key"),
+  VLLM_GPUS: z.coerce.number().int().min(1).default(1),
+  VLLM_MIN_REPLICAS: positiveInt(1),
   VLLM_MAX_REPLICAS: positiveInt(4),
   VLLM_MODELS_PVC: z.string().min(1).default("loraplane-models"),
   VLLM_ADAPTERS_PVC: z.string().min(1).default("loraplane-adapters"),

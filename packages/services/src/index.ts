@@ -16,3 +16,4 @@ export * from "./deployments/index.ts";
 export * from "./releases/index.ts";
 export * from "./bootstrap/index.ts";
 export * from "./seed/index.ts";
+export * from "./telemetry/index.ts";

@@ -16,7 +16,7 @@ import {
   type TStageRow,
 } from "@loraplane/db";
 import type { TStageJob } from "@loraplane/queue";
-import { isServiceError } from "@loraplane/services";
+import { contextFromTraceparent, isServiceError, withSpan } from "@loraplane/services";
 import type { TEngineContext } from "./context.ts";
 import { runApprove, runDeploy, runGate, runPrepare, runRegister, runRollout } from "./inline-stages.ts";
 import type { TStageOutcome } from "./outcome.ts";
@@ -53,38 +53,43 @@ export async function processStageJob(ctx: TEngineContext, job: TStageJob): Prom
   if (run.currentStage && run.currentStage !== stage) return `stale: run is at ${run.currentStage}`;
   if (isTerminal(run.status)) return `run is ${run.status}`;
 
-  let row = await ensureStageRun(ctx.db, runId, stage, attempt);
-  if (FINISHED_STAGE.has(row.status)) return `stage already ${row.status}`;
-  const parsed = ZPipelineSpec.safeParse(run.resolvedSpec);
-  if (!parsed.success) {
-    await finish(ctx, run, row, { status: "failed", reason: `stored spec is invalid: ${parsed.error.issues[0]?.message}` }, []);
-    return "invalid spec";
-  }
-  const spec = parsed.data;
-  const stages = planStages(spec);
+  // One span per stage attempt, in the trace its trigger started (whichever worker, after any restart).
+  const attributes = { "loraplane.run_id": runId, "loraplane.stage": stage, "loraplane.attempt": attempt };
+  return withSpan(`stage ${stage}`, attributes, contextFromTraceparent(run.traceparent), async (span) => {
+    let row = await ensureStageRun(ctx.db, runId, stage, attempt);
+    if (FINISHED_STAGE.has(row.status)) return `stage already ${row.status}`;
+    const parsed = ZPipelineSpec.safeParse(run.resolvedSpec);
+    if (!parsed.success) {
+      await finish(ctx, run, row, { status: "failed", reason: `stored spec is invalid: ${parsed.error.issues[0]?.message}` }, []);
+      return "invalid spec";
+    }
+    const spec = parsed.data;
+    const stages = planStages(spec);
 
-  if (row.status === "pending" || row.status === "queued") {
-    const now = new Date();
-    await updateStageRunIf(ctx.db, row.id, ["pending", "queued"], { status: "running", startedAt: now, heartbeatAt: now, error: null });
-    row = (await findLatestStageRun(ctx.db, runId, stage))!;
-  }
-  if (run.status === "queued" || run.currentStage !== stage) {
-    await updateRunIf(ctx.db, runId, ["queued", "running"], { status: "running", currentStage: stage, ...(run.startedAt ? {} : { startedAt: new Date() }) });
-  }
-  const current = (await findRunById(ctx.db, runId))!;
-  if (isTerminal(current.status)) return `run is ${current.status}`;
+    if (row.status === "pending" || row.status === "queued") {
+      const now = new Date();
+      await updateStageRunIf(ctx.db, row.id, ["pending", "queued"], { status: "running", startedAt: now, heartbeatAt: now, error: null });
+      row = (await findLatestStageRun(ctx.db, runId, stage))!;
+    }
+    if (run.status === "queued" || run.currentStage !== stage) {
+      await updateRunIf(ctx.db, runId, ["queued", "running"], { status: "running", currentStage: stage, ...(run.startedAt ? {} : { startedAt: new Date() }) });
+    }
+    const current = (await findRunById(ctx.db, runId))!;
+    if (isTerminal(current.status)) return `run is ${current.status}`;
 
-  let outcome: TStageOutcome;
-  try {
-    outcome = await handlerFor(stage)(ctx, current, spec, row);
-  } catch (error) {
-    // A refusal from a service (bad state, missing row) is this stage's failure; anything else is infrastructure
-    // (database, Redis) and is thrown so BullMQ retries the job with backoff.
-    if (!isServiceError(error)) throw error;
-    outcome = { status: "failed", reason: error.message };
-  }
-  await finish(ctx, current, row, outcome, stages);
-  return outcome.status;
+    let outcome: TStageOutcome;
+    try {
+      outcome = await handlerFor(stage)(ctx, current, spec, row);
+    } catch (error) {
+      // A refusal from a service (bad state, missing row) is this stage's failure; anything else is infrastructure
+      // (database, Redis) and is thrown so BullMQ retries the job with backoff.
+      if (!isServiceError(error)) throw error;
+      outcome = { status: "failed", reason: error.message };
+    }
+    await finish(ctx, current, row, outcome, stages);
+    span.setAttribute("loraplane.outcome", outcome.status);
+    return outcome.status;
+  });
 }
 
 /** Queues run.succeeded / run.failed / run.blocked webhooks with the status change (same transaction: never one without the other). */

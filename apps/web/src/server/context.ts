@@ -2,6 +2,7 @@ import "server-only";
 import { loadWebEnv, type TWebEnv } from "@loraplane/config";
 import { type Db, getPrisma } from "@loraplane/db";
 import { createPipelineQueue, type TPipelineQueue } from "@loraplane/queue";
+import { initTracing } from "@loraplane/services";
 import pino, { type Logger } from "pino";
 
 export type TServerContext = { env: TWebEnv; db: Db; log: Logger; queue: () => TPipelineQueue };
@@ -16,6 +17,7 @@ export function serverContext(): TServerContext {
   if (context) return context;
   const env = loadWebEnv();
   const log = pino({ level: env.LOG_LEVEL, base: { service: "web" } });
+  initTracing({ serviceName: "loraplane-web", endpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT ?? null });
   let queue: TPipelineQueue | undefined;
   context = {
     env,

@@ -25,6 +25,7 @@ export const runSelect = {
   currentStage: true,
   error: true,
   cancelRequestedAt: true,
+  traceparent: true,
   createdAt: true,
   startedAt: true,
   finishedAt: true,
@@ -69,6 +70,7 @@ export interface TRunInsert {
   sweepId?: string | null;
   params?: Prisma.InputJsonValue | null;
   retryOfRunId?: string | null;
+  traceparent?: string | null;
 }
 
 export function insertRun(tx: DbOrTx, data: TRunInsert): Promise<TRunRow> {

@@ -15,6 +15,7 @@ import {
   type TRunRow,
 } from "@loraplane/db";
 import { z } from "zod";
+import { traceparentOf, withSpan } from "../telemetry/index.ts";
 import { recordAudit } from "../audit/record-audit.ts";
 import { ConflictError, IdempotencyKeyReusedError, NotFoundError, parseInput, ValidationError } from "../errors.ts";
 import type { TRunDeps } from "./deps.ts";
@@ -125,43 +126,51 @@ export async function triggerRun(deps: TRunDeps, raw: TTriggerRunInput): Promise
   const pushedById = pusherEmail ? ((await findUserIdByEmail(db, pusherEmail))?.id ?? null) : null;
   const pushedByIdentity = pusherEmail ?? (input.pushedBy?.name?.trim() || null);
 
-  const outcome = await db.$transaction(async (tx) => {
-    await lockPipelineForRunCreation(tx, pipeline.id);
-    if (input.idempotencyKey) {
-      const existing = await findRunByIdempotencyKey(tx, pipeline.id, input.idempotencyKey);
-      if (existing) return { ...sameRequestOr422(existing, bodyHash), run: existing };
-    }
-    const run = await insertRun(tx, {
-      projectId: input.projectId,
-      pipelineId: pipeline.id,
-      number: await nextRunNumber(tx, pipeline.id),
-      trigger: input.trigger,
-      gitCommit: input.gitCommit?.toLowerCase() ?? null,
-      gitRef: input.gitRef ?? null,
-      idempotencyKey: input.idempotencyKey ?? null,
-      idempotencyBodyHash: input.idempotencyKey ? bodyHash : null,
-      requestedById: input.requestedById ?? null,
-      requestedByToken: input.requestedByToken ?? null,
-      specVersion: pipeline.specVersion,
-      resolvedSpec: runSpec as Prisma.InputJsonValue,
-      datasetVersionId: datasetVersion.id,
-      sweepId: input.sweepId ?? null,
-      params: (input.params as Prisma.InputJsonValue | undefined) ?? null,
-    });
-    await setRunDuties(tx, run.id, { pushedById, pushedByIdentity, specEditedById: pipeline.specEditedById ?? null });
-    await ensureStageRun(tx, run.id, firstStage, 1);
-    await recordAudit(
-      tx,
-      { type: input.requestedById ? (input.requestedByToken ? "token" : "user") : "system", userId: input.requestedById ?? null, tokenId: input.requestedByToken ?? null },
-      { projectId: input.projectId, action: "run.trigger", subjectType: "run", subjectId: run.id, after: { number: run.number, trigger: input.trigger, gitCommit: run.gitCommit } },
-    );
-    return { run, created: true };
-    // Triggers of one pipeline queue on its advisory lock; under a burst, waiting for a connection is expected.
-  }, { maxWait: 15_000, timeout: 20_000 });
+  // The run's trace starts here; its traceparent is stored on the run so every stage joins it.
+  const attributes = { "loraplane.project_id": input.projectId, "loraplane.pipeline_id": pipeline.id, "loraplane.trigger": input.trigger };
+  return withSpan("run.trigger", attributes, null, async (span) => {
+    const traceparent = traceparentOf(span);
+    const outcome = await db.$transaction(async (tx) => {
+      await lockPipelineForRunCreation(tx, pipeline.id);
+      if (input.idempotencyKey) {
+        const existing = await findRunByIdempotencyKey(tx, pipeline.id, input.idempotencyKey);
+        if (existing) return { ...sameRequestOr422(existing, bodyHash), run: existing };
+      }
+      const run = await insertRun(tx, {
+        projectId: input.projectId,
+        pipelineId: pipeline.id,
+        number: await nextRunNumber(tx, pipeline.id),
+        trigger: input.trigger,
+        gitCommit: input.gitCommit?.toLowerCase() ?? null,
+        gitRef: input.gitRef ?? null,
+        idempotencyKey: input.idempotencyKey ?? null,
+        idempotencyBodyHash: input.idempotencyKey ? bodyHash : null,
+        requestedById: input.requestedById ?? null,
+        requestedByToken: input.requestedByToken ?? null,
+        specVersion: pipeline.specVersion,
+        resolvedSpec: runSpec as Prisma.InputJsonValue,
+        datasetVersionId: datasetVersion.id,
+        sweepId: input.sweepId ?? null,
+        params: (input.params as Prisma.InputJsonValue | undefined) ?? null,
+        traceparent,
+      });
+      await setRunDuties(tx, run.id, { pushedById, pushedByIdentity, specEditedById: pipeline.specEditedById ?? null });
+      await ensureStageRun(tx, run.id, firstStage, 1);
+      await recordAudit(
+        tx,
+        { type: input.requestedById ? (input.requestedByToken ? "token" : "user") : "system", userId: input.requestedById ?? null, tokenId: input.requestedByToken ?? null },
+        { projectId: input.projectId, action: "run.trigger", subjectType: "run", subjectId: run.id, after: { number: run.number, trigger: input.trigger, gitCommit: run.gitCommit } },
+      );
+      return { run, created: true };
+      // Triggers of one pipeline queue on its advisory lock; under a burst, waiting for a connection is expected.
+    }, { maxWait: 15_000, timeout: 20_000 });
 
-  if (outcome.created) {
-    // A failed enqueue leaves a queued run in Postgres; the reconciler enqueues it, so the trigger still succeeds.
-    await deps.queue.enqueueStage({ runId: outcome.run.id, stage: firstStage, attempt: 1 }).catch(() => undefined);
-  }
-  return { run: summary(outcome.run), created: outcome.created };
+    if (outcome.created) {
+      // A failed enqueue leaves a queued run in Postgres; the reconciler enqueues it, so the trigger still succeeds.
+      await deps.queue.enqueueStage({ runId: outcome.run.id, stage: firstStage, attempt: 1 }).catch(() => undefined);
+    }
+    span.setAttribute("loraplane.run_id", outcome.run.id);
+    span.setAttribute("loraplane.run_created", String(outcome.created));
+    return { run: summary(outcome.run), created: outcome.created };
+  });
 }

@@ -1,0 +1,1 @@
+export { contextFromTraceparent, initTracing, traceparentOf, withSpan, type TTracing } from "./tracing.ts";

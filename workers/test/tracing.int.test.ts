@@ -1,0 +1,93 @@
+// One triggered run is one trace: the trigger's span (what the web process opens) and every stage span the worker
+// opens — after a hop through Redis — share its trace id and carry the run id. Exported over real OTLP/HTTP to an
+// in-process collector.
+import { randomBytes } from "node:crypto";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { workloadEnvironment } from "@loraplane/config";
+import { useTestDb } from "@loraplane/db/testing";
+import { initTracing, triggerRun, type TTracing } from "@loraplane/services";
+import { pino } from "pino";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { createLocalExecutor } from "../src/executors/local.ts";
+import { startWorkerApp, type TWorkerApp } from "../src/worker-app.ts";
+import { FAKE_WORKLOAD, FAKE_WORKLOAD_ENV, makeDataDirs, seedProject, waitFor } from "./helpers/fixtures.ts";
+
+const t = useTestDb("tracing");
+const dirs = makeDataDirs();
+const prefix = `lpq-trace-${randomBytes(4).toString("hex")}`;
+let app: TWorkerApp;
+let tracing: TTracing | null = null;
+let collector: http.Server;
+
+interface TOtlpSpan {
+  traceId: string;
+  spanId: string;
+  parentSpanId?: string;
+  name: string;
+  attributes: { key: string; value: { stringValue?: string; intValue?: string | number } }[];
+}
+const received: { service: string; span: TOtlpSpan }[] = [];
+
+beforeAll(async () => {
+  // The collector: OTLP/HTTP with JSON bodies, as the exporter sends them.
+  collector = http.createServer((req, res) => {
+    let body = "";
+    req.on("data", (c: Buffer) => (body += c.toString()));
+    req.on("end", () => {
+      if (req.url === "/v1/traces") {
+        const doc = JSON.parse(body) as { resourceSpans: { resource: { attributes: TOtlpSpan["attributes"] }; scopeSpans: { spans: TOtlpSpan[] }[] }[] };
+        for (const rs of doc.resourceSpans) {
+          const service = rs.resource.attributes.find((a) => a.key === "service.name")?.value.stringValue ?? "";
+          for (const ss of rs.scopeSpans) for (const span of ss.spans) received.push({ service, span });
+        }
+      }
+      res.writeHead(200, { "content-type": "application/json" }).end("{}");
+    });
+  });
+  await new Promise<void>((r) => collector.listen(0, "127.0.0.1", r));
+  tracing = initTracing({ serviceName: "loraplane-test", endpoint: `http://127.0.0.1:${(collector.address() as AddressInfo).port}` });
+  app = await startWorkerApp({
+    db: t.db,
+    redisUrl: "redis://127.0.0.1:6379",
+    prefix,
+    executor: createLocalExecutor({ dataDir: dirs.workDir, baseEnv: () => workloadEnvironment(FAKE_WORKLOAD_ENV), command: (s) => [process.execPath, FAKE_WORKLOAD, s.command, "--config", "job.json"] }),
+    log: pino({ level: "silent" }),
+    concurrency: 2,
+    reconcileIntervalMs: 1000,
+    engine: { pollMs: 50, heartbeatTimeoutS: 5, logTailLines: 5, runTokenTtlS: 3600, publicUrl: "http://127.0.0.1:1" },
+  });
+});
+afterAll(async () => {
+  await app.stop();
+  await app.queue.stages.obliterate({ force: true }).catch(() => undefined);
+  await tracing?.shutdown();
+  collector.close();
+});
+
+it("the trigger and every stage of a run are one trace, with the run id on each span", { timeout: 90_000 }, async () => {
+  expect(tracing).not.toBeNull();
+  const s = await seedProject(t.db, dirs);
+  const { run } = await triggerRun({ db: t.db, queue: app.queue }, { projectId: s.projectId, pipelineId: s.pipelineId, trigger: "api" });
+  const stored = await t.db.pipelineRun.findUniqueOrThrow({ where: { id: run.id }, select: { traceparent: true } });
+  expect(stored.traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+  await waitFor(async () => {
+    const r = await t.db.pipelineRun.findUniqueOrThrow({ where: { id: run.id }, select: { status: true } });
+    return r.status === "succeeded" ? r : null;
+  }, 60_000, "run to succeed");
+  await tracing!.forceFlush();
+
+  const attr = (sp: TOtlpSpan, key: string) => sp.attributes.find((a) => a.key === key)?.value.stringValue;
+  const ofRun = received.filter((r) => attr(r.span, "loraplane.run_id") === run.id).map((r) => r.span);
+  const trigger = ofRun.find((sp) => sp.name === "run.trigger")!;
+  expect(trigger).toBeDefined();
+  const traceId = stored.traceparent!.split("-")[1]!;
+  expect(trigger.traceId).toBe(traceId);
+  const stages = ofRun.filter((sp) => sp.name.startsWith("stage "));
+  expect(stages.map((sp) => sp.name).sort()).toEqual(["stage eval", "stage gate", "stage prepare", "stage register", "stage train"]);
+  for (const sp of stages) {
+    expect(sp.traceId).toBe(traceId);
+    expect(sp.parentSpanId).toBe(trigger.spanId);
+    expect(attr(sp, "loraplane.outcome")).toBe("succeeded");
+  }
+});
