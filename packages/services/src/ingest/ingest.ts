@@ -71,7 +71,8 @@ export const ZHeartbeat = z.object({
 /** Moves the heartbeat of the token's stage attempt to now and records its progress. */
 export async function recordHeartbeat(db: Db, claims: TRunTokenClaims, body: unknown): Promise<{ stage: StageName; heartbeatAt: Date }> {
   const hb = parseInput(ZHeartbeat, body);
-  if (hb.stage !== undefined && hb.stage !== claims.stage) {
+  // The runtime's reporter sends stage "" before its first progress line: absent, not another stage.
+  if (hb.stage && hb.stage !== claims.stage) {
     throw new ForbiddenError(`this run token is for the ${claims.stage} stage, not "${hb.stage}"`, [{ path: "stage", message: `must be ${claims.stage} (the token's stage)` }]);
   }
   const heartbeatAt = new Date();

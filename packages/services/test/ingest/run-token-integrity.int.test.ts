@@ -42,6 +42,8 @@ describe("run tokens are bound to run, stage and attempt", () => {
     const claims = await authenticateRunToken(t.db, runId, secret);
     expect(claims).toEqual({ runId, stage: "train", attempt: 1, stageRunId: train.id });
     await recordHeartbeat(t.db, claims, { stage: "train", step: 1 });
+    // What gpu-runtime's reporter sends before its first progress line: an empty stage is no claim to another stage.
+    await recordHeartbeat(t.db, claims, { stage: "", step: 0 });
 
     // The stage ended (succeeded) but nothing revoked the token yet: refused because the attempt no longer runs.
     await finish(t.db, train.id, "succeeded");
