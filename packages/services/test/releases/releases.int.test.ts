@@ -8,7 +8,7 @@ import { createPipelineQueue } from "@loraplane/queue";
 import { afterAll, describe, expect, it } from "vitest";
 import { analyseDeployment, markNewVariantReady, startDeployment } from "../../src/deployments/index.ts";
 import { decideApproval } from "../../src/approvals/index.ts";
-import { updatePipeline } from "../../src/pipelines/index.ts";
+import { createPipeline, updatePipeline } from "../../src/pipelines/index.ts";
 import { triggerRun } from "../../src/runs/index.ts";
 import { parsePushEvent } from "../../src/webhooks/index.ts";
 import {
@@ -262,6 +262,12 @@ describe("separation of duties from the git push and the spec", () => {
     const { run } = await triggerRun(deps(), { projectId: s.projectId, pipelineId: pipeline.id, trigger: "webhook", gitCommit: push.commit, pushedBy: push.pusher });
     const row = await t.db.pipelineRun.findUniqueOrThrow({ where: { id: run.id }, select: { pushedById: true, pushedByIdentity: true, specEditedById: true, requestedById: true } });
     expect(row).toEqual({ pushedById: pusher.id, pushedByIdentity: pusher.email.toLowerCase(), specEditedById: s.approver.id, requestedById: null });
+    // Whoever creates a spec is its editor; the system seeding a pipeline for its owner is not.
+    const specOf = (name: string) => ({ name, model: { name: "m", baseModel: "/m" }, dataset: { name: "demo", version: "v1" } });
+    const byUser = await createPipeline(t.db, s.projectId, { spec: specOf("by-user") }, as(s.engineer.id));
+    const bySystem = await createPipeline(t.db, s.projectId, { spec: specOf("by-system") }, { type: "system", userId: s.admin.id });
+    const editors = await t.db.pipeline.findMany({ where: { id: { in: [byUser.id, bySystem.id] } }, select: { id: true, specEditedById: true } });
+    expect(Object.fromEntries(editors.map((p) => [p.id, p.specEditedById]))).toEqual({ [byUser.id]: s.engineer.id, [bySystem.id]: null });
     // A pusher without an account: stored as the identity string and compared by e-mail.
     const { run: other } = await triggerRun(deps(), { projectId: s.projectId, pipelineId: pipeline.id, trigger: "webhook", gitCommit: "abcdef7654321", pushedBy: { email: "stranger@elsewhere.test", name: "s" } });
     expect(await t.db.pipelineRun.findUniqueOrThrow({ where: { id: other.id }, select: { pushedById: true, pushedByIdentity: true } })).toEqual({ pushedById: null, pushedByIdentity: "stranger@elsewhere.test" });

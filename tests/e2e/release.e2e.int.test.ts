@@ -1,0 +1,325 @@
+// A release across three environments, end to end with real processes (next start, the worker with real gpu-runtime
+// training/eval/serving of a tiny model, the gateway): dev promotes automatically; staging canaries and soaks; prod
+// waits for an approval that the requester may not give (403 with the reason) and a second user gives; prod goes live.
+// A second version then follows the same path, but a latency fault injected into prod's serving process rolls prod
+// back to the first version while staging keeps serving the second. Clients call each environment at its own URL
+// (`/<project>/<environment>/v1`) all along, and none of their requests fails once the environment serves a version.
+import { execFile } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdtempSync, readFileSync, realpathSync } from "node:fs";
+import { rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import { promisify } from "node:util";
+import { createPrismaClient, type Db } from "@loraplane/db";
+import { createTestDatabase, type TestDatabase } from "@loraplane/db/testing";
+import { API_SCOPES, createApiToken, createEnvironment, createProject, createUser, setMembers } from "@loraplane/services";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Api, ApiError, poll, PollAborted } from "./support/api.ts";
+import { ProcessGroup, waitForHttp } from "./support/processes.ts";
+
+const run = promisify(execFile);
+const ROOT = path.resolve(import.meta.dirname, "../..");
+const WEB_DIR = path.join(ROOT, "apps/web");
+const PYTHON = path.join(ROOT, "gpu-runtime/.venv/bin/python");
+const BIN = path.join(ROOT, "node_modules/.bin");
+const PORTS = { web: 22200, worker: 22201, gateway: 22202 };
+const WEB = `http://127.0.0.1:${PORTS.web}`;
+const GATEWAY = `http://127.0.0.1:${PORTS.gateway}`;
+const ENDPOINT = "rel-assistant";
+const SLUG = "rel-e2e";
+const ENVS = ["dev", "staging", "prod"] as const;
+type TEnv = (typeof ENVS)[number];
+
+interface TStageView {
+  environment: { name: string; inferenceUrl: string | null };
+  state: string;
+  reason: string | null;
+  soak: { remainingSeconds: number } | null;
+  approvals: { required: number; received: number; eligibleApprovers: { email: string }[] };
+  deployment: { id: string; state: string; reason: string | null; variants: { role: string; modelVersionId: string; weightBps: number }[] } | null;
+}
+interface TRelease {
+  id: string;
+  runId: string | null;
+  state: string;
+  reason: string | null;
+  modelVersion: { id: string; version: number };
+  stages: TStageView[];
+}
+
+const procs = new ProcessGroup();
+let database: TestDatabase | undefined;
+let db: Db | undefined;
+let dataDir: string | null = null;
+let engineer: Api;
+let approver: Api;
+let gatewayToken = "";
+let projectId = "";
+let pipelineId = "";
+let prompts: string[] = [];
+const explain = () => procs.tail(40, /error|fail|warn|Error|Traceback|release/);
+
+/** Per environment: completions through the environment's own URL; failures before it first served are warm-up. */
+class EnvTraffic {
+  ok = 0;
+  failedWhileLive = 0;
+  warmupFailures = 0;
+  lastError: string | null = null;
+  byVersion = new Map<string, number>();
+  /** Versions seen since `mark()` (what the environment serves now). */
+  recent = new Map<string, number>();
+  private running = true;
+  private live = false;
+  private lanes: Promise<void>[];
+  constructor(readonly env: TEnv, concurrency: number) {
+    this.lanes = Array.from({ length: concurrency }, (_, lane) => this.loop(lane));
+  }
+  mark() {
+    this.recent = new Map();
+  }
+  private async loop(lane: number) {
+    let i = lane;
+    while (this.running) {
+      const prompt = prompts[i++ % prompts.length]!;
+      try {
+        const res = await fetch(`${GATEWAY}/${SLUG}/${this.env}/v1/completions`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${gatewayToken}`, "content-type": "application/json", "x-user-id": `u-${i % 20}` },
+          body: JSON.stringify({ model: ENDPOINT, prompt, max_tokens: 4, temperature: 0 }),
+          signal: AbortSignal.timeout(30_000),
+        });
+        const text = await res.text();
+        if (res.ok) {
+          this.live = true;
+          this.ok++;
+          const v = res.headers.get("x-loraplane-model-version") ?? "unknown";
+          this.byVersion.set(v, (this.byVersion.get(v) ?? 0) + 1);
+          this.recent.set(v, (this.recent.get(v) ?? 0) + 1);
+        } else {
+          this.fail(`HTTP ${res.status}: ${text.slice(0, 200)}`);
+          await new Promise((r) => setTimeout(r, 300));
+        }
+      } catch (error) {
+        this.fail((error as Error).message);
+        await new Promise((r) => setTimeout(r, 300));
+      }
+    }
+  }
+  private fail(message: string) {
+    this.lastError = message;
+    if (this.live) this.failedWhileLive++;
+    else this.warmupFailures++;
+  }
+  async stop() {
+    this.running = false;
+    await Promise.all(this.lanes);
+  }
+  summary() {
+    return { env: this.env, ok: this.ok, failedWhileLive: this.failedWhileLive, warmupFailures: this.warmupFailures, lastError: this.lastError, byVersion: [...this.byVersion], recent: [...this.recent] };
+  }
+}
+const traffic: Partial<Record<TEnv, EnvTraffic>> = {};
+const trafficReport = () => JSON.stringify(Object.values(traffic).map((t) => t!.summary()));
+
+function spec(modelDir: string) {
+  return {
+    apiVersion: "loraplane/v1",
+    name: "rel-e2e",
+    model: { name: "rel-model", baseModel: modelDir },
+    dataset: { name: "rel-data", version: "v1", format: "alpaca" },
+    training: { learningRate: 1e-3, batchSize: 16, maxSteps: 12, maxSeqLength: 64, logEverySteps: 4, checkpointEverySteps: 100, precision: "fp32", lora: { r: 8, alpha: 16, dropout: 0.05 } },
+    resources: { gpus: 0 },
+    eval: { split: "test", maxSamples: 6, maxNewTokens: 6, batchSize: 6, metrics: ["exact_match"], thresholds: [] },
+    deploy: {
+      endpointName: ENDPOINT,
+      environments: [...ENVS],
+      strategy: "canary",
+      canary: { steps: [5000, 10_000], analysisWindowSeconds: 3, minRequests: 4 },
+      slo: { p99LatencyMs: 10_000, ttftP95Ms: 1_500, maxErrorRate: 0.05 },
+      autoPromote: true,
+      stages: { staging: { soakSeconds: 6, slo: { minRequests: 4 } } },
+    },
+    timeouts: { trainSeconds: 600, evalSeconds: 300 },
+  };
+}
+
+async function releaseOfRun(runId: string): Promise<TRelease> {
+  return poll(`the release of run ${runId}`, 300_000, async () => {
+    const { items } = await engineer.get<{ items: TRelease[] }>(`/api/v1/projects/${projectId}/releases`);
+    return items.find((r) => r.runId === runId) ?? null;
+  }, 2_000, explain);
+}
+
+async function waitStages(id: string, want: Partial<Record<TEnv, string>>, what: string, timeoutMs = 240_000): Promise<TRelease> {
+  return poll(what, timeoutMs, async () => {
+    const r = await engineer.get<TRelease>(`/api/v1/releases/${id}`);
+    for (const [env, state] of Object.entries(want)) {
+      const s = r.stages.find((x) => x.environment.name === env)!;
+      if (s.state === state) continue;
+      if (["rolled_back", "failed"].includes(s.state) && !["rolled_back", "failed"].includes(state)) throw new PollAborted(`${env} is ${s.state}: ${s.reason}`);
+      return null;
+    }
+    return r;
+  }, 1_000, () => `traffic: ${trafficReport()}\n${explain()}`);
+}
+
+const stage = (r: TRelease, env: TEnv) => r.stages.find((s) => s.environment.name === env)!;
+
+beforeAll(async () => {
+  if (!existsSync(path.join(WEB_DIR, ".next/BUILD_ID"))) throw new Error("apps/web is not built: `npm run build -w @loraplane/web` (turbo builds it before this test)");
+  if (!existsSync(PYTHON)) throw new Error(`${PYTHON} is missing: run \`bash gpu-runtime/scripts/setup-venv.sh\``);
+  dataDir = realpathSync(mkdtempSync(path.join(os.tmpdir(), "lp-rel-e2e-")));
+  const modelDir = path.join(dataDir, "models", "tiny");
+  database = await createTestDatabase("rel-e2e");
+  db = createPrismaClient({ url: database.url, poolSize: 3 });
+  const system = { type: "system" as const, userId: null };
+  const { user: eng } = await createUser(db, { email: "engineer@rel.test", name: "Eve Engineer", role: "engineer", generatePassword: false }, system);
+  const { user: appr } = await createUser(db, { email: "approver@rel.test", name: "Abe Approver", role: "approver", generatePassword: false }, system);
+  const { user: owner } = await createUser(db, { email: "owner@rel.test", name: "Olu Owner", role: "admin", generatePassword: false }, system);
+  const project = await createProject(db, { slug: SLUG, name: "Release E2E" }, system);
+  projectId = project.id;
+  await setMembers(db, project.id, [{ userId: owner.id, role: "admin" }, { userId: eng.id, role: "engineer" }, { userId: appr.id, role: "approver" }], system);
+  for (const tier of ENVS) await createEnvironment(db, project.id, { name: tier, tier, namespace: `rel-${tier}`, requiresApproval: false, servingBackend: "local" }, system);
+  const scopes = API_SCOPES.filter((s) => s !== "admin");
+  engineer = new Api(WEB, (await createApiToken(db, { name: "ci", userId: eng.id, scopes, projectId: project.id }, system)).secret);
+  approver = new Api(WEB, (await createApiToken(db, { name: "release", userId: appr.id, scopes, projectId: project.id }, system)).secret);
+  gatewayToken = (await createApiToken(db, { name: "client", userId: eng.id, scopes: ["inference:invoke"], projectId: project.id }, system)).secret;
+  // Datasets live under their project's storage prefix.
+  const datasetDir = path.join(dataDir, "projects", project.id, "datasets", "rel-data", "v1");
+  await Promise.all([
+    run(PYTHON, ["-m", "loraplane_runtime.cli", "make-tiny-model", "--output", modelDir, "--layers", "2", "--hidden", "64", "--heads", "2"], { cwd: ROOT }),
+    run(PYTHON, ["-m", "loraplane_runtime.cli", "make-demo-data", "--output", datasetDir, "--train", "200", "--validation", "8", "--test", "8"], { cwd: ROOT }),
+  ]);
+  const manifest = JSON.parse(readFileSync(path.join(datasetDir, "dataset.json"), "utf8")) as { sha256: string; format: string; splits: Record<string, { rows: number }> };
+  prompts = readFileSync(path.join(datasetDir, "test.jsonl"), "utf8").split("\n").filter(Boolean).map((l) => (JSON.parse(l) as { instruction: string }).instruction);
+
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    NODE_ENV: "production",
+    DATABASE_URL: database.url,
+    DATABASE_POOL_SIZE: "5",
+    REDIS_URL: process.env.REDIS_URL ?? "redis://127.0.0.1:6379",
+    QUEUE_PREFIX: `lp-rel-${randomBytes(4).toString("hex")}`,
+    LORAPLANE_DATA_DIR: dataDir,
+    LOG_LEVEL: "info",
+    NEXT_TELEMETRY_DISABLED: "1",
+    OMP_NUM_THREADS: "1",
+    GATEWAY_PUBLIC_URL: GATEWAY,
+  };
+  const web = procs.start("web", path.join(BIN, "next"), ["start", "-p", String(PORTS.web), "-H", "127.0.0.1"], {
+    cwd: WEB_DIR,
+    env: { ...env, NEXTAUTH_URL: WEB, NEXTAUTH_SECRET: randomBytes(32).toString("hex"), LORAPLANE_SECRET_KEY: randomBytes(32).toString("hex") },
+  });
+  const worker = procs.start("worker", path.join(BIN, "tsx"), ["workers/src/main.ts"], {
+    cwd: ROOT,
+    // The serving processes get fault injection (passed through the worker's workload environment) for the latency fault.
+    env: { ...env, LORAPLANE_PUBLIC_URL: WEB, GPU_RUNTIME_PYTHON: PYTHON, WORKER_HEALTH_PORT: String(PORTS.worker), WORKER_CONCURRENCY: "2", RECONCILE_INTERVAL_MS: "5000", LORAPLANE_SERVE_FAULT_INJECTION: "1", LOCAL_WORKLOAD_PASS_ENV: "LORAPLANE_SERVE_FAULT_INJECTION" },
+  });
+  const gateway = procs.start("gateway", path.join(BIN, "tsx"), ["apps/gateway/src/main.ts"], {
+    cwd: ROOT,
+    env: { ...env, GATEWAY_PORT: String(PORTS.gateway), GATEWAY_FLUSH_INTERVAL_MS: "1000" },
+  });
+  try {
+    await Promise.all([
+      waitForHttp(`${WEB}/api/health`, 90_000, web.alive),
+      waitForHttp(`http://127.0.0.1:${PORTS.worker}/health`, 90_000, worker.alive),
+      waitForHttp(`${GATEWAY}/health`, 90_000, gateway.alive),
+    ]);
+  } catch (error) {
+    throw new Error(`${(error as Error).message}\n${procs.tail(60)}`);
+  }
+  const dataset = await engineer.post<{ id: string }>(`/api/v1/projects/${projectId}/datasets`, { name: "rel-data" });
+  await engineer.post(`/api/v1/datasets/${dataset.id}/versions`, {
+    version: "v1",
+    uri: pathToFileURL(datasetDir).href,
+    sha256: manifest.sha256,
+    rowCount: Object.values(manifest.splits).reduce((n, s) => n + s.rows, 0),
+    format: manifest.format,
+    splits: manifest.splits,
+  });
+  pipelineId = (await engineer.post<{ id: string }>(`/api/v1/projects/${projectId}/pipelines`, { spec: spec(modelDir) })).id;
+  for (const e of ENVS) traffic[e] = new EnvTraffic(e, 2);
+}, 240_000);
+
+afterAll(async () => {
+  await Promise.all(Object.values(traffic).map((t) => t!.stop().catch(() => undefined)));
+  await procs.stopAll(["gateway", "worker", "web"], dataDir);
+  await db?.$disconnect();
+  await database?.drop().catch(() => undefined);
+  if (dataDir) await rm(dataDir, { recursive: true, force: true });
+}, 120_000);
+
+describe("a release dev → staging → prod", () => {
+  let v1: TRelease;
+
+  it("dev promotes automatically, staging canaries and soaks, prod waits for a second person's approval and goes live", async () => {
+    const { run: r1 } = await engineer.post<{ run: { id: string } }>(`/api/v1/pipelines/${pipelineId}/runs`, {});
+    const release = await releaseOfRun(r1.id);
+    expect(release.stages.map((s) => s.environment.inferenceUrl)).toEqual(ENVS.map((e) => `${GATEWAY}/${SLUG}/${e}/v1`));
+    const soaking = await waitStages(release.id, { dev: "promoted", staging: "soaking" }, "staging to soak");
+    expect(stage(soaking, "staging").soak!.remainingSeconds).toBeGreaterThan(0);
+    // The soak's SLOs must hold before prod may start: a promote now is refused.
+    const early = await engineer.post(`/api/v1/releases/${release.id}/promote`, {}).catch((e: unknown) => e);
+    expect(early).toBeInstanceOf(ApiError);
+    expect((early as ApiError).status).toBe(409);
+    const waiting = await waitStages(release.id, { staging: "promoted", prod: "awaiting_approval" }, "prod to wait for approval");
+    expect(stage(waiting, "prod").approvals.eligibleApprovers.map((u) => u.email).sort()).toEqual(["approver@rel.test", "owner@rel.test"]);
+
+    const denied = await engineer.post(`/api/v1/releases/${release.id}/environments/prod/approve`, { comment: "mine" }).catch((e: unknown) => e);
+    expect(denied).toBeInstanceOf(ApiError);
+    expect((denied as ApiError).status).toBe(403);
+    expect(JSON.stringify((denied as ApiError).body)).toMatch(/separation of duties: you requested this run/);
+    await approver.post(`/api/v1/releases/${release.id}/environments/prod/approve`, { comment: "soak held" });
+    v1 = await waitStages(release.id, { prod: "promoted" }, "prod to go live");
+    v1 = await poll("the release to succeed", 30_000, async () => {
+      const r = await engineer.get<TRelease>(`/api/v1/releases/${release.id}`);
+      return r.state === "succeeded" ? r : null;
+    });
+    // Every environment answers with the first version.
+    for (const e of ENVS) traffic[e]!.mark();
+    await new Promise((r) => setTimeout(r, 4_000));
+    for (const e of ENVS) expect([...traffic[e]!.recent.keys()], e).toEqual([v1.modelVersion.id]);
+  });
+
+  it("a latency fault in prod rolls prod back to the first version while staging keeps serving the second", async () => {
+    const { run: r2 } = await engineer.post<{ run: { id: string } }>(`/api/v1/pipelines/${pipelineId}/runs`, {});
+    const release = await releaseOfRun(r2.id);
+    expect(release.modelVersion.id).not.toBe(v1.modelVersion.id);
+    await waitStages(release.id, { staging: "promoted", prod: "awaiting_approval" }, "v2 to wait for prod approval", 300_000);
+    for (const e of ["dev", "staging"] as const) traffic[e]!.mark();
+    await new Promise((r) => setTimeout(r, 4_000));
+    expect([...traffic.staging!.recent.keys()]).toEqual([release.modelVersion.id]);
+
+    // Prod's serving process gets 2.5 s before every first token; the SLO is 1.5 s.
+    const prodDeployment = await engineer.get<{ deployment: { variants: { upstreamUrl: string }[] } }>(`/api/v1/deployments/${stage(v1, "prod").deployment!.id}`);
+    const upstream = prodDeployment.deployment.variants[0]!.upstreamUrl;
+    const injected = await fetch(`${upstream}/admin/faults`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ latencyMs: 2_500 }) });
+    expect(injected.ok, await injected.text()).toBe(true);
+    try {
+      await approver.post(`/api/v1/releases/${release.id}/environments/prod/approve`, {});
+      const rolledBack = await waitStages(release.id, { prod: "rolled_back" }, "prod to roll back", 240_000);
+      expect(stage(rolledBack, "prod").reason).toMatch(/SLO breach/);
+      expect(stage(rolledBack, "staging").state).toBe("promoted");
+      const variants = stage(rolledBack, "prod").deployment!.variants;
+      expect(variants.find((v) => v.role === "stable")).toMatchObject({ modelVersionId: v1.modelVersion.id, weightBps: 10_000 });
+      expect(variants.find((v) => v.role === "canary")).toMatchObject({ weightBps: 0 });
+      expect(await engineer.get<TRelease>(`/api/v1/releases/${release.id}`)).toMatchObject({ state: "failed" });
+    } finally {
+      await fetch(`${upstream}/admin/faults`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ latencyMs: 0 }) }).catch(() => undefined);
+    }
+    // Each environment answers with its own version: prod the first, staging the second.
+    for (const e of ENVS) traffic[e]!.mark();
+    await new Promise((r) => setTimeout(r, 5_000));
+    expect([...traffic.prod!.recent.keys()]).toEqual([v1.modelVersion.id]);
+    expect([...traffic.staging!.recent.keys()]).toEqual([release.modelVersion.id]);
+    expect([...traffic.dev!.recent.keys()]).toEqual([release.modelVersion.id]);
+    // No client request failed once its environment served a version.
+    for (const e of ENVS) {
+      expect(traffic[e]!.ok, trafficReport()).toBeGreaterThan(20);
+      expect(traffic[e]!.failedWhileLive, trafficReport()).toBe(0);
+    }
+  });
+});
