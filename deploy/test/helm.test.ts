@@ -187,7 +187,7 @@ describe("helm chart deploy/helm/loraplane", () => {
 
   it("renders ServiceMonitors that select the component Services and name existing ports", () => {
     const monitors = bundled.filter((o) => o.kind === "ServiceMonitor");
-    expect(monitors.map((m) => m.metadata.name).sort()).toEqual(["lp-loraplane-gateway", "lp-loraplane-workers"]);
+    expect(monitors.map((m) => m.metadata.name).sort()).toEqual(["lp-loraplane-gateway", "lp-loraplane-web", "lp-loraplane-workers"]);
     for (const monitor of monitors) {
       expect(monitor.apiVersion).toBe("monitoring.coreos.com/v1");
       const spec = monitor.spec as { selector: { matchLabels: Record<string, string> }; endpoints: { port: string; path: string }[] };
@@ -198,6 +198,15 @@ describe("helm chart deploy/helm/loraplane", () => {
       const ports = (service!.spec as { ports: { name: string }[] }).ports.map((p) => p.name);
       expect(ports).toContain(spec.endpoints[0]!.port);
       expect(spec.endpoints[0]!.path).toMatch(/metrics$/);
+      // Web and gateway refuse a scrape without the token; the monitor presents it and the pod reads the same key.
+      const component = monitor.metadata.labels!["app.kubernetes.io/component"];
+      if (component === "workers") continue;
+      const bearer = (spec.endpoints[0] as { bearerTokenSecret?: { name: string; key: string } }).bearerTokenSecret;
+      expect(bearer, monitor.metadata.name).toEqual({ name: expect.any(String), key: "METRICS_TOKEN" });
+      const deployment = bundled.find((o) => o.kind === "Deployment" && o.metadata.labels?.["app.kubernetes.io/component"] === component)!;
+      const env = (deployment.spec as { template: { spec: { containers: { env: { name: string; valueFrom?: { secretKeyRef?: { name: string; key: string } } }[] }[] } } }).template.spec.containers[0]!.env;
+      const tokenVar = env.find((e) => e.name === (component === "web" ? "METRICS_TOKEN" : "GATEWAY_METRICS_TOKEN"));
+      expect(tokenVar?.valueFrom?.secretKeyRef).toEqual(bearer);
     }
   });
 });
