@@ -65,3 +65,17 @@ describe("run params cannot pollute prototypes", () => {
     expect(res.status).toBe(200);
   });
 });
+
+describe("pipeline specs cannot carry prototype sweep paths", () => {
+  it("POST /projects/{id}/pipelines with sweep.grid['training.__proto__.polluted'] → 400 naming it", async () => {
+    const createPipeline = API_ROUTES.find((r) => r.def.operationId === "createPipeline")!.handler;
+    const res = await call(createPipeline, "post", `/api/v1/projects/${fx.projectId}/pipelines`, {
+      headers: { authorization: `Bearer ${token}` },
+      body: { spec: { name: "swept", model: { name: "m", baseModel: "/models/tiny" }, dataset: { name: "ds", version: "v1" }, sweep: { metric: "f1", grid: { "training.__proto__.polluted": [1] } } } },
+    });
+    const body = await res.json();
+    expect(res.status, JSON.stringify(body)).toBe(400);
+    expect(body.error.issues.map((i: { path: string }) => i.path)).toContain("spec.sweep.grid.training.__proto__.polluted");
+    expect(protoNames()).toEqual(baseline);
+  });
+});

@@ -1,6 +1,7 @@
 // The pipeline spec. Field names and defaults mirror gpu-runtime/loraplane_runtime/config.py, which reads the resolved
 // spec as the job's `spec`; change both together.
 import { z } from "zod";
+import { sweepablePathProblem } from "./sweepable.ts";
 import { ZReleaseStagePolicyInput } from "../release/policy.ts";
 
 /** Metrics the evaluation container can compute (`spec.eval.metrics`); "safety" yields safety_pass_rate + refusal_rate. */
@@ -185,6 +186,13 @@ export const ZSweepSpec = z
   .superRefine((s, ctx) => {
     if (Object.keys(s.grid).length === 0 && Object.keys(s.random).length === 0) {
       ctx.addIssue({ code: "custom", message: "a sweep needs at least one grid or random parameter", path: ["grid"] });
+    }
+    // Only allowlisted paths (never __proto__/constructor/prototype): refused when the spec is saved, not at expansion.
+    for (const [where, keys] of [["grid", Object.keys(s.grid)], ["random", Object.keys(s.random)]] as const) {
+      for (const key of keys) {
+        const problem = sweepablePathProblem(key);
+        if (problem) ctx.addIssue({ code: "custom", message: problem, path: [where, key] });
+      }
     }
     for (const [path, r] of Object.entries(s.random)) {
       if (!(r.max > r.min)) ctx.addIssue({ code: "custom", message: "max must be > min", path: ["random", path, "max"] });

@@ -2,50 +2,16 @@
 // is picked by the sweep's metric. Expansion is deterministic for a given seed so a re-submitted sweep is identical.
 import { z } from "zod";
 import { ZPipelineSpec, type TPipelineSpec, type TSweepSpec } from "./spec.ts";
+import { sweepablePathProblem } from "./sweepable.ts";
+
+export { SWEEPABLE_PATHS, sweepablePathProblem } from "./sweepable.ts";
 
 export type TSweepParams = Record<string, number | string | boolean>;
-
-/**
- * The only spec paths a sweep or a run's `params` may set: the scalar training settings and the eval generation
- * settings. An allowlist (not a pattern) so that no key can walk into `__proto__`, `constructor` or `prototype`.
- */
-export const SWEEPABLE_PATHS: readonly string[] = Object.freeze([
-  "training.lora.r",
-  "training.lora.alpha",
-  "training.lora.dropout",
-  "training.learningRate",
-  "training.epochs",
-  "training.maxSteps",
-  "training.batchSize",
-  "training.gradientAccumulation",
-  "training.maxSeqLength",
-  "training.packing",
-  "training.warmupRatio",
-  "training.scheduler",
-  "training.seed",
-  "training.precision",
-  "training.gradientCheckpointing",
-  "training.checkpointEverySteps",
-  "training.promptTemplate",
-  "training.logEverySteps",
-  "eval.maxNewTokens",
-  "eval.batchSize",
-  "eval.maxSamples",
-]);
-const SWEEPABLE = new Set(SWEEPABLE_PATHS);
-const FORBIDDEN_SEGMENTS = new Set(["__proto__", "constructor", "prototype"]);
 
 /** Throws a SweepError (with `path` as given) unless `path` is one of SWEEPABLE_PATHS. */
 export function checkSweepablePath(path: string, reportedAs: string = path): void {
   const problem = sweepablePathProblem(path);
   if (problem) throw new SweepError(problem, reportedAs);
-}
-
-function sweepablePathProblem(path: string): string | null {
-  const bad = path.split(".").find((part) => FORBIDDEN_SEGMENTS.has(part));
-  if (bad !== undefined) return `"${path}" is not allowed: the segment "${bad}" is refused`;
-  if (!SWEEPABLE.has(path)) return `"${path}" cannot be overridden: it is not a sweepable training or eval setting`;
-  return null;
 }
 
 /** A run's `params` (REST, CLI, sweeps): keys from SWEEPABLE_PATHS only, scalar values. */

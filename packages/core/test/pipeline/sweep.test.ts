@@ -29,7 +29,9 @@ describe("expandSweep", () => {
   });
 
   it("refuses fields outside training/eval and oversize sweeps", () => {
-    expect(() => expandSweep(ZSweepSpec.parse({ metric: "f1", grid: { "model.baseModel": ["/a"] } }))).toThrow(SweepError);
+    expect(ZSweepSpec.safeParse({ metric: "f1", grid: { "model.baseModel": ["/a"] } }).success).toBe(false);
+    const valid = ZSweepSpec.parse({ metric: "f1", grid: { "training.seed": [1] } });
+    expect(() => expandSweep({ ...valid, grid: { "model.baseModel": ["/a"] } })).toThrow(SweepError);
     expect(() => expandSweep(ZSweepSpec.parse({ metric: "f1", maxRuns: 3, grid: { "training.seed": [1, 2, 3, 4] } }))).toThrow(/more than maxRuns/);
   });
 
@@ -103,5 +105,22 @@ describe("applyParams refuses prototype paths (issue #11 finding 1)", () => {
 
   it("expandSweep refuses prototype paths in grid and random", () => {
     expect(() => expandSweep({ ...ZSweepSpec.parse({ metric: "f1", grid: { "training.seed": [1] } }), grid: { "training.__proto__.x": [1] } })).toThrow(SweepError);
+  });
+});
+
+describe("ZSweepSpec refuses non-sweepable and prototype paths when the spec is saved", () => {
+  it("names each bad grid/random key", () => {
+    const parsed = ZPipelineSpec.safeParse({
+      name: "demo",
+      model: { name: "m", baseModel: "/m" },
+      dataset: { name: "d", version: "v1" },
+      sweep: { metric: "f1", grid: { "training.__proto__.polluted": [1], "model.baseModel": ["/etc"] }, random: { "constructor.prototype.x": { min: 0, max: 1 } } },
+    });
+    expect(parsed.success).toBe(false);
+    const paths = parsed.error!.issues.map((i) => i.path.join("."));
+    expect(paths).toContain("sweep.grid.training.__proto__.polluted");
+    expect(paths).toContain("sweep.grid.model.baseModel");
+    expect(paths).toContain("sweep.random.constructor.prototype.x");
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 });
