@@ -114,8 +114,10 @@ describe("scrape configuration", () => {
 
   it("ServiceMonitor examples select the chart's labels and ports", () => {
     const docs = parseAllDocuments(readFileSync(path.join(OBS, "servicemonitors.yaml"), "utf8")).map((d) => d.toJS());
-    expect(docs.map((d) => d.kind)).toEqual(["ServiceMonitor", "ServiceMonitor", "PodMonitor"]);
-    const ports = docs.slice(0, 2).map((d) => [d.spec.selector.matchLabels["app.kubernetes.io/component"], d.spec.endpoints[0].port]);
-    expect(ports).toEqual([["workers", "metrics"], ["gateway", "http"]]);
+    expect(docs.map((d) => d.kind)).toEqual(["ServiceMonitor", "ServiceMonitor", "ServiceMonitor", "PodMonitor"]);
+    const ports = docs.slice(0, 3).map((d) => [d.spec.selector.matchLabels["app.kubernetes.io/component"], d.spec.endpoints[0].port, d.spec.endpoints[0].path]);
+    expect(ports).toEqual([["workers", "metrics", "/metrics"], ["gateway", "http", "/metrics"], ["web", "http", "/api/metrics"]]);
+    // Web and gateway refuse unauthenticated scrapes: their monitors present the token.
+    for (const d of docs.slice(1, 3)) expect(d.spec.endpoints[0].bearerTokenSecret).toEqual({ name: "loraplane-secrets", key: "METRICS_TOKEN" });
   });
 });
