@@ -8,7 +8,7 @@ import { ConfirmDialog } from "./confirm-dialog";
 import { DataTable } from "./data-table";
 import { Badge, Empty, QueryView, StatusBadge } from "./ui";
 
-const SCOPES = ["runs:read", "runs:write", "models:read", "models:write", "deployments:read", "deployments:write", "approvals:write", "inference:invoke", "admin"];
+const SCOPES = ["runs:read", "runs:write", "models:read", "models:write", "deployments:read", "deployments:write", "approvals:write", "inference:invoke", "inference:pin", "admin"];
 const ROLES: TRole[] = ["viewer", "engineer", "approver", "admin"];
 const WEBHOOK_EVENTS = ["run.succeeded", "run.failed", "run.blocked", "run.cancelled", "approval.requested", "approval.decided", "deployment.promoted", "deployment.rolled_back", "model_version.registered"];
 
