@@ -65,7 +65,13 @@ export function summarizeEvent(event: string, payload: TPayload, dashboardUrl: s
         title: event,
         text: reason ?? str(payload.summary) ?? event.replace(/[._]/g, " "),
         facts: common,
-        link: str(payload.runId) ? at(`/runs/${payload.runId as string}`, "Open the run") : str(payload.deploymentId) ? at(`/deployments/${payload.deploymentId as string}`, "Open the deployment") : null,
+        link: str(payload.releaseId)
+          ? at("/releases", "Open the releases")
+          : str(payload.runId)
+            ? at(`/runs/${payload.runId as string}`, "Open the run")
+            : str(payload.deploymentId)
+              ? at(`/deployments/${payload.deploymentId as string}`, "Open the deployment")
+              : null,
         tone: "good",
       };
   }

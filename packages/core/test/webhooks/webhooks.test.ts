@@ -53,6 +53,9 @@ describe("chat message formats", () => {
     expect(att.content.body[1]!.text).toBe("p99 900 ms > 500 ms");
     expect(att.content.actions[0]!.url).toBe("http://lp/deployments/d1");
   });
+  it("release events link to the releases view", () => {
+    expect(summarizeEvent("release.promoted", { releaseId: "r1", runId: "run1", environment: "staging" }, "http://lp").link).toEqual({ label: "Open the releases", url: "http://lp/releases" });
+  });
   it("standard format wraps the payload as { type, timestamp, data }", () => {
     const at = new Date("2026-11-30T10:00:00Z");
     expect(webhookBody("standard", "run.succeeded", { runId: "r1" }, at, "http://lp")).toEqual({ type: "run.succeeded", timestamp: "2026-11-30T10:00:00.000Z", data: { runId: "r1" } });
