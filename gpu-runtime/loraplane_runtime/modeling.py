@@ -61,9 +61,9 @@ def load_base_model(path: str, dtype: torch.dtype = torch.float32, attn: Optiona
         kwargs["attn_implementation"] = attn
     try:
         return AutoModelForCausalLM.from_pretrained(path, **kwargs)
-    except ValueError as e:
+    except (ValueError, ImportError) as e:
         _remote_code_error(path, e)
-        if attn and "attn" in str(e).lower():
+        if attn and (isinstance(e, ImportError) or "attn" in str(e).lower() or "attention" in str(e).lower()):
             raise ConfigError(f"attnImplementation {attn!r} is not available for this model/torch: "
                               f"{str(e).splitlines()[0]}") from None
         raise

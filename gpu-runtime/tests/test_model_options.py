@@ -42,3 +42,33 @@ def test_remote_code_is_not_run_without_trust_remote_code(tiny_model, demo_data,
     assert r.returncode == 2, r.stderr[-2000:]
     assert "trustRemoteCode" in r.stderr.strip().splitlines()[-1]
     assert not marker.exists()
+
+
+def test_packing_keeps_examples_apart_under_every_attention_implementation(tiny_model, demo_data):
+    import torch
+
+    from loraplane_runtime import data as D
+    from loraplane_runtime.modeling import load_tokenizer
+    from loraplane_runtime.train import token_loss_sum
+
+    tok = load_tokenizer(tiny_model)
+    exs = D.tokenize_dataset(tok, D.PromptFormatter(tok, "auto"), D.load_split(demo_data, "train", "auto")[:12],
+                             1024, "train")
+    padded = D.collate_padded(exs, tok.pad_token_id)
+    packed = D.collate_packed(exs, tok.pad_token_id, 256)
+    assert packed.input_ids.shape[0] < len(exs)
+    for attn in ("sdpa", "eager", "flex_attention"):  # flex: document mask derived from restarting position_ids
+        model = load_base_model(tiny_model, attn=attn).eval()
+        with torch.no_grad():
+            lp = float(token_loss_sum(model, padded, torch.device("cpu"))[0])
+            lk = float(token_loss_sum(model, packed, torch.device("cpu"))[0])
+        assert lk == pytest.approx(lp, rel=1e-5), attn
+
+
+def test_unavailable_attention_implementation_is_a_config_error(tiny_model):
+    import importlib.util
+
+    if importlib.util.find_spec("flash_attn"):
+        pytest.skip("flash-attn is installed here")
+    with pytest.raises(ConfigError, match="attnImplementation 'flash_attention_2'"):
+        load_base_model(tiny_model, attn="flash_attention_2")  # flash-attn is not installed here
