@@ -162,8 +162,9 @@ describe("deployment lifecycle", () => {
     await traffic(d.id, a!.id, 150, 40);
     await traffic(d.id, b!.id, 150, 40);
     expect((await analyseDeployment(deps(), d)).decision).toMatchObject({ action: "wait", reason: expect.stringMatching(/collecting samples/) });
-    await t.db.servingWindow.updateMany({ where: { variantId: a!.id }, data: { feedbackUp: 50, feedbackDown: 50 } });
-    await t.db.servingWindow.updateMany({ where: { variantId: b!.id }, data: { feedbackUp: 80, feedbackDown: 20 } });
+    // Enough evidence for the always-valid (mSPRT, Holm over three metrics) test, which asks more than a one-look test.
+    await t.db.servingWindow.updateMany({ where: { variantId: a!.id }, data: { feedbackUp: 100, feedbackDown: 100 } });
+    await t.db.servingWindow.updateMany({ where: { variantId: b!.id }, data: { feedbackUp: 160, feedbackDown: 40 } });
     await traffic(d.id, a!.id, 60, 40, 0, new Date(Date.now() + 2000));
     await traffic(d.id, b!.id, 60, 40, 0, new Date(Date.now() + 2000));
     const out = await analyseDeployment(deps(), d);
