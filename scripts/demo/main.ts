@@ -149,7 +149,7 @@ async function watchRelease(stack: TStartedStack, call: TCall, runId: string, sa
         seen.set(s.environment.name, key);
         say(`[${elapsed()}] release ${s.environment.name}: ${s.state}${s.reason ? ` — ${s.reason}` : ""}${s.state === "promoted" ? ` (serving at ${s.environment.inferenceUrl})` : ""}`);
         if (s.state === "awaiting_approval") {
-          say(`[${elapsed()}] APPROVAL NEEDED for ${s.environment.name}: log in at ${stack.webUrl} as ${stack.admin.email} and approve it in the approvals inbox ${stack.webUrl}/approvals,`);
+          say(`[${elapsed()}] APPROVAL NEEDED for ${s.environment.name}: log in at ${stack.webUrl} as ${stack.admin.email} and approve release ${releaseId} in the dashboard,`);
           say(`    or: LORAPLANE_URL=${stack.webUrl} LORAPLANE_TOKEN=<an approver's token> npx loraplane release approve ${releaseId} --env ${s.environment.name}`);
           say(`    (${stack.webUrl}/api/v1/releases/${releaseId}/environments/${s.environment.name}/approve; the run's requester may not approve it)`);
         }
