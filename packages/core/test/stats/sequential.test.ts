@@ -68,7 +68,8 @@ function simulateRates(pa: number, pb: number, seed: number) {
   return { sequential, fixedEveryTick, fixedOnce, meanStopLook: sequential ? stopLookSum / sequential : null };
 }
 
-describe("anytime-valid A/B tests under continuous monitoring", () => {
+// Seconds of pure arithmetic each; generous limits so a loaded CI machine does not turn them into timeouts.
+describe("anytime-valid A/B tests under continuous monitoring", { timeout: 120_000 }, () => {
   it("A/A: the mSPRT keeps the false-positive rate at or below α when looked at every tick; the fixed-horizon test does not", () => {
     const r = simulateRates(0.1, 0.1, 42);
     const seq = report("A/A mSPRT (feedback rate 10%), every tick", r.sequential, EXPERIMENTS);
