@@ -13,6 +13,7 @@ const NAV = [
   { href: "/pipelines", label: "Pipelines" },
   { href: "/runs", label: "Runs" },
   { href: "/models", label: "Models" },
+  { href: "/releases", label: "Releases" },
   { href: "/deployments", label: "Deployments" },
   { href: "/approvals", label: "Approvals" },
   { href: "/audit", label: "Audit log" },

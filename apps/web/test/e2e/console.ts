@@ -5,6 +5,8 @@ import type { BrowserContext, Page } from "playwright-core";
 export interface TConsoleWatch {
   /** What was seen since the last take(), emptied. */
   take(): string[];
+  /** Drops what was seen so far that matches `pattern`: the failures a test provoked on purpose (a wrong password's 401). */
+  expectSeen(pattern: RegExp): void;
 }
 
 export function watchConsole(context: BrowserContext): TConsoleWatch {
@@ -28,6 +30,10 @@ export function watchConsole(context: BrowserContext): TConsoleWatch {
   return {
     take() {
       return seen.splice(0, seen.length);
+    },
+    expectSeen(pattern) {
+      const kept = seen.filter((line) => !pattern.test(line));
+      seen.splice(0, seen.length, ...kept);
     },
   };
 }

@@ -109,6 +109,8 @@ describe("dashboard", () => {
     await p.close();
 
     page = await signIn(admin, stack.admin);
+    // Provoked on purpose: the wrong password's 401 and the signed-out visit that sends the browser to the login page.
+    for (const w of watches) w.expectSeen(/status of 401 \(Unauthorized\) \(http:\/\/127\.0\.0\.1:\d+\/api\/(auth\/callback\/credentials|v1\/me|v1\/projects)/);
     await page.getByRole("link", { name: "demo-lora" }).waitFor();
     await page.getByText("never run").first().waitFor();
     await shot(page, "pipelines");

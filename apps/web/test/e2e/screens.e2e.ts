@@ -3,7 +3,9 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
-import { HISTOGRAM_SLOTS } from "@loraplane/core";
+import { emptyHistogram, HISTOGRAM_SLOTS, recordValue, resolveSpec } from "@loraplane/core";
+import { findDeploymentById, upsertServingWindows } from "@loraplane/db";
+import { advanceRelease, analyseDeployment, createReleaseForRun, markNewVariantReady, startDeployment } from "@loraplane/services";
 import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { watchConsole, type TConsoleWatch } from "./console";
@@ -348,5 +350,138 @@ describe("dashboard screens on seeded data", () => {
     await shot(newcomer, "newcomer-pipelines", false);
     await context.close();
     expect(watch.take()).toEqual([]);
+  });
+
+  it("walks a release: promote dev → staging → prod, approve as a second user, roll back prod", async () => {
+    const { db } = stack;
+    // No worker here: the test does what the rollout controller would (backend ready, traffic, analysis) and runs the
+    // release controller's pass; every person's action goes through the release view.
+    const deps = { db, queue: { nudgeRun: async () => "none" } };
+    const ENDPOINT = "rel-assistant";
+    const resolved = resolveSpec({
+      name: "rel",
+      model: { name: "rel-model", baseModel: "/models/tiny" },
+      dataset: { name: "demo-instructions", version: "v1" },
+      eval: { metrics: ["rouge_l"], thresholds: [{ metric: "rouge_l", value: 0.1 }] },
+      deploy: {
+        endpointName: ENDPOINT,
+        environments: ["dev", "staging", "prod"],
+        canary: { steps: [10_000], analysisWindowSeconds: 1, minRequests: 5 },
+        slo: { p99LatencyMs: 500, ttftP95Ms: 400, maxErrorRate: 0.05 },
+        stages: { staging: { start: "manual", soakSeconds: 0 }, prod: { start: "manual" } },
+      },
+    });
+    if (!resolved.ok) throw new Error(JSON.stringify(resolved.issues));
+    const envs = await db.environment.findMany({ where: { projectId: stack.projectId }, select: { id: true, name: true, tier: true, requiresApproval: true } });
+    const envId = (name: string) => envs.find((e) => e.name === name)!.id;
+    const mkVersion = async (n: number) => {
+      const run = await db.pipelineRun.create({
+        data: { projectId: stack.projectId, pipelineId: stack.demoPipelineId, number: 100 + n, trigger: "ui", specVersion: 1, resolvedSpec: {}, status: "succeeded", requestedById: stack.admin.id },
+        select: { id: true, projectId: true, requestedById: true },
+      });
+      await db.evalResult.create({ data: { runId: run.id, metric: "rouge_l", value: 0.62, threshold: 0.1, comparator: ">=", blocking: true, passed: true } });
+      const v = await db.modelVersion.create({ data: { projectId: stack.projectId, modelName: "rel-model", version: n, runId: run.id, baseModel: "/models/tiny", lineage: {} }, select: { id: true } });
+      return { run, modelVersionId: v.id };
+    };
+    // v1 already serves prod (the last known good a rollback returns to).
+    const v1 = await mkVersion(1);
+    await db.deployment.create({
+      data: {
+        projectId: stack.projectId,
+        environmentId: envId("prod"),
+        endpointName: ENDPOINT,
+        strategy: "canary",
+        state: "promoted",
+        policy: {},
+        finishedAt: new Date(),
+        variants: { create: [{ modelVersionId: v1.modelVersionId, role: "canary", weightBps: 10_000, status: "ready", upstreamUrl: "http://127.0.0.1:9", servedModelName: "rel-model-v1" }] },
+      },
+    });
+    const traffic = async (deploymentId: string) => {
+      const d = (await findDeploymentById(db, deploymentId))!;
+      const v = d.variants.find((x) => x.role === "canary")!;
+      const latencyHist = emptyHistogram();
+      const ttftHist = emptyHistogram();
+      for (let i = 0; i < 30; i++) {
+        recordValue(latencyHist, 40);
+        recordValue(ttftHist, 10);
+      }
+      await upsertServingWindows(db, [
+        { deploymentId, variantId: v.id, gatewayId: "gw-e2e", windowStart: new Date(Math.floor(Date.now() / 1000) * 1000), windowSeconds: 1, requests: 30, errors: 0, errors4xx: 0, errors5xx: 0, timeouts: 0, latencyHist, ttftHist, latencySumMs: 1200, outputTokens: 30, feedbackUp: 0, feedbackDown: 0 },
+      ]);
+    };
+    const drive = async (deploymentId: string) => {
+      await markNewVariantReady(deps, { deploymentId, upstreamUrl: "http://127.0.0.1:9", detail: "e2e" });
+      await traffic(deploymentId);
+      const d = (await findDeploymentById(db, deploymentId))!;
+      expect((await analyseDeployment(deps, d, { now: new Date(Date.now() + 1_500) })).decision.action).toBe("promote");
+    };
+    const stageRow = async (releaseId: string, env: string) => db.releaseStage.findFirstOrThrow({ where: { releaseId, environment: { name: env } }, select: { state: true, deploymentId: true } });
+
+    const v2 = await mkVersion(2);
+    const first = await startDeployment(deps, { runId: v2.run.id, modelVersionId: v2.modelVersionId, environmentId: envId("dev"), endpointName: ENDPOINT, strategy: "canary", policy: { canary: { stepsBps: [10_000], stepSeconds: 1, minRequests: 5 } } });
+    const release = await createReleaseForRun(deps, { run: v2.run, modelVersionId: v2.modelVersionId, spec: resolved.spec, firstDeploymentId: first.deploymentId, environments: envs });
+    await drive(first.deploymentId);
+    await advanceRelease(deps, release.id);
+    expect((await stageRow(release.id, "dev")).state).toBe("promoted");
+
+    // dev → staging, by the button.
+    await page.goto(`${stack.baseUrl}/releases`);
+    const row = page.locator(`tr[data-release="${release.id}"]`);
+    await row.locator('[data-stage-env="dev"][data-stage-state="promoted"]').waitFor();
+    expect(await row.locator('[data-stage-env="prod"]').getByRole("button").count()).toBe(0);
+    await shot(page, "release-dev-promoted");
+    await row.getByRole("button", { name: "Promote to staging" }).click();
+    await page.getByRole("dialog").getByLabel("Reason (recorded in the audit log)").fill("dev looks healthy");
+    await page.getByRole("dialog").getByRole("button", { name: "Promote" }).click();
+    await row.locator('[data-stage-env="staging"][data-stage-state="rolling_out"]').waitFor();
+    await drive((await stageRow(release.id, "staging")).deploymentId!);
+    await advanceRelease(deps, release.id);
+    expect((await stageRow(release.id, "staging")).state).toBe("promoted");
+
+    // staging → prod: prod then waits for an approval the requester (this admin) may not give.
+    await row.getByRole("button", { name: "Promote to prod" }).click();
+    await page.getByRole("dialog").getByLabel("Reason (recorded in the audit log)").fill("staging held its SLOs");
+    await page.getByRole("dialog").getByRole("button", { name: "Promote" }).click();
+    const prodCell = row.locator('[data-stage-env="prod"][data-stage-state="awaiting_approval"]');
+    await prodCell.waitFor();
+    expect(await prodCell.innerText()).toContain("may approve: Grace Approver");
+    expect(await prodCell.getByRole("button", { name: "Approve" }).count()).toBe(0);
+    await shot(page, "release-awaiting-approval");
+
+    // A second user approves from the inbox, with the gate result and staging's live SLO figures beside the button.
+    const approverContext = await stack.browser.newContext({ viewport: { width: 1280, height: 860 } });
+    const approverWatch = watchConsole(approverContext);
+    const approver = await signIn(approverContext, stack.approver);
+    await approver.goto(`${stack.baseUrl}/approvals`);
+    const card = approver.locator('[data-release-approval="prod"]');
+    await card.getByTestId("release-gate").getByText("Gate passed").waitFor();
+    await card.getByTestId("previous-slo").getByText("p99 latency").waitFor();
+    await shot(approver, "approvals-release");
+    await card.getByRole("button", { name: "Approve" }).click();
+    await approver.getByRole("dialog").getByLabel("Comment (optional)").fill("gate and staging SLOs fine");
+    await approver.getByRole("dialog").getByRole("button", { name: "Approve release" }).click();
+    await card.waitFor({ state: "detached" });
+    await approverContext.close();
+    expect(approverWatch.take()).toEqual([]);
+    expect((await stageRow(release.id, "prod")).state).toBe("rolling_out");
+    await drive((await stageRow(release.id, "prod")).deploymentId!);
+    await advanceRelease(deps, release.id);
+    expect((await stageRow(release.id, "prod")).state).toBe("promoted");
+
+    // Roll back prod only.
+    await page.reload();
+    await row.locator('[data-stage-env="prod"][data-stage-state="promoted"]').waitFor();
+    await row.getByRole("button", { name: "Roll back prod" }).click();
+    const dialog = page.getByRole("dialog");
+    expect(await dialog.getByRole("button", { name: "Roll back" }).isDisabled()).toBe(true);
+    await dialog.getByLabel("Reason (recorded in the audit log)").fill("p99 regression reported by users");
+    await dialog.getByRole("button", { name: "Roll back" }).click();
+    await row.locator('[data-stage-env="prod"][data-stage-state="rolled_back"]').waitFor();
+    expect((await stageRow(release.id, "staging")).state).toBe("promoted");
+    await shot(page, "release-prod-rolled-back");
+    const audit = await db.auditLog.findMany({ where: { subjectId: release.id }, select: { action: true, actorId: true } });
+    expect(audit).toContainEqual({ action: "release.approve", actorId: stack.approver.id });
+    expect(audit.map((a) => a.action)).toEqual(expect.arrayContaining(["release.promote", "release.rollback"]));
   });
 });

@@ -280,3 +280,46 @@ export interface TWebhook {
   active: boolean;
   createdAt: string;
 }
+
+export type TReleaseStageState = "pending" | "awaiting_approval" | "rolling_out" | "soaking" | "promoted" | "rolled_back" | "blocked" | "failed";
+
+export interface TReleaseStage {
+  id: string;
+  position: number;
+  environment: { id: string; name: string; tier: "dev" | "staging" | "prod"; inferenceUrl: string | null; frozen: { at: string; reason: string | null; byId: string | null } | null };
+  state: TReleaseStageState;
+  reason: string | null;
+  policy: {
+    start: "auto" | "manual";
+    strategy: string;
+    soakSeconds: number;
+    slo: { p99LatencyMs: number; ttftP95Ms: number; maxErrorRate: number; minRequests: number };
+    approval: { required: number; role: string; separationOfDuties: boolean };
+  };
+  soak: { startedAt: string | null; seconds: number; remainingSeconds: number } | null;
+  approvals: {
+    required: number;
+    received: number;
+    decisions: { userId: string; email: string | null; decision: string; comment: string | null; at: string }[];
+    eligibleApprovers: { userId: string; email: string; name: string | null }[];
+  };
+  promoteRequestedAt: string | null;
+  startedAt: string | null;
+  finishedAt: string | null;
+  deployment: { id: string; state: string; reason: string | null; strategy: string; variants: { role: string; modelVersionId: string; servedModelName: string; weightBps: number; status: string }[] } | null;
+}
+
+export interface TRelease {
+  id: string;
+  projectId: string;
+  runId: string | null;
+  run: { id: string; number: number; pipelineId: string } | null;
+  modelVersion: { id: string; modelName: string; version: number; status: string };
+  endpointName: string;
+  state: "in_progress" | "succeeded" | "failed";
+  reason: string | null;
+  requestedById: string | null;
+  createdAt: string;
+  finishedAt: string | null;
+  stages: TReleaseStage[];
+}

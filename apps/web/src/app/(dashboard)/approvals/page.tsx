@@ -4,7 +4,9 @@ import Link from "next/link";
 import { useState } from "react";
 import { api, qs } from "@/lib/client/api";
 import { formatRelative, formatTime } from "@/lib/client/format";
-import type { TApproval } from "@/lib/client/types";
+import type { TApproval, TRelease } from "@/lib/client/types";
+import { ReleaseMatrix } from "@/components/release-matrix";
+import { ReleaseApprovalEvidence } from "@/components/release-approvals";
 import { useDirectory } from "@/hooks/use-directory";
 import { useProject } from "@/hooks/use-project";
 import { ConfirmDialog } from "@/components/confirm-dialog";
@@ -31,6 +33,12 @@ export default function ApprovalsPage() {
     select: (d) => d.items,
     refetchInterval: 10_000,
   });
+  const releases = useQuery({
+    queryKey: ["releases", projectId, "awaiting_approval"],
+    enabled: Boolean(projectId) && status === "pending",
+    queryFn: async () => ({ items: (await api<{ items: TRelease[] }>(`/api/v1/projects/${projectId}/releases${qs({ stageState: "awaiting_approval" })}`)).items, fetchedAt: Date.now() }),
+    refetchInterval: 10_000,
+  });
   const decide = useMutation({
     mutationFn: ({ id, verdict, comment }: { id: string; verdict: "approve" | "reject"; comment: string }) => api(`/api/v1/approvals/${id}/${verdict}`, { method: "POST", body: { comment: comment || undefined } }),
     onSuccess: () => queryClient.invalidateQueries({ queryKey: ["approvals"] }),
@@ -40,6 +48,26 @@ export default function ApprovalsPage() {
     <>
       <PageHead title="Approvals" sub="Production releases wait here for an approver. Nobody approves their own request." />
       <Tabs value={status} onChange={setStatus} tabs={[{ id: "pending", label: "Pending" }, { id: "approved", label: "Approved" }, { id: "rejected", label: "Rejected" }]} />
+      {projectId && status === "pending" && releases.data?.items.length ? (
+        <section className="stack" aria-label="Releases waiting for approval" style={{ marginBottom: 16 }}>
+          {releases.data.items.map((r) =>
+            r.stages
+              .filter((st) => st.state === "awaiting_approval")
+              .map((st) => (
+                <article key={`${r.id}-${st.id}`} className="card" aria-label={`${r.modelVersion.modelName} v${r.modelVersion.version} to ${st.environment.name}`} data-release-approval={st.environment.name}>
+                  <div className="card-head">
+                    <h2 style={{ margin: 0 }}>
+                      {r.modelVersion.modelName} v{r.modelVersion.version} → {st.environment.name}
+                    </h2>
+                    <Badge tone="amber">{st.approvals.received} of {st.approvals.required} approvals</Badge>
+                  </div>
+                  <ReleaseMatrix releases={[{ ...r, stages: [st] }]} fetchedAt={releases.data!.fetchedAt} />
+                  <ReleaseApprovalEvidence release={r} stage={st} />
+                </article>
+              )),
+          )}
+        </section>
+      ) : null}
       {!projectId ? (
         <Empty title="No project selected" />
       ) : (

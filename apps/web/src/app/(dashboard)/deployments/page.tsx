@@ -84,14 +84,11 @@ export default function DeploymentsPage() {
                     ) : !serving.length ? (
                       <div className="muted small">Nothing serves in {env.name}.</div>
                     ) : (
-                      <DataTable columns={["Endpoint", { label: "Serving now", style: { minWidth: 220 } }, "Rollout", { label: "Updated", className: "hide-sm" }]}>
+                      <DataTable columns={["Endpoint and rollout", { label: "Serving now", style: { minWidth: 180 } }, { label: "Updated", className: "hide-sm" }]}>
                         {serving.map(({ endpointName, serving: d, upcoming }) => (
                           <tr key={endpointName} data-endpoint={endpointName}>
                             <td>
                               <Link href={`/deployments/${(d ?? upcoming)!.id}`}>{endpointName}</Link>
-                            </td>
-                            <td>{d ? <ServingCell d={d} /> : <span className="muted">nothing yet</span>}</td>
-                            <td>
                               {d ? (
                                 <div className="row" style={{ gap: 4 }}>
                                   <StatusBadge status={d.state} />
@@ -104,6 +101,7 @@ export default function DeploymentsPage() {
                                 </div>
                               ) : null}
                             </td>
+                            <td>{d ? <ServingCell d={d} /> : <span className="muted">nothing yet</span>}</td>
                             <td className="hide-sm">{d ? formatRelative(d.finishedAt ?? d.createdAt) : ""}</td>
                           </tr>
                         ))}
