@@ -31,7 +31,7 @@ function StageCell({ release, stage, fetchedAt, onAction }: { release: TRelease;
   const serving = stage.deployment?.variants.filter((v) => v.weightBps > 0) ?? [];
   const mine = stage.deployment?.variants.find((v) => v.modelVersionId === release.modelVersion.id);
   return (
-    <td data-stage-env={stage.environment.name} data-stage-state={stage.state} style={{ verticalAlign: "top", minWidth: 170 }}>
+    <td data-stage-env={stage.environment.name} data-stage-state={stage.state} data-label={stage.environment.name} style={{ verticalAlign: "top", minWidth: 170 }}>
       <div className="stack" style={{ gap: 4 }}>
         <div className="row" style={{ gap: 4 }}>
           <StatusBadge status={STAGE_TONE[stage.state]} label={STAGE_LABEL[stage.state]} />
@@ -105,7 +105,7 @@ export function ReleaseMatrix({ releases, fetchedAt }: { releases: TRelease[]; f
   return (
     <>
       <div className="table-wrap">
-        <table className="table" aria-label="Releases by environment">
+        <table className="table release-matrix" aria-label="Releases by environment">
           <thead>
             <tr>
               <th>Version</th>
@@ -131,7 +131,7 @@ export function ReleaseMatrix({ releases, fetchedAt }: { releases: TRelease[]; f
                   return stage ? (
                     <StageCell key={e} release={r} stage={stage} fetchedAt={fetchedAt} onAction={(s, action) => setPending({ release: r, stage: s, action })} />
                   ) : (
-                    <td key={e} className="muted small">
+                    <td key={e} className="muted small" data-label={e}>
                       not in this release
                     </td>
                   );

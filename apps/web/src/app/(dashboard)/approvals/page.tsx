@@ -71,7 +71,7 @@ export default function ApprovalsPage() {
       {!projectId ? (
         <Empty title="No project selected" />
       ) : (
-        <QueryView query={query} isEmpty={(d) => d.length === 0} empty={<Empty title={status === "pending" ? "Inbox zero" : `Nothing ${status}`}>{status === "pending" ? "No release is waiting for approval." : null}</Empty>}>
+        <QueryView query={query} isEmpty={(d) => d.length === 0} empty={status === "pending" && releases.data?.items.length ? <></> : <Empty title={status === "pending" ? "Inbox zero" : `Nothing ${status}`}>{status === "pending" ? "No release is waiting for approval." : null}</Empty>}>
           {(approvals) => (
             <div className="stack">
               {approvals.map((a) => {
