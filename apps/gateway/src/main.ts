@@ -20,6 +20,7 @@ const gateway = createGateway({
   environments: env.GATEWAY_ENVIRONMENTS,
   metricsToken: env.GATEWAY_METRICS_TOKEN,
   connectionsPerUpstream: env.GATEWAY_UPSTREAM_CONNECTIONS || null,
+  upstreamApiKey: env.SERVING_API_KEY ?? null,
 });
 
 const port = await gateway.listen(env.GATEWAY_PORT, env.GATEWAY_HOST);

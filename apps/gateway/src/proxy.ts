@@ -40,6 +40,8 @@ export interface TProxyOptions {
   variantHeader: string;
   /** Called for every answered request, so feedback can find the variant that served it and who asked. */
   served(requestId: string, deploymentId: string, variantId: string, caller: TCaller | null, pinned: boolean): void;
+  /** Sent upstream as `Authorization: Bearer …` (vLLM --api-key); the client's Authorization never is. */
+  upstreamApiKey?: string | null;
 }
 
 /** What a variant needs on the hot path, computed once per routing table entry rather than once per request. */
@@ -57,7 +59,11 @@ export interface TProxy {
   forward(req: IncomingMessage, res: ServerResponse, path: string, body: Record<string, unknown>, route: TRoute, requestId: string, caller: TCaller | null): void;
 }
 
-export function createProxy(options: TProxyOptions): TProxy {
+/** Options as the exchanges read them: the upstream Authorization header built once, not per request. */
+type TResolvedProxyOptions = TProxyOptions & { upstreamAuth: { authorization?: string } };
+
+export function createProxy(given: TProxyOptions): TProxy {
+  const options: TResolvedProxyOptions = { ...given, upstreamAuth: given.upstreamApiKey ? { authorization: `Bearer ${given.upstreamApiKey}` } : {} };
   const targets = new WeakMap<TRouteVariant, TTarget>();
   const targetOf = (route: TRoute, variant: TRouteVariant): TTarget => {
     let t = targets.get(variant);
@@ -119,7 +125,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   private usageTokens: number | null = null;
 
   constructor(
-    private readonly options: TProxyOptions,
+    private readonly options: TResolvedProxyOptions,
     private readonly targetOf: (route: TRoute, variant: TRouteVariant) => TTarget,
     private readonly req: IncomingMessage,
     private readonly res: ServerResponse,
@@ -167,8 +173,8 @@ class Exchange implements Dispatcher.DispatchHandler {
         path: this.target.basePath + this.path,
         method: "POST",
         headers: this.stream
-          ? { "content-type": "application/json", "x-request-id": this.requestId, accept: "text/event-stream" }
-          : { "content-type": "application/json", "x-request-id": this.requestId },
+          ? { "content-type": "application/json", "x-request-id": this.requestId, accept: "text/event-stream", ...this.options.upstreamAuth }
+          : { "content-type": "application/json", "x-request-id": this.requestId, ...this.options.upstreamAuth },
         body: JSON.stringify(this.body),
         // Our own timer answers first; undici's are a backstop for a connection that stalls.
         headersTimeout: this.options.upstreamTimeoutMs + 1_000,

@@ -37,6 +37,8 @@ export interface TGatewayOptions {
    * set: it answers anyone presenting it (a remote scraper, e.g. a ServiceMonitor's bearerTokenSecret).
    */
   metricsToken?: string;
+  /** SERVING_API_KEY: the bearer key the model servers require (the caller's own token is never forwarded). */
+  upstreamApiKey?: string | null;
 }
 
 const INFERENCE_OPS = new Set(["chat/completions", "completions", "embeddings"]);
@@ -121,6 +123,7 @@ export function createGateway(options: TGatewayOptions): TGateway {
     upstreamTimeoutMs: options.upstreamTimeoutMs,
     variantHeader,
     served: feedbackRemember,
+    upstreamApiKey: options.upstreamApiKey ?? null,
   });
 
   const callerOf = (a: TAuthResult): TCaller => {

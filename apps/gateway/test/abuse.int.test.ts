@@ -150,3 +150,20 @@ describe("/metrics", () => {
     expect(await ok.text()).toContain("loraplane_gateway_inflight_requests");
   });
 });
+
+describe("upstream authentication", () => {
+  it("never forwards the caller's token upstream, and presents SERVING_API_KEY when one is set", async () => {
+    const before = ups.map((u) => u.seenAuthorization.length);
+    expect((await chat(tokens.invoke)).status).toBe(200);
+    const plain = ups.flatMap((u, i) => u.seenAuthorization.slice(before[i]));
+    expect(plain).toEqual([""]);
+    const key = "serving-key-0123456789abcdef0123456789";
+    const keyed = await start({ upstreamApiKey: key });
+    const mark = ups.map((u) => u.seenAuthorization.length);
+    const res = await fetch(`http://127.0.0.1:${keyed.port}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${tokens.invoke}` }, body: JSON.stringify({ model: "ab", messages: [] }) });
+    expect(res.status).toBe(200);
+    const sent = ups.flatMap((u, i) => u.seenAuthorization.slice(mark[i]));
+    expect(sent).toEqual([`Bearer ${key}`]);
+    expect(sent.join()).not.toContain(tokens.invoke);
+  });
+});

@@ -7,6 +7,8 @@ export interface TFakeUpstream {
   port: number;
   faults: { latencyMs: number; errorRate: number; errorStatus: number; tokenDelayMs: number; tokens: number; cutAfterTokens: number | null };
   seenModels: string[];
+  /** The Authorization header of each request ("" when absent). */
+  seenAuthorization: string[];
   requests: number;
   cancelled: number;
   close(): Promise<void>;
@@ -18,6 +20,7 @@ export async function startFakeUpstream(port = 0, faults: Partial<TFakeUpstream[
     port: 0,
     faults: { latencyMs: 0, errorRate: 0, errorStatus: 500, tokenDelayMs: 0, tokens: 3, cutAfterTokens: null, ...faults },
     seenModels: [],
+    seenAuthorization: [],
     requests: 0,
     cancelled: 0,
     close: async () => {},
@@ -33,6 +36,7 @@ export async function startFakeUpstream(port = 0, faults: Partial<TFakeUpstream[
       state.requests++;
       const body = JSON.parse(Buffer.concat(chunks).toString() || "{}") as { model?: string; stream?: boolean };
       state.seenModels.push(String(body.model));
+      state.seenAuthorization.push(req.headers.authorization ?? "");
       let closed = false;
       res.on("close", () => {
         if (!res.writableFinished) {

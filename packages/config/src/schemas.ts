@@ -137,6 +137,8 @@ export const ZGatewayEnv = ZCommonEnv.extend({
         return false;
       }),
     ),
+  // Bearer key vLLM (--api-key) and gpu-runtime serve require from their callers; sent on every upstream request.
+  SERVING_API_KEY: z.string().min(32, "must be at least 32 characters").optional(),
 });
 
 export const ZWebEnv = ZCommonEnv.extend({
