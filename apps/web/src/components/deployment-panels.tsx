@@ -51,6 +51,9 @@ export function servingSeries(data: unknown): { variantId: string; role?: string
   }));
 }
 
+/** Milliseconds with a decimal below 10 ms, so a fast series' ticks do not all read "1 ms". */
+const formatMs = (v: number) => `${v < 10 ? v.toFixed(1).replace(/\.0$/, "") : Math.round(v)} ms`;
+
 const timeLabel = (v: number | string) => new Date(typeof v === "number" ? v : Date.parse(v)).toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit" });
 
 export function ServingCharts({ deploymentId, variants, live }: { deploymentId: string; variants: TVariant[]; live: boolean }) {
@@ -102,7 +105,7 @@ export function ServingCharts({ deploymentId, variants, live }: { deploymentId: 
               x="t"
               xFormatter={timeLabel}
               rows={rows}
-              yFormatter={(v) => `${Math.round(v)} ms`}
+              yFormatter={formatMs}
               lines={[
                 { key: "p50", label: "p50", color: "#16a34a" },
                 { key: "p95", label: "p95", color: "#d97706" },
@@ -113,7 +116,7 @@ export function ServingCharts({ deploymentId, variants, live }: { deploymentId: 
         })}
       </div>
       <div className="grid grid-3">
-        <MetricChart title="Time to first token (p95)" x="t" xFormatter={timeLabel} rows={merged("ttftP95")} lines={variantLines} yFormatter={(v) => `${Math.round(v)} ms`} />
+        <MetricChart title="Time to first token (p95)" x="t" xFormatter={timeLabel} rows={merged("ttftP95")} lines={variantLines} yFormatter={formatMs} />
         <MetricChart title="Error rate" x="t" xFormatter={timeLabel} rows={merged("errorRate")} lines={variantLines} yDomain={errorRateDomain()} yFormatter={(v) => `${(v * 100).toFixed(v < 0.1 ? 1 : 0)}%`} />
         <MetricChart title="Requests / s" x="t" xFormatter={timeLabel} rows={merged("rps")} lines={variantLines} yFormatter={(v) => formatNumber(v, 3)} />
       </div>
