@@ -207,6 +207,8 @@ describe("helm chart deploy/helm/loraplane", () => {
       const env = (deployment.spec as { template: { spec: { containers: { env: { name: string; valueFrom?: { secretKeyRef?: { name: string; key: string } } }[] }[] } } }).template.spec.containers[0]!.env;
       const tokenVar = env.find((e) => e.name === (component === "web" ? "METRICS_TOKEN" : "GATEWAY_METRICS_TOKEN"));
       expect(tokenVar?.valueFrom?.secretKeyRef).toEqual(bearer);
+      // The gateway presents the serving key to vLLM from the same Secret the workers and vLLM read.
+      if (component === "gateway") expect(env.find((e) => e.name === "SERVING_API_KEY")?.valueFrom?.secretKeyRef).toEqual({ name: expect.any(String), key: "api-key" });
     }
   });
 });
