@@ -134,6 +134,8 @@ describe("dashboard", () => {
       { metric: "rouge_l", comparator: ">=", value: 0.45, blocking: false },
     ];
     spec.deploy = { ...spec.deploy, endpointName: "e2e-assistant", environments: ["prod"] };
+    // The demo's per-environment release stages name dev and staging, which this one-environment pipeline leaves out.
+    delete spec.deploy.stages;
 
     await page.getByRole("link", { name: "New pipeline" }).click();
     await page.waitForURL(/\/pipelines\/new$/);
