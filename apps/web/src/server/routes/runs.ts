@@ -5,10 +5,10 @@ import { Readable } from "node:stream";
 import {
   findArtifactById,
   findRunById,
-  findRunDetail,
-  listEvalResults,
   findSeriesStats,
   listMetricSeries,
+  findRunDetail,
+  listEvalResults,
   listEvalSamplesPage,
   listModelVersionsOfProject,
   listRunArtifacts,
@@ -217,9 +217,9 @@ export const runMetricsRoute = defineRoute({
     maxPoints: z.coerce.number().int().min(4).max(10_000).default(1000),
   }),
   response: z.object({
+    missingKeys: z.array(z.string()).describe("requested keys this run has no series for (yet)"),
     series: z.array(
       z.object({
-    missingKeys: z.array(z.string()).describe("requested keys this run has no series for (yet)"),
         key: z.string(),
         points: z.array(z.object({ step: z.number(), value: z.number(), wallTime: z.string() })),
         downsampled: z.boolean(),
