@@ -64,7 +64,7 @@ it("deploy stage → release; ticks roll out dev, promote it and take prod to it
   const ctx = { db: t.db, queue } as unknown as TEngineContext;
   const out = await runDeploy(ctx, run as never, resolved.spec);
   expect(out).toMatchObject({ status: "succeeded", result: { environment: "dev", releaseId: expect.any(String) } });
-  const releaseId = (out as { result: { releaseId: string } }).result.releaseId;
+  const releaseId = (out as unknown as { result: { releaseId: string } }).result.releaseId;
   // A retried deploy stage gets the same release.
   expect(await runDeploy(ctx, run as never, resolved.spec)).toMatchObject({ result: { releaseId } });
 
