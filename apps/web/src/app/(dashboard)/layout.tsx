@@ -1,7 +1,6 @@
-import { Suspense, type ReactNode } from "react";
+import type { ReactNode } from "react";
 import { Providers } from "@/components/providers";
 import { Shell } from "@/components/shell";
-import { Loading } from "@/components/ui";
 
 // Every page shows live data for the signed-in user; nothing here can be prerendered.
 export const dynamic = "force-dynamic";
@@ -10,7 +9,9 @@ export default function DashboardLayout({ children }: { children: ReactNode }) {
   return (
     <Providers>
       <Shell>
-        <Suspense fallback={<Loading />}>{children}</Suspense>
+        {/* No Suspense boundary here: one would let the page hydrate after the providers above it had already
+            fetched the user's projects, so its first client render would differ from the server's (React #418). */}
+        {children}
       </Shell>
     </Providers>
   );

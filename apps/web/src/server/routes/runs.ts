@@ -218,6 +218,10 @@ export const runMetricsRoute = defineRoute({
   }),
   response: z.object({
     missingKeys: z.array(z.string()).describe("requested keys this run has no series for (yet)"),
+    availableKeys: z
+      .array(z.string())
+      .optional()
+      .describe("when a key is missing: every key the run has reported so far (a typo such as `loss` for `train/loss` shows here)"),
     series: z.array(
       z.object({
         key: z.string(),
@@ -231,16 +235,14 @@ export const runMetricsRoute = defineRoute({
     const series = await queryMetricSeries(db, { runId: params.runId, keys: query.keys, maxPoints: query.maxPoints });
     const found = new Set(series.map((s) => s.key));
     const missingKeys = [...new Set(query.keys)].filter((k) => !found.has(k));
-    if (series.length === 0) {
-      // Nothing matched: say which keys exist (a run that has reported nothing yet is an empty answer, not an error).
-      const available = (await listMetricSeries(db, params.runId)).map((s) => s.key);
-      if (available.length > 0) {
-        const shown = available.slice(0, 50).join(", ") + (available.length > 50 ? `, … (${available.length} in all)` : "");
-        const message = `no metric ${missingKeys.join(", ")} in this run; its keys are: ${shown}`;
-        throw new HttpError(400, "validation_failed", `invalid query: query.keys ${message}`, [{ path: "query.keys", message }]);
-      }
-    }
-    return { missingKeys, series: series.map((s) => ({ key: s.key, points: s.points, downsampled: s.downsampled, totalPoints: s.total })) };
+    // A missing key is not an error: a dashboard asks for loss before the first step is reported. The run's own keys
+    // come back with the answer so a wrong name is visible at once.
+    const availableKeys = missingKeys.length ? (await listMetricSeries(db, params.runId)).map((s) => s.key) : undefined;
+    return {
+      missingKeys,
+      ...(availableKeys ? { availableKeys } : {}),
+      series: series.map((s) => ({ key: s.key, points: s.points, downsampled: s.downsampled, totalPoints: s.total })),
+    };
   },
 });
 

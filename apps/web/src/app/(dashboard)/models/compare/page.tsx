@@ -5,7 +5,8 @@ import { useSearchParams } from "next/navigation";
 import { api, qs } from "@/lib/client/api";
 import { formatNumber } from "@/lib/client/format";
 import type { TModelVersion } from "@/lib/client/types";
-import { Empty, PageHead, QueryView } from "@/components/ui";
+import { Suspense } from "react";
+import { Empty, Loading, PageHead, QueryView } from "@/components/ui";
 
 interface TCompare {
   a: TModelVersion;
@@ -16,7 +17,7 @@ interface TCompare {
 // Metrics where smaller is better; every other metric is a score in [0, 1] where larger is better.
 const LOWER_IS_BETTER = new Set(["refusal_rate"]);
 
-export default function CompareVersionsPage() {
+function CompareVersions() {
   const params = useSearchParams();
   const a = params.get("a");
   const b = params.get("b");
@@ -71,5 +72,14 @@ export default function CompareVersionsPage() {
         </QueryView>
       )}
     </>
+  );
+}
+
+// useSearchParams needs a Suspense boundary of its own (the dashboard layout has none, see layout.tsx).
+export default function CompareVersionsPage() {
+  return (
+    <Suspense fallback={<Loading />}>
+      <CompareVersions />
+    </Suspense>
   );
 }
