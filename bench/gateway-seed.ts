@@ -16,3 +16,15 @@ export async function seedGatewayBench(db: Db, versions: number) {
   await db.apiToken.create({ data: { name: "bench", prefix: secret.slice(0, 8), secretHash: createHash("sha256").update(secret).digest("hex"), scopes: ["inference:invoke"], userId: user.id } });
   return { projectId, environmentId: env.id, versions: out, token: secret };
 }
+
+/** One live endpoint with a single variant at 100% on `upstreamUrl`: what the proxy benchmarks route through. */
+export async function seedSingleVariantEndpoint(db: Db, endpointName: string, upstreamUrl: string) {
+  const seed = await seedGatewayBench(db, 1);
+  await db.deployment.create({
+    data: {
+      projectId: seed.projectId, environmentId: seed.environmentId, endpointName, strategy: "canary", state: "promoted", policy: {},
+      variants: { create: [{ modelVersionId: seed.versions[0]!.id, role: "canary", weightBps: 10_000, upstreamUrl, servedModelName: `${endpointName}-v1`, status: "ready" }] },
+    },
+  });
+  return seed;
+}

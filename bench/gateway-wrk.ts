@@ -46,18 +46,12 @@ async function main() {
   const threads = Number(process.argv[5] ?? 1);
   const { createBenchDatabase } = await import("./bench-db.ts");
   const { createPrismaClient } = await import("../packages/db/src/index.ts");
-  const { seedGatewayBench } = await import("./gateway-seed.ts");
+  const { seedSingleVariantEndpoint } = await import("./gateway-seed.ts");
   const benchDb = await createBenchDatabase("gatewaywrk");
   const db = createPrismaClient({ url: benchDb.url, poolSize: 2 });
   const procs: ChildProcess[] = [];
   try {
-    const seed = await seedGatewayBench(db, 1);
-    await db.deployment.create({
-      data: {
-        projectId: seed.projectId, environmentId: seed.environmentId, endpointName: "bench", strategy: "canary", state: "promoted", policy: {},
-        variants: { create: [{ modelVersionId: seed.versions[0]!.id, role: "canary", weightBps: 10_000, upstreamUrl: `http://127.0.0.1:${UPSTREAM_PORT}`, servedModelName: "bench-v1", status: "ready" }] },
-      },
-    });
+    const seed = await seedSingleVariantEndpoint(db, "bench", `http://127.0.0.1:${UPSTREAM_PORT}`);
     procs.push(await child(["upstream"]), await child(["gateway", benchDb.url]), await child(["minimal"]));
     const dir = mkdtempSync(path.join(os.tmpdir(), "lp-wrk-"));
     writeFileSync(path.join(dir, "nginx.conf"), `worker_processes 1; daemon off; pid ${dir}/nginx.pid; error_log ${dir}/error.log warn;

@@ -93,18 +93,12 @@ async function main() {
   const rounds = Number(process.argv[6] ?? 2);
   const { createBenchDatabase } = await import("./bench-db.ts");
   const { createPrismaClient } = await import("../packages/db/src/index.ts");
-  const { seedGatewayBench } = await import("./gateway-seed.ts");
+  const { seedSingleVariantEndpoint } = await import("./gateway-seed.ts");
   const benchDb = await createBenchDatabase("streaming");
   const db = createPrismaClient({ url: benchDb.url, poolSize: 2 });
   const procs: ChildProcess[] = [];
   try {
-    const seed = await seedGatewayBench(db, 1);
-    await db.deployment.create({
-      data: {
-        projectId: seed.projectId, environmentId: seed.environmentId, endpointName: "stream", strategy: "canary", state: "promoted", policy: {},
-        variants: { create: [{ modelVersionId: seed.versions[0]!.id, role: "canary", weightBps: 10_000, upstreamUrl: `http://127.0.0.1:${UPSTREAM_PORT}`, servedModelName: "stream-v1", status: "ready" }] },
-      },
-    });
+    const seed = await seedSingleVariantEndpoint(db, "stream", `http://127.0.0.1:${UPSTREAM_PORT}`);
     procs.push(await startUpstream(ttft, chunks, interval));
     const gateway = await startGateway(benchDb.url);
     procs.push(gateway);

@@ -3,22 +3,13 @@ to `<dest_root>/<name>`, checks every byte against the adapter's manifest and th
 with an atomic rename. A copy that does not match is removed and the command fails, so vLLM never sees a
 half-written or substituted adapter (the filesystem LoRA resolver loads whatever directory carries the name)."""
 
-import hashlib
 import json
 import os
 import shutil
 import uuid
 
 from . import errors as E
-
-
-def sha256_file(path: str) -> str:
-    # Not modeling.sha256_file: importing modeling pulls in torch, and this runs in a small delivery Job.
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+from .digests import sha256_file
 
 NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789._-")
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from typing import Optional
 
 import torch
 
+from .digests import sha256_file  # noqa: F401 - re-exported: train, evaluate and export import it from here
 from .errors import ConfigError
 
 
@@ -109,13 +109,6 @@ def validate_target_modules(model, targets: list) -> None:
     if unknown:
         raise ConfigError(f"unknown LoRA target module(s) {unknown}; valid modules for this model: {valid}")
 
-
-def sha256_file(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def write_manifest(directory: str, extra: dict) -> str:

@@ -1,0 +1,11 @@
+"""File digests, without importing torch (the adapter delivery Job uses them too)."""
+
+import hashlib
+
+
+def sha256_file(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
