@@ -205,8 +205,9 @@ beforeAll(async () => {
   });
   const worker = procs.start("worker", path.join(BIN, "tsx"), ["workers/src/main.ts"], {
     cwd: ROOT,
-    // The serving processes the worker starts expose /admin/faults only when told to (the test injects latency).
-    env: { ...env, LORAPLANE_PUBLIC_URL: WEB, GPU_RUNTIME_PYTHON: PYTHON, WORKER_HEALTH_PORT: String(PORTS.worker), WORKER_CONCURRENCY: "4", RECONCILE_INTERVAL_MS: "5000", LORAPLANE_SERVE_FAULT_INJECTION: "1" },
+    // The serving processes the worker starts (with a minimal environment: the variable must be passed on explicitly)
+    // expose /admin/faults only when told to; this test injects latency.
+    env: { ...env, LORAPLANE_PUBLIC_URL: WEB, GPU_RUNTIME_PYTHON: PYTHON, WORKER_HEALTH_PORT: String(PORTS.worker), WORKER_CONCURRENCY: "4", RECONCILE_INTERVAL_MS: "5000", LORAPLANE_SERVE_FAULT_INJECTION: "1", LOCAL_WORKLOAD_PASS_ENV: "LORAPLANE_SERVE_FAULT_INJECTION" },
   });
   const gateway = procs.start("gateway", path.join(BIN, "tsx"), ["apps/gateway/src/main.ts"], {
     cwd: ROOT,
