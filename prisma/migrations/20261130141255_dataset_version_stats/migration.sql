@@ -1,0 +1,3 @@
+-- AlterTable
+ALTER TABLE "DatasetVersion" ADD COLUMN     "stats" JSONB;
+
