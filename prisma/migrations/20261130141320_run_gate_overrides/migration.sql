@@ -1,0 +1,3 @@
+-- AlterTable
+ALTER TABLE "PipelineRun" ADD COLUMN     "gateOverrides" JSONB;
+
