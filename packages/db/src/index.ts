@@ -24,5 +24,6 @@ export * from "./repositories/datasets.ts";
 export * from "./repositories/pipelines.ts";
 export * from "./repositories/approvals.ts";
 export * from "./repositories/releases.ts";
+export * from "./repositories/sweeps.ts";
 export * from "./repositories/ownership.ts";
 export * from "./repositories/api-queries.ts";

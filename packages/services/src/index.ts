@@ -9,6 +9,8 @@ export * from "./pipelines/index.ts";
 export * from "./webhooks/index.ts";
 export * from "./errors.ts";
 export * from "./runs/index.ts";
+export * from "./artifacts/index.ts";
+export * from "./sweeps/index.ts";
 export * from "./ingest/index.ts";
 export * from "./registry/index.ts";
 export * from "./approvals/index.ts";

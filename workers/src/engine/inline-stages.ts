@@ -2,21 +2,22 @@
 import { access } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { evaluateGate, type TPipelineSpec } from "@loraplane/core";
+import { evaluateGate, gateThresholds, reviewProgress, type TPipelineSpec } from "@loraplane/core";
 import {
   enqueueWebhookDeliveries,
   ensureApprovalRequest,
   findDatasetVersionForRun,
   findDeploymentById,
   findEnvironmentsByName,
-  findHumanReviewPassRate,
+  countEvalSampleReviews,
   findLatestStageRun,
   findModelVersionOfRun,
   listEvalResults,
   recordGateVerdicts,
+  type DbOrTx,
   type TRunRow,
 } from "@loraplane/db";
-import { createReleaseForRun, datasetPathOf, measureDatasetDigest, registerModelVersion, resolveInsidePrefix, startDeployment } from "@loraplane/services";
+import { createReleaseForRun, datasetPathOf, measureDatasetDigest, recordAudit, registerModelVersion, resolveInsidePrefix, startDeployment, storedOverrides } from "@loraplane/services";
 import type { TEngineContext } from "./context.ts";
 import type { TStageOutcome } from "./outcome.ts";
 
@@ -66,25 +67,34 @@ export async function runPrepare(ctx: TEngineContext, run: TRunRow, spec: TPipel
   return { status: "succeeded", result: { dataDir, baseModel, datasetVersionId: dv.id, datasetSha256: measured.sha256 } };
 }
 
+/**
+ * The evaluation gate. With gate.review.required it first waits (run `awaiting_review`) until the review quota is met;
+ * then it compares the metrics, human_review_pass_rate included, with the spec's thresholds and this run's overrides.
+ * The verdicts and the audit entry are written by the stage runner only if this attempt's transition wins.
+ */
 export async function runGate(ctx: TEngineContext, run: TRunRow, spec: TPipelineSpec): Promise<TStageOutcome> {
-  const evals = await listEvalResults(ctx.db, run.id);
-  const metrics: Record<string, number> = Object.fromEntries(evals.filter((e) => Number.isFinite(e.value)).map((e) => [e.metric, e.value]));
-  const thresholds = [...spec.eval.thresholds];
-  const needsReview = spec.eval.requireHumanReviewPassRate !== undefined || thresholds.some((t) => t.metric === "human_review_pass_rate");
-  if (needsReview) {
-    const review = await findHumanReviewPassRate(ctx.db, run.id);
-    if (review.rate !== null) metrics.human_review_pass_rate = review.rate;
-    if (spec.eval.requireHumanReviewPassRate !== undefined && !thresholds.some((t) => t.metric === "human_review_pass_rate")) {
-      thresholds.push({ metric: "human_review_pass_rate", comparator: ">=", value: spec.eval.requireHumanReviewPassRate, blocking: true });
-    }
+  const review = spec.gate?.review;
+  const counts = await countEvalSampleReviews(ctx.db, run.id);
+  if (review?.required) {
+    const progress = reviewProgress(review, counts);
+    if (!progress.met) return { status: "waiting", result: { review: progress } };
   }
-  const verdict = evaluateGate(thresholds, metrics);
-  await recordGateVerdicts(ctx.db, run.id, spec.eval.split, verdict.checks);
-  const result = { passed: verdict.passed, checks: verdict.checks.map((c) => ({ metric: c.metric, passed: c.passed, reason: c.reason })) };
-  return verdict.passed ? { status: "succeeded", result } : { status: "blocked", reason: verdict.reason!, result };
+  const evals = await listEvalResults(ctx.db, run.id);
+  const metrics: Record<string, number> = Object.fromEntries(evals.filter((e) => Number.isFinite(e.value) && e.metric !== "human_review_pass_rate").map((e) => [e.metric, e.value]));
+  if (counts.reviewed > 0) metrics.human_review_pass_rate = counts.good / counts.reviewed;
+  const overrides = storedOverrides(run);
+  const verdict = evaluateGate(gateThresholds(spec, overrides), metrics);
+  const result = { passed: verdict.passed, checks: verdict.checks.map((c) => ({ metric: c.metric, passed: c.passed, reason: c.reason })), reviewed: counts.reviewed, overrides: overrides.map((o) => o.metric) };
+  const commit = async (tx: DbOrTx) => {
+    await recordGateVerdicts(tx, run.id, spec.eval.split, verdict.checks);
+    await recordAudit(tx, { type: "system", userId: null }, { projectId: run.projectId, action: "run.gate_evaluated", subjectType: "run", subjectId: run.id, after: result });
+  };
+  return verdict.passed ? { status: "succeeded", result, commit } : { status: "blocked", reason: verdict.reason!, result, commit };
 }
 
 export async function runRegister(ctx: TEngineContext, run: TRunRow): Promise<TStageOutcome> {
+  // A sweep's sibling runs register nothing on their own: only the sweep's best is registered ("register the best").
+  if (run.sweepId) return { status: "succeeded", result: { skipped: true, reason: `sweep point: only the best run of sweep ${run.sweepId} is registered, by a person` } };
   const { version, created } = await registerModelVersion(ctx.db, run.id);
   return { status: "succeeded", result: { modelVersionId: version.id, modelName: version.modelName, version: version.version, created } };
 }

@@ -4,6 +4,7 @@
 import { isTerminal, planStages, ZPipelineSpec, type TStageName } from "@loraplane/core";
 import { ensureStageRun, findLatestStageRun, findRunById, listActiveRunIds, listOrphanedRunningStages, updateStageRunIf } from "@loraplane/db";
 import { stageJobId, type TStageJob } from "@loraplane/queue";
+import { advanceRunningSweeps } from "@loraplane/services";
 import type { TEngineContext } from "./context.ts";
 import { processStageJob } from "./stage-runner.ts";
 
@@ -66,4 +67,8 @@ export async function reconcileAll(ctx: TEngineContext): Promise<void> {
     }
   }
   await stopOrphanedWorkloads(ctx).catch((error: unknown) => ctx.log.error({ err: error }, "stopping orphaned workloads failed"));
+  // Sweeps: fill free slots from what Postgres says, whatever event was missed (a crash between a run's end and its trigger).
+  await advanceRunningSweeps(ctx, (sweepId, error) => ctx.log.error({ err: error, sweepId }, "advancing a sweep failed")).catch((error: unknown) =>
+    ctx.log.error({ err: error }, "listing running sweeps failed"),
+  );
 }

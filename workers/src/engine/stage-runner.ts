@@ -16,13 +16,15 @@ import {
   type TStageRow,
 } from "@loraplane/db";
 import type { TStageJob } from "@loraplane/queue";
-import { contextFromTraceparent, isServiceError, withSpan } from "@loraplane/services";
+import { advanceSweep, contextFromTraceparent, isServiceError, withSpan } from "@loraplane/services";
 import type { TEngineContext } from "./context.ts";
 import { runApprove, runDeploy, runGate, runPrepare, runRegister, runRollout } from "./inline-stages.ts";
 import type { TStageOutcome } from "./outcome.ts";
 import { runWorkloadStage } from "./workload-stage.ts";
 
 const FINISHED_STAGE = new Set(["succeeded", "failed", "cancelled", "skipped"]);
+/** A stage's outcome moves the run on from running or from waiting on a person (approval, review). */
+const WAITING_OR_RUNNING: TRunRow["status"][] = ["running", "waiting_approval", "awaiting_review"];
 
 function handlerFor(stage: TStageName) {
   switch (stage) {
@@ -87,6 +89,8 @@ export async function processStageJob(ctx: TEngineContext, job: TStageJob): Prom
       outcome = { status: "failed", reason: error.message };
     }
     await finish(ctx, current, row, outcome, stages);
+    // A sibling run of a sweep frees a slot when it ends: trigger the next point now (the reconcile tick would too).
+    if (current.sweepId) await advanceSweep(ctx, current.sweepId).catch((error: unknown) => ctx.log.error({ err: error, sweepId: current.sweepId }, "advancing the sweep failed"));
     span.setAttribute("loraplane.outcome", outcome.status);
     return outcome.status;
   });
@@ -124,34 +128,42 @@ async function finish(ctx: TEngineContext, run: TRunRow, row: TStageRow, outcome
     switch (outcome.status) {
       case "succeeded": {
         if (!(await updateStageRunIf(tx, row.id, ["running", "waiting"], { status: "succeeded", finishedAt: now, error: null, ...result }))) return;
+        await outcome.commit?.(tx);
         const fresh = await findRunById(tx, run.id);
         if (!fresh) return;
-        const t = transition(runState(fresh.status === "waiting_approval" ? { ...fresh, status: "running" } : fresh, row, stages), { type: "stage_succeeded", stage: row.stage });
+        const waited = fresh.status === "waiting_approval" || fresh.status === "awaiting_review";
+        const t = transition(runState(waited ? { ...fresh, status: "running" } : fresh, row, stages), { type: "stage_succeeded", stage: row.stage });
         if (!t.ok) return;
         if (t.state.status === "succeeded") {
-          if (await updateRunIf(tx, run.id, ["running", "waiting_approval"], { status: "succeeded", finishedAt: now, error: null })) await emitRunEvent(tx, run, "succeeded", null);
+          if (await updateRunIf(tx, run.id, WAITING_OR_RUNNING, { status: "succeeded", finishedAt: now, error: null })) await emitRunEvent(tx, run, "succeeded", null);
         } else {
           const next = t.state.stage!;
-          await updateRunIf(tx, run.id, ["running", "waiting_approval"], { status: "running", currentStage: next });
+          await updateRunIf(tx, run.id, WAITING_OR_RUNNING, { status: "running", currentStage: next });
           await ensureStageRun(tx, run.id, next, 1);
           enqueue = { runId: run.id, stage: next, attempt: 1 };
         }
         return;
       }
       case "waiting": {
-        await updateStageRunIf(tx, row.id, ["running", "waiting"], { status: "waiting", ...result });
+        // Lost to a review that released the gate meanwhile (the row is queued again): leave the run as that left it.
+        if (!(await updateStageRunIf(tx, row.id, ["running", "waiting"], { status: "waiting", ...result }))) return;
         if (row.stage === "approve") {
           const t = transition(runState(run, row, stages), { type: "approval_requested" });
           if (t.ok) await updateRunIf(tx, run.id, ["running"], { status: "waiting_approval" });
+        }
+        if (row.stage === "gate") {
+          const t = transition(runState(run, row, stages), { type: "review_requested" });
+          if (t.ok) await updateRunIf(tx, run.id, ["running"], { status: "awaiting_review" });
         }
         return;
       }
       case "failed":
       case "blocked": {
         if (!(await updateStageRunIf(tx, row.id, ["running", "waiting"], { status: "failed", finishedAt: now, error: outcome.reason, ...result }))) return;
+        if (outcome.status === "blocked") await outcome.commit?.(tx);
         const status = outcome.status === "blocked" ? "blocked" : "failed";
         const reason = status === "blocked" ? outcome.reason : `${row.stage} failed: ${outcome.reason}`;
-        if (await updateRunIf(tx, run.id, ["running", "waiting_approval"], { status, error: reason, finishedAt: now })) await emitRunEvent(tx, run, status, reason);
+        if (await updateRunIf(tx, run.id, WAITING_OR_RUNNING, { status, error: reason, finishedAt: now })) await emitRunEvent(tx, run, status, reason);
         return;
       }
       case "cancelled": {

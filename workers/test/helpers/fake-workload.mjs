@@ -46,7 +46,9 @@ if (command === "train") {
 } else {
   // Real evaluation takes a while; tests that need to catch the eval stage running give it time here.
   await sleep(Number(process.env.FAKE_EVAL_MS ?? "0"));
-  const rows = readFileSync(path.join(job.paths.dataDir, `${job.spec.eval.split}.jsonl`), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+  const all = readFileSync(path.join(job.paths.dataDir, `${job.spec.eval.split}.jsonl`), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+  // Like the runtime, eval.maxSamples evaluates only the first rows (sweep tests steer the metric with it).
+  const rows = job.spec.eval.maxSamples ? all.slice(0, job.spec.eval.maxSamples) : all;
   // Scores are computed from the data so tests can steer them: a row whose output starts with "ok" counts as a match.
   const samples = rows.map((r) => ({ prompt: r.instruction, reference: r.output, prediction: r.output.startsWith("ok") ? r.output : "nope", scores: {} }));
   for (const s of samples) s.scores.exact_match = s.prediction === s.reference ? 1 : 0;

@@ -12,7 +12,8 @@ export type TOwnedKind =
   | "approval"
   | "webhook"
   | "webhook_delivery"
-  | "release";
+  | "release"
+  | "sweep";
 
 export async function findProjectIdOf(db: DbOrTx, kind: TOwnedKind, id: string): Promise<string | null> {
   const where = { where: { id }, select: { projectId: true } } as const;
@@ -39,5 +40,7 @@ export async function findProjectIdOf(db: DbOrTx, kind: TOwnedKind, id: string):
       return (await db.webhookDelivery.findUnique({ where: { id }, select: { subscription: { select: { projectId: true } } } }))?.subscription.projectId ?? null;
     case "release":
       return (await db.release.findUnique(where))?.projectId ?? null;
+    case "sweep":
+      return (await db.sweep.findUnique(where))?.projectId ?? null;
   }
 }

@@ -104,16 +104,18 @@ export async function triggerRun(deps: TRunDeps, raw: TTriggerRunInput): Promise
       throw error;
     }
   }
-  const { sweep: _sweep, ...runSpec } = spec;
+  const { sweep: _sweep, ...specOfRun } = spec;
+  // A sweep's sibling runs end after evaluation and gate (register records nothing for them): none of them deploys.
+  const runSpec = input.sweepId ? { ...specOfRun, deploy: null } : specOfRun;
 
   const datasetVersion = await findDatasetVersionByName(db, input.projectId, spec.dataset.name, spec.dataset.version);
   if (!datasetVersion) {
     const message = `dataset "${spec.dataset.name}" has no version "${spec.dataset.version}"`;
     throw new ValidationError(message, [{ path: "spec.dataset.version", message }]);
   }
-  if (spec.deploy) {
-    const envs = await findEnvironmentsByName(db, input.projectId, spec.deploy.environments);
-    const missing = spec.deploy.environments.map((n, i) => ({ n, i })).filter(({ n }) => !envs.some((e) => e.name === n));
+  if (runSpec.deploy) {
+    const envs = await findEnvironmentsByName(db, input.projectId, runSpec.deploy.environments);
+    const missing = runSpec.deploy.environments.map((n, i) => ({ n, i })).filter(({ n }) => !envs.some((e) => e.name === n));
     if (missing.length > 0) {
       throw new ValidationError(
         `unknown environment(s): ${missing.map((m) => m.n).join(", ")}`,
@@ -121,7 +123,7 @@ export async function triggerRun(deps: TRunDeps, raw: TTriggerRunInput): Promise
       );
     }
   }
-  const firstStage = planStages(spec)[0]!;
+  const firstStage = planStages(runSpec)[0]!;
   const pusherEmail = input.pushedBy?.email?.trim() || null;
   const pushedById = pusherEmail ? ((await findUserIdByEmail(db, pusherEmail))?.id ?? null) : null;
   const pushedByIdentity = pusherEmail ?? (input.pushedBy?.name?.trim() || null);
