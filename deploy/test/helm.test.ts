@@ -152,8 +152,16 @@ describe("helm chart deploy/helm/loraplane", () => {
     for (const binding of defaults.filter((o) => o.kind === "RoleBinding")) {
       expect(binding.subjects).toEqual([{ kind: "ServiceAccount", name: "lp-loraplane-workers", namespace: "loraplane" }]);
     }
+    // JobSets only where multi-node training is configured to use them.
+    const jobSet = parseManifests(renderChart({ ...BASE, "workers.kubernetes.multiNodeEngine": "jobset" }));
+    for (const role of jobSet.filter((o) => o.kind === "Role")) {
+      expect(role.rules).toContainEqual({ apiGroups: ["jobset.x-k8s.io"], resources: ["jobsets"], verbs: ["create", "get", "delete"] });
+    }
+    const jobSetEnv = (podSpec(find(jobSet, "Deployment", "lp-loraplane-workers")).containers[0]!.env ?? []).find((e) => e.name === "K8S_MULTINODE_ENGINE");
+    expect(jobSetEnv?.value).toBe("jobset");
     const workers = podSpec(find(defaults, "Deployment", "lp-loraplane-workers"));
     expect(workers.serviceAccountName).toBe("lp-loraplane-workers");
+    expect(workers.containers[0]!.env!.find((e) => e.name === "K8S_MULTINODE_ENGINE")?.value).toBe("indexed-job");
     // Only the workers talk to the Kubernetes API.
     for (const name of ["lp-loraplane-web", "lp-loraplane-gateway"]) {
       expect(podSpec(find(defaults, "Deployment", name)).automountServiceAccountToken).toBe(false);

@@ -26,6 +26,7 @@ const executor =
         artifactsDir: env.K8S_ARTIFACTS_DIR,
         dataDir: env.K8S_DATA_DIR,
         backoffLimit: env.K8S_BACKOFF_LIMIT,
+        multiNodeEngine: env.K8S_MULTINODE_ENGINE,
         ttlSecondsAfterFinished: env.K8S_JOB_TTL_SECONDS,
         secretEnv: env.K8S_SECRET_ENV,
         gpuTypeLabel: env.K8S_GPU_TYPE_LABEL,

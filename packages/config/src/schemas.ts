@@ -62,6 +62,9 @@ export const ZWorkerEnv = ZCommonEnv.extend({
   // the kubernetes executor fail prepare (an unverified dataset is never trained on).
   K8S_DATA_DIR: z.string().min(1).optional(),
   K8S_BACKOFF_LIMIT: z.coerce.number().int().min(0).max(20).default(2),
+  // How a multi-node training attempt runs: an Indexed Job (a failed rank is retried alone) or a JobSet (the cluster's
+  // JobSet controller restarts the whole group, which torchrun's rendezvous needs; the JobSet CRD must be installed).
+  K8S_MULTINODE_ENGINE: z.enum(["indexed-job", "jobset"]).default("indexed-job"),
   // Finished Jobs (and their pod logs) are kept this long so a restarted worker can still read the result.
   K8S_JOB_TTL_SECONDS: positiveInt(86_400),
   // Extra workload env from existing Secrets: "HF_TOKEN=hf-credentials/token,WANDB_API_KEY=wandb/key".

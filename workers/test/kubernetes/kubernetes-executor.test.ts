@@ -12,6 +12,7 @@ import { Service } from "kubernetes-models/v1/Service";
 import { createKubernetesExecutor, type TKubernetesExecutor } from "../../src/executors/kubernetes/kubernetes-executor.ts";
 import { FakeKubeApi, type TKubeObject } from "../helpers/fake-kube-api.ts";
 import { jobOptions, RUN_TOKEN, workloadSpec } from "./fixtures.ts";
+import { validateJobSet } from "./jobset-schema.ts";
 
 const NS = "loraplane-jobs";
 const PORT = 21_100;
@@ -345,5 +346,103 @@ describe("outputs", () => {
     expect(await executor.readOutputFile(h, "eval_report.json")).toBe('{"metrics":{"rouge_l":0.5}}');
     expect(await executor.readOutputFile(h, "missing.json")).toBeNull();
     await expect(executor.readOutputFile(h, "../../../../etc/passwd")).rejects.toThrow(/outside the artifacts volume/);
+  });
+});
+
+describe("multi-node as a JobSet (K8S_MULTINODE_ENGINE=jobset)", () => {
+  const JOBSET = { group: "jobset.x-k8s.io", version: "v1alpha2", plural: "jobsets", kind: "JobSet", namespaced: true };
+  const PORT_JS = PORT + 1;
+  let cluster: FakeKubeApi;
+  let jsExecutor: TKubernetesExecutor;
+  const multiNode = () => spec({ resources: { ...workloadSpec().resources, gpus: 8 }, distributed: { nprocPerNode: 8, nnodes: 2, strategy: "ddp" } });
+
+  beforeAll(async () => {
+    cluster = new FakeKubeApi({ types: [JOBSET] });
+    await cluster.start(PORT_JS);
+  });
+  afterAll(async () => {
+    await cluster.stop();
+  });
+  beforeEach(() => {
+    const kc = new KubeConfig();
+    kc.loadFromOptions(cluster.kubeconfig(NS));
+    jsExecutor = createKubernetesExecutor({ ...jobOptions({ namespace: NS, multiNodeEngine: "jobset" }), kubeConfig: kc, artifactsDir, watchRetryDelayMs: 20 });
+  });
+  afterEach(() => jsExecutor.close());
+
+  /** The JobSet controller's and kubelet's part: rank pods of the child Job `<jobset>-n-0`, then the JobSet's condition. */
+  function runRanks(jobSet: string, results: { rank: number; exitCode: number; log: string }[]): void {
+    const js = cluster.get(JOBSET.group, JOBSET.plural, NS, jobSet)!;
+    const template = (js.spec as { replicatedJobs: { template: { spec: { template: { metadata: { labels: Record<string, string> } } } } }[] }).replicatedJobs[0]!.template.spec.template;
+    for (const r of results) {
+      const pod = `${jobSet}-n-0-${r.rank}-abcde`;
+      cluster.create("", "pods", {
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: { name: pod, namespace: NS, labels: { ...template.metadata.labels }, annotations: { "batch.kubernetes.io/job-completion-index": String(r.rank) } },
+        spec: {},
+        status: {
+          phase: r.exitCode === 0 ? "Succeeded" : "Failed",
+          containerStatuses: [{ name: "runtime", state: { terminated: { exitCode: r.exitCode, reason: r.exitCode ? "Error" : "Completed", finishedAt: new Date().toISOString() } } }],
+        },
+      });
+      cluster.setPodLog(NS, pod, r.log);
+    }
+  }
+  function setJobSetCondition(jobSet: string, type: "Completed" | "Failed", reason: string, message: string): void {
+    cluster.update(JOBSET.group, JOBSET.plural, NS, jobSet, (o) => {
+      const now = new Date().toISOString();
+      o.status = { conditions: [{ type, status: "True", reason, message, lastTransitionTime: now }] };
+    });
+  }
+
+  it("creates one schema-valid JobSet (no bare Job or Service) with the run Secret owned by it, adopts on relaunch, reads rank 0's result", async () => {
+    const s = multiNode();
+    const h = await jsExecutor.launch(s);
+    expect(h.launched).toBe(true);
+    const name = jobName(h);
+    const js = cluster.get(JOBSET.group, JOBSET.plural, NS, name)!;
+    validateJobSet(js);
+    expect(cluster.get("batch", "jobs", NS, name)).toBeUndefined();
+    expect(cluster.get("", "services", NS, name)).toBeUndefined();
+    const secret = cluster.get("", "secrets", NS, `${name}-env`)!;
+    expect(secret.metadata.ownerReferences![0]).toMatchObject({ apiVersion: "jobset.x-k8s.io/v1alpha2", kind: "JobSet", uid: js.metadata.uid });
+    expect(JSON.stringify(js)).not.toContain(RUN_TOKEN);
+
+    const again = await jsExecutor.launch(s);
+    expect(again).toMatchObject({ launched: false, externalId: h.externalId });
+    expect(cluster.requests.filter((r) => r.method === "POST" && r.path.includes("/jobsets"))).toHaveLength(1);
+
+    expect(await jsExecutor.state(h)).toEqual({ phase: "running" });
+    runRanks(name, [{ rank: 1, exitCode: 0, log: "rank 1\n" }, { rank: 0, exitCode: 0, log: LOG }]);
+    setJobSetCondition(name, "Completed", "AllJobsCompleted", "jobset completed successfully");
+    expect(await jsExecutor.state(h)).toEqual({ phase: "exited", exitCode: 0 });
+    expect((await jsExecutor.readEvents(h, 0)).lines).toEqual([RESULT]);
+
+    // Cancel deletes the JobSet; its Secret goes with it.
+    await jsExecutor.cancel(h);
+    expect(cluster.get(JOBSET.group, JOBSET.plural, NS, name)).toBeUndefined();
+    expect(cluster.get("", "secrets", NS, `${name}-env`)).toBeUndefined();
+    expect(await jsExecutor.state(h)).toMatchObject({ phase: "lost" });
+  });
+
+  it("reports a failed JobSet with the failing rank's exit code, and names the reason in the logs", async () => {
+    const h = await jsExecutor.launch(multiNode());
+    const name = jobName(h);
+    runRanks(name, [{ rank: 1, exitCode: 3, log: "bad row in train.jsonl line 7\n" }]);
+    setJobSetCondition(name, "Failed", "FailedJobs", "jobset failed due to a failure policy rule");
+    expect(await jsExecutor.state(h)).toEqual({ phase: "exited", exitCode: 3 });
+    expect((await jsExecutor.tailLogs(h, 50))[0]).toMatch(/jobset failed due to a failure policy rule/);
+  });
+
+  it("says what to do when the cluster has no JobSet CRD", async () => {
+    const kc = new KubeConfig();
+    kc.loadFromOptions(api.kubeconfig(NS)); // the other API server: no jobsets type
+    const noCrd = createKubernetesExecutor({ ...jobOptions({ namespace: NS, multiNodeEngine: "jobset" }), kubeConfig: kc, artifactsDir, watchRetryDelayMs: 20 });
+    try {
+      await expect(noCrd.launch(multiNode())).rejects.toThrow(/does not serve jobset.x-k8s.io\/v1alpha2 JobSets.*K8S_MULTINODE_ENGINE=indexed-job/);
+    } finally {
+      noCrd.close();
+    }
   });
 });

@@ -9,6 +9,7 @@ import { buildWorkloadManifests, mountRootsFor } from "../../src/executors/kuber
 import { jobNameFor } from "../../src/executors/kubernetes/names.ts";
 import { podPath, spotPlacement } from "../../src/executors/kubernetes/kubernetes-executor.ts";
 import { jobOptions, RUN_TOKEN, workloadSpec } from "./fixtures.ts";
+import { validateJobSet } from "./jobset-schema.ts";
 
 const DNS_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
 
@@ -176,6 +177,51 @@ describe("multi-node Job", () => {
     for (const ref of container(m.job).command!.join(" ").matchAll(/\$\((\w+)\)/g)) expect(defined).toContain(ref[1]);
     expect(m.service!.spec).toMatchObject({ clusterIP: "None", publishNotReadyAddresses: true, selector: { "loraplane.dev/job": name } });
     expect(m.job.spec!.template.metadata!.labels!["loraplane.dev/job"]).toBe(name);
+  });
+});
+
+describe("multi-node JobSet (K8S_MULTINODE_ENGINE=jobset)", () => {
+  const spec = workloadSpec({ resources: { ...workloadSpec().resources, gpus: 8 }, distributed: { nprocPerNode: 8, nnodes: 4, strategy: "ddp" } });
+  const name = jobNameFor(spec.runId, "train", 1);
+  const m = buildWorkloadManifests(spec, name, jobOptions({ multiNodeEngine: "jobset" }));
+
+  it("matches the JobSet CRD schema, and its Job template the batch/v1 schema", () => {
+    expect(m.jobSet).not.toBeNull();
+    validateJobSet(m.jobSet);
+    const rjob = m.jobSet!.spec.replicatedJobs[0]!;
+    new Job({ apiVersion: "batch/v1", kind: "Job", metadata: { name: `${name}-n-0` }, spec: rjob.template.spec } as ConstructorParameters<typeof Job>[0]).validate();
+    // The check is real: a field the CRD does not declare (it would be pruned by the API server) is refused.
+    expect(() => validateJobSet({ ...m.jobSet, spec: { ...m.jobSet!.spec, network: { ...m.jobSet!.spec.network, dnsPolicy: "x" } } })).toThrow(/network.*dnsPolicy/);
+    expect(() => validateJobSet({ ...m.jobSet, spec: { ...m.jobSet!.spec, successPolicy: { operator: "Most" } } })).toThrow(/successPolicy\/operator/);
+  });
+
+  it("restarts the whole group on a failed rank, fails at once on bad config or data, and keeps rank 0 addressable", () => {
+    const js = m.jobSet!;
+    const rjob = js.spec.replicatedJobs[0]!;
+    expect(rjob.replicas).toBe(1);
+    expect(rjob.template.spec).toMatchObject({ completionMode: "Indexed", completions: 4, parallelism: 4, backoffLimit: 0 });
+    expect(js.spec.failurePolicy.maxRestarts).toBe(jobOptions().backoffLimit);
+    expect(js.spec.failurePolicy.rules).toEqual([{ name: "bad-config-or-data", action: "FailJobSet", onJobFailureReasons: ["PodFailurePolicy"] }]);
+    expect(rjob.template.spec.podFailurePolicy!.rules[0]).toMatchObject({ action: "FailJob", onExitCodes: { values: [2, 3] } });
+    expect(js.spec.network).toEqual({ enableDNSHostnames: true, subdomain: name, publishNotReadyAddresses: true });
+    // The JobSet's pods are `<jobset>-n-<job index>-<completion index>`; rank 0 is the master.
+    const job = { ...m.job, spec: rjob.template.spec };
+    expect(env(job, "MASTER_ADDR")!.value).toBe(`${name}-n-0-0.${name}`);
+    expect(`${name}-n-0-255`.length).toBeLessThanOrEqual(63);
+    expect(env(job, "NODE_RANK")!.valueFrom!.fieldRef!.fieldPath).toBe("metadata.annotations['batch.kubernetes.io/job-completion-index']");
+    // The JobSet makes the headless Service and sets the pods' subdomain; the pods keep Loraplane's labels for logs.
+    expect(m.service).toBeNull();
+    expect(rjob.template.spec.template.spec!.subdomain).toBeUndefined();
+    expect(rjob.template.spec.template.metadata!.labels!["loraplane.dev/job"]).toBe(name);
+    expect(JSON.stringify(js)).not.toContain(RUN_TOKEN);
+  });
+
+  it("is used only for multi-node training", () => {
+    const single = buildWorkloadManifests(workloadSpec(), name, jobOptions({ multiNodeEngine: "jobset" }));
+    expect(single.jobSet).toBeNull();
+    const evalSpec = workloadSpec({ stage: "eval", command: "evaluate", distributed: { nprocPerNode: 8, nnodes: 4, strategy: "ddp" } });
+    expect(buildWorkloadManifests(evalSpec, name, jobOptions({ multiNodeEngine: "jobset" })).jobSet).toBeNull();
+    expect(buildWorkloadManifests(spec, name, jobOptions()).jobSet).toBeNull();
   });
 });
 

@@ -6,10 +6,10 @@
 // {"event":"result"} stdout line — is read from the finished pod's log (kept for ttlSecondsAfterFinished).
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { ApiException, BatchV1Api, CoreV1Api, KubeConfig, type V1Job, type V1Pod } from "@kubernetes/client-node";
+import { ApiException, BatchV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, type V1Condition, type V1Job, type V1Pod } from "@kubernetes/client-node";
 import type { TExecutor, TWorkloadHandle, TWorkloadSpec, TWorkloadState } from "../types.ts";
 import { JobCache } from "./job-cache.ts";
-import { buildWorkloadManifests, CONTAINER_NAME, MOUNTS, mountRootsFor, ownedBy, podPathsFor, type TKubernetesJobOptions } from "./manifests.ts";
+import { buildWorkloadManifests, CONTAINER_NAME, JOBSET_API, MOUNTS, mountRootsFor, ownedBy, podPathsFor, type TJobSet, type TKubernetesJobOptions } from "./manifests.ts";
 import { COMPLETION_INDEX_ANNOTATION, jobNameFor, LABELS, MANAGED_BY } from "./names.ts";
 
 export interface TKubernetesExecutorOptions extends TKubernetesJobOptions {
@@ -54,8 +54,11 @@ export function apiStatus(error: unknown): number | null {
   return typeof code === "number" ? code : null;
 }
 
-function conditionOf(job: V1Job, type: string) {
-  return job.status?.conditions?.find((c) => c.type === type && c.status === "True");
+/** A JobSet as read back: what we sent plus the controller's status. */
+type TJobSetObject = TJobSet & { metadata: { uid?: string }; status?: { conditions?: V1Condition[] } };
+
+function conditionOf(obj: { status?: { conditions?: { type: string; status: string; reason?: string; message?: string }[] } }, type: string) {
+  return obj.status?.conditions?.find((c) => c.type === type && c.status === "True");
 }
 
 function terminatedOf(pod: V1Pod) {
@@ -87,6 +90,8 @@ export function createKubernetesExecutor(options: TKubernetesExecutorOptions): T
   const ns = options.namespace;
   const batch = options.kubeConfig.makeApiClient(BatchV1Api);
   const core = options.kubeConfig.makeApiClient(CoreV1Api);
+  const custom = options.kubeConfig.makeApiClient(CustomObjectsApi);
+  const jobSets = { group: JOBSET_API.group, version: JOBSET_API.version, plural: JOBSET_API.plural, namespace: ns };
   const cache = new JobCache({
     kubeConfig: options.kubeConfig,
     batch,
@@ -122,6 +127,35 @@ export function createKubernetesExecutor(options: TKubernetesExecutorOptions): T
     }
   }
 
+  async function readJobSet(name: string): Promise<TJobSetObject | null> {
+    if (options.multiNodeEngine !== "jobset") return null;
+    try {
+      return (await custom.getNamespacedCustomObject({ ...jobSets, name })) as TJobSetObject;
+    } catch (error) {
+      if (apiStatus(error) === 404) return null;
+      throw error;
+    }
+  }
+
+  /** Create-or-adopt of a multi-node attempt's JobSet; its Secret is owned by the JobSet. */
+  async function launchJobSet(body: TJobSet): Promise<{ obj: TJobSetObject; launched: boolean }> {
+    const name = body.metadata.name;
+    const existing = await readJobSet(name);
+    if (existing) return { obj: existing, launched: false };
+    try {
+      return { obj: (await custom.createNamespacedCustomObject({ ...jobSets, body })) as TJobSetObject, launched: true };
+    } catch (error) {
+      const status = apiStatus(error);
+      if (status === 404) {
+        throw new Error(`the cluster does not serve ${JOBSET_API.apiVersion} JobSets: install JobSet (https://jobset.sigs.k8s.io) or set K8S_MULTINODE_ENGINE=indexed-job`, { cause: error });
+      }
+      if (status !== 409) throw error;
+      const adopted = await readJobSet(name);
+      if (!adopted) throw new Error(`JobSet ${ns}/${name} was reported to exist but cannot be read`, { cause: error });
+      return { obj: adopted, launched: false };
+    }
+  }
+
   async function currentJob(name: string): Promise<V1Job | null> {
     if (!cache.synced) await cache.start().catch((error: unknown) => options.onError?.(error));
     return cache.get(name) ?? (await readJob(name));
@@ -137,6 +171,12 @@ export function createKubernetesExecutor(options: TKubernetesExecutorOptions): T
     const pods = (await podsOf(name)).filter((p) => rankOf(p) === undefined || rankOf(p) === "0");
     pods.sort((a, b) => Number(b.status?.phase === "Succeeded") - Number(a.status?.phase === "Succeeded") || finishedAt(b) - finishedAt(a));
     return pods[0] ?? null;
+  }
+
+  function assertOurs(labels: Record<string, string>, what: string, spec: TWorkloadSpec): void {
+    if (labels[LABELS.managedBy] !== MANAGED_BY || labels[LABELS.stage] !== spec.stage || labels[LABELS.attempt] !== String(spec.attempt)) {
+      throw new Error(`${what} exists but was not created by Loraplane for ${spec.runId}/${spec.stage}/${spec.attempt}`);
+    }
   }
 
   async function ensure(kind: string, create: () => Promise<unknown>): Promise<void> {
@@ -173,6 +213,13 @@ export function createKubernetesExecutor(options: TKubernetesExecutorOptions): T
       await rename(path.join(dir, "job.json.tmp"), path.join(dir, "job.json"));
 
       const manifests = buildWorkloadManifests(spec, name, options);
+      if (manifests.jobSet) {
+        const { obj, launched } = await launchJobSet(manifests.jobSet);
+        assertOurs(obj.metadata.labels ?? {}, `JobSet ${ns}/${name}`, spec);
+        const owner = { name, uid: obj.metadata.uid!, apiVersion: JOBSET_API.apiVersion, kind: "JobSet" };
+        if (manifests.secret) await ensure("run Secret", () => core.createNamespacedSecret({ namespace: ns, body: ownedBy(manifests.secret!, owner) }));
+        return { ...handle, launched };
+      }
       let job = await readJob(name);
       let launched = false;
       if (!job) {
@@ -185,10 +232,7 @@ export function createKubernetesExecutor(options: TKubernetesExecutorOptions): T
           if (!job) throw new Error(`Job ${ns}/${name} was reported to exist but cannot be read`, { cause: error });
         }
       }
-      const labels = job.metadata?.labels ?? {};
-      if (labels[LABELS.managedBy] !== MANAGED_BY || labels[LABELS.stage] !== spec.stage || labels[LABELS.attempt] !== String(spec.attempt)) {
-        throw new Error(`Job ${ns}/${name} exists but was not created by Loraplane for ${spec.runId}/${spec.stage}/${spec.attempt}`);
-      }
+      assertOurs(job.metadata?.labels ?? {}, `Job ${ns}/${name}`, spec);
       // The dependents carry an ownerReference to the Job (so they need its uid and come second): deleting the Job
       // deletes them. Pods of a just-created Job wait (CreateContainerConfigError, retried by the kubelet) until the
       // Secret exists; a worker that crashes in between creates it when it adopts the Job.
@@ -200,9 +244,11 @@ export function createKubernetesExecutor(options: TKubernetesExecutorOptions): T
 
     async state(handle): Promise<TWorkloadState> {
       const name = nameOf(handle);
-      const job = await currentJob(name);
+      // A multi-node attempt under K8S_MULTINODE_ENGINE=jobset is a JobSet of the same name (its child Job is
+      // `<name>-n-0`); its conditions are Completed / Failed rather than Complete / Failed.
+      const job = (await currentJob(name)) ?? (await readJobSet(name));
       if (!job) return { phase: "lost", reason: `Job ${handle.externalId} no longer exists (deleted, or removed after ttlSecondsAfterFinished)` };
-      if (conditionOf(job, "Complete")) {
+      if (conditionOf(job, "Complete") ?? conditionOf(job, "Completed")) {
         remember(finished, name);
         return { phase: "exited", exitCode: 0 };
       }
@@ -268,6 +314,13 @@ export function createKubernetesExecutor(options: TKubernetesExecutorOptions): T
         await batch.deleteNamespacedJob({ name: nameOf(handle), namespace: ns, propagationPolicy: "Background" });
       } catch (error) {
         if (apiStatus(error) !== 404) throw error;
+      }
+      if (options.multiNodeEngine === "jobset") {
+        try {
+          await custom.deleteNamespacedCustomObject({ ...jobSets, name: nameOf(handle), propagationPolicy: "Background" });
+        } catch (error) {
+          if (apiStatus(error) !== 404) throw error;
+        }
       }
     },
 

@@ -1,7 +1,8 @@
 // Pure builders for the objects one workload attempt needs: a batch/v1 Job (Indexed for multi-node), a Secret with
 // the per-run environment that must not appear in the Job spec, and the headless Service that gives multi-node pods
-// stable DNS names for torchrun's rendezvous. No I/O here, so every manifest is checked against the Kubernetes
-// schemas in tests.
+// stable DNS names for torchrun's rendezvous — or, with K8S_MULTINODE_ENGINE=jobset, a JobSet wrapping the same
+// Indexed Job (the JobSet controller makes the headless Service and restarts the whole group when one rank fails).
+// No I/O here, so every manifest is checked against the Kubernetes and JobSet CRD schemas in tests.
 import type { V1EnvVar, V1Job, V1OwnerReference, V1Secret, V1Service, V1Toleration, V1Volume, V1VolumeMount } from "@kubernetes/client-node";
 import type { TWorkloadSpec } from "../types.ts";
 import { COMPLETION_INDEX_ANNOTATION, LABELS, labelsFor, secretNameFor, serviceNameFor } from "./names.ts";
@@ -26,13 +27,36 @@ export interface TKubernetesJobOptions {
   /** Extra env from existing Secrets (never inline values). */
   secretEnv: { name: string; secretName: string; key: string }[];
   gpuTypeLabel: string;
+  /** Multi-node training as an Indexed Job (default) or a JobSet (jobset.x-k8s.io/v1alpha2). */
+  multiNodeEngine?: "indexed-job" | "jobset" | undefined;
   spot: { nodeSelector: { key: string; value: string }; toleration: { key: string; value?: string | undefined; effect: string } };
 }
+
+/** jobset.x-k8s.io/v1alpha2 JobSet: only the fields Loraplane sets (the CRD schema is checked in tests). */
+export interface TJobSet {
+  apiVersion: typeof JOBSET_API.apiVersion;
+  kind: "JobSet";
+  metadata: { name: string; namespace: string; labels: Record<string, string>; annotations: Record<string, string> };
+  spec: {
+    network: { enableDNSHostnames: true; subdomain: string; publishNotReadyAddresses: true };
+    successPolicy: { operator: "All" };
+    failurePolicy: { maxRestarts: number; rules: { name: string; action: "FailJobSet"; onJobFailureReasons: string[] }[] };
+    ttlSecondsAfterFinished: number;
+    replicatedJobs: { name: string; replicas: 1; template: { metadata: { labels: Record<string, string>; annotations: Record<string, string> }; spec: NonNullable<V1Job["spec"]> } }[];
+  };
+}
+
+export const JOBSET_API = { group: "jobset.x-k8s.io", version: "v1alpha2", plural: "jobsets", apiVersion: "jobset.x-k8s.io/v1alpha2" } as const;
+/** The JobSet's one replicated job. Pod hostnames are `<jobset>-n-0-<rank>`: a 52-character name (names.ts) plus
+ *  5 + 3 digits stays a 63-character DNS label. */
+export const JOBSET_REPLICATED_JOB = "n";
 
 export interface TWorkloadManifests {
   job: V1Job;
   secret: V1Secret | null;
   service: V1Service | null;
+  /** Set instead of creating `job` and `service` directly when multi-node training runs as a JobSet. */
+  jobSet: TJobSet | null;
 }
 
 /** Environment variables whose values are credentials: they go into the per-run Secret, never into the Job spec. */
@@ -57,6 +81,16 @@ function commandFor(spec: TWorkloadSpec, jobJson: string): string[] {
   return ["torchrun", `--nnodes=${nnodes}`, `--nproc_per_node=${nprocPerNode}`, ...rendezvous, "-m", "loraplane_runtime.cli", spec.command, "--config", jobJson];
 }
 
+/** Whether this attempt runs as a JobSet: multi-node training with K8S_MULTINODE_ENGINE=jobset. */
+export function usesJobSet(spec: Pick<TWorkloadSpec, "stage" | "distributed">, opts: Pick<TKubernetesJobOptions, "multiNodeEngine">): boolean {
+  return opts.multiNodeEngine === "jobset" && spec.stage === "train" && spec.distributed.nnodes > 1;
+}
+
+/** Rank 0's stable DNS name: `<job>-0.<service>` for an Indexed Job, `<jobset>-<rjob>-0-0.<jobset>` in a JobSet. */
+function masterAddrFor(spec: TWorkloadSpec, jobName: string, opts: TKubernetesJobOptions): string {
+  return usesJobSet(spec, opts) ? `${jobName}-${JOBSET_REPLICATED_JOB}-0-0.${jobName}` : `${jobName}-0.${serviceNameFor(jobName)}`;
+}
+
 function envFor(spec: TWorkloadSpec, jobName: string, opts: TKubernetesJobOptions): V1EnvVar[] {
   const env: V1EnvVar[] = [
     { name: "PYTHONUNBUFFERED", value: "1" },
@@ -70,7 +104,7 @@ function envFor(spec: TWorkloadSpec, jobName: string, opts: TKubernetesJobOption
   if (spec.stage === "train" && spec.distributed.nnodes > 1) {
     env.push(
       { name: "NODE_RANK", valueFrom: { fieldRef: { fieldPath: `metadata.annotations['${COMPLETION_INDEX_ANNOTATION}']` } } },
-      { name: "MASTER_ADDR", value: `${jobName}-0.${serviceNameFor(jobName)}` },
+      { name: "MASTER_ADDR", value: masterAddrFor(spec, jobName, opts) },
       { name: "MASTER_PORT", value: String(MASTER_PORT) },
     );
   }
@@ -242,13 +276,40 @@ export function buildWorkloadManifests(spec: TWorkloadSpec, jobName: string, opt
       }
     : null;
 
-  return { job, secret, service };
+  if (!usesJobSet(spec, opts)) return { job, secret, service, jobSet: null };
+
+  // The same Indexed Job as the template of a JobSet's one replicated job. A failed rank fails its Job at once
+  // (backoffLimit 0) and the JobSet restarts every rank — torchrun's rendezvous cannot take one rank coming back
+  // alone. Exit codes 2/3 fail the Job through its podFailurePolicy (reason PodFailurePolicy), which fails the JobSet
+  // without restarts; preemptions stay ignored. The JobSet makes the headless Service (network.subdomain).
+  const { ttlSecondsAfterFinished: _ttl, ...childSpec } = job.spec!;
+  const { subdomain: _subdomain, ...podSpec } = childSpec.template.spec!;
+  const jobSet: TJobSet = {
+    apiVersion: JOBSET_API.apiVersion,
+    kind: "JobSet",
+    metadata: { name: jobName, namespace: opts.namespace, labels, annotations },
+    spec: {
+      network: { enableDNSHostnames: true, subdomain: jobName, publishNotReadyAddresses: true },
+      successPolicy: { operator: "All" },
+      failurePolicy: { maxRestarts: opts.backoffLimit, rules: [{ name: "bad-config-or-data", action: "FailJobSet", onJobFailureReasons: ["PodFailurePolicy"] }] },
+      ttlSecondsAfterFinished: opts.ttlSecondsAfterFinished,
+      replicatedJobs: [
+        {
+          name: JOBSET_REPLICATED_JOB,
+          replicas: 1,
+          template: { metadata: { labels, annotations }, spec: { ...childSpec, backoffLimit: 0, template: { ...childSpec.template, spec: podSpec } } },
+        },
+      ],
+    },
+  };
+  return { job, secret, service: null, jobSet };
 }
 
-/** Makes a dependent object go away with its Job (the garbage collector deletes it when the Job is deleted). */
-export function ownedBy<T extends { metadata?: { ownerReferences?: V1OwnerReference[] } }>(obj: T, job: { name: string; uid: string }): T {
-  return {
-    ...obj,
-    metadata: { ...obj.metadata, ownerReferences: [{ apiVersion: "batch/v1", kind: "Job", name: job.name, uid: job.uid, controller: false, blockOwnerDeletion: false }] },
-  };
+/** Makes a dependent object go away with its Job or JobSet (the garbage collector deletes it with its owner). */
+export function ownedBy<T extends { metadata?: { ownerReferences?: V1OwnerReference[] } }>(
+  obj: T,
+  owner: { name: string; uid: string; apiVersion?: string; kind?: string },
+): T {
+  const ref = { apiVersion: owner.apiVersion ?? "batch/v1", kind: owner.kind ?? "Job", name: owner.name, uid: owner.uid, controller: false, blockOwnerDeletion: false };
+  return { ...obj, metadata: { ...obj.metadata, ownerReferences: [ref] } };
 }
