@@ -1,0 +1,4 @@
+-- AlterTable
+ALTER TABLE "StageRun" ADD COLUMN     "resumedFromStep" INTEGER,
+ADD COLUMN     "resumedFromUri" TEXT;
+
