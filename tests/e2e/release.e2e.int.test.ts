@@ -316,12 +316,11 @@ describe("a release dev → staging → prod", () => {
     expect([...traffic.prod!.recent.keys()]).toEqual([v1.modelVersion.id]);
     expect([...traffic.staging!.recent.keys()]).toEqual([release.modelVersion.id]);
     expect([...traffic.dev!.recent.keys()]).toEqual([release.modelVersion.id]);
-    // No client request failed once its environment served a version — except that on a saturated 2-core CI machine
-    // one request in thousands has been seen to fail during prod's rollback (1 of 3 fresh-clone runs, 2026-11-30;
-    // open in issue 12). At most one is tolerated here; the traffic report names it.
+    // No client request failed once its environment served a version (the rolled-back canary's adapter stays loaded
+    // until requests already sent to it finished: workers/test/rollout/drain.int.test.ts).
     for (const e of ENVS) {
       expect(traffic[e]!.ok, trafficReport()).toBeGreaterThan(20);
-      expect(traffic[e]!.failedWhileLive, trafficReport()).toBeLessThanOrEqual(1);
+      expect(traffic[e]!.failedWhileLive, trafficReport()).toBe(0);
     }
   });
 });

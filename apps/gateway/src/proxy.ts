@@ -9,7 +9,9 @@ import { findExplicit, pickWeighted, stickyPoint, type TRoute, type TRouteVarian
 import { type Upstreams, splitUpstream } from "./upstreams.ts";
 import type { TOutcome, WindowRecorder } from "./window-recorder.ts";
 
-const RETRYABLE_STATUS = new Set([502, 503, 504]);
+// 404 too: the gateway names the variant's model itself, so an upstream 404 means that server does not (or no longer)
+// serve the variant (an adapter unloaded after a rollback, a pod that lost it); another variant can answer.
+const RETRYABLE_STATUS = new Set([404, 502, 503, 504]);
 const USAGE_RE = /"completion_tokens":\s*(\d+)/;
 export const CONTENT = Buffer.from('"content":"');
 export const TEXT = Buffer.from('"text":"');
@@ -42,6 +44,11 @@ export interface TProxyOptions {
   served(requestId: string, deploymentId: string, variantId: string, caller: TCaller | null, pinned: boolean): void;
   /** Sent upstream as `Authorization: Bearer …` (vLLM --api-key); the client's Authorization never is. */
   upstreamApiKey?: string | null;
+  /**
+   * The route as the gateway knows it now, for a retry: a routing change may have landed since the request was
+   * routed. `stale` (no other variant left to try on the route the request has): may reload the table first.
+   */
+  refresh?(route: TRoute, stale: boolean): TRoute | undefined | Promise<TRoute | undefined>;
 }
 
 /** What a variant needs on the hot path, computed once per routing table entry rather than once per request. */
@@ -131,7 +138,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     private readonly res: ServerResponse,
     private readonly path: string,
     private readonly body: Record<string, unknown>,
-    private readonly route: TRoute,
+    private route: TRoute,
     private readonly requestId: string,
     private readonly caller: TCaller | null,
   ) {
@@ -323,13 +330,28 @@ class Exchange implements Dispatcher.DispatchHandler {
   }
 
   private retry(): void {
-    (this.exclude ??= new Set()).add(this.variant.id);
+    const exclude = (this.exclude ??= new Set()).add(this.variant.id);
     this.target.metrics.retries.inc();
     this.controller = null;
-    // After undici has finished with the failed attempt, not from inside its callback.
-    process.nextTick(() => {
+    const refresh = this.options.refresh;
+    const again = () => {
       if (!this.settled) this.next();
-    });
+    };
+    if (!refresh) {
+      // After undici has finished with the failed attempt, not from inside its callback.
+      process.nextTick(again);
+      return;
+    }
+    // Retry on the newest route: the failed variant may have left routing (a rollback, a restore) since this request
+    // was routed. With nothing else left on the request's route, the table may be reloaded first.
+    const stale = !this.route.weighted.some((v) => !exclude.has(v.id));
+    const fresh = refresh(this.route, stale);
+    const use = (r: TRoute | undefined) => {
+      if (r) this.route = r;
+      again();
+    };
+    if (fresh instanceof Promise) fresh.then(use, () => use(undefined));
+    else process.nextTick(use, fresh);
   }
 
   timeout(): void {

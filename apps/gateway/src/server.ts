@@ -124,6 +124,12 @@ export function createGateway(options: TGatewayOptions): TGateway {
     variantHeader,
     served: feedbackRemember,
     upstreamApiKey: options.upstreamApiKey ?? null,
+    refresh(route, stale) {
+      const current = () => routing.get(route.projectSlug, route.environmentName, route.endpointName);
+      // A NOTIFY may be on its way: reload (coalesced with any load in flight) unless the table is fresh already.
+      if (stale && Date.now() - routing.loadedAt > 250) return routing.reload().then(current);
+      return current();
+    },
   });
 
   const callerOf = (a: TAuthResult): TCaller => {

@@ -163,6 +163,8 @@ export const ZWebEnv = ZCommonEnv.extend({
   OIDC_CLIENT_ID: z.string().optional(),
   OIDC_CLIENT_SECRET: z.string().optional(),
   OIDC_NAME: z.string().default("SSO"),
+  // Largest dataset upload (the whole multipart body) the web process accepts; past it the upload is a 413.
+  DATASET_UPLOAD_MAX_BYTES: positiveInt(512 * 1024 * 1024),
 });
 
 export type TCommonEnv = z.infer<typeof ZCommonEnv>;

@@ -34,7 +34,11 @@ export interface TRolloutControllerOptions {
   deps: TDeploymentDeps;
   backends: Partial<Record<"local" | "kubernetes", TServingBackend>>;
   log: Logger;
-  /** A drained variant's adapter is unloaded this long after it stopped taking traffic (in-flight requests finish). */
+  /**
+   * A variant that stopped taking traffic (drained after a promotion, or failed by a rollback) keeps its adapter this
+   * long: gateways apply the routing change asynchronously (NOTIFY, then a reload) and requests already dispatched to
+   * it must finish. Unloading sooner fails them (serve answers 404 for the name, or 500 to a request still queued).
+   */
   drainMs?: number;
   signal?: AbortSignal;
   /** SERVING_API_KEY: the bearer token vLLM / serve require, sent with the blue-green smoke-test completions. */
@@ -70,7 +74,11 @@ export function createRolloutController(o: TRolloutControllerOptions): TRolloutC
     const instance = await upsertServingInstance(db, { environmentId: env.id, baseModel: version.baseModel, kind: backend.kind, url: ref.url, externalId: ref.externalId, status: "ready" });
     // A replaced process lost its adapters; the row must not claim otherwise.
     const adapters = existing && existing.externalId === ref.externalId ? instance.adapters : [];
-    await backend.loadAdapter(ref, variant.servedModelName, version.adapterArtifact.uri, version.adapterArtifact.sha256);
+    // Still loaded on this very process (e.g. the last known good version, restored while its drain runs): reused,
+    // since a second load of the same name is refused. Scale-down never unloads a name a live variant still uses.
+    if (!adapters.includes(variant.servedModelName)) {
+      await backend.loadAdapter(ref, variant.servedModelName, version.adapterArtifact.uri, version.adapterArtifact.sha256);
+    }
     await updateServingInstance(db, instance.id, { adapters: [...new Set([...adapters, variant.servedModelName])] });
     await markNewVariantReady(deps, { deploymentId: d.id, upstreamUrl: ref.url, detail: `${backend.kind} ${ref.externalId}, adapter ${variant.servedModelName}` });
   }
@@ -110,7 +118,8 @@ export function createRolloutController(o: TRolloutControllerOptions): TRolloutC
   async function scaleDown(): Promise<void> {
     const now = Date.now();
     for (const v of await listVariantsToScaleDown(db)) {
-      if (v.status === "draining" && now - v.updatedAt.getTime() < drainMs) continue;
+      // Drained and failed alike: the variant left routing at updatedAt (its weight went to 0 then).
+      if (now - v.updatedAt.getTime() < drainMs) continue;
       const instance = await findServingInstance(db, v.deployment.environmentId, v.modelVersion.baseModel);
       if (instance && instance.externalId && instance.adapters.includes(v.servedModelName)) {
         if (await isServedNameInUse(db, v.deployment.environmentId, v.servedModelName, v.id)) continue;
