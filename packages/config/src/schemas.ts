@@ -109,6 +109,13 @@ export const ZWorkerEnv = ZCommonEnv.extend({
   // (clusters whose traffic moves through the cluster's own gateway).
   ROLLOUT_METRICS_PROVIDER: z.enum(["gateway-windows", "prometheus"]).default("gateway-windows"),
   PROMETHEUS_URL: z.string().url().default("http://prometheus.monitoring.svc:9090"),
+  // Where the rollout's split is carried out: our gateway's routing table (default) or an HTTPRoute per endpoint on
+  // the cluster's Gateway (Gateway API), in each environment's namespace, attached to this Gateway.
+  ROLLOUT_TRAFFIC_PROVIDER: z.enum(["builtin", "gateway-api"]).default("builtin"),
+  GATEWAY_API_PARENT_NAME: z.string().regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, "must be a Gateway name").default("inference-gateway"),
+  GATEWAY_API_PARENT_NAMESPACE: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "must be a namespace").optional(),
+  GATEWAY_API_PARENT_SECTION: z.string().min(1).optional(),
+  GATEWAY_API_HOSTNAMES: z.string().default("").transform((v) => v.split(",").map((s) => s.trim()).filter(Boolean)),
   // Outbound webhooks: internal receivers allowed, how long one attempt may take, how many attempts an event gets.
   WEBHOOK_ALLOWED_HOSTS: webhookAllowedHosts,
   WEBHOOK_TIMEOUT_MS: positiveInt(10_000),

@@ -18,14 +18,18 @@ import {
 } from "@loraplane/db";
 import {
   analyseDeployment,
+  builtinTrafficProvider,
   checkDeploymentApproval,
+  listTrafficTargets,
   markNewVariantFailed,
   markNewVariantReady,
   newVariant,
   parsePolicy,
   recordSmokeTest,
+  syncTraffic,
   tickReleases,
   type TDeploymentDeps,
+  type TTrafficProvider,
 } from "@loraplane/services";
 import type { Logger } from "pino";
 import type { TServingBackend } from "../serving/types.ts";
@@ -33,6 +37,8 @@ import type { TServingBackend } from "../serving/types.ts";
 export interface TRolloutControllerOptions {
   deps: TDeploymentDeps;
   backends: Partial<Record<"local" | "kubernetes", TServingBackend>>;
+  /** Where the split is carried out (ROLLOUT_TRAFFIC_PROVIDER): our gateway's routing table unless set. */
+  traffic?: TTrafficProvider;
   log: Logger;
   /**
    * A variant that stopped taking traffic (drained after a promotion, or failed by a rollback) keeps its adapter this
@@ -54,6 +60,7 @@ export function createRolloutController(o: TRolloutControllerOptions): TRolloutC
   const { deps, log } = o;
   const db: Db = deps.db;
   const drainMs = o.drainMs ?? 30_000;
+  const traffic = o.traffic ?? builtinTrafficProvider(db);
 
   function backendFor(kind: string): TServingBackend {
     const b = o.backends[kind === "kubernetes" ? "kubernetes" : "local"];
@@ -115,6 +122,22 @@ export function createRolloutController(o: TRolloutControllerOptions): TRolloutC
     return out.decision.action;
   }
 
+  /**
+   * Every routed endpoint's data plane is brought to the weights Postgres records (decisions of this tick included);
+   * for the builtin provider that is already so, for gateway-api this writes the HTTPRoute and puts back hand edits.
+   */
+  async function syncAllTraffic(): Promise<void> {
+    for (const target of await listTrafficTargets(db)) {
+      try {
+        const out = await syncTraffic(db, traffic, target);
+        if (out.drift.length > 0) log.warn({ deploymentId: target.deploymentId, drift: out.drift }, "traffic drift corrected");
+        else if (out.changed) log.info({ deploymentId: target.deploymentId, detail: out.detail }, "traffic applied");
+      } catch (error) {
+        log.error({ deploymentId: target.deploymentId, provider: traffic.kind, err: (error as Error).message }, "traffic sync failed; retried next tick");
+      }
+    }
+  }
+
   async function scaleDown(): Promise<void> {
     const now = Date.now();
     for (const v of await listVariantsToScaleDown(db)) {
@@ -151,6 +174,7 @@ export function createRolloutController(o: TRolloutControllerOptions): TRolloutC
           await markNewVariantFailed(deps, { deploymentId: d.id, error: (error as Error).message });
         }
       }
+      await syncAllTraffic().catch((error: unknown) => log.error({ err: (error as Error).message }, "traffic sync failed"));
       // Releases follow their deployments (and start the next environment's) in the same cluster-wide tick.
       await tickReleases(deps, log).catch((error: unknown) => log.error({ err: (error as Error).message }, "release tick failed"));
       try {

@@ -10,6 +10,7 @@ import { loadKubeConfig } from "../executors/kubernetes/kubernetes-executor.ts";
 import { createKubernetesServingBackend } from "../serving/kubernetes.ts";
 import { createLocalServingBackend } from "../serving/local.ts";
 import { createRolloutController, type TRolloutController } from "./controller.ts";
+import { gatewayApiTrafficProvider } from "./gateway-api-traffic.ts";
 
 export const ROLLOUT_TICK_MS = 2_000;
 
@@ -38,6 +39,7 @@ function controllerFor(ctx: TEngineContext): TRolloutController {
         }),
         ...(env.EXECUTOR === "kubernetes" ? { kubernetes: kubernetesBackend(env) } : {}),
       },
+      ...(env.ROLLOUT_TRAFFIC_PROVIDER === "gateway-api" ? { traffic: gatewayApiTraffic(env) } : {}),
       log: ctx.log.child({ component: "rollout" }),
       signal: ctx.signal,
       servingApiKey: env.SERVING_API_KEY,
@@ -45,6 +47,19 @@ function controllerFor(ctx: TEngineContext): TRolloutController {
     controllers.set(ctx, controller);
   }
   return controller;
+}
+
+/** HTTPRoutes on the Gateway GATEWAY_API_PARENT_* names (its namespace must allow routes from the environments'). */
+function gatewayApiTraffic(env: TWorkerEnv) {
+  return gatewayApiTrafficProvider({
+    kubeConfig: loadKubeConfig(env.K8S_IN_CLUSTER),
+    gateway: {
+      name: env.GATEWAY_API_PARENT_NAME,
+      ...(env.GATEWAY_API_PARENT_NAMESPACE ? { namespace: env.GATEWAY_API_PARENT_NAMESPACE } : {}),
+      ...(env.GATEWAY_API_PARENT_SECTION ? { sectionName: env.GATEWAY_API_PARENT_SECTION } : {}),
+    },
+    hostnames: env.GATEWAY_API_HOSTNAMES,
+  });
 }
 
 /** vLLM settings from VLLM_*; deploy/kubernetes/vllm/README.md lists the PVCs and the image they expect. */

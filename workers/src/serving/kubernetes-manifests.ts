@@ -159,21 +159,78 @@ export function vllmManifests(spec: TVllmSpec) {
   return { name, deployment, service, pdb, hpa, scaledObject };
 }
 
-/** For clusters that split at the ingress: weights between services (variants on different base models). */
-export function weightedHttpRoute(input: { name: string; namespace: string; gateway: { name: string; namespace?: string }; hostnames: string[]; backends: { service: string; weightBps: number }[] }) {
+/** The HTTPRoute that carries one endpoint of one environment (traffic provider gateway-api); deterministic. */
+export function trafficRouteName(environmentId: string, endpointName: string): string {
+  const slug = endpointName.toLowerCase().replace(/[^a-z0-9-]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 30) || "endpoint";
+  const hash = createHash("sha256").update(`${environmentId}\u0000${endpointName}`).digest("hex").slice(0, 8);
+  return `lp-${slug}-${hash}`;
+}
+
+/**
+ * A variant's Service: what an HTTPRoute backendRef can weight. Named `<route>-<role>`, so the route's rules that
+ * reference one of these are the rules loraplane owns (see gateway-api-traffic.ts).
+ */
+export function variantServiceName(routeName: string, role: string): string {
+  return `${routeName}-${role}`;
+}
+
+/** The vLLM Deployment (vllmName) behind a variant, from its upstream URL http://<name>.<namespace>.svc:<port>. */
+export function vllmInstanceOf(upstreamUrl: string): string | null {
+  let host: string;
+  try {
+    host = new URL(upstreamUrl).hostname;
+  } catch {
+    return null;
+  }
+  const m = host.match(/^([a-z0-9]([-a-z0-9]*[a-z0-9])?)\.[a-z0-9-]+\.svc(\.|$)/);
+  return m ? m[1]! : null;
+}
+
+export function variantService(input: { routeName: string; namespace: string; role: string; instance: string; servedModelName: string }): Service {
+  return new Service({
+    metadata: {
+      name: variantServiceName(input.routeName, input.role),
+      namespace: input.namespace,
+      labels: { "app.kubernetes.io/managed-by": "loraplane", "loraplane.dev/route": input.routeName, "loraplane.dev/variant-role": input.role },
+      annotations: { "loraplane.dev/served-model": input.servedModelName },
+    },
+    spec: { selector: { "app.kubernetes.io/instance": input.instance }, ports: [{ name: "http", port: VLLM_PORT, targetPort: VLLM_PORT }] },
+  });
+}
+
+export type THttpRouteRule = NonNullable<NonNullable<HTTPRoute["spec"]>["rules"]>[number];
+
+/** The weighted rule: every /v1 request not pinned goes to one variant Service in proportion to its weight. */
+export function splitRule(backends: { service: string; weightBps: number }[]): THttpRouteRule {
+  return {
+    matches: [{ path: { type: "PathPrefix", value: "/v1" } }],
+    backendRefs: backends.map((b) => ({ group: "", kind: "Service", name: b.service, port: VLLM_PORT, weight: b.weightBps })),
+  };
+}
+
+/** A pin: requests with `header: value` go to one variant (a header match is more specific than the split rule). */
+export function pinRule(pin: { header: string; value: string; service: string }): THttpRouteRule {
+  return {
+    matches: [{ path: { type: "PathPrefix", value: "/v1" }, headers: [{ type: "Exact", name: pin.header, value: pin.value }] }],
+    backendRefs: [{ group: "", kind: "Service", name: pin.service, port: VLLM_PORT, weight: 1 }],
+  };
+}
+
+/** An HTTPRoute attached to the cluster's Gateway with the given rules (pins first, then the split). */
+export function trafficHttpRoute(input: { name: string; namespace: string; gateway: { name: string; namespace?: string; sectionName?: string }; hostnames?: string[]; rules: THttpRouteRule[]; annotations?: Record<string, string> }): HTTPRoute {
   return new HTTPRoute({
-    metadata: { name: input.name, namespace: input.namespace, labels: { "app.kubernetes.io/managed-by": "loraplane" } },
+    metadata: { name: input.name, namespace: input.namespace, labels: { "app.kubernetes.io/managed-by": "loraplane" }, ...(input.annotations ? { annotations: input.annotations } : {}) },
     spec: {
-      parentRefs: [{ name: input.gateway.name, ...(input.gateway.namespace ? { namespace: input.gateway.namespace } : {}) }],
-      hostnames: input.hostnames,
-      rules: [
-        {
-          matches: [{ path: { type: "PathPrefix", value: "/v1" } }],
-          backendRefs: input.backends.map((b) => ({ name: b.service, port: VLLM_PORT, weight: b.weightBps })),
-        },
-      ],
+      parentRefs: [{ group: "gateway.networking.k8s.io", kind: "Gateway", name: input.gateway.name, ...(input.gateway.namespace ? { namespace: input.gateway.namespace } : {}), ...(input.gateway.sectionName ? { sectionName: input.gateway.sectionName } : {}) }],
+      ...(input.hostnames && input.hostnames.length > 0 ? { hostnames: input.hostnames } : {}),
+      rules: input.rules,
     },
   });
+}
+
+/** A route with only the weighted rule (variants on different Services); kept for the example manifests' tests. */
+export function weightedHttpRoute(input: { name: string; namespace: string; gateway: { name: string; namespace?: string }; hostnames: string[]; backends: { service: string; weightBps: number }[] }) {
+  return trafficHttpRoute({ ...input, rules: [splitRule(input.backends)] });
 }
 
 /** Where vLLM pods find an adapter: its folder on the adapters volume, named as it is served. */

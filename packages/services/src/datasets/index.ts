@@ -1,2 +1,5 @@
 export { createDataset, createDatasetVersion, getDataset, listDatasets, listDatasetVersions } from "./datasets.ts";
+export { getDatasetPage, previewDatasetRows } from "./dataset-page.ts";
+export { multipartBoundary, readMultipart } from "./multipart.ts";
 export { datasetPathOf, datasetRoots, KUBERNETES_DATA_ROOT, measureDatasetDigest, projectDatasetPrefix, resolveInsidePrefix } from "./storage.ts";
+export { type TDatasetStats, type TSplitStats, uploadDatasetVersion } from "./upload.ts";

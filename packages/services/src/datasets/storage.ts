@@ -82,6 +82,16 @@ export async function resolveInsidePrefix(target: string, prefix: string): Promi
 
 const SPLIT_ORDER = ["train", "validation", "test"];
 
+/** Split names in digest order: train, validation, test, then the others by name. */
+export function orderSplits(names: readonly string[]): string[] {
+  return [...SPLIT_ORDER.filter((s) => names.includes(s)), ...names.filter((s) => !SPLIT_ORDER.includes(s)).sort()];
+}
+
+/** The dataset digest from each split file's sha256 (hex). */
+export function combineSplitDigests(splits: Readonly<Record<string, string>>): string {
+  return createHash("sha256").update(orderSplits(Object.keys(splits)).map((n) => splits[n]).join("")).digest("hex");
+}
+
 const sha256File = (file: string) =>
   new Promise<string>((resolve, reject) => {
     const h = createHash("sha256");
@@ -98,8 +108,7 @@ export async function measureDatasetDigest(dir: string): Promise<{ ok: true; sha
     if (!st.isFile()) return { ok: false, reason: `${path.join(dir, e.name)} is not a regular file (symlinks are refused)` };
   }
   if (names.length === 0) return { ok: false, reason: `${dir} has no <split>.jsonl files` };
-  const ordered = [...SPLIT_ORDER.filter((s) => names.includes(s)), ...names.filter((s) => !SPLIT_ORDER.includes(s)).sort()];
   const splits: Record<string, string> = {};
-  for (const name of ordered) splits[name] = await sha256File(path.join(dir, `${name}.jsonl`));
-  return { ok: true, sha256: createHash("sha256").update(ordered.map((n) => splits[n]).join("")).digest("hex"), splits };
+  for (const name of orderSplits(names)) splits[name] = await sha256File(path.join(dir, `${name}.jsonl`));
+  return { ok: true, sha256: combineSplitDigests(splits), splits };
 }

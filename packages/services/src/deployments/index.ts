@@ -17,7 +17,7 @@ export {
   recordSmokeTest,
   type TAnalysisOutcome,
 } from "./controller.ts";
-export { SYSTEM_ACTOR, newVariant, baseVariant, parsePolicy, type TDeploymentDeps } from "./shared.ts";
+export { SYSTEM_ACTOR, BASE_ROLES, newVariant, baseVariant, parsePolicy, type TDeploymentDeps } from "./shared.ts";
 export {
   gatewayWindowsProvider,
   prometheusProvider,
@@ -27,3 +27,18 @@ export {
   type TPromQueries,
   type TProviderStats,
 } from "./metric-providers.ts";
+export {
+  builtinTrafficProvider,
+  listTrafficTargets,
+  liveVariants,
+  PIN_HEADER,
+  recordedPins,
+  recordedWeights,
+  stableWeights,
+  syncTraffic,
+  type TTrafficApplied,
+  type TTrafficPin,
+  type TTrafficProvider,
+  type TTrafficTarget,
+  type TTrafficVariant,
+} from "./traffic-providers.ts";

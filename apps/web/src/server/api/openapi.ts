@@ -42,6 +42,7 @@ export function buildOpenApiDocument(serverUrl: string) {
         ...(d.query ? { query: d.query as z.ZodObject } : {}),
         ...(d.headers ? { headers: d.headers as z.ZodObject } : {}),
         ...(d.body ? { body: { required: true, content: { "application/json": { schema: d.body } } } } : {}),
+        ...(d.streamedBody ? { body: { required: true, description: d.streamedBody.description, content: { [d.streamedBody.mediaType]: { schema: d.streamedBody.schema } } } } : {}),
       },
       responses: {
         [ok]: { description: "Success", content: { [d.responseType ?? "application/json"]: { schema: d.response } } },

@@ -60,6 +60,8 @@ export type TRouteDef<P extends ZObj | undefined, Q extends ZObj | undefined, B 
   response: R;
   /** Error responses of this operation beyond the common ones (400/401/403/404/409), by status: their description. */
   errors?: Record<string, string>;
+  /** A request body the handler streams itself from `req` (a file upload): documented only, never read here. */
+  streamedBody?: { mediaType: string; schema: z.ZodType; description: string };
   /** Media type of a non-JSON success response (docs page, artifact download). */
   responseType?: string;
   status?: 200 | 201 | 202;

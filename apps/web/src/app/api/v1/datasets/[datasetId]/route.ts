@@ -1,0 +1,3 @@
+import { getDatasetRoute } from "@/server/routes/datasets";
+
+export const GET = getDatasetRoute.handler;

@@ -1,0 +1,3 @@
+import { previewDatasetRowsRoute } from "@/server/routes/datasets";
+
+export const GET = previewDatasetRowsRoute.handler;

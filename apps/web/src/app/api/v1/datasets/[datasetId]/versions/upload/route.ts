@@ -1,0 +1,3 @@
+import { uploadDatasetVersionRoute } from "@/server/routes/datasets";
+
+export const POST = uploadDatasetVersionRoute.handler;
