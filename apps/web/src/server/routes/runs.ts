@@ -1,7 +1,5 @@
-import { createReadStream } from "node:fs";
 import { open, stat } from "node:fs/promises";
 import path from "node:path";
-import { Readable } from "node:stream";
 import {
   findArtifactById,
   findRunById,
@@ -13,9 +11,20 @@ import {
   listModelVersionsOfProject,
   listRunArtifacts,
   listRunsPage,
-  setEvalSampleReview,
 } from "@loraplane/db";
-import { cancelRun, getModelVersionLineage, NotFoundError, queryMetricSeries, recordAudit, resolveRunFile, retryRun, triggerRun } from "@loraplane/services";
+import { KNOWN_METRICS, RUN_ACTION_ROLES } from "@loraplane/core";
+import { getRunReview, overrideGate, reviewRunSample, storedOverrides } from "@loraplane/services";
+import {
+  cancelRun,
+  fileRangeStream,
+  folderTarGzStream,
+  getModelVersionLineage,
+  parseByteRange,
+  queryMetricSeries,
+  resolveRunFile,
+  retryRun,
+  triggerRun,
+} from "@loraplane/services";
 import { z } from "../api/zod.ts";
 import { serverContext } from "../context.ts";
 import { forbidden, HttpError, notFound } from "../api/errors.ts";
@@ -140,14 +149,70 @@ export const retryRunRoute = defineRoute({
   operationId: "retryRun",
   method: "post",
   path: "/api/v1/runs/{runId}/retry",
-  summary: "Retry a failed, blocked or cancelled run from its failed stage",
+  summary:
+    "Retry a failed or cancelled run from the stage that stopped (a new attempt; finished stages are kept), or re-evaluate a gate-blocked run's gate with the current reviews and overrides. Anything else (a rejected approval, a run still active) is a 409 naming why",
   tags: ["runs"],
-  auth: { kind: "user", scope: "runs:write", role: "engineer", project: byRun },
+  auth: { kind: "user", scope: "runs:write", role: RUN_ACTION_ROLES.retry, project: byRun },
   params: runParams,
   body: z.object({}),
-  response: z.unknown(),
-  handler: async ({ db, params, actor }) => {
-    return retryRun({ db, queue: serverContext().queue() }, { runId: params.runId, actor });
+  response: z.object({ run: ZRunRef, stage: z.string(), attempt: z.number() }),
+  handler: async ({ db, params, actor, meta }) => {
+    return retryRun({ db, queue: serverContext().queue() }, { runId: params.runId, actor, meta });
+  },
+});
+
+const ZThresholdOut = z.object({ metric: z.string(), comparator: z.enum([">=", ">", "<=", "<"]), value: z.number(), blocking: z.boolean() });
+
+export const gateOverrideRoute = defineRoute({
+  operationId: "overrideRunGate",
+  method: "post",
+  path: "/api/v1/runs/{runId}/gate-override",
+  summary:
+    "Change thresholds of a gate-blocked run's gate (this run only) and re-evaluate the gate. Needs the approver or admin role; audited as run.gate_override with the reason and the old and new thresholds",
+  errors: { "409": "The run is not blocked by its evaluation gate" },
+  tags: ["runs"],
+  auth: { kind: "user", scope: "runs:write", role: RUN_ACTION_ROLES.override, project: byRun },
+  params: runParams,
+  body: z.object({
+    thresholds: z
+      .array(z.object({ metric: z.enum(KNOWN_METRICS), comparator: z.enum([">=", ">", "<=", "<"]).default(">="), value: z.number().min(0).max(1) }))
+      .min(1)
+      .describe("New thresholds; each must name a metric this run's gate already checks"),
+    reason: z.string().trim().min(3).max(500).describe("Why: kept in the audit log"),
+  }),
+  response: z.object({ run: ZRunRef, stage: z.string(), attempt: z.number(), thresholds: z.object({ before: z.array(ZThresholdOut), after: z.array(ZThresholdOut) }) }),
+  handler: async ({ db, params, body, actor, meta }) => {
+    return overrideGate({ db, queue: serverContext().queue() }, { runId: params.runId, actor, meta, thresholds: body.thresholds, reason: body.reason });
+  },
+});
+
+const ZReviewProgress = z.object({
+  required: z.boolean().describe("The spec requires review before the gate (gate.review.required)"),
+  minReviewed: z.union([z.number(), z.literal("all")]).nullable(),
+  needed: z.number().describe("Reviews needed before the gate evaluates (0 when review is not required)"),
+  reviewed: z.number(),
+  total: z.number(),
+  good: z.number(),
+  met: z.boolean(),
+  passRate: z.number().nullable(),
+  awaiting: z.boolean().describe("The run is waiting in awaiting_review"),
+});
+
+export const runReviewRoute = defineRoute({
+  operationId: "getRunReview",
+  method: "get",
+  path: "/api/v1/runs/{runId}/review",
+  summary: "Review progress of a run (quota, reviewed, pass rate) and this run's gate threshold overrides",
+  tags: ["runs"],
+  auth: { kind: "user", scope: "runs:read", role: "viewer", project: byRun },
+  params: runParams,
+  response: ZReviewProgress.extend({
+    overrides: z.array(z.object({ metric: z.string(), comparator: z.string(), value: z.number(), reason: z.string().optional(), byId: z.string().nullable().optional(), at: z.string().optional() })),
+  }),
+  handler: async ({ db, params }) => {
+    const run = await findRunById(db, params.runId);
+    if (!run) throw notFound("run");
+    return { ...(await getRunReview(db, params.runId)), overrides: storedOverrides(run) };
   },
 });
 
@@ -340,20 +405,15 @@ export const reviewSampleRoute = defineRoute({
   operationId: "reviewRunSample",
   method: "put",
   path: "/api/v1/runs/{runId}/samples/{index}/review",
-  summary: "Mark a sample good or bad (feeds the human_review_pass_rate metric)",
+  summary:
+    "Mark a sample good or bad (feeds human_review_pass_rate). On a run in awaiting_review, the review that meets the quota (gate.review.minReviewed) releases the gate: exactly one response says gateTriggered: true",
   tags: ["runs"],
-  auth: { kind: "user", scope: "runs:write", role: "engineer", project: byRun },
+  auth: { kind: "user", scope: "runs:write", role: RUN_ACTION_ROLES.review, project: byRun },
   params: z.object({ runId: ZId, index: z.coerce.number().int().min(0).max(MAX_INT32) }),
   body: z.object({ review: z.enum(["good", "bad"]) }),
-  response: z.object({ index: z.number(), review: z.enum(["good", "bad"]) }),
-  handler: async ({ db, params, body, actor, meta, projectId }) => {
-    await db.$transaction(async (tx) => {
-      if (!(await setEvalSampleReview(tx, params.runId, params.index, body.review, actor.userId!))) {
-        throw new NotFoundError(`run ${params.runId} has no sample ${params.index}`);
-      }
-      await recordAudit(tx, actor, { projectId, action: "sample.review", subjectType: "run", subjectId: params.runId, after: { index: params.index, review: body.review } }, meta);
-    });
-    return { index: params.index, review: body.review };
+  response: z.object({ index: z.number(), review: z.enum(["good", "bad"]), progress: ZReviewProgress, gateTriggered: z.boolean() }),
+  handler: async ({ db, params, body, actor, meta }) => {
+    return reviewRunSample({ db, queue: serverContext().queue() }, { runId: params.runId, index: params.index, review: body.review, actor, meta });
   },
 });
 
@@ -365,45 +425,84 @@ export const runArtifactsRoute = defineRoute({
   tags: ["runs"],
   auth: { kind: "user", scope: "runs:read", role: "viewer", project: byRun },
   params: runParams,
-  // `downloadable`: a file on the data volume that GET /artifacts/{id}/download serves (not a folder or a remote URI).
-  response: z.object({ items: z.array(ZArtifact.extend({ downloadable: z.boolean() })) }),
+  // `downloadable`: on the data volume, so GET /artifacts/{id}/download serves it (not a remote URI or a missing path);
+  // `archive`: a folder, served as a .tar.gz with a sha256 manifest.
+  response: z.object({ items: z.array(ZArtifact.extend({ downloadable: z.boolean(), archive: z.boolean() })) }),
   handler: async ({ db, env, params }) => {
     const items = await listRunArtifacts(db, params.runId);
-    const isFile = async (uri: string) => {
+    const kindOf = async (uri: string) => {
       const resolved = await resolveRunFile(env.LORAPLANE_DATA_DIR, params.runId, uri);
-      return resolved.ok && (await stat(resolved.path).catch(() => null))?.isFile() === true;
+      const info = resolved.ok ? await stat(resolved.path).catch(() => null) : null;
+      return { downloadable: Boolean(info?.isFile() || info?.isDirectory()), archive: info?.isDirectory() === true };
     };
-    return { items: await Promise.all(items.map(async (a) => ({ ...a, downloadable: await isFile(a.uri) }))) };
+    return { items: await Promise.all(items.map(async (a) => ({ ...a, ...(await kindOf(a.uri)) }))) };
   },
 });
+
+/** A Content-Disposition that no file name can break: an ASCII fallback and the exact name per RFC 6266/5987. */
+function attachment(name: string): string {
+  const ascii = name.replace(/[^\w.-]+/g, "_").replace(/^[._]+/, "").slice(-120) || "artifact";
+  return `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(name.slice(-200))}`;
+}
 
 export const downloadArtifactRoute = defineRoute({
   operationId: "downloadArtifact",
   method: "get",
   path: "/api/v1/artifacts/{artifactId}/download",
-  summary: "Download a file artifact stored on the data volume",
+  summary:
+    "Download an artifact stored on the data volume: a file as it is (with Range requests), a folder (adapter, checkpoint) as a streamed .tar.gz ending with MANIFEST.sha256 and archive-manifest.json. A file answers one Range with 206 and Content-Range, and a range past its end with 416 (Content-Range: bytes */SIZE, no body)",
   tags: ["runs"],
   auth: { kind: "user", scope: "runs:read", role: "viewer", project: { owner: "artifact", param: "artifactId" } },
   params: z.object({ artifactId: ZId }),
+  headers: z.object({
+    range: z.string().optional().describe("bytes=START-END, bytes=START- or bytes=-SUFFIX (files only; one range)"),
+    "if-range": z.string().optional().describe("ETag or Last-Modified of the file: the range is served only when it still matches"),
+  }),
   response: z.unknown(),
   responseType: "application/octet-stream",
-  handler: async ({ db, env, params }) => {
+  handler: async ({ req, db, env, params, log }) => {
     const artifact = await findArtifactById(db, params.artifactId);
     if (!artifact) throw notFound(`artifact ${params.artifactId}`);
     if (!artifact.uri.startsWith("file://")) {
       throw new HttpError(409, "not_downloadable", `artifact is stored at ${artifact.uri}; fetch it from there`);
     }
-    const file = await runFilePath(env.LORAPLANE_DATA_DIR, artifact.runId, artifact.uri, "the artifact path");
-    const info = file ? await stat(file).catch(() => null) : null;
-    if (!info?.isFile()) throw new HttpError(409, "not_downloadable", "artifact is a directory or missing on the data volume");
+    const target = await runFilePath(env.LORAPLANE_DATA_DIR, artifact.runId, artifact.uri, "the artifact path");
+    const info = target ? await stat(target).catch(() => null) : null;
+    if (!target || !info || !(info.isFile() || info.isDirectory())) throw new HttpError(409, "not_downloadable", "artifact is missing on the data volume");
+
+    if (info.isDirectory()) {
+      const meta = { id: artifact.id, kind: artifact.kind, runId: artifact.runId, sha256: artifact.sha256 };
+      const body = folderTarGzStream(target, meta, { onError: (error) => log.error({ artifactId: artifact.id, err: error }, "folder archive failed mid-stream") });
+      return new Response(body, {
+        headers: { "content-type": "application/gzip", "content-disposition": attachment(`${path.basename(target)}.tar.gz`), "cache-control": "no-store" },
+      });
+    }
+
+    const size = info.size;
+    const etag = `"${size.toString(16)}-${Math.floor(info.mtimeMs).toString(16)}"`;
+    const lastModified = info.mtime.toUTCString();
+    const common: Record<string, string> = {
+      "accept-ranges": "bytes",
+      etag,
+      "last-modified": lastModified,
+      "content-disposition": attachment(path.basename(target)),
+      ...(artifact.sha256 ? { "x-checksum-sha256": artifact.sha256 } : {}),
+    };
+    const ifRange = req.headers.get("if-range");
+    const range = ifRange && ifRange !== etag && ifRange !== lastModified ? ({ kind: "all" } as const) : parseByteRange(req.headers.get("range"), size);
+    if (range.kind === "unsatisfiable") {
+      return new Response(null, { status: 416, headers: { ...common, "content-range": `bytes */${size}` } });
+    }
+    const [start, end] = range.kind === "range" ? [range.start, range.end] : [0, size - 1];
     // A read stream that closes its descriptor at the end. (FileHandle.readableWebStream() left the handle to the
     // garbage collector, which could close it before Next sent the body: eval_report.json arrived as 0 bytes.)
-    return new Response(Readable.toWeb(createReadStream(file!)) as ReadableStream, {
+    return new Response(size === 0 ? null : fileRangeStream(target, start, end), {
+      status: range.kind === "range" ? 206 : 200,
       headers: {
+        ...common,
         "content-type": "application/octet-stream",
-        "content-length": String(info.size),
-        "content-disposition": `attachment; filename="${path.basename(file!).replace(/"/g, "")}"`,
-        ...(artifact.sha256 ? { "x-checksum-sha256": artifact.sha256 } : {}),
+        "content-length": String(size === 0 ? 0 : end - start + 1),
+        ...(range.kind === "range" ? { "content-range": `bytes ${start}-${end}/${size}` } : {}),
       },
     });
   },
