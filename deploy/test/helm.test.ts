@@ -168,6 +168,21 @@ describe("helm chart deploy/helm/loraplane", () => {
     }
   });
 
+  it("traffic provider gateway-api: the workers get the Gateway's parentRef, HTTPRoute and Service update rights, and its data plane may reach vLLM", () => {
+    const envOf = (objs: K8sObject[]) => Object.fromEntries((podSpec(find(objs, "Deployment", "lp-loraplane-workers")).containers[0]!.env ?? []).map((e) => [e.name, e.value]));
+    expect(envOf(defaults).ROLLOUT_TRAFFIC_PROVIDER).toBe("builtin");
+    expect(envOf(defaults).GATEWAY_API_PARENT_NAME).toBeUndefined();
+    const gw = parseManifests(renderChart({ ...BASE, "workers.rollout.trafficProvider": "gateway-api", "workers.rollout.gateway.name": "public", "workers.rollout.gateway.namespace": "gateways", "workers.rollout.gateway.dataPlaneNamespace": "envoy-gateway-system", "workers.rollout.hostnames[0]": "llm.example.com" }));
+    expect(gw.filter((o) => !validateObject(o)).map((o) => o.kind)).toEqual([]);
+    expect(envOf(gw)).toMatchObject({ ROLLOUT_TRAFFIC_PROVIDER: "gateway-api", GATEWAY_API_PARENT_NAME: "public", GATEWAY_API_PARENT_NAMESPACE: "gateways", GATEWAY_API_HOSTNAMES: "llm.example.com" });
+    for (const role of gw.filter((o) => o.kind === "Role")) {
+      expect(role.rules).toContainEqual({ apiGroups: ["gateway.networking.k8s.io"], resources: ["httproutes"], verbs: ["create", "get", "update"] });
+      expect(role.rules).toContainEqual({ apiGroups: [""], resources: ["services"], verbs: ["create", "get", "list", "watch", "update", "delete"] });
+    }
+    const policy = gw.find((o) => o.kind === "NetworkPolicy" && o.metadata.namespace === "loraplane-prod")!;
+    expect((policy.spec as { ingress: unknown[] }).ingress).toContainEqual({ from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "envoy-gateway-system" } } }], ports: [{ protocol: "TCP", port: 8000 }] });
+  });
+
   it("caps nvidia.com/gpu per managed namespace with a ResourceQuota", () => {
     const quotas = Object.fromEntries(
       defaults.filter((o) => o.kind === "ResourceQuota").map((q) => [q.metadata.namespace, (q.spec as { hard: Record<string, string> }).hard]),
