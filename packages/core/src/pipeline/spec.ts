@@ -134,6 +134,23 @@ export const ZEvalSpec = z.object({
   stripReasoning: z.boolean().default(false),
 });
 
+/**
+ * Human review that gates the run: after eval the run waits in `awaiting_review` until `minReviewed` samples are
+ * marked good/bad, then the gate evaluates (thresholds on human_review_pass_rate included). `minReviewed` is a count
+ * (an integer >= 1, capped at the number of samples the evaluation recorded), a fraction of the samples in (0, 1), or
+ * "all".
+ */
+export const ZReviewSpec = z.object({
+  required: z.boolean().default(false),
+  minReviewed: z
+    .union([z.literal("all"), z.number().positive("must be > 0")])
+    .refine((v) => v === "all" || Number.isInteger(v) || v < 1, "must be an integer count >= 1, a fraction in (0, 1) or \"all\"")
+    .default(1),
+});
+export type TReviewSpec = z.infer<typeof ZReviewSpec>;
+
+export const ZGateSpec = z.object({ review: ZReviewSpec.optional() });
+
 export const ZDeploySpec = z.object({
   endpointName: name("deploy.endpointName"),
   environments: z.array(name("environment name")).min(1, "must list at least one environment").default(["staging"]),
@@ -233,6 +250,8 @@ const ZSpecObject = z.object({
     })
     .default({ trainSeconds: 6 * 3600, evalSeconds: 3600 }),
   sweep: ZSweepSpec.optional(),
+  /** Optional so that specs without it resolve exactly as before (the resolved spec is stored on every run). */
+  gate: ZGateSpec.optional(),
 });
 
 function checkSpec(spec: z.infer<typeof ZSpecObject>, ctx: z.RefinementCtx): void {
@@ -246,6 +265,14 @@ function checkSpec(spec: z.infer<typeof ZSpecObject>, ctx: z.RefinementCtx): voi
       });
     }
   });
+  const review = spec.gate?.review;
+  if (review?.required && typeof review.minReviewed === "number" && review.minReviewed >= 1 && spec.eval.maxSamples !== undefined && review.minReviewed > spec.eval.maxSamples) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["gate", "review", "minReviewed"],
+      message: `minReviewed (${review.minReviewed}) exceeds eval.maxSamples (${spec.eval.maxSamples}): the quota could never be met`,
+    });
+  }
   for (const envName of Object.keys(spec.deploy?.stages ?? {})) {
     if (!spec.deploy!.environments.includes(envName)) {
       ctx.addIssue({ code: "custom", path: ["deploy", "stages", envName], message: `"${envName}" is not in deploy.environments` });

@@ -98,7 +98,9 @@ describe("transition", () => {
     for (const e of [{ type: "start" }, { type: "cancel" }, { type: "stage_succeeded", stage: "gate" }, { type: "approved" }, { type: "gate_blocked", reason: "x" }] as TRunEvent[]) {
       expect(transition(s, e).ok).toBe(false);
     }
-    expect(transition(s, { type: "retry" }).ok).toBe(status === "failed" || status === "cancelled");
+    // At the gate, a blocked run is retried by re-evaluating its gate (review-gate.test.ts).
+    expect(transition(s, { type: "retry" }).ok).toBe(status !== "succeeded");
+    for (const e of [{ type: "review_requested" }, { type: "review_completed" }] as TRunEvent[]) expect(transition(s, e).ok).toBe(false);
   });
 
   it("gate blocks only at the gate", () => {

@@ -77,3 +77,13 @@ export async function findHumanReviewPassRate(db: DbOrTx, runId: string): Promis
   ]);
   return { rate: reviewed === 0 ? null : good / reviewed, reviewed };
 }
+
+/** Samples recorded for a run, how many a person reviewed, and how many of those were marked good. */
+export async function countEvalSampleReviews(db: DbOrTx, runId: string): Promise<{ total: number; reviewed: number; good: number }> {
+  const [total, reviewed, good] = await Promise.all([
+    db.evalSample.count({ where: { runId } }),
+    db.evalSample.count({ where: { runId, review: { not: null } } }),
+    db.evalSample.count({ where: { runId, review: "good" } }),
+  ]);
+  return { total, reviewed, good };
+}

@@ -26,6 +26,7 @@ export const runSelect = {
   error: true,
   cancelRequestedAt: true,
   traceparent: true,
+  gateOverrides: true,
   createdAt: true,
   startedAt: true,
   finishedAt: true,
@@ -33,7 +34,13 @@ export const runSelect = {
 } as const;
 export type TRunRow = Prisma.PipelineRunGetPayload<{ select: typeof runSelect }>;
 
-export const ACTIVE_RUN_STATUSES: RunStatus[] = ["queued", "running", "waiting_approval"];
+export const ACTIVE_RUN_STATUSES: RunStatus[] = ["queued", "running", "waiting_approval", "awaiting_review"];
+
+/** Row-locks the run for the rest of the transaction: reviews of one run are serialised so exactly one sees the quota met. */
+export async function lockRunRow(tx: DbOrTx, runId: string): Promise<boolean> {
+  const rows = await tx.$queryRaw<{ id: string }[]>`SELECT id FROM "PipelineRun" WHERE id = ${runId} FOR UPDATE`;
+  return rows.length === 1;
+}
 
 export function findRunById(db: DbOrTx, id: string): Promise<TRunRow | null> {
   return db.pipelineRun.findUnique({ where: { id }, select: runSelect });
@@ -85,6 +92,8 @@ export interface TRunUpdate {
   cancelRequestedAt?: Date | null;
   startedAt?: Date | null;
   finishedAt?: Date | null;
+  /** This run's gate threshold overrides (see ZGateOverride in core). */
+  gateOverrides?: Prisma.InputJsonValue;
 }
 
 /** Updates a run only while it is in one of `fromStatuses`; returns whether it did (a compare-and-set). */

@@ -3,3 +3,4 @@ export * from "./trigger-run.ts";
 export * from "./cancel-run.ts";
 export * from "./retry-run.ts";
 export * from "./run-files.ts";
+export * from "./review.ts";

@@ -100,7 +100,7 @@ export const ZPipeline = z.object({
 
 export const ZIssue = z.object({ path: z.string(), message: z.string() });
 
-const runStatus = z.enum(["queued", "running", "waiting_approval", "succeeded", "failed", "blocked", "cancelled"]);
+const runStatus = z.enum(["queued", "running", "waiting_approval", "awaiting_review", "succeeded", "failed", "blocked", "cancelled"]);
 export const ZRunStatus = runStatus;
 export const ZRunSummary = z.object({
   id: z.string(),

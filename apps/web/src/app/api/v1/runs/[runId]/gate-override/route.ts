@@ -1,0 +1,3 @@
+import { gateOverrideRoute } from "@/server/routes/runs";
+
+export const POST = gateOverrideRoute.handler;

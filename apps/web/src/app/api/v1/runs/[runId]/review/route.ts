@@ -1,0 +1,3 @@
+import { runReviewRoute } from "@/server/routes/runs";
+
+export const GET = runReviewRoute.handler;
