@@ -1,11 +1,13 @@
 // `loraplane`: bootstrap commands talk to Postgres directly; everything else goes through the REST API with a token.
-import { readFile } from "node:fs/promises";
+import { openAsBlob } from "node:fs";
+import { lstat, readdir, readFile } from "node:fs/promises";
+import path from "node:path";
 import { loadCliEnv } from "@loraplane/config";
 import { createPrismaClient, findProjectById, findProjectBySlug, findUserByEmail } from "@loraplane/db";
 import { API_SCOPES, createApiToken, createUser, ROLES, type TRole, type TScope } from "@loraplane/services";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { parse as parseYaml } from "yaml";
-import { apiClient, CliError, EXIT, type TApi } from "./api-client.ts";
+import { apiClient, apiUpload, CliError, EXIT, type TApi } from "./api-client.ts";
 import { listPipelines, listProjects, parseParam, resolvePipeline, resolveProject, sameJson } from "./resolve.ts";
 
 const TERMINAL = new Set(["succeeded", "failed", "blocked", "cancelled"]);
@@ -327,6 +329,68 @@ environment
   .description("lift an environment's change freeze")
   .action(async (id: string, o: { reason?: string }, cmd: Command) => {
     print(await api(cmd)("POST", `/api/v1/environments/${id}/unfreeze`, { reason: o.reason }));
+  });
+
+type TDatasetListItem = { id: string; name: string; description: string | null; versionCount: number };
+type TUploaded = {
+  deduplicated: boolean;
+  version: { id: string; version: string; sha256: string; rowCount: number; format: string; uri: string; splits: Record<string, { rows: number }> };
+};
+
+const dataset = program.command("dataset").description("datasets");
+dataset
+  .command("list")
+  .addOption(projectOption())
+  .option("--json", "print the API's JSON")
+  .description("datasets of a project")
+  .action(async (o: { project?: string; json?: boolean }, cmd: Command) => {
+    const call = api(cmd);
+    const proj = await resolveProject(call, requireProject(o));
+    const { items } = await call<{ items: TDatasetListItem[] }>("GET", `/api/v1/projects/${proj.id}/datasets`);
+    if (o.json) return print(items);
+    table([["NAME", "VERSIONS", "ID"], ...items.map((d) => [d.name, String(d.versionCount), d.id])]);
+  });
+dataset
+  .command("push <dir>")
+  .requiredOption("--name <name>", "the dataset (created when the project has none by this name)")
+  .addOption(projectOption())
+  .option("--description <text>", "description, when the dataset is created")
+  .option("--json", "print the API's JSON")
+  .description("upload the <split>.jsonl files of a folder (train.jsonl, validation.jsonl, …) as the dataset's next version")
+  .action(async (dir: string, o: { name: string; project?: string; description?: string; json?: boolean }, cmd: Command) => {
+    const entries = await readdir(dir).catch((error: Error) => {
+      throw new CliError(`cannot read ${dir}: ${error.message}`, EXIT.usage);
+    });
+    const files: string[] = [];
+    for (const name of entries.filter((n) => n.endsWith(".jsonl")).sort()) {
+      if ((await lstat(path.join(dir, name))).isFile()) files.push(name);
+    }
+    if (files.length === 0) throw new CliError(`${dir} has no <split>.jsonl files (train.jsonl, validation.jsonl, …)`, EXIT.usage);
+    const call = api(cmd);
+    const proj = await resolveProject(call, requireProject(o));
+    const { items } = await call<{ items: TDatasetListItem[] }>("GET", `/api/v1/projects/${proj.id}/datasets`);
+    let target = items.find((d) => d.name === o.name);
+    if (!target) {
+      target = await call<TDatasetListItem>("POST", `/api/v1/projects/${proj.id}/datasets`, { name: o.name, ...(o.description ? { description: o.description } : {}) });
+      if (!o.json) process.stdout.write(`created dataset ${o.name} (${target.id})\n`);
+    }
+    const form = new FormData();
+    for (const name of files) form.append("files", await openAsBlob(path.join(dir, name)), name);
+    const opts = cmd.optsWithGlobals<{ url: string; token?: string }>();
+    const result = await apiUpload<TUploaded>(opts.url, opts.token, `/api/v1/datasets/${target.id}/versions/upload`, form);
+    if (o.json) return print(result);
+    const v = result.version;
+    // Postgres (jsonb) does not keep key order: train, validation, test first, as the digest orders them.
+    const rank = (s: string) => ["train", "validation", "test"].indexOf(s) >>> 0;
+    const splits = Object.entries(v.splits)
+      .sort(([a], [b]) => rank(a) - rank(b) || a.localeCompare(b))
+      .map(([s, info]) => `${s} ${info.rows}`)
+      .join(", ");
+    process.stdout.write(
+      result.deduplicated
+        ? `unchanged: ${o.name} ${v.version} already has this content (sha256 ${v.sha256})\n`
+        : `pushed ${o.name} ${v.version}: ${v.rowCount} rows (${splits}), ${v.format}, sha256 ${v.sha256}\n`,
+    );
   });
 
 program.parseAsync(process.argv).catch((error: unknown) => {
