@@ -66,7 +66,7 @@ const isPin = (rule: THttpRouteRule) => (rule.matches ?? []).some((m) => (m.head
 
 /** Weights of a split rule as role → weight, for messages. */
 function describeSplit(rule: THttpRouteRule | undefined, routeName: string): string {
-  if (!rule) return "missing";
+  if (!rule) return "none";
   return (rule.backendRefs ?? []).map((b) => `${b.name.startsWith(`${routeName}-`) ? b.name.slice(routeName.length + 1) : b.name}=${b.weight ?? 1}`).join(", ");
 }
 
@@ -100,6 +100,19 @@ export function gatewayApiTrafficProvider(o: TGatewayApiTrafficOptions): TTraffi
     }
   }
 
+  /** Variant Services of this route that no rule sends traffic to any more (a retired role) are deleted. */
+  async function removeUnusedServices(namespace: string, routeName: string, rules: THttpRouteRule[]): Promise<void> {
+    const used = new Set(rules.flatMap((r) => (r.backendRefs ?? []).map((b) => b.name)));
+    const list = await core.listNamespacedService({ namespace, labelSelector: `loraplane.dev/route=${routeName}` });
+    for (const svc of list.items) {
+      const svcName = svc.metadata?.name;
+      if (!svcName || used.has(svcName)) continue;
+      await core.deleteNamespacedService({ name: svcName, namespace }).catch((e: unknown) => {
+        if (code(e) !== 404) throw e;
+      });
+    }
+  }
+
   /**
    * Makes loraplane's rules say `weights` (split) and/or `pins`, leaving every other rule alone. Returns what it
    * changed and the drift it corrected.
@@ -111,7 +124,8 @@ export function gatewayApiTrafficProvider(o: TGatewayApiTrafficOptions): TTraffi
     const svcOf = (role: string) => variantServiceName(name, role);
     // Ours: a rule that sends anything to one of our variant Services (any role, live or not).
     const owned = (rule: THttpRouteRule) => (rule.backendRefs ?? []).some((b) => (b.kind ?? "Service") === "Service" && b.name.startsWith(`${name}-`));
-    const desiredSplit = want.weights ? splitRule(live.map((v) => ({ service: svcOf(v.role), weightBps: want.weights![v.role] ?? 0 }))) : null;
+    // No live variant (the endpoint's only version was rolled back): the split rule goes, like our gateway's route.
+    const desiredSplit = want.weights ? (live.length > 0 ? [splitRule(live.map((v) => ({ service: svcOf(v.role), weightBps: want.weights![v.role] ?? 0 })))] : []) : null;
     const desiredPins = want.pins ? want.pins.filter((p) => live.some((v) => v.role === p.role)).map((p) => pinRule({ header: p.header, value: p.value, service: svcOf(p.role) })) : null;
 
     await ensureVariantServices(target, name);
@@ -133,13 +147,13 @@ export function gatewayApiTrafficProvider(o: TGatewayApiTrafficOptions): TTraffi
         const have = nextMine.split;
         const last = annotations[APPLIED_SPLIT];
         const haveKey = JSON.stringify(have.map(canonical));
-        const wantKey = JSON.stringify([canonical(desiredSplit)]);
+        const wantKey = JSON.stringify(desiredSplit.map(canonical));
         if (haveKey !== wantKey) {
-          if (current && last !== undefined && haveKey !== last) drift.push(`split rule edited outside loraplane (${have.length === 1 ? describeSplit(have[0], name) : `${have.length} split rules`}; restored ${describeSplit(desiredSplit, name)})`);
-          changes.push(`split ${describeSplit(desiredSplit, name)}`);
+          if (current && last !== undefined && haveKey !== last) drift.push(`split rule edited outside loraplane (${have.length === 1 ? describeSplit(have[0], name) : `${have.length} split rules`}; restored ${describeSplit(desiredSplit[0], name)})`);
+          changes.push(`split ${describeSplit(desiredSplit[0], name)}`);
         }
         annotations[APPLIED_SPLIT] = wantKey;
-        nextMine = { ...nextMine, split: [desiredSplit] };
+        nextMine = { ...nextMine, split: desiredSplit };
       }
       if (desiredPins) {
         const have = nextMine.pins;
@@ -157,6 +171,8 @@ export function gatewayApiTrafficProvider(o: TGatewayApiTrafficOptions): TTraffi
         return { changed: false, drift: [], detail: "" };
       }
 
+      // Nothing of ours to put on a route that does not exist (an endpoint withdrawn before it was ever routed).
+      if (!current && nextMine.split.length === 0 && nextMine.pins.length === 0) return { changed: false, drift: [], detail: "" };
       // Rules we do not own stay where they were; ours go where our first one was (or at the end): pins, then split.
       const firstMine = rules.findIndex(owned);
       const others = rules.filter((r) => !owned(r));
@@ -177,6 +193,7 @@ export function gatewayApiTrafficProvider(o: TGatewayApiTrafficOptions): TTraffi
         if (code(error) === 409 && attempt < maxAttempts) continue;
         throw error;
       }
+      await removeUnusedServices(namespace, name, nextRules);
       return { changed: true, drift, detail: `${current ? "updated" : "created"} HTTPRoute ${namespace}/${name}: ${changes.join("; ") || "annotations"}${attempt > 1 ? ` (after ${attempt - 1} conflict${attempt > 2 ? "s" : ""})` : ""}` };
     }
   }

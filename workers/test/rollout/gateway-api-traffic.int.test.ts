@@ -11,7 +11,7 @@ import { emptyHistogram, recordValue } from "@loraplane/core";
 import { findDeploymentById, listRolloutEvents, upsertServingWindows } from "@loraplane/db";
 import { seedDeployable, useTestDb } from "@loraplane/db/testing";
 import { createPipelineQueue } from "@loraplane/queue";
-import { builtinTrafficProvider, listTrafficTargets, promoteDeployment, startDeployment } from "@loraplane/services";
+import { builtinTrafficProvider, listTrafficTargets, promoteDeployment, rollbackDeployment, startDeployment } from "@loraplane/services";
 import { pino } from "pino";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { createRolloutController } from "../../src/rollout/controller.ts";
@@ -167,8 +167,31 @@ it("a canary's steps move the HTTPRoute's weights; pins; 409 retried; hand edit 
   r = route(ns, name);
   expect(split(r, name)).toEqual({ weights: { stable: 10_000 }, pins: { stable: "stable" } });
   expect(r.spec.rules[0]!.backendRefs![0]!.name).toBe("ops-console");
+  expect(kube.get("", "services", ns, `${name}-canary`)).toBeUndefined(); // no rule sends to it any more
+  expect(kube.get("", "services", ns, `${name}-stable`)).toBeDefined();
   events = await listRolloutEvents(t.db, second.deploymentId);
   expect(events.filter((e) => e.type === "traffic").at(-1)!.weights).toEqual({ stable: 10_000 });
+});
+
+it("an endpoint whose only version is rolled back loses loraplane's rules (as our gateway drops its route); others' rules stay", { timeout: 30_000 }, async () => {
+  const s = await seedDeployable(t.db, { versions: 1 });
+  const a = await t.db.artifact.create({ data: { runId: s.versions[0]!.runId, kind: "adapter", uri: "file:///runs/x/adapter", sha256: "b".repeat(64) }, select: { id: true } });
+  await t.db.modelVersion.update({ where: { id: s.versions[0]!.id }, data: { adapterArtifactId: a.id } });
+  const deps = { db: t.db, queue };
+  const kc = new KubeConfig();
+  kc.loadFromOptions(kube.kubeconfig());
+  const controller = createRolloutController({ deps, backends: { kubernetes: backend, local: backend }, traffic: gatewayApiTrafficProvider({ kubeConfig: kc, gateway: { name: "inference-gateway" } }), log: pino({ level: "silent" }) });
+  const d = await startDeployment(deps, { runId: s.versions[0]!.runId, modelVersionId: s.versions[0]!.id, environmentId: s.environmentId, endpointName: "first", strategy: "canary", policy: { canary: { stepsBps: [5000, 10_000], stepSeconds: 60 } } });
+  await controller.tick();
+  const name = trafficRouteName(s.environmentId, "first");
+  expect(split(route("ns", name), name)).toEqual({ weights: { canary: 5000 }, pins: { canary: "canary" } });
+  kube.update(GROUP, "httproutes", "ns", name, (obj) => void (obj.spec as { rules: TRule[] }).rules.push({ backendRefs: [{ name: "maintenance-page", port: 80 }] }));
+  await rollbackDeployment(deps, { deploymentId: d.deploymentId, actor: { type: "user", userId: s.userId }, reason: "bad" });
+  await controller.tick();
+  expect(route("ns", name).spec.rules).toEqual([{ backendRefs: [{ name: "maintenance-page", port: 80 }] }]);
+  expect(kube.get("", "services", "ns", `${name}-canary`)).toBeUndefined();
+  const events = await listRolloutEvents(t.db, d.deploymentId);
+  expect(events.filter((e) => e.type === "traffic").at(-1)).toMatchObject({ decision: "applied", weights: {} });
 });
 
 function svcAnnotation(name: string) {

@@ -86,18 +86,24 @@ export function stableWeights(t: Pick<TTrafficTarget, "variants">): Record<strin
 
 /**
  * One target per (environment, endpoint): the newest deployment that is not superseded and gives some live variant
- * traffic — the same choice our gateway's routing table makes (apps/gateway/src/routing.ts buildRoutingTable).
+ * traffic — the same choice our gateway's routing table makes (apps/gateway/src/routing.ts buildRoutingTable). An
+ * endpoint where none does (its first version rolled back or failed) gets its newest finished deployment, whose
+ * restoreStable withdraws the route's rules: our gateway answers such an endpoint with nothing either.
  */
 export async function listTrafficTargets(db: Db): Promise<TTrafficTarget[]> {
   const rows = await listRoutingDeployments(db);
-  const seen = new Set<string>();
-  const namespaces = new Map<string, string>();
-  const out: TTrafficTarget[] = [];
+  const routed = new Map<string, (typeof rows)[number]>();
+  const withdrawn = new Map<string, (typeof rows)[number]>();
   for (const d of rows) {
     const key = `${d.environmentId}\u0000${d.endpointName}`;
-    if (seen.has(key)) continue;
-    if (!d.variants.some((v) => LIVE.has(v.status) && v.upstreamUrl && v.weightBps > 0)) continue;
-    seen.add(key);
+    if (routed.has(key)) continue;
+    if (d.variants.some((v) => LIVE.has(v.status) && v.upstreamUrl && v.weightBps > 0)) routed.set(key, d);
+    else if (!withdrawn.has(key) && FINISHED_BAD.has(d.state)) withdrawn.set(key, d);
+  }
+  for (const key of routed.keys()) withdrawn.delete(key);
+  const namespaces = new Map<string, string>();
+  const out: TTrafficTarget[] = [];
+  for (const d of [...routed.values(), ...withdrawn.values()]) {
     let namespace = namespaces.get(d.environmentId);
     if (namespace === undefined) {
       namespace = (await findEnvironmentForDeploy(db, d.environmentId))?.namespace ?? "default";
