@@ -408,11 +408,16 @@ export function ArtifactsTable({ runId }: { runId: string }) {
               <td>
                 {a.downloadable === false ? (
                   <span className="small muted" title={a.uri}>
-                    {a.uri.startsWith("file://") ? "folder: no archive download yet" : "stored remotely"}
+                    {a.uri.startsWith("file://") ? "missing on the data volume" : "stored remotely"}
                   </span>
                 ) : (
-                  <a className="btn btn-sm" href={`/api/v1/artifacts/${a.id}/download`} download>
-                    Download
+                  <a
+                    className="btn btn-sm"
+                    href={`/api/v1/artifacts/${a.id}/download`}
+                    download
+                    title={a.archive ? "A .tar.gz of the folder; MANIFEST.sha256 inside checks every file (sha256sum -c MANIFEST.sha256)" : undefined}
+                  >
+                    Download{a.archive ? " .tar.gz" : ""}
                   </a>
                 )}
               </td>

@@ -1,6 +1,7 @@
 "use client";
 import { useInfiniteQuery } from "@tanstack/react-query";
 import Link from "next/link";
+import { useState } from "react";
 import { api, qs } from "@/lib/client/api";
 import { durationBetween, formatDuration, formatRelative, shortSha } from "@/lib/client/format";
 import type { TPage, TRunSummary } from "@/lib/client/types";
@@ -10,8 +11,13 @@ import { Empty, ErrorState, Loading, StatusBadge } from "./ui";
 
 const ACTIVE = new Set(["queued", "running", "waiting_approval"]);
 
+/** Most runs the compare page takes at once (GET /runs/compare refuses more). */
+const MAX_COMPARE = 10;
+
 export function RunsTable({ projectId, pipelineId, status, showPipeline = true }: { projectId?: string; pipelineId?: string; status?: string; showPipeline?: boolean }) {
   const now = useNow(1000);
+  const [selected, setSelected] = useState<string[]>([]);
+  const toggle = (id: string) => setSelected((s) => (s.includes(id) ? s.filter((x) => x !== id) : s.length >= MAX_COMPARE ? s : [...s, id]));
   const query = useInfiniteQuery({
     queryKey: ["runs", { projectId, pipelineId, status }],
     enabled: Boolean(projectId || pipelineId),
@@ -27,9 +33,31 @@ export function RunsTable({ projectId, pipelineId, status, showPipeline = true }
   if (!runs.length) return <Empty title="No runs yet">Trigger a pipeline to start one.</Empty>;
   return (
     <div className="stack" style={{ gap: 8 }}>
-      <DataTable columns={["Run", showPipeline && "Pipeline", "Status", { label: "Stage", className: "hide-sm" }, { label: "Trigger", className: "hide-sm" }, { label: "Commit", className: "hide-sm" }, { label: "Duration", className: "num" }, { label: "Started", className: "hide-sm" }]}>
+      <div className="row small" aria-live="polite">
+        <span className="muted">{selected.length ? `${selected.length} selected` : "Tick 2–10 runs to compare them"}</span>
+        {selected.length >= 2 ? (
+          <Link className="btn btn-sm btn-primary" href={`/runs/compare?ids=${selected.join(",")}`}>
+            Compare {selected.length} runs
+          </Link>
+        ) : null}
+        {selected.length ? (
+          <button type="button" className="btn btn-sm btn-ghost" onClick={() => setSelected([])}>
+            Clear
+          </button>
+        ) : null}
+      </div>
+      <DataTable columns={[{ label: "", style: { width: 28 } }, "Run", showPipeline && "Pipeline", "Status", { label: "Stage", className: "hide-sm" }, { label: "Trigger", className: "hide-sm" }, { label: "Commit", className: "hide-sm" }, { label: "Duration", className: "num" }, { label: "Started", className: "hide-sm" }]}>
         {runs.map((run) => (
           <tr key={run.id}>
+            <td>
+              <input
+                type="checkbox"
+                aria-label={`Select run #${run.number} to compare`}
+                checked={selected.includes(run.id)}
+                disabled={!selected.includes(run.id) && selected.length >= MAX_COMPARE}
+                onChange={() => toggle(run.id)}
+              />
+            </td>
             <td>
               <Link href={`/runs/${run.id}`}>#{run.number}</Link>
             </td>

@@ -67,8 +67,9 @@ export async function makeProject(db: Db, slug: string) {
     select: { id: true },
   });
   const webhook = await db.webhookSubscription.create({ data: { projectId: project.id, url: "http://127.0.0.1:9/x", secretCiphertext: "v1:x", events: ["run.succeeded"] }, select: { id: true } });
+  const sweep = await db.sweep.create({ data: { projectId: project.id, pipelineId: pipeline.id, spec: { grid: { "training.learningRate": [1e-4] } }, objectiveMetric: "rouge_l", direction: "max", points: [{ "training.learningRate": 1e-4 }], status: "completed" }, select: { id: true } });
   const delivery = await db.webhookDelivery.create({ data: { subscriptionId: webhook.id, event: "run.succeeded", eventId: "run.succeeded.fixture", payload: {}, status: "failed" }, select: { id: true } });
-  return { projectId: project.id, datasetId: dataset.id, pipelineId: pipeline.id, runId: run.id, artifactId: artifact.id, modelVersionId: mv.id, environmentId: env.id, deploymentId: deployment.id, approvalId: approval.id, webhookId: webhook.id, webhookDeliveryId: delivery.id, releaseId: release.id };
+  return { projectId: project.id, datasetId: dataset.id, pipelineId: pipeline.id, runId: run.id, artifactId: artifact.id, modelVersionId: mv.id, environmentId: env.id, deploymentId: deployment.id, approvalId: approval.id, webhookId: webhook.id, webhookDeliveryId: delivery.id, releaseId: release.id, sweepId: sweep.id };
 }
 
 export type TFixture = Awaited<ReturnType<typeof makeProject>>;

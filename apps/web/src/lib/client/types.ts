@@ -127,8 +127,10 @@ export interface TArtifact {
   sha256?: string | null;
   sizeBytes?: number | string | null;
   createdAt: string;
-  /** A file the download endpoint serves; folders and remote URIs are not. */
+  /** On the data volume, so the download endpoint serves it (remote URIs and missing paths are not). */
   downloadable?: boolean;
+  /** A folder (adapter, checkpoint): downloads as a .tar.gz with MANIFEST.sha256. */
+  archive?: boolean;
 }
 
 export interface TModelVersion {

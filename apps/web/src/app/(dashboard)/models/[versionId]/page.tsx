@@ -5,7 +5,7 @@ import { useParams } from "next/navigation";
 import { useState } from "react";
 import { api, errorMessage } from "@/lib/client/api";
 import { formatTime, shortSha } from "@/lib/client/format";
-import type { TEval, TModelVersion } from "@/lib/client/types";
+import type { TArtifact, TEval, TModelVersion } from "@/lib/client/types";
 import { useDirectory } from "@/hooks/use-directory";
 import { useProject } from "@/hooks/use-project";
 import { ConfirmDialog } from "@/components/confirm-dialog";
@@ -23,6 +23,7 @@ interface TLineageVariant {
 
 interface TVersionDetail extends TModelVersion {
   projectId: string;
+  adapterArtifactId: string | null;
   lineageGraph: { variants?: TLineageVariant[] } & Record<string, unknown>;
 }
 
@@ -36,6 +37,9 @@ export default function ModelVersionPage() {
   const runId = query.data?.runId;
   const directory = useDirectory(query.data?.projectId);
   const evaluation = useQuery({ queryKey: ["run-eval", runId], enabled: Boolean(runId), queryFn: () => api<TEval>(`/api/v1/runs/${runId}/eval`) });
+  // The adapter's download is offered only when the server says it serves it (a folder on the data volume → .tar.gz).
+  const artifacts = useQuery({ queryKey: ["run-artifacts", runId], enabled: Boolean(runId), queryFn: () => api<{ items: TArtifact[] }>(`/api/v1/runs/${runId}/artifacts`), select: (d) => d.items });
+  const adapter = artifacts.data?.find((a) => a.id === query.data?.adapterArtifactId && a.downloadable);
   const setAliasMutation = useMutation({
     mutationFn: (name: string) => api(`/api/v1/model-versions/${versionId}/aliases/${encodeURIComponent(name)}`, { method: "PUT", body: {} }),
     onSuccess: async () => {
@@ -66,7 +70,18 @@ export default function ModelVersionPage() {
                 </span>
               }
               sub={`Base ${v.baseModel}${v.gitCommit ? ` · commit ${shortSha(v.gitCommit)}` : ""} · registered ${formatTime(v.createdAt)}`}
-              actions={<Link className="btn" href={`/runs/${v.runId}`}>Open run</Link>}
+              actions={
+                <>
+                  {adapter ? (
+                    <a className="btn" href={`/api/v1/artifacts/${adapter.id}/download`} download title="The adapter folder as a .tar.gz; MANIFEST.sha256 inside checks every file">
+                      Download adapter{adapter.archive ? " .tar.gz" : ""}
+                    </a>
+                  ) : null}
+                  <Link className="btn" href={`/runs/${v.runId}`}>
+                    Open run
+                  </Link>
+                </>
+              }
             />
             <div className="stack">
               <div className="card">

@@ -9,6 +9,8 @@ import { ConfirmDialog } from "@/components/confirm-dialog";
 import { PipelineEditor } from "@/components/pipeline-editor";
 import { RunsTable } from "@/components/runs-table";
 import { SpecView } from "@/components/spec-history";
+import { SweepForm } from "@/components/sweep-form";
+import { SweepsList } from "@/components/sweeps-list";
 import { TriggerButton } from "@/components/trigger-button";
 import { PageHead, QueryView, Tabs } from "@/components/ui";
 
@@ -17,7 +19,7 @@ export default function PipelinePage() {
   const router = useRouter();
   const queryClient = useQueryClient();
   const { can } = useProject();
-  const [tab, setTab] = useState<"runs" | "spec" | "edit">("runs");
+  const [tab, setTab] = useState<"runs" | "sweeps" | "spec" | "edit">("runs");
   const [archiving, setArchiving] = useState(false);
   const query = useQuery({ queryKey: ["pipeline", pipelineId], queryFn: () => api<TPipeline>(`/api/v1/pipelines/${pipelineId}`) });
   const archive = useMutation({
@@ -52,11 +54,18 @@ export default function PipelinePage() {
             onChange={setTab}
             tabs={[
               { id: "runs", label: "Runs" },
+              { id: "sweeps", label: "Sweeps" },
               { id: "spec", label: "Spec" },
               ...(can("engineer") ? [{ id: "edit" as const, label: "Edit" }] : []),
             ]}
           />
           {tab === "runs" && <RunsTable pipelineId={pipeline.id} showPipeline={false} />}
+          {tab === "sweeps" && (
+            <div className="stack">
+              {can("engineer") ? <SweepForm pipelineId={pipeline.id} spec={pipeline.spec} /> : null}
+              <SweepsList pipelineId={pipeline.id} />
+            </div>
+          )}
           {tab === "spec" && <SpecView pipeline={pipeline} />}
           {tab === "edit" && <PipelineEditor key={pipeline.specVersion} projectId={pipeline.projectId} pipeline={pipeline} />}
           {archiving && (

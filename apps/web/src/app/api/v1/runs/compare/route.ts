@@ -1,0 +1,3 @@
+import { compareRunsRoute } from "@/server/routes/sweeps";
+
+export const GET = compareRunsRoute.handler;

@@ -1,0 +1,3 @@
+import { cancelSweepRoute } from "@/server/routes/sweeps";
+
+export const POST = cancelSweepRoute.handler;

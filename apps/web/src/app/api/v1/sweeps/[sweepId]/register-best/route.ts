@@ -1,0 +1,3 @@
+import { registerBestRoute } from "@/server/routes/sweeps";
+
+export const POST = registerBestRoute.handler;

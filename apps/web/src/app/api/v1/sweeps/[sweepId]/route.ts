@@ -1,0 +1,3 @@
+import { getSweepRoute } from "@/server/routes/sweeps";
+
+export const GET = getSweepRoute.handler;
