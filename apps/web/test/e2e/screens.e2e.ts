@@ -257,10 +257,14 @@ describe("dashboard screens on seeded data", () => {
     const saved = await download.path();
     const { stat } = await import("node:fs/promises");
     expect((await stat(saved!)).size).toBe(seed.reportBytes);
-    // A folder offers no broken download (it used to save a JSON 409 as download.json).
+    // A folder downloads as a .tar.gz (it used to save a JSON 409 as download.json) whose manifest lists its files.
     const adapterRow = page.locator("tr", { hasText: "adapter" });
-    await adapterRow.getByText("folder: no archive download yet").waitFor();
-    expect(await adapterRow.getByRole("link", { name: "Download" }).count()).toBe(0);
+    const [archive] = await Promise.all([page.waitForEvent("download"), adapterRow.getByRole("link", { name: "Download .tar.gz" }).click()]);
+    expect(archive.suggestedFilename()).toBe("adapter.tar.gz");
+    const { execFileSync } = await import("node:child_process");
+    const { createHash } = await import("node:crypto");
+    const sums = execFileSync("tar", ["-xzOf", (await archive.path())!, "MANIFEST.sha256"], { encoding: "utf8" });
+    expect(sums).toBe(`${createHash("sha256").update("{}").digest("hex")}  adapter_config.json\n`);
     await shot(page, "run-artifacts", false);
 
     await page.goto(`${stack.baseUrl}/runs/${seed.ok}/report`);
