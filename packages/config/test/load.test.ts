@@ -39,3 +39,13 @@ describe("gateway addressing", () => {
     expect(() => loadGatewayEnv({ GATEWAY_ENVIRONMENTS: "prod" })).toThrow(/GATEWAY_ENVIRONMENTS/);
   });
 });
+
+describe("rollout traffic provider", () => {
+  it("defaults to builtin; gateway-api takes the Gateway's parentRef and hostnames; bad values stop start-up", () => {
+    expect(loadWorkerEnv({}).ROLLOUT_TRAFFIC_PROVIDER).toBe("builtin");
+    const env = loadWorkerEnv({ ROLLOUT_TRAFFIC_PROVIDER: "gateway-api", GATEWAY_API_PARENT_NAME: "public", GATEWAY_API_PARENT_NAMESPACE: "gateways", GATEWAY_API_HOSTNAMES: "llm.example.com, *.llm.example.com" });
+    expect(env).toMatchObject({ ROLLOUT_TRAFFIC_PROVIDER: "gateway-api", GATEWAY_API_PARENT_NAME: "public", GATEWAY_API_PARENT_NAMESPACE: "gateways", GATEWAY_API_HOSTNAMES: ["llm.example.com", "*.llm.example.com"] });
+    expect(() => loadWorkerEnv({ ROLLOUT_TRAFFIC_PROVIDER: "istio" })).toThrow(/ROLLOUT_TRAFFIC_PROVIDER/);
+    expect(() => loadWorkerEnv({ GATEWAY_API_PARENT_NAME: "Not A Name" })).toThrow(/GATEWAY_API_PARENT_NAME/);
+  });
+});
