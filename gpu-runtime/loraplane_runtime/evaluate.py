@@ -144,6 +144,19 @@ def score(predictions: list, references: list, wanted: list, safety: M.SafetySui
     return agg, per
 
 
+def metrics_by_task(rows: list, predictions: list, references: list, wanted: list, safety: M.SafetySuite,
+                    tokenizer: str) -> dict:
+    """Corpus metrics per value of the rows' optional `task` field (the demo data has one), scored with the
+    corpus-wide metric tokenizer so the numbers compare across tasks; {} when no row names a task."""
+    groups: dict = {}
+    for i, r in enumerate(rows):
+        if r.get("task") is not None:
+            groups.setdefault(str(r["task"]), []).append(i)
+    return {t: {"numSamples": len(idx), **score([predictions[i] for i in idx], [references[i] for i in idx],
+                                                wanted, safety, tokenizer)[0]}
+            for t, idx in sorted(groups.items())}
+
+
 def run_evaluate(job: Job, reporter: Reporter) -> dict:
     ev, paths, tr = job.eval, job.paths, job.training
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -175,11 +188,13 @@ def run_evaluate(job: Job, reporter: Reporter) -> dict:
         rate = (time.monotonic() - t0) / done
         reporter.progress("eval", done, len(prompts), rate * (len(prompts) - done))
     agg, per = score(preds, refs, ev.metrics, safety, metric_tokenizer)
+    by_task = metrics_by_task(rows, preds, refs, ev.metrics, safety, metric_tokenizer)
 
     os.makedirs(paths.output_dir, exist_ok=True)
-    samples = [{"id": str(r.get("id", f"{ev.split}-{i}")), "prompt": p, "reference": ref, "prediction": pred, "scores": sc}
+    samples = [{"id": str(r.get("id", f"{ev.split}-{i}")), "prompt": p, "reference": ref, "prediction": pred, "scores": sc,
+                **({"task": str(r["task"])} if r.get("task") is not None else {})}
                for i, (r, p, ref, pred, sc) in enumerate(zip(rows, prompts, refs, preds, per))]
-    report = {"metrics": agg, "samples": samples, "numSamples": len(samples),
+    report = {"metrics": agg, "metricsByTask": by_task, "samples": samples, "numSamples": len(samples),
               "model": paths.base_model, "adapter": paths.adapter_dir, "split": ev.split,
               "generationSeconds": time.monotonic() - t0, "decoding": decoding, "metricTokenizer": metric_tokenizer}
     report_path = os.path.join(paths.output_dir, "eval_report.json")

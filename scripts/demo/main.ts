@@ -2,9 +2,19 @@
 // not the admin, so the admin may approve its release) triggers the run through the REST API with its own token; a
 // steady stream of completions goes through the gateway; the terminal narrates stage changes, the gate decision, the
 // approval link for the admin, each canary step and the promotion.
+import { execFile } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync } from "node:fs";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { createPrismaClient } from "@loraplane/db";
-import { createApiToken, createUser, listMembers, listUsers, setMembers, type TScope } from "@loraplane/services";
+import { createApiToken, createUser, formatBeforeAfter, listMembers, listUsers, setMembers, type TEvalReportMetrics, type TScope, ZEvalReportMetrics } from "@loraplane/services";
 import { runStart, type TStartedStack } from "../start/main.ts";
+
+const GPU_RUNTIME = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "gpu-runtime");
 
 const BOT_EMAIL = "demo-bot@loraplane.local";
 const BOT_SCOPES: TScope[] = ["runs:write", "deployments:read", "models:read", "inference:invoke"];
@@ -123,6 +133,44 @@ function startTraffic(baseUrl: string, token: string, model: string) {
 
 type TCall = <T>(method: string, path: string, body?: unknown) => Promise<T>;
 
+interface TPipelineSpec {
+  training?: Record<string, unknown>;
+  eval?: Record<string, unknown>;
+  deploy?: { endpointName: string };
+}
+
+/** The untrained base model's eval report under the pipeline's own eval settings: the "before" of the demo's table.
+ *  Cached by model, dataset digest and spec, which do not change between demo starts. */
+async function baselineReport(stack: TStartedStack, spec: TPipelineSpec, say: (line: string) => void): Promise<TEvalReportMetrics> {
+  const { modelDir, datasetDir } = stack.seed;
+  const jobSpec = { training: spec.training ?? {}, eval: spec.eval ?? {} };
+  const key = createHash("sha256")
+    .update(JSON.stringify([modelDir, await readFile(path.join(modelDir, "config.json"), "utf8"), await readFile(path.join(datasetDir, "dataset.json"), "utf8"), jobSpec]))
+    .digest("hex")
+    .slice(0, 16);
+  const out = path.join(os.tmpdir(), "loraplane-demo-baseline", key);
+  const reportPath = path.join(out, "eval_report.json");
+  if (!existsSync(reportPath)) {
+    say("evaluating the untrained base model on the test split (the 'before' column; once per dataset)…");
+    await mkdir(out, { recursive: true });
+    const jobPath = path.join(out, "job.json");
+    await writeFile(jobPath, JSON.stringify({ runId: "demo-baseline", stage: "eval", paths: { baseModel: modelDir, dataDir: datasetDir, outputDir: out, adapterDir: null }, spec: jobSpec }));
+    const python = path.join(GPU_RUNTIME, ".venv", "bin", "python");
+    // Without LORAPLANE_URL the runtime reports on stdout, which nobody needs here.
+    const env = { ...process.env, LORAPLANE_URL: "", LORAPLANE_RUN_TOKEN: "" };
+    await promisify(execFile)(python, ["-m", "loraplane_runtime.cli", "evaluate", "--config", jobPath], { cwd: GPU_RUNTIME, env, maxBuffer: 64 * 1024 * 1024 });
+  }
+  return ZEvalReportMetrics.parse(JSON.parse(await readFile(reportPath, "utf8")));
+}
+
+/** The run's own eval_report.json, downloaded through the REST API like any artifact. */
+async function runEvalReport(call: TCall, runId: string): Promise<TEvalReportMetrics> {
+  const { items } = await call<{ items: { id: string; kind: string }[] }>("GET", `/api/v1/runs/${runId}/artifacts`);
+  const artifact = items.filter((a) => a.kind === "eval_report").at(-1);
+  if (!artifact) throw new Error(`run ${runId} has no eval_report artifact`);
+  return ZEvalReportMetrics.parse(await call<unknown>("GET", `/api/v1/artifacts/${artifact.id}/download`));
+}
+
 interface TRelease {
   id: string;
   runId: string | null;
@@ -165,7 +213,15 @@ async function watchRelease(stack: TStartedStack, call: TCall, runId: string, sa
 }
 
 /** Prints one run's stages, progress, gate decision, approval wait and rollout events until it ends; returns its status. */
-async function watchRun(stack: TStartedStack, call: TCall, run: { id: string; number: number }, say: (line: string) => void, elapsed: () => string, onTick: () => void): Promise<string> {
+async function watchRun(
+  stack: TStartedStack,
+  call: TCall,
+  run: { id: string; number: number },
+  say: (line: string) => void,
+  elapsed: () => string,
+  onTick: () => void,
+  afterGate: () => Promise<void>,
+): Promise<string> {
   const seenStages = new Map<string, string>();
   const seenProgress = new Map<string, number>();
   const seenEvents = new Set<string>();
@@ -199,6 +255,7 @@ async function watchRun(stack: TStartedStack, call: TCall, run: { id: string; nu
         const ev = await call<{ results: { metric: string; value: number; threshold: number | null; comparator: string | null; passed: boolean | null }[]; gate: { passed: boolean | null; reasons: string[] } }>("GET", `/api/v1/runs/${run.id}/eval`);
         for (const r of ev.results) say(`    ${r.metric.padEnd(18)} ${r.value.toFixed(3)}${r.threshold !== null ? `  (needs ${r.comparator} ${r.threshold}: ${r.passed ? "pass" : "FAIL"})` : ""}`);
         say(`[${elapsed()}] gate ${ev.gate.passed ? "PASSED" : `BLOCKED: ${ev.gate.reasons.join("; ")}`}`);
+        await afterGate().catch((error: unknown) => say(`(before/after table unavailable: ${(error as Error).message})`));
       }
       if (!approvalReported && detail.status === "waiting_approval") {
         approvalReported = true;
@@ -235,9 +292,16 @@ async function runDemo(stack: TStartedStack): Promise<void> {
   const token = await demoToken(stack);
   const call: TCall = api(stack.webUrl, token);
 
-  const { spec } = await call<{ spec: { deploy?: { endpointName: string } } }>("GET", `/api/v1/pipelines/${stack.seed.pipelineId}`);
+  const { spec } = await call<{ spec: TPipelineSpec }>("GET", `/api/v1/pipelines/${stack.seed.pipelineId}`);
   const endpoint = spec.deploy?.endpointName;
   if (!endpoint) throw new Error(`pipeline ${stack.seed.pipelineName} has no deploy section; nothing to roll out`);
+  const before = await baselineReport(stack, spec, say);
+  say(`untrained base model on the ${before.numSamples} held-out test rows: ${["exact_match", "rouge_l", "bleu"].map((m) => `${m} ${before.metrics[m]?.toFixed(3) ?? "–"}`).join(", ")}`);
+  const printBeforeAfter = (runId: string, runNumber: number) => async () => {
+    const after = await runEvalReport(call, runId);
+    say(`before → after: the untrained base model vs run #${runNumber}'s adapter (both eval_report.json, same test rows and decoding):`);
+    for (const line of formatBeforeAfter(before, after)) say(`    ${line}`);
+  };
 
   // Each environment has its own URL on the gateway: /<project>/<environment>/v1.
   const { slug } = await call<{ slug: string }>("GET", `/api/v1/projects/${stack.seed.projectId}`);
@@ -281,7 +345,7 @@ async function runDemo(stack: TStartedStack): Promise<void> {
   for (const [index, purpose] of ["the first version of the endpoint", "a canary against the first version"].entries()) {
     const { run } = await call<{ run: { id: string; number: number } }>("POST", `/api/v1/pipelines/${stack.seed.pipelineId}/runs`, {});
     say(`[${elapsed()}] ${BOT_EMAIL} triggered ${stack.seed.pipelineName} run #${run.number} (${purpose}) through the REST API → ${stack.webUrl}/runs/${run.id}`);
-    let status = await watchRun(stack, call, run, say, elapsed, reportTraffic);
+    let status = await watchRun(stack, call, run, say, elapsed, reportTraffic, printBeforeAfter(run.id, run.number));
     // The run ends with its first environment (dev); its release carries the version on to staging and prod.
     if (status === "succeeded") status = (await watchRelease(stack, call, run.id, say, elapsed, reportTraffic)) === "succeeded" ? "succeeded" : "release failed";
     if (status !== "succeeded") {

@@ -30,6 +30,9 @@ export interface SeedResult {
   projectName: string;
   pipelineId: string;
   pipelineName: string;
+  /** The tiny base model and the dataset version's files (what `npm run demo` evaluates the base model on). */
+  modelDir: string;
+  datasetDir: string;
   /** What this call created (empty when everything already existed). */
   created: string[];
 }
@@ -135,5 +138,5 @@ export async function seedDemoProject(db: Db, options: SeedOptions): Promise<See
   }
 
   log(created.length ? `seeded the demo: ${created.join(", ")}` : "demo project already seeded");
-  return { projectId: project.id, projectName: project.name, pipelineId: pipeline.id, pipelineName: pipeline.name, created };
+  return { projectId: project.id, projectName: project.name, pipelineId: pipeline.id, pipelineName: pipeline.name, modelDir, datasetDir, created };
 }
