@@ -11,7 +11,7 @@ import { DataTable } from "./data-table";
 import { Badge, Empty, ErrorState, Loading, Progress, QueryView, StatusBadge } from "./ui";
 
 export const STAGE_ORDER = ["prepare", "train", "eval", "gate", "register", "approve", "deploy", "rollout"];
-export const RUN_ACTIVE = new Set(["queued", "running", "waiting_approval"]);
+export const RUN_ACTIVE = new Set(["queued", "running", "waiting_approval", "awaiting_review"]);
 
 /** Latest attempt of each stage, in pipeline order. */
 export function latestStages(stages: TStage[]): TStage[] {
@@ -295,9 +295,29 @@ export function Prompt({ text }: { text: string }) {
   );
 }
 
+/** Review progress from GET /runs/{id}/review (quota of gate.review, pass rate so far). */
+export interface TReviewProgress {
+  required: boolean;
+  minReviewed: number | "all" | null;
+  needed: number;
+  reviewed: number;
+  total: number;
+  good: number;
+  met: boolean;
+  passRate: number | null;
+  awaiting: boolean;
+  overrides: { metric: string; comparator: string; value: number; reason?: string; byId?: string | null; at?: string }[];
+}
+
+/**
+ * Eval samples with review marks. Keyboard-driven: j/k (or ↓/↑) move between samples, g/b mark the focused one good
+ * or bad; the focused row is outlined and keeps real DOM focus, so it works with a screen reader and without a mouse.
+ */
 export function SamplesTable({ runId, canReview }: { runId: string; canReview: boolean }) {
   const queryClient = useQueryClient();
   const [filter, setFilter] = useState<"" | "unreviewed" | "good" | "bad">("");
+  const [focusIndex, setFocusIndex] = useState<number | null>(null);
+  const rowRefs = useRef(new Map<number, HTMLTableRowElement>());
   const key = ["run-samples", runId];
   const query = useInfiniteQuery({
     queryKey: key,
@@ -315,19 +335,46 @@ export function SamplesTable({ runId, canReview }: { runId: string; canReview: b
     onSettled: () => {
       void queryClient.invalidateQueries({ queryKey: key });
       void queryClient.invalidateQueries({ queryKey: ["run-eval", runId] });
+      void queryClient.invalidateQueries({ queryKey: ["run-review", runId] });
+      void queryClient.invalidateQueries({ queryKey: ["run", runId] });
     },
   });
+  const progress = useQuery({ queryKey: ["run-review", runId], queryFn: () => api<TReviewProgress>(`/api/v1/runs/${runId}/review`) });
   const samples = query.data?.pages.flatMap((p) => p.items) ?? [];
-  const reviewed = samples.filter((s) => s.review).length;
-  const good = samples.filter((s) => s.review === "good").length;
   const shown = samples.filter((s) => (filter === "" ? true : filter === "unreviewed" ? !s.review : s.review === filter));
+  const p = progress.data;
+
+  function focusRow(index: number) {
+    setFocusIndex(index);
+    rowRefs.current.get(index)?.focus();
+  }
+  function onKeyDown(e: React.KeyboardEvent) {
+    if (e.altKey || e.ctrlKey || e.metaKey) return;
+    const target = e.target as HTMLElement;
+    if (target.closest("select, input, textarea")) return;
+    const at = shown.findIndex((s) => s.index === focusIndex);
+    if (e.key === "j" || e.key === "ArrowDown") {
+      const next = shown[Math.min(shown.length - 1, at + 1)];
+      if (next) focusRow(next.index);
+      e.preventDefault();
+    } else if (e.key === "k" || e.key === "ArrowUp") {
+      const prev = shown[Math.max(0, at - 1)];
+      if (prev) focusRow(prev.index);
+      e.preventDefault();
+    } else if ((e.key === "g" || e.key === "b") && canReview && focusIndex !== null && at >= 0) {
+      review.mutate({ index: focusIndex, value: e.key === "g" ? "good" : "bad" });
+      e.preventDefault();
+    }
+  }
   return (
     <div className="card">
       <div className="card-head">
         <h2>Samples</h2>
         <div className="row small">
-          <span className="muted">
-            {reviewed} reviewed of {samples.length} loaded{reviewed ? ` · pass rate ${((good / reviewed) * 100).toFixed(1)}%` : ""}
+          <span className="muted" data-testid="review-progress" aria-live="polite">
+            {p
+              ? `${p.reviewed} of ${p.total} reviewed${p.required ? ` · ${p.needed} needed for the gate` : ""}${p.passRate !== null ? ` · pass rate ${(p.passRate * 100).toFixed(1)}%` : ""}`
+              : "…"}
           </span>
           <select className="input" style={{ width: 130, height: 26 }} aria-label="Filter samples" value={filter} onChange={(e) => setFilter(e.target.value as typeof filter)}>
             <option value="">all</option>
@@ -337,6 +384,11 @@ export function SamplesTable({ runId, canReview }: { runId: string; canReview: b
           </select>
         </div>
       </div>
+      {canReview && samples.length ? (
+        <p className="small muted" id="review-keys" style={{ margin: "0 0 8px" }}>
+          Keyboard: <kbd>j</kbd>/<kbd>k</kbd> next/previous sample, <kbd>g</kbd> good, <kbd>b</kbd> bad.
+        </p>
+      ) : null}
       {review.error ? (
         <div className="alert red" role="alert" style={{ marginBottom: 8 }}>
           {errorMessage(review.error)}
@@ -349,9 +401,23 @@ export function SamplesTable({ runId, canReview }: { runId: string; canReview: b
       ) : !samples.length ? (
         <Empty title="No samples recorded" />
       ) : (
+        <div onKeyDown={onKeyDown} data-testid="samples-review">
         <DataTable columns={[{ label: "#", className: "num" }, "Prompt", "Reference", "Prediction", { label: "Scores", className: "hide-sm" }, "Review"]}>
-          {shown.map((s) => (
-            <tr key={s.index} data-sample={s.index}>
+          {shown.map((s, i) => (
+            <tr
+              key={s.index}
+              data-sample={s.index}
+              ref={(el) => {
+                if (el) rowRefs.current.set(s.index, el);
+                else rowRefs.current.delete(s.index);
+              }}
+              // One tab stop for the table (roving focus): the focused sample, or the first one.
+              tabIndex={(focusIndex === null ? i === 0 : focusIndex === s.index) ? 0 : -1}
+              aria-selected={focusIndex === s.index}
+              aria-describedby={canReview ? "review-keys" : undefined}
+              className={focusIndex === s.index ? "sample-focused" : undefined}
+              onFocus={() => setFocusIndex(s.index)}
+            >
               <td className="num">{s.index}</td>
               <td className="small" style={{ maxWidth: 280, overflowWrap: "anywhere" }}>
                 <Prompt text={s.prompt} />
@@ -376,6 +442,7 @@ export function SamplesTable({ runId, canReview }: { runId: string; canReview: b
             </tr>
           ))}
         </DataTable>
+        </div>
       )}
       {query.hasNextPage ? (
         <button type="button" className="btn btn-sm" style={{ marginTop: 8 }} onClick={() => void query.fetchNextPage()} disabled={query.isFetchingNextPage}>

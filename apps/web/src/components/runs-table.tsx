@@ -9,7 +9,7 @@ import { useNow } from "@/hooks/use-now";
 import { DataTable, LoadMore } from "./data-table";
 import { Empty, ErrorState, Loading, StatusBadge } from "./ui";
 
-const ACTIVE = new Set(["queued", "running", "waiting_approval"]);
+const ACTIVE = new Set(["queued", "running", "waiting_approval", "awaiting_review"]);
 
 /** Most runs the compare page takes at once (GET /runs/compare refuses more). */
 const MAX_COMPARE = 10;

@@ -6,7 +6,7 @@ import { errorMessage } from "@/lib/client/api";
 const STATUS_TONE: Record<string, string> = {
   succeeded: "green", passed: "green", ready: "green", promoted: "green", approved: "green", production: "green", active: "green", good: "green",
   running: "blue", progressing: "blue", queued: "blue", starting: "blue", staging: "blue", pending: "",
-  waiting: "amber", waiting_approval: "amber", awaiting_approval: "amber", paused: "amber", draining: "amber", blocked: "amber",
+  waiting: "amber", waiting_approval: "amber", awaiting_approval: "amber", awaiting_review: "amber", paused: "amber", draining: "amber", blocked: "amber",
   failed: "red", rejected: "red", rolled_back: "red", error: "red", bad: "red", revoked: "red",
   cancelled: "", skipped: "", retired: "", archived: "", superseded: "", registered: "violet",
 };

@@ -36,7 +36,7 @@ export interface TPipeline {
   updatedAt: string;
 }
 
-export type TRunStatus = "queued" | "running" | "waiting_approval" | "succeeded" | "failed" | "blocked" | "cancelled";
+export type TRunStatus = "queued" | "running" | "waiting_approval" | "awaiting_review" | "succeeded" | "failed" | "blocked" | "cancelled";
 export type TStageStatus = "pending" | "queued" | "running" | "waiting" | "succeeded" | "failed" | "skipped" | "cancelled";
 
 export interface TRunSummary {

@@ -4,7 +4,7 @@ import { useProject } from "@/hooks/use-project";
 import { RunsTable } from "@/components/runs-table";
 import { Empty, PageHead } from "@/components/ui";
 
-const STATUSES = ["", "queued", "running", "waiting_approval", "succeeded", "failed", "blocked", "cancelled"];
+const STATUSES = ["", "queued", "running", "waiting_approval", "awaiting_review", "succeeded", "failed", "blocked", "cancelled"];
 
 export default function RunsPage() {
   const { projectId } = useProject();

@@ -3,6 +3,7 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import Link from "next/link";
 import { useParams, useRouter } from "next/navigation";
 import { useState } from "react";
+import { allowedRunActions, gateThresholds, RUN_ACTION_ROLES, ZPipelineSpec, type TRunStatus, type TStageName } from "@loraplane/core";
 import { api, errorMessage, qs } from "@/lib/client/api";
 import { durationBetween, formatDuration, formatTime, shortSha } from "@/lib/client/format";
 import type { TAuditEntry, TPage, TRun } from "@/lib/client/types";
@@ -11,7 +12,7 @@ import { useNow } from "@/hooks/use-now";
 import { useProject } from "@/hooks/use-project";
 import { ConfirmDialog } from "@/components/confirm-dialog";
 import { LineageGraph, lineageNodes } from "@/components/lineage-graph";
-import { ArtifactsTable, EvalPanel, LogsTail, RunCharts, RunParams, SamplesTable, StageTimeline, TrainingProgress, latestStages, plannedStages, runIsLive } from "@/components/run-panels";
+import { ArtifactsTable, EvalPanel, LogsTail, RunCharts, RunParams, SamplesTable, StageTimeline, TrainingProgress, latestStages, plannedStages, runIsLive, type TReviewProgress } from "@/components/run-panels";
 import { PageHead, QueryView, StatusBadge, Tabs } from "@/components/ui";
 
 type TTab = "overview" | "eval" | "artifacts" | "lineage";
@@ -54,6 +55,43 @@ function RunError({ error }: { error: string }) {
   );
 }
 
+/** The run waits for people to review its eval samples before the gate evaluates (gate.review in the spec). */
+function AwaitingReview({ runId, onOpen }: { runId: string; onOpen: () => void }) {
+  const progress = useQuery({ queryKey: ["run-review", runId], queryFn: () => api<TReviewProgress>(`/api/v1/runs/${runId}/review`), refetchInterval: 3000 });
+  const p = progress.data;
+  return (
+    <div className="alert amber" role="status" data-testid="awaiting-review" style={{ marginBottom: 12 }}>
+      Waiting for review: {p ? `${p.reviewed} of ${p.needed} needed samples reviewed (${p.total} recorded)` : "…"}. The gate evaluates when the quota is met.{" "}
+      <button type="button" className="btn btn-sm" onClick={onOpen}>
+        Review samples
+      </button>
+    </div>
+  );
+}
+
+/** Threshold inputs of the override dialog: the thresholds this run's gate applies now, each editable. */
+function OverrideFields({ run, values, onChange }: { run: TRun; values: Record<string, string>; onChange: (metric: string, value: string) => void }) {
+  const review = useQuery({ queryKey: ["run-review", run.id], queryFn: () => api<TReviewProgress>(`/api/v1/runs/${run.id}/review`) });
+  const spec = ZPipelineSpec.safeParse(run.resolvedSpec);
+  if (!spec.success || !review.data) return <p className="muted small">Loading thresholds…</p>;
+  const thresholds = gateThresholds(spec.data, review.data.overrides.map((o) => ({ metric: o.metric as never, comparator: o.comparator as never, value: o.value })));
+  return (
+    <div className="stack" style={{ gap: 8 }}>
+      <p className="small" style={{ margin: 0 }}>
+        Applies to run #{run.number} only; the pipeline keeps its thresholds. The gate evaluates again right away.
+      </p>
+      {thresholds.map((t) => (
+        <div className="field" key={t.metric}>
+          <label htmlFor={`override-${t.metric}`}>
+            {t.metric} {t.comparator} <span className="muted">(now {t.value})</span>
+          </label>
+          <input id={`override-${t.metric}`} className="input" type="number" min={0} max={1} step={0.01} value={values[t.metric] ?? String(t.value)} onChange={(e) => onChange(t.metric, e.target.value)} />
+        </div>
+      ))}
+    </div>
+  );
+}
+
 function RunLineage({ runId }: { runId: string }) {
   const query = useQuery({ queryKey: ["run-lineage", runId], queryFn: () => api<unknown>(`/api/v1/runs/${runId}/lineage`) });
   return (
@@ -71,7 +109,8 @@ export default function RunPage() {
   const { can } = useProject();
   const now = useNow(1000);
   const [tab, setTab] = useState<TTab>("overview");
-  const [confirm, setConfirm] = useState<"cancel" | "retry" | null>(null);
+  const [confirm, setConfirm] = useState<"cancel" | "retry" | "override" | null>(null);
+  const [overrideValues, setOverrideValues] = useState<Record<string, string>>({});
   const query = useQuery({
     queryKey: ["run", runId],
     queryFn: () => api<TRun>(`/api/v1/runs/${runId}`),
@@ -89,12 +128,26 @@ export default function RunPage() {
       if (data.run.id !== runId) router.push(`/runs/${data.run.id}`);
     },
   });
+  const override = useMutation({
+    mutationFn: (reason: string) => {
+      const thresholds = Object.entries(overrideValues).map(([metric, value]) => ({ metric, value: Number(value) }));
+      return api(`/api/v1/runs/${runId}/gate-override`, { method: "POST", body: { thresholds, reason } });
+    },
+    onSuccess: async () => {
+      setOverrideValues({});
+      await queryClient.invalidateQueries({ queryKey: ["run", runId] });
+      await queryClient.invalidateQueries({ queryKey: ["run-review", runId] });
+    },
+  });
 
   return (
     <QueryView query={query} rows={6}>
       {(run) => {
         const stages = latestStages(run.stages);
         const training = stages.find((s) => s.stage === "train" && s.status === "running");
+        // The same function the services consult: a button appears only when the server would accept it.
+        const actions = allowedRunActions({ status: run.status as TRunStatus, stage: (run.currentStage ?? null) as TStageName | null, cancelRequested: Boolean(run.cancelRequestedAt) });
+        const offer = (a: keyof typeof actions) => actions[a].allowed && can(RUN_ACTION_ROLES[a]);
         return (
           <>
             <PageHead
@@ -106,24 +159,28 @@ export default function RunPage() {
               }
               sub={`${run.trigger}${run.gitCommit ? ` · commit ${shortSha(run.gitCommit)}` : ""}${run.gitRef ? ` (${run.gitRef})` : ""} · started ${formatTime(run.startedAt ?? run.createdAt)} · ${formatDuration(durationBetween(run.startedAt, run.finishedAt, now))}`}
               actions={
-                can("engineer") ? (
-                  <>
-                    {live && !run.cancelRequestedAt ? (
-                      <button type="button" className="btn" onClick={() => setConfirm("cancel")}>
-                        Cancel run
-                      </button>
-                    ) : null}
-                    {run.cancelRequestedAt && live ? <span className="muted small">Cancelling…</span> : null}
-                    {["failed", "cancelled", "blocked"].includes(run.status) ? (
-                      <button type="button" className="btn btn-primary" onClick={() => setConfirm("retry")}>
-                        Retry
-                      </button>
-                    ) : null}
-                  </>
-                ) : null
+                <>
+                  {offer("cancel") ? (
+                    <button type="button" className="btn" onClick={() => setConfirm("cancel")}>
+                      Cancel run
+                    </button>
+                  ) : null}
+                  {run.cancelRequestedAt && live ? <span className="muted small">Cancelling…</span> : null}
+                  {offer("override") ? (
+                    <button type="button" className="btn" onClick={() => setConfirm("override")}>
+                      Override gate…
+                    </button>
+                  ) : null}
+                  {offer("retry") ? (
+                    <button type="button" className="btn btn-primary" onClick={() => setConfirm("retry")} title={run.status === "blocked" ? "Evaluate the gate again with the reviews as they are now" : undefined}>
+                      {run.status === "blocked" ? "Re-run gate" : "Retry"}
+                    </button>
+                  ) : null}
+                </>
               }
             />
             {run.status === "cancelled" ? <CancelledNote run={run} /> : run.error ? <RunError error={run.error} /> : null}
+            {run.status === "awaiting_review" ? <AwaitingReview runId={run.id} onOpen={() => setTab("eval")} /> : null}
             {run.status === "waiting_approval" ? (
               <div className="alert amber" style={{ marginBottom: 12 }}>
                 Waiting for approval. <Link href="/approvals">Open the approvals inbox</Link>.
@@ -163,8 +220,24 @@ export default function RunPage() {
             )}
             {confirm === "retry" && (
               <ConfirmDialog title={`Retry run #${run.number}?`} confirmLabel="Retry" onConfirm={() => retry.mutateAsync()} onClose={() => setConfirm(null)}>
-                The stage that stopped runs again as a new attempt; stages that finished keep their results.
+                {run.status === "blocked"
+                  ? "The gate evaluates again as a new attempt, with the sample reviews as they are now and any override; training and evaluation are not repeated."
+                  : "The stage that stopped runs again as a new attempt; stages that finished keep their results."}
                 {retry.error ? <div className="alert red">{errorMessage(retry.error)}</div> : null}
+              </ConfirmDialog>
+            )}
+            {confirm === "override" && (
+              <ConfirmDialog
+                title={`Override the gate of run #${run.number}?`}
+                confirmLabel="Override and re-run gate"
+                withReason={{ label: "Reason (required, kept in the audit log)", required: true }}
+                onConfirm={(reason) => {
+                  if (Object.keys(overrideValues).length === 0) return Promise.reject(new Error("Change at least one threshold."));
+                  return override.mutateAsync(reason);
+                }}
+                onClose={() => setConfirm(null)}
+              >
+                <OverrideFields run={run} values={overrideValues} onChange={(metric, value) => setOverrideValues((v) => ({ ...v, [metric]: value }))} />
               </ConfirmDialog>
             )}
           </>
