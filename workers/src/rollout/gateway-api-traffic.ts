@@ -41,6 +41,8 @@ export interface TGatewayApiTrafficOptions {
   hostnames?: string[];
   /** Attempts when the route keeps changing under us (409). */
   maxAttempts?: number;
+  /** How long a variant Service found as wanted is trusted before it is read again (default 60 s). */
+  serviceRecheckMs?: number;
 }
 
 const ROUTE = { group: "gateway.networking.k8s.io", version: "v1", plural: "httproutes" } as const;
@@ -75,6 +77,10 @@ export function gatewayApiTrafficProvider(o: TGatewayApiTrafficOptions): TTraffi
   const core = o.kubeConfig.makeApiClient(CoreV1Api);
   const maxAttempts = o.maxAttempts ?? 5;
 
+  /** Services checked recently (namespace/name → what they select): not read again on every 2-second tick. */
+  const verified = new Map<string, { key: string; at: number }>();
+  const recheckMs = o.serviceRecheckMs ?? 60_000;
+
   /** One Service per live variant, selecting the vLLM pods that serve it; created or re-pointed when it differs. */
   async function ensureVariantServices(target: TTrafficTarget, routeName: string): Promise<void> {
     for (const v of liveVariants(target)) {
@@ -83,6 +89,10 @@ export function gatewayApiTrafficProvider(o: TGatewayApiTrafficOptions): TTraffi
       const svc = variantService({ routeName, namespace: target.namespace, role: v.role, instance, servedModelName: v.servedModelName });
       svc.validate();
       const name = svc.metadata!.name!;
+      const cacheKey = `${target.namespace}/${name}`;
+      const seen = verified.get(cacheKey);
+      if (seen && seen.key === `${instance}\u0000${v.servedModelName}` && Date.now() - seen.at < recheckMs) continue;
+      verified.delete(cacheKey);
       try {
         const current = await core.readNamespacedService({ name, namespace: target.namespace });
         const same = current.spec?.selector?.["app.kubernetes.io/instance"] === instance && current.metadata?.annotations?.["loraplane.dev/served-model"] === v.servedModelName;
@@ -97,6 +107,7 @@ export function gatewayApiTrafficProvider(o: TGatewayApiTrafficOptions): TTraffi
           if (code(e) !== 409) throw e;
         });
       }
+      verified.set(cacheKey, { key: `${instance}\u0000${v.servedModelName}`, at: Date.now() });
     }
   }
 
@@ -107,6 +118,7 @@ export function gatewayApiTrafficProvider(o: TGatewayApiTrafficOptions): TTraffi
     for (const svc of list.items) {
       const svcName = svc.metadata?.name;
       if (!svcName || used.has(svcName)) continue;
+      verified.delete(`${namespace}/${svcName}`);
       await core.deleteNamespacedService({ name: svcName, namespace }).catch((e: unknown) => {
         if (code(e) !== 404) throw e;
       });

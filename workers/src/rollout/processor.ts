@@ -95,6 +95,11 @@ export const rolloutProcessors: TProcessorRegistration[] = [
     queue: ROLLOUT_QUEUE_NAME,
     concurrency: 1,
     async onStart(ctx) {
+      const env = loadWorkerEnv();
+      // The HTTPRoute's backends are the vLLM Services of the kubernetes serving backend; local serve has none.
+      if (env.ROLLOUT_TRAFFIC_PROVIDER === "gateway-api" && env.EXECUTOR !== "kubernetes") {
+        throw new Error("ROLLOUT_TRAFFIC_PROVIDER=gateway-api needs EXECUTOR=kubernetes (variants must be served by Kubernetes Services)");
+      }
       const opts = ctx.queue.runs.opts;
       const rollout = createRolloutQueue({ connection: opts.connection, ...(opts.prefix ? { prefix: opts.prefix } : {}) });
       queues.set(ctx, rollout);

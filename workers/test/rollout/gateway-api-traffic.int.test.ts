@@ -141,10 +141,13 @@ it("a canary's steps move the HTTPRoute's weights; pins; 409 retried; hand edit 
   const drift = events.filter((e) => e.type === "traffic" && e.decision === "drift_corrected");
   expect(drift).toHaveLength(1);
   expect(drift[0]!.reason).toMatch(/corrected drift.*split rule edited outside loraplane \(stable=0, canary=10000; restored stable=7000, canary=3000\)/);
-  // Nothing more to correct: the next tick writes nothing.
+  // Nothing more to correct: the next tick writes nothing, and reads only the route (once for the split, once for the
+  // pins); the variant Services were verified a moment ago.
   const before = routeWrites(name);
+  const calls = kube.requests.length;
   await controller.tick();
   expect(routeWrites(name)).toBe(before);
+  expect(kube.requests.slice(calls).map((r) => `${r.method} ${r.path}`)).toEqual([`GET /apis/${GROUP}/v1/namespaces/${ns}/httproutes/${name}`, `GET /apis/${GROUP}/v1/namespaces/${ns}/httproutes/${name}`]);
 
   // The route changes between the controller's read and its write (409): it reads again and applies the step.
   kube.failNext("PUT", new RegExp(`/httproutes/${name}$`), 409);
