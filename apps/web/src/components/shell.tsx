@@ -11,6 +11,7 @@ import { ErrorState } from "./ui";
 
 const NAV = [
   { href: "/pipelines", label: "Pipelines" },
+  { href: "/datasets", label: "Datasets" },
   { href: "/runs", label: "Runs" },
   { href: "/models", label: "Models" },
   { href: "/releases", label: "Releases" },
