@@ -9,6 +9,7 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import { parse as parseYaml } from "yaml";
 import { apiClient, apiUpload, CliError, EXIT, type TApi } from "./api-client.ts";
 import { listPipelines, listProjects, parseParam, resolvePipeline, resolveProject, sameJson } from "./resolve.ts";
+import { registerSweepCommands } from "./sweep.ts";
 
 const TERMINAL = new Set(["succeeded", "failed", "blocked", "cancelled"]);
 const env = loadCliEnv();
@@ -392,6 +393,8 @@ dataset
         : `pushed ${o.name} ${v.version}: ${v.rowCount} rows (${splits}), ${v.format}, sha256 ${v.sha256}\n`,
     );
   });
+
+registerSweepCommands(program, api, projectOption);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   if (error instanceof CliError) {

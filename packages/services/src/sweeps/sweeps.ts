@@ -246,7 +246,8 @@ export async function getSweepView(db: TRunDeps["db"], sweepId: string): Promise
     const version = modelName ? await findModelVersionOfRun(db, best.runId, modelName) : null;
     if (version) registered = { id: version.id, modelName: version.modelName, version: version.version };
   }
-  const parameters = [...new Set(points.flatMap((p) => Object.keys(p)))];
+  // jsonb keeps no key order: sorted, so the table and the CLI always show the same column order.
+  const parameters = [...new Set(points.flatMap((p) => Object.keys(p)))].sort();
   const active = views.filter((p) => p.run && !isTerminal(p.run.status as TRunStatus)).length;
   const finished = views.filter((p) => p.run && isTerminal(p.run.status as TRunStatus)).length;
   return {
