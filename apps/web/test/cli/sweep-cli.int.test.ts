@@ -17,7 +17,6 @@ let server: Server;
 let url = "";
 let token = "";
 let fx: TFixture;
-let other: TFixture;
 
 // Literal paths before templated ones (`/model-versions/compare` before `/model-versions/{id}`).
 const ROUTES = [...API_ROUTES]
@@ -65,7 +64,6 @@ const runIds: string[] = [];
 beforeAll(async () => {
   configureEnv(t.url);
   fx = await makeProject(t.db, "sweepy");
-  other = fx;
   const engineer = await makeUser(t.db, "eng@sweep-cli.test", "engineer");
   await t.db.projectMember.create({ data: { projectId: fx.projectId, userId: engineer.id, role: "engineer" } });
   await t.db.pipeline.update({ where: { id: fx.pipelineId }, data: { name: "sweepy-lora", spec: { name: "sweepy-lora", model: { name: "m", baseModel: "/models/tiny" }, dataset: { name: "ds", version: "v1" } } } });
