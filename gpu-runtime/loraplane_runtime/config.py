@@ -84,6 +84,8 @@ class Paths:
     data_dir: Optional[str]
     output_dir: str
     adapter_dir: Optional[str] = None
+    # An earlier attempt's checkpoint (or checkpoints folder) to continue from when output_dir has none of its own.
+    resume_from: Optional[str] = None
 
 
 @dataclass
@@ -222,6 +224,7 @@ def parse_job(raw: Any) -> Job:
             data_dir=os.path.abspath(paths["dataDir"]) if paths.get("dataDir") else None,
             output_dir=os.path.abspath(output_dir),
             adapter_dir=os.path.abspath(paths["adapterDir"]) if paths.get("adapterDir") else None,
+            resume_from=os.path.abspath(_get(paths, "resumeFrom", None, str, "paths")) if paths.get("resumeFrom") else None,
         ),
         training=parse_training(_get(spec, "training", {}, dict, "spec")),
         dataset_format=_choice(_get(dataset, "format", "auto", str, "spec.dataset"), ("auto", "alpaca", "chat"), "spec.dataset.format"),

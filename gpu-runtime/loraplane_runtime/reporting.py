@@ -66,6 +66,10 @@ class Reporter:
         # The result line always goes to stdout: workers read it even in HTTP mode.
         _emit({"event": "result", **payload})
 
+    def resumed(self, checkpoint: str, step: int) -> None:
+        """The attempt continued from a checkpoint (shown on the run page). Over HTTP the control plane already
+        recorded what it handed over, and the result line repeats it."""
+
     def close(self) -> None:
         self._stop.set()
         for t in self._threads:
@@ -104,6 +108,9 @@ class StdoutReporter(Reporter):
 
     def artifact(self, kind, path, sha256, size) -> None:
         self._write({"event": "artifact", **_artifact(kind, path, sha256, size)})
+
+    def resumed(self, checkpoint, step) -> None:
+        self._write({"event": "resumed", "checkpoint": checkpoint, "step": int(step)})
 
     def result(self, payload: dict) -> None:
         with self._out_lock:

@@ -154,6 +154,18 @@ def find_checkpoint(ckpt_root: str):
     return max(done)[1] if done else None
 
 
+def resume_source(path: str) -> str:
+    """The checkpoint `paths.resumeFrom` names: a `step-N` folder, a `checkpoints` folder or an attempt's output
+    folder (its newest complete checkpoint). A source with none is an error: the control plane handed it over because
+    it recorded a checkpoint there, so silently starting from scratch would hide lost work."""
+    if os.path.isfile(os.path.join(path, "trainer_state.json")):
+        return path
+    found = find_checkpoint(path) or find_checkpoint(os.path.join(path, "checkpoints"))
+    if not found:
+        raise ConfigError(f"paths.resumeFrom {path}: no complete checkpoint there")
+    return found
+
+
 class Trainer:
     def __init__(self, job: Job, reporter: Reporter):
         self.job, self.spec, self.rep = job, job.training, reporter
@@ -163,6 +175,7 @@ class Trainer:
         self.ckpt_root = os.path.join(self.out_dir, "checkpoints")
         self.stop_requested = False
         self._cached_epoch, self._batches = None, []
+        self.resumed = None  # {"checkpoint", "step"} when this process continued from a checkpoint
 
     # -- setup ------------------------------------------------------------------------
     def setup(self) -> None:
@@ -214,7 +227,10 @@ class Trainer:
         for p in self.model.parameters():  # adapters train in fp32 even on a bf16/fp16 base
             if p.requires_grad:
                 p.data = p.data.float()
+        # This attempt's own newest checkpoint (a restarted pod of the same attempt) wins over an earlier attempt's.
         ckpt = find_checkpoint(self.ckpt_root)
+        if ckpt is None and self.job.paths.resume_from:
+            ckpt = resume_source(self.job.paths.resume_from)
         if ckpt:  # adapter weights go in before sharding/wrapping; optimizer state after
             self._load_adapter_weights(ckpt)
         self.ddp = self.model
@@ -353,6 +369,9 @@ class Trainer:
             self.scaler.load_state_dict(opt["scaler"])
         set_rng_state(load_checkpoint_file(os.path.join(ckpt, f"rng-{self.env.rank}.pt")))
         self.step, self.epoch, self.micro_pos = st["step"], st["epoch"], st["microPos"]
+        self.resumed = {"checkpoint": ckpt, "step": self.step}
+        if self.env.main:
+            self.rep.resumed(ckpt, self.step)
         log(f"resumed from {ckpt} at step {self.step}")
 
     # -- loop -------------------------------------------------------------------------
@@ -492,6 +511,8 @@ def run_train(job: Job, reporter: Reporter) -> dict:
         tr.setup()
         stats = tr.run()
         result = {"stage": "train", "finalLoss": stats["finalLoss"], "steps": stats["steps"]}
+        if tr.resumed:
+            result["resumedFrom"], result["resumedFromStep"] = tr.resumed["checkpoint"], tr.resumed["step"]
         val = tr.validation_loss()  # every rank: a sharded model's forward is collective
         if val is not None:
             reporter.metrics([point("val/loss", tr.step, val)])

@@ -8,6 +8,7 @@ import {
   findRunById,
   findStageRun,
   insertEvalSamples,
+  listEarlierAttemptCheckpoints,
   listStageRunAdapters,
   updateStageRunIf,
   upsertArtifacts,
@@ -84,6 +85,12 @@ async function handleLines(ctx: TEngineContext, run: TRunRow, stageRow: TStageRo
           ]);
         }
         break;
+      case "resumed":
+        // What the runtime actually continued from (its own attempt's checkpoint wins over the one handed over).
+        if (typeof event.checkpoint === "string" && typeof event.step === "number") {
+          await updateStageRunIf(ctx.db, stageRow.id, ["running"], { resumedFromUri: event.checkpoint, resumedFromStep: event.step });
+        }
+        break;
       case "result":
         st.result = event;
         break;
@@ -98,8 +105,8 @@ async function handleLines(ctx: TEngineContext, run: TRunRow, stageRow: TStageRo
   }
 }
 
-/** Measures an adapter directory where the worker can read it; null when it cannot (a volume it does not mount). */
-async function measureAdapter(ctx: TEngineContext, uri: string): Promise<TDigestMeasurement | null> {
+/** Measures an adapter or checkpoint directory where the worker can read it; null when it cannot (a volume it does not mount). */
+async function measureDirectory(ctx: TEngineContext, uri: string): Promise<TDigestMeasurement | null> {
   const dir = ctx.executor.hostPath(uri);
   return dir === null ? null : measureDirectoryDigest(dir);
 }
@@ -114,12 +121,31 @@ async function adapterToEvaluate(ctx: TEngineContext, trainStageRunId: string, a
   const artifact = reported.filter((a) => norm(a.uri) === norm(adapterDir)).at(-1);
   if (!artifact) return { ok: false, reason: `the train stage reported no adapter artifact for ${adapterDir}` };
   if (!artifact.sha256) return { ok: false, reason: `adapter artifact ${artifact.uri} has no sha256` };
-  const measured = await measureAdapter(ctx, artifact.uri);
+  const measured = await measureDirectory(ctx, artifact.uri);
   if (measured && !measured.ok) return { ok: false, reason: `adapter ${artifact.uri} fails verification: ${measured.reason}` };
   if (measured && measured.sha256 !== artifact.sha256) {
     return { ok: false, reason: `adapter ${artifact.uri} does not match its digest: reported sha256 ${artifact.sha256}, measured ${measured.sha256}` };
   }
   return { ok: true, adapter: { artifactId: artifact.id, uri: artifact.uri, sha256: artifact.sha256 } };
+}
+
+/**
+ * A retried train attempt continues from the newest checkpoint an earlier attempt reported whose files still match
+ * their digest (the runtime prunes old checkpoints; a changed one is never trusted). Where the worker cannot read the
+ * volume, the runtime's own guard (same model, dataset digest and training spec) is the check.
+ */
+async function checkpointToResume(ctx: TEngineContext, runId: string, stageRow: TStageRow): Promise<{ uri: string; step: number } | null> {
+  if (stageRow.stage !== "train" || stageRow.attempt <= 1) return null;
+  const candidates = (await listEarlierAttemptCheckpoints(ctx.db, runId, "train", stageRow.attempt))
+    .map((a) => ({ ...a, step: Number(/\/step-(\d+)\/?$/.exec(a.uri)?.[1] ?? Number.NaN) }))
+    .filter((a) => Number.isFinite(a.step) && a.sha256)
+    .sort((a, b) => b.step - a.step || b.attempt - a.attempt);
+  for (const c of candidates) {
+    const measured = await measureDirectory(ctx, c.uri);
+    if (measured === null || (measured.ok && measured.sha256 === c.sha256)) return { uri: c.uri, step: c.step };
+    ctx.log.info({ runId, uri: c.uri, reason: measured.ok ? "digest changed" : measured.reason }, "not resuming from a checkpoint that no longer verifies");
+  }
+  return null;
 }
 
 function jobSpecFor(spec: TPipelineSpec): Record<string, unknown> {
@@ -150,13 +176,19 @@ export async function runWorkloadStage(ctx: TEngineContext, run: TRunRow, spec: 
     env.LORAPLANE_URL = ctx.options.publicUrl;
     env.LORAPLANE_RUN_TOKEN = token.secret;
   }
+  const resume = await checkpointToResume(ctx, run.id, stageRow);
   const workload: TWorkloadSpec = {
     runId: run.id,
     projectId: run.projectId,
     stage,
     attempt: stageRow.attempt,
     command: stage === "train" ? "train" : "evaluate",
-    job: { runId: run.id, stage, paths: { baseModel: prepared.baseModel, dataDir: prepared.dataDir, ...(adapterDir ? { adapterDir } : {}) }, spec: jobSpecFor(spec) },
+    job: {
+      runId: run.id,
+      stage,
+      paths: { baseModel: prepared.baseModel, dataDir: prepared.dataDir, ...(adapterDir ? { adapterDir } : {}), ...(resume ? { resumeFrom: resume.uri } : {}) },
+      spec: jobSpecFor(spec),
+    },
     resources: spec.resources,
     distributed: spec.distributed,
     timeoutSeconds,
@@ -168,7 +200,13 @@ export async function runWorkloadStage(ctx: TEngineContext, run: TRunRow, spec: 
   if (handle.launched) ctx.metrics.launches.inc({ stage, executor: ctx.executor.kind });
   else ctx.metrics.reattaches.inc({ stage });
   ctx.log.info({ runId: run.id, stage, attempt: stageRow.attempt, externalId: handle.externalId, launched: handle.launched }, handle.launched ? "workload launched" : "re-attached to workload");
-  await updateStageRunIf(ctx.db, stageRow.id, ["running"], { executor: ctx.executor.kind, externalId: handle.externalId, timeoutSeconds, logsUri: ctx.executor.logsUri(handle) });
+  await updateStageRunIf(ctx.db, stageRow.id, ["running"], {
+    executor: ctx.executor.kind,
+    externalId: handle.externalId,
+    timeoutSeconds,
+    logsUri: ctx.executor.logsUri(handle),
+    ...(resume ? { resumedFromUri: resume.uri, resumedFromStep: resume.step } : {}),
+  });
 
   ctx.metrics.watching.inc();
   try {
@@ -263,7 +301,7 @@ async function collect(ctx: TEngineContext, run: TRunRow, stageRow: TStageRow, h
   }
   if (!adapter) return { status: "failed", reason: "evaluation finished without a measured adapter" };
   // The adapter must still be the one measured at launch: registration binds to this digest.
-  const after = await measureAdapter(ctx, adapter.uri);
+  const after = await measureDirectory(ctx, adapter.uri);
   if (after && !after.ok) return { status: "failed", reason: `the evaluated adapter can no longer be verified: ${after.reason}` };
   if (after && after.sha256 !== adapter.sha256) return { status: "failed", reason: `the adapter changed during evaluation: sha256 ${adapter.sha256} at launch, ${after.sha256} now` };
   const text = await ctx.executor.readOutputFile(handle, "eval_report.json");

@@ -26,9 +26,36 @@ if (mode === "hang") {
 }
 const steps = mode === "slow" ? 1_000_000 : (job.spec.training.maxSteps ?? 20);
 mkdirSync(out, { recursive: true });
+
+/** A checkpoint folder like the runtime's: trainer_state.json plus a manifest, reported as an artifact. */
+function saveCheckpoint(step) {
+  const dir = path.join(out, "checkpoints", `step-${step}`);
+  mkdirSync(dir, { recursive: true });
+  const state = JSON.stringify({ step });
+  writeFileSync(path.join(dir, "trainer_state.json"), state);
+  const manifest = JSON.stringify({ files: [{ path: "trainer_state.json", sha256: createHash("sha256").update(state).digest("hex"), size: state.length }] });
+  writeFileSync(path.join(dir, "manifest.json"), manifest);
+  emit({ event: "artifact", kind: "checkpoint", uri: dir, sha256: createHash("sha256").update(manifest).digest("hex"), sizeBytes: state.length });
+}
+
+// FAKE_MODE=crash-once: a first attempt checkpoints every 5 steps and dies at step 12; an attempt given
+// paths.resumeFrom continues after that checkpoint's step, like the runtime.
+let firstStep = 1;
+if (command === "train" && job.paths.resumeFrom) {
+  const resumed = JSON.parse(readFileSync(path.join(job.paths.resumeFrom, "trainer_state.json"), "utf8")).step;
+  emit({ event: "resumed", checkpoint: job.paths.resumeFrom, step: resumed });
+  firstStep = resumed + 1;
+}
 if (command === "train") {
-  for (let step = 1; step <= steps; step++) {
+  for (let step = firstStep; step <= steps; step++) {
     await sleep(stepMs);
+    if (mode === "crash-once" && !job.paths.resumeFrom) {
+      if (step % 5 === 0) saveCheckpoint(step);
+      if (step === 12) {
+        log("killed at step 12");
+        process.exit(137);
+      }
+    }
     const loss = 2 / Math.sqrt(step);
     emit({ event: "metrics", points: [{ key: "train/loss", step, value: loss, timestamp: Date.now() }, { key: "train/learning_rate", step, value: job.spec.training.learningRate, timestamp: Date.now() }] });
     emit({ event: "progress", stage: "train", step, totalSteps: steps, progress: step / steps, etaSeconds: ((steps - step) * stepMs) / 1000 });

@@ -46,6 +46,7 @@ export function StageTimeline({ stages, planned }: { stages: TStage[]; planned: 
           </div>
           <StatusBadge status={stage.status} />
           <div className="dur">{stage.startedAt ? formatDuration(durationBetween(stage.startedAt, stage.finishedAt, now)) : "—"}</div>
+          {typeof stage.resumedFromStep === "number" ? <div className="small muted">resumed from step {stage.resumedFromStep}</div> : null}
           {stage.error ? (
             <div className={`small stage-error ${stage.status === "cancelled" ? "muted" : ""}`} title={stage.error}>
               {stage.error}

@@ -108,4 +108,15 @@ describe("dashboard support in the API", () => {
     expect(mismatch.status).toBe(400);
     expect((await mismatch.json()).error.issues.map((i: { path: string }) => i.path)).toContain("specText");
   });
+
+  it("shows which step a retried train attempt resumed from", async () => {
+    await t.db.stageRun.create({ data: { runId: a.runId, stage: "train", attempt: 7, status: "running", resumedFromUri: "/runs/x/train-6/output/checkpoints/step-40", resumedFromStep: 40 } });
+    const res = await call(h("getRun"), "get", `/api/v1/runs/${a.runId}`, { headers: bearer(adminToken) });
+    expect(res.status).toBe(200);
+    const stages = (await res.json()).stages as { stage: string; attempt: number; resumedFromStep: number | null; resumedFromUri?: string }[];
+    const resumed = stages.find((s) => s.stage === "train" && s.attempt === 7)!;
+    expect(resumed.resumedFromStep).toBe(40);
+    // The checkpoint's path on the volume stays internal.
+    expect(resumed.resumedFromUri).toBeUndefined();
+  });
 });

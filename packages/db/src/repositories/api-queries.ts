@@ -71,6 +71,7 @@ export function findRunDetail(db: DbOrTx, id: string) {
           heartbeatAt: true,
           error: true,
           logsUri: true,
+          resumedFromStep: true,
         },
         orderBy: [{ createdAt: "asc" }, { attempt: "asc" }],
       },

@@ -58,3 +58,14 @@ export function findArtifactsByUris(db: DbOrTx, runId: string, uris: readonly st
 export function listStageRunAdapters(db: DbOrTx, stageRunId: string): Promise<TArtifactRow[]> {
   return db.artifact.findMany({ where: { stageRunId, kind: "adapter" }, select: artifactSelect, orderBy: { createdAt: "asc" } });
 }
+
+/** Checkpoints reported by earlier attempts of a run's stage (a retried train attempt continues from the newest). */
+export function listEarlierAttemptCheckpoints(db: DbOrTx, runId: string, stage: "train", beforeAttempt: number): Promise<(TArtifactRow & { attempt: number })[]> {
+  return db.artifact
+    .findMany({
+      where: { runId, kind: "checkpoint", stageRun: { stage, attempt: { lt: beforeAttempt } } },
+      select: { ...artifactSelect, stageRun: { select: { attempt: true } } },
+      orderBy: { createdAt: "desc" },
+    })
+    .then((rows) => rows.map(({ stageRun, ...a }) => ({ ...a, attempt: stageRun!.attempt })));
+}

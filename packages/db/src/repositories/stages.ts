@@ -21,6 +21,8 @@ export const stageSelect = {
   logsUri: true,
   error: true,
   result: true,
+  resumedFromUri: true,
+  resumedFromStep: true,
   createdAt: true,
   startedAt: true,
   finishedAt: true,
@@ -62,6 +64,8 @@ export interface TStageUpdate {
   logsUri?: string | null;
   error?: string | null;
   result?: Prisma.InputJsonValue;
+  resumedFromUri?: string | null;
+  resumedFromStep?: number | null;
   startedAt?: Date | null;
   finishedAt?: Date | null;
 }

@@ -68,6 +68,7 @@ export interface TStage {
   totalSteps?: number | null;
   etaSeconds?: number | null;
   error?: string | null;
+  resumedFromStep?: number | null;
 }
 
 export interface TRun extends TRunSummary {

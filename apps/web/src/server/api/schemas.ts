@@ -134,6 +134,8 @@ export const ZStage = z.object({
   etaSeconds: z.number().nullable(),
   heartbeatAt: ZNullableDateTime,
   error: z.string().nullable(),
+  // A train attempt that continued from an earlier attempt's checkpoint (or its own, after a restart) at this step.
+  resumedFromStep: z.number().nullable(),
 });
 
 export const ZRunDetail = ZRunSummary.extend({
