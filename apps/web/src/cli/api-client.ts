@@ -59,3 +59,16 @@ export async function apiUpload<T>(baseUrl: string, token: string | undefined, p
   }
   return decode<T>(res, "POST", path);
 }
+
+/** GETs a download: the 2xx response is returned unread (its body streams to disk); an error answer throws as above. */
+export async function apiDownload(baseUrl: string, token: string | undefined, path: string): Promise<Response> {
+  if (!token) throw new CliError("no API token: set LORAPLANE_TOKEN or pass --token (create one with `loraplane token create`)", EXIT.auth);
+  let res: Response;
+  try {
+    res = await fetch(new URL(path, baseUrl), { headers: { authorization: `Bearer ${token}` } });
+  } catch (error) {
+    throw new CliError(`cannot reach ${baseUrl}: ${(error as Error).message}`, EXIT.auth);
+  }
+  if (!res.ok) await decode(res, "GET", path);
+  return res;
+}

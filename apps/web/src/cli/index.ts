@@ -8,6 +8,7 @@ import { API_SCOPES, createApiToken, createUser, ROLES, type TRole, type TScope 
 import { Command, InvalidArgumentError, Option } from "commander";
 import { parse as parseYaml } from "yaml";
 import { apiClient, apiUpload, CliError, EXIT, type TApi } from "./api-client.ts";
+import { downloadArtifact } from "./download.ts";
 import { listPipelines, listProjects, parseParam, resolvePipeline, resolveProject, sameJson } from "./resolve.ts";
 import { registerSweepCommands } from "./sweep.ts";
 
@@ -227,6 +228,18 @@ run
     const q = new URLSearchParams({ tail: o.tail, ...(o.stage ? { stage: o.stage } : {}) });
     const logs = await api(cmd)<{ lines: string[] }>("GET", `/api/v1/runs/${runId}/logs?${q}`);
     process.stdout.write(logs.lines.join("\n") + (logs.lines.length ? "\n" : ""));
+  });
+
+const artifact = program.command("artifact").description("artifacts of a run (adapter, checkpoints, reports)");
+artifact
+  .command("download <runId> <name>")
+  .option("-o, --output <file>", "where to save it (- for stdout); default: the server's file name in the current folder")
+  .option("--force", "overwrite the output file if it exists")
+  .description("download an artifact by id, file or folder name, or kind; a folder arrives as .tar.gz with MANIFEST.sha256 (check with `sha256sum -c MANIFEST.sha256` after extracting)")
+  .action(async (runId: string, name: string, o: { output?: string; force?: boolean }, cmd: Command) => {
+    const conn = cmd.optsWithGlobals<{ url: string; token?: string }>();
+    const saved = await downloadArtifact(api(cmd), conn, runId, name, o);
+    process.stderr.write(`saved ${saved.file === "-" ? "stdout" : saved.file} (${saved.bytes} bytes, sha256 ${saved.sha256})\n`);
   });
 
 program

@@ -1,11 +1,13 @@
 // The `loraplane` CLI (issue 17 item 15) run as a user runs it — `node bin/loraplane.mjs …` in a child process —
 // against the real API routes served over HTTP from this process on a test database.
-import { execFile } from "node:child_process";
-import { writeFileSync, mkdtempSync, rmSync } from "node:fs";
+import { execFile, execFileSync } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, writeFileSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
+import { pathToFileURL } from "node:url";
 import { useTestDb } from "@loraplane/db/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { serverContext } from "../../src/server/context.ts";
@@ -134,6 +136,67 @@ describe("loraplane CLI", () => {
     expect(noProject.code).toBe(2);
     expect(noProject.stderr).toContain("LORAPLANE_PROJECT");
   });
+
+  it("artifact download: a folder by name as .tar.gz that sha256sum -c accepts; a file by kind, checked against its registered sha256", async () => {
+    const runDir = path.join(process.env.LORAPLANE_DATA_DIR!, "runs", fx.runId, "train-1", "output");
+    const folder = path.join(runDir, "checkpoint-100");
+    mkdirSync(path.join(folder, "sub"), { recursive: true });
+    const weights = randomBytes(300_000);
+    writeFileSync(path.join(folder, "adapter_model.safetensors"), weights);
+    writeFileSync(path.join(folder, "sub", "trainer_state.json"), '{"global_step":100}');
+    writeFileSync(path.join(runDir, "eval_report.json"), '{"rouge_l":0.5}');
+    writeFileSync(path.join(runDir, "samples.jsonl"), "tampered\n");
+    const sha = (text: string) => createHash("sha256").update(text).digest("hex");
+    await t.db.artifact.createMany({
+      data: [
+        { runId: fx.runId, kind: "checkpoint", uri: pathToFileURL(folder).href },
+        { runId: fx.runId, kind: "eval_report", uri: pathToFileURL(path.join(runDir, "eval_report.json")).href, sha256: sha('{"rouge_l":0.5}') },
+        { runId: fx.runId, kind: "other", uri: pathToFileURL(path.join(runDir, "samples.jsonl")).href, sha256: sha("original\n") },
+      ],
+    });
+
+    const archive = path.join(tmp, "ckpt.tar.gz");
+    const folderDownload = await cli(["artifact", "download", fx.runId, "checkpoint-100", "-o", archive]);
+    expect(folderDownload.code, folderDownload.stderr).toBe(0);
+    expect(folderDownload.stderr).toMatch(/^saved .*ckpt\.tar\.gz \(\d+ bytes, sha256 [0-9a-f]{64}\)/);
+    const out = path.join(tmp, "ckpt");
+    mkdirSync(out);
+    execFileSync("tar", ["-xzf", archive, "-C", out]);
+    expect(execFileSync("sha256sum", ["--strict", "-c", "MANIFEST.sha256"], { cwd: out, encoding: "utf8" })).toBe("adapter_model.safetensors: OK\nsub/trainer_state.json: OK\n");
+    expect(readFileSync(path.join(out, "adapter_model.safetensors")).equals(weights)).toBe(true);
+
+    const report = path.join(tmp, "report.json");
+    const byKind = await cli(["artifact", "download", fx.runId, "eval_report", "-o", report]);
+    expect(byKind.code, byKind.stderr).toBe(0);
+    expect(readFileSync(report, "utf8")).toBe('{"rouge_l":0.5}');
+    const again = await cli(["artifact", "download", fx.runId, "eval_report", "-o", report]);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toContain("--force");
+    expect((await cli(["artifact", "download", fx.runId, "eval_report", "-o", report, "--force"])).code).toBe(0);
+
+    // A file that no longer matches its registered sha256 is not saved (no file, no .part left behind).
+    const tampered = path.join(tmp, "samples.jsonl");
+    const mismatch = await cli(["artifact", "download", fx.runId, "samples.jsonl", "-o", tampered]);
+    expect(mismatch.code).toBe(1);
+    expect(mismatch.stderr).toContain("does not match the registered");
+    expect(existsSync(tampered) || existsSync(`${tampered}.part`)).toBe(false);
+
+    // The fixture's adapter points outside the run's directory; unknown names list what exists.
+    const notServed = await cli(["artifact", "download", fx.runId, "adapter", "-o", path.join(tmp, "a.tar.gz")]);
+    expect(notServed.code).toBe(1);
+    expect(notServed.stderr).toContain("cannot be downloaded");
+    const unknown = await cli(["artifact", "download", fx.runId, "nope"]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain("checkpoint-100 [checkpoint]");
+    // A member of another project only: the run does not exist for them.
+    const outsider = await makeUser(t.db, "outsider@cli.test", "viewer");
+    await t.db.projectMember.create({ data: { projectId: other.projectId, userId: outsider.id, role: "engineer" } });
+    const foreign = await cli(["artifact", "download", fx.runId, "checkpoint-100", "-o", path.join(tmp, "x.tar.gz")], { LORAPLANE_TOKEN: (await tokenFor(t.db, outsider.id)).secret });
+    expect(foreign.code).toBe(1);
+    expect(foreign.stderr).toContain("404");
+    expect(existsSync(path.join(tmp, "x.tar.gz"))).toBe(false);
+    // Nine CLI processes, each starting tsx: seconds apiece on a loaded 2-core machine (a timing tolerance only).
+  }, 300_000);
 
   it("documents --project and its default in the help", async () => {
     const help = await cli(["run", "trigger", "--help"]);
