@@ -188,7 +188,8 @@ export function RowPreview({ datasetId, version, split }: { datasetId: string; v
       </QueryView>
       <div className="row" style={{ justifyContent: "space-between" }}>
         <span className="muted small" data-testid="preview-range">
-          Rows {offset + 1}–{offset + (query.data?.rows.length ?? 0)}
+          {/* From the page shown (the previous one stays up while the next loads), not from the requested offset. */}
+          Rows {(query.data?.offset ?? 0) + 1}–{(query.data?.offset ?? 0) + (query.data?.rows.length ?? 0)}
           {total != null ? ` of ${total}` : ""}
         </span>
         <span className="row">
