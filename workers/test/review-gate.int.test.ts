@@ -4,6 +4,8 @@ import { randomBytes } from "node:crypto";
 import { useTestDb } from "@loraplane/db/testing";
 import { ConflictError, overrideGate, retryRun, reviewRunSample, triggerRun, ValidationError, type TActor } from "@loraplane/services";
 import { workloadEnvironment } from "@loraplane/config";
+import { createPipelineQueue } from "@loraplane/queue";
+import { Redis } from "ioredis";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLocalExecutor } from "../src/executors/local.ts";
@@ -15,8 +17,8 @@ const dirs = makeDataDirs();
 const prefix = `lpq-review-${randomBytes(4).toString("hex")}`;
 let app: TWorkerApp;
 
-beforeAll(async () => {
-  app = await startWorkerApp({
+const startApp = () =>
+  startWorkerApp({
     db: t.db,
     redisUrl: "redis://127.0.0.1:6379",
     prefix,
@@ -26,6 +28,9 @@ beforeAll(async () => {
     reconcileIntervalMs: 500,
     engine: { pollMs: 50, heartbeatTimeoutS: 5, logTailLines: 5, runTokenTtlS: 3600, publicUrl: "http://127.0.0.1:1" },
   });
+
+beforeAll(async () => {
+  app = await startApp();
 });
 afterAll(async () => {
   await app.stop();
@@ -93,6 +98,32 @@ describe("review-gated runs", () => {
     expect(await gateEvaluations(run.id)).toBe(1);
     expect(await gateRows(run.id)).toEqual(["1:succeeded"]);
     expect(await t.db.stageRun.count({ where: { runId: run.id, stage: "register" } })).toBe(1);
+  });
+});
+
+describe("crash safety of the review gate", () => {
+  it("a quota met while no worker runs and Redis lost the nudge: the restarted worker's reconciler evaluates the gate once", async () => {
+    const s = await seedProject(t.db, dirs, {
+      eval: { metrics: ["rouge_l"], thresholds: [{ metric: "human_review_pass_rate", value: 0.5 }] },
+      gate: { review: { required: true, minReviewed: 1 } },
+    });
+    const { run } = await triggerRun(deps(), { projectId: s.projectId, pipelineId: s.pipelineId, trigger: "api" });
+    await inStatus(run.id, ["awaiting_review"]);
+    await app.stop();
+    const connection = new Redis("redis://127.0.0.1:6379", { maxRetriesPerRequest: null });
+    const queue = createPipelineQueue({ connection, prefix });
+    const released = await reviewRunSample({ db: t.db, queue }, { runId: run.id, index: 0, review: "good", actor: actorOf(s.userId) });
+    expect(released.gateTriggered).toBe(true);
+    // Redis forgets everything that was queued (the nudge): only Postgres knows the gate is queued.
+    await queue.runs.obliterate({ force: true });
+    await queue.stages.obliterate({ force: true });
+    await queue.close();
+    connection.disconnect();
+    expect(await gateRows(run.id)).toEqual(["1:queued"]);
+    app = await startApp();
+    expect((await finished(run.id)).status).toBe("succeeded");
+    expect(await gateEvaluations(run.id)).toBe(1);
+    expect(await gateRows(run.id)).toEqual(["1:succeeded"]);
   });
 });
 
