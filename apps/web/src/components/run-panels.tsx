@@ -420,11 +420,12 @@ export function SamplesTable({ runId, canReview }: { runId: string; canReview: b
               onFocus={() => setFocusIndex(s.index)}
             >
               <td className="num">{s.index}</td>
-              <td className="small" style={{ maxWidth: 280, overflowWrap: "anywhere" }}>
+              {/* Minimum widths keep words whole on a phone; the table scrolls sideways to the review buttons. */}
+              <td className="small" style={{ maxWidth: 280, minWidth: 150, overflowWrap: "anywhere" }}>
                 <Prompt text={s.prompt} />
               </td>
-              <td className="mono small" style={{ maxWidth: 200, whiteSpace: "pre-wrap", overflowWrap: "anywhere" }}>{stripSpecialTokens(s.reference)}</td>
-              <td className="mono small" style={{ maxWidth: 200, whiteSpace: "pre-wrap", overflowWrap: "anywhere" }}>{stripSpecialTokens(s.prediction)}</td>
+              <td className="mono small" style={{ maxWidth: 200, minWidth: 90, whiteSpace: "pre-wrap", overflowWrap: "anywhere" }}>{stripSpecialTokens(s.reference)}</td>
+              <td className="mono small" style={{ maxWidth: 200, minWidth: 90, whiteSpace: "pre-wrap", overflowWrap: "anywhere" }}>{stripSpecialTokens(s.prediction)}</td>
               <td className="hide-sm small muted" style={{ maxWidth: 200 }}>
                 {Object.entries(s.scores ?? {})
                   .map(([k, v]) => `${k} ${formatNumber(v, 3)}`)
