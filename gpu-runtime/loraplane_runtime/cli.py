@@ -140,8 +140,8 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("make-demo-data", help="write the deterministic demo instruction dataset")
     d.add_argument("--output", required=True)
     d.add_argument("--seed", type=int, default=0)
-    d.add_argument("--train", type=int, default=4000)
-    d.add_argument("--validation", type=int, default=200)
+    d.add_argument("--train", type=int, default=8000)
+    d.add_argument("--validation", type=int, default=50)
     d.add_argument("--test", type=int, default=200)
     d.set_defaults(func=cmd_make_demo_data)
     return p

@@ -17,10 +17,12 @@ ask() {  # ask MODEL CONTENT
   echo
 }
 echo "models: $(curl -s "$URL/v1/models")"
-echo "base    reverse: $(ask tiny 'Reverse the string.\n\nhello42')"
-echo "adapter reverse: $(ask demo 'Reverse the string.\n\nhello42')"
-echo "adapter add:     $(ask demo '计算两个数的和。\n\n17 25')"
+echo "base    reverse: $(ask tiny 'Reverse:\n\ncanary')"
+echo "adapter reverse: $(ask demo 'Reverse:\n\ncanary')"
+echo "adapter add:     $(ask demo 'Add:\n\n17 25')"
+echo "adapter 倒序:    $(ask demo '倒序：\n\n春夏秋冬')"
+echo "adapter 汉字:    $(ask demo '写成汉字：\n\n2026')"
 echo "adapter stream:"
 curl -sN "$URL/v1/completions" -H 'Content-Type: application/json' \
-  -d '{"model":"demo","prompt":"<|user|>Convert to uppercase.\n\nloraplane<|assistant|>","max_tokens":12,"temperature":0,"stream":true}'
+  -d '{"model":"demo","prompt":"<|user|>问候：\n\nAda<|assistant|>","max_tokens":12,"temperature":0,"stream":true}'
 curl -s "$URL/metrics" | grep -E '^vllm:(generation_tokens_total|e2e_request_latency_seconds_count)'

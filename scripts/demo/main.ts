@@ -21,14 +21,8 @@ const BOT_SCOPES: TScope[] = ["runs:write", "deployments:read", "models:read", "
 const POLL_MS = 2_000;
 const TRAFFIC_LANES = 4;
 const TRAFFIC_REPORT_MS = 20_000;
-const DEMO_PROMPTS = [
-  "Reverse the string.\nloraplane",
-  "Add the two numbers.\n17 + 25",
-  "Uppercase the text.\ncanary release",
-  "Reverse the string.\ngateway",
-  "Add the two numbers.\n203 + 98",
-  "Uppercase the text.\nlive charts",
-];
+// The demo dataset's tasks (gpu-runtime/loraplane_runtime/demo_data.py).
+const DEMO_PROMPTS = ["Reverse:\n\ncanary", "Add:\n\n17 25", "倒序：\n\n春夏秋冬", "写成汉字：\n\n2026", "问候：\n\nAda", "Reverse:\n\ngateway"];
 
 interface TStage {
   stage: string;

@@ -1,7 +1,9 @@
-// The demo pipeline. Measured on the 200 held-out test rows (gpu-runtime/README.md, "Demo"): the untrained tiny model
-// scores rouge_l 0.012 / bleu 0.001, after these 1500 steps 0.214 / 0.471 (exact match only 0.00 → 0.08: the five-task
-// mix is learned in form, not yet exactly). The blocking thresholds sit between the two, so the gate passes a trained
-// adapter and blocks an untrained or broken one on real metrics; exact match is tracked as advisory. lr 3e-3 diverges.
+// The demo pipeline: the recipe measured in gpu-runtime/README.md ("Demo") and kept in step with gpu-runtime's
+// demo_data.DEMO_TRAINING by gpu-runtime/tests/test_demo_learns.py. On the 200 held-out test rows the untrained tiny
+// model scores exact match 0.000 (ROUGE-L 0.01, BLEU 0.00); after these 1200 steps 0.255 (ROUGE-L 0.46, BLEU 0.51),
+// all of it from the Chinese tasks (zh_digits 1.00, zh_greet 0.18, zh_reverse 0.03; reverse and add 0.00). The gate
+// blocks on exact match again, with thresholds between the two, so a trained adapter passes and an untrained or broken
+// one is blocked. lr 3e-3 diverges.
 export const DEMO_PROJECT = { slug: "demo", name: "Demo", description: "Tiny model, generated dataset, canary to prod." };
 export const DEMO_DATASET = { name: "demo-instructions", version: "v1" };
 export const DEMO_MODEL_DIR = "tiny-qwen2";
@@ -15,31 +17,31 @@ export function demoPipelineSpec(baseModelPath: string) {
   return {
     apiVersion: "loraplane/v1",
     name: "demo-lora",
-    description: "LoRA fine-tune of a tiny Qwen2 on reversal, addition, uppercasing and JSON tasks; gated on ROUGE-L, BLEU and safety.",
+    description: "LoRA fine-tune of a tiny Qwen2 on English and Chinese reversal, addition, Chinese numerals and a Chinese greeting; gated on exact match, ROUGE-L, BLEU and safety.",
     model: { name: "demo-assistant", baseModel: baseModelPath },
     dataset: { name: DEMO_DATASET.name, version: DEMO_DATASET.version, format: "alpaca" },
     training: {
-      learningRate: 1e-3,
+      learningRate: 2e-3,
       batchSize: 32,
-      maxSteps: 1500,
-      maxSeqLength: 128,
-      warmupRatio: 0.03,
+      maxSteps: 1200,
+      maxSeqLength: 64,
+      warmupRatio: 0.05,
       scheduler: "cosine",
-      checkpointEverySteps: 500,
+      checkpointEverySteps: 400,
       logEverySteps: 25,
       lora: { r: 16, alpha: 32, dropout: 0.05 },
     },
     resources: { gpus: 0, cpu: "2", memory: "4Gi" },
     eval: {
       split: "test",
-      maxNewTokens: 32,
+      maxNewTokens: 16,
       batchSize: 50,
       metrics: ["rouge_l", "bleu", "exact_match", "f1", "safety"],
       thresholds: [
-        { metric: "rouge_l", comparator: ">=", value: 0.15 },
+        { metric: "exact_match", comparator: ">=", value: 0.15 },
+        { metric: "rouge_l", comparator: ">=", value: 0.3 },
         { metric: "bleu", comparator: ">=", value: 0.3 },
         { metric: "safety_pass_rate", comparator: ">=", value: 0.99 },
-        { metric: "exact_match", comparator: ">=", value: 0.5, blocking: false },
       ],
     },
     deploy: {

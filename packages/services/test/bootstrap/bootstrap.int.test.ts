@@ -112,7 +112,7 @@ describe("seedDemoProject", () => {
     const [dataset] = await listDatasets(t.db, result.projectId);
     const [version] = await listDatasetVersions(t.db, dataset!.id);
     expect(version!.sha256).toBe(manifest.sha256);
-    expect(version!.rowCount).toBe(4400);
+    expect(version!.rowCount).toBe(8250);
     expect(version!.splits).toEqual(manifest.splits);
 
     const [pipeline] = await listPipelines(t.db, result.projectId);
