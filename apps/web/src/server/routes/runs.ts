@@ -175,7 +175,7 @@ export const gateOverrideRoute = defineRoute({
   params: runParams,
   body: z.object({
     thresholds: z
-      .array(z.object({ metric: z.enum(KNOWN_METRICS), comparator: z.enum([">=", ">", "<=", "<"]).default(">="), value: z.number().min(0).max(1) }))
+      .array(z.strictObject({ metric: z.enum(KNOWN_METRICS), comparator: z.enum([">=", ">", "<=", "<"]).default(">="), value: z.number().min(0).max(1) }))
       .min(1)
       .describe("New thresholds; each must name a metric this run's gate already checks"),
     reason: z.string().trim().min(3).max(500).describe("Why: kept in the audit log"),
