@@ -265,11 +265,23 @@ describe("dashboard screens on seeded data", () => {
     const { createHash } = await import("node:crypto");
     const sums = execFileSync("tar", ["-xzOf", (await archive.path())!, "MANIFEST.sha256"], { encoding: "utf8" });
     expect(sums).toBe(`${createHash("sha256").update("{}").digest("hex")}  adapter_config.json\n`);
+    // Through the real server a Range request is a 206 with Content-Range.
+    const ranged = await page.request.get(`${stack.baseUrl}/api/v1/artifacts/${seed.evalReport}/download`, { headers: { range: "bytes=0-9" } });
+    expect(ranged.status()).toBe(206);
+    expect(ranged.headers()["content-range"]).toBe(`bytes 0-9/${seed.reportBytes}`);
+    expect((await ranged.body()).length).toBe(10);
     await shot(page, "run-artifacts", false);
 
     await page.goto(`${stack.baseUrl}/runs/${seed.ok}/report`);
     await page.getByText("Metrics against thresholds").waitFor();
     expect(await page.locator(".kv").innerText()).toContain("1,500 steps");
+
+    // The model version registered from this run offers its adapter folder as a download.
+    await stack.db.modelVersion.update({ where: { id: seed.v1 }, data: { adapterArtifactId: seed.adapter } });
+    await page.goto(`${stack.baseUrl}/models/${seed.v1}`);
+    const adapterLink = page.getByRole("link", { name: "Download adapter .tar.gz" });
+    await adapterLink.waitFor();
+    expect(await adapterLink.getAttribute("href")).toBe(`/api/v1/artifacts/${seed.adapter}/download`);
   });
 
   it("says neutrally who cancelled a run and keeps long stage errors from stretching the timeline", async () => {
