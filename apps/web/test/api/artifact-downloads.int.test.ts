@@ -217,6 +217,21 @@ describe("single files answer Range requests", () => {
   });
 });
 
+describe("an empty file", () => {
+  it("downloads as 0 bytes; any range of it is unsatisfiable", async () => {
+    const file = path.join(process.env.LORAPLANE_DATA_DIR!, "runs", a.runId, "train-1", "output", "empty.log");
+    writeFileSync(file, "");
+    const id = (await t.db.artifact.create({ data: { runId: a.runId, kind: "logs", uri: pathToFileURL(file).href }, select: { id: true } })).id;
+    const whole = await download(id, viewerA);
+    expect(whole.status).toBe(200);
+    expect(whole.headers.get("content-length")).toBe("0");
+    expect((await whole.arrayBuffer()).byteLength).toBe(0);
+    const ranged = await download(id, viewerA, { range: "bytes=0-" });
+    expect(ranged.status).toBe(416);
+    expect(ranged.headers.get("content-range")).toBe("bytes */0");
+  });
+});
+
 describe("authorisation is the download route's, for folders too", () => {
   it("a member of another project gets 404, no token 401, for the archive and for a range", async () => {
     for (const [id, headers] of [
