@@ -9,6 +9,7 @@ import { Redis } from "ioredis";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLocalExecutor } from "../src/executors/local.ts";
+import { processStageJob } from "../src/engine/stage-runner.ts";
 import { startWorkerApp, type TWorkerApp } from "../src/worker-app.ts";
 import { FAKE_WORKLOAD, FAKE_WORKLOAD_ENV, makeDataDirs, seedProject, waitFor } from "./helpers/fixtures.ts";
 
@@ -102,7 +103,7 @@ describe("review-gated runs", () => {
 });
 
 describe("crash safety of the review gate", () => {
-  it("a quota met while no worker runs and Redis lost the nudge: the restarted worker's reconciler evaluates the gate once", async () => {
+  it("a quota met while no worker runs and Redis lost the nudge: the restarted worker's reconciler evaluates the gate once, even with duplicate processors", async () => {
     const s = await seedProject(t.db, dirs, {
       eval: { metrics: ["rouge_l"], thresholds: [{ metric: "human_review_pass_rate", value: 0.5 }] },
       gate: { review: { required: true, minReviewed: 1 } },
@@ -121,6 +122,10 @@ describe("crash safety of the review gate", () => {
     connection.disconnect();
     expect(await gateRows(run.id)).toEqual(["1:queued"]);
     app = await startApp();
+    // Two more processors of the same released gate race the restarted worker's reconciler: one transition wins and
+    // only it records the verdicts and the evaluation.
+    const job = { runId: run.id, stage: "gate" as const, attempt: 1 };
+    await Promise.all([processStageJob(app.ctx, job), processStageJob(app.ctx, job)]);
     expect((await finished(run.id)).status).toBe("succeeded");
     expect(await gateEvaluations(run.id)).toBe(1);
     expect(await gateRows(run.id)).toEqual(["1:succeeded"]);
