@@ -136,6 +136,8 @@ describe("sweeps and run comparison", () => {
     await form.getByLabel("Concurrency").fill("1");
     await form.getByRole("button", { name: "Start sweep" }).click();
     await form.getByRole("alert").getByText("points[1].training.learningRate", { exact: false }).waitFor();
+    // The browser logs the 400 this test provoked on purpose.
+    consoleWatch.expectSeen(/status of 400 \(Bad Request\) \(http:\/\/127\.0\.0\.1:\d+\/api\/v1\/pipelines\/[^/]+\/sweeps:/);
     await page.getByRole("link", { name: seeded.sweepId.slice(-8) }).waitFor();
     await shot(page, "pipeline-sweeps");
     await form.getByLabel("Values of training.learningRate").fill("0.0002, 0.0005");
