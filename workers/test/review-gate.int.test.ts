@@ -84,13 +84,14 @@ describe("review-gated runs", () => {
   it("concurrent final reviews release the gate once and the gate is evaluated once", async () => {
     const s = await seedProject(t.db, dirs, {
       eval: { metrics: ["rouge_l"], thresholds: [{ metric: "human_review_pass_rate", value: 0.5 }] },
-      gate: { review: { required: true, minReviewed: 2 } },
+      gate: { review: { required: true, minReviewed: 3 } },
     });
     const reviewers = await Promise.all([1, 2, 3].map((i) => t.db.user.create({ data: { email: `r${i}-${randomBytes(3).toString("hex")}@example.test`, role: "engineer" }, select: { id: true } })));
     const { run } = await triggerRun(deps(), { projectId: s.projectId, pipelineId: s.pipelineId, trigger: "api" });
     await inStatus(run.id, ["awaiting_review"]);
     await reviewRunSample(deps(), { runId: run.id, index: 0, review: "good", actor: actorOf(s.userId) });
-    // Three reviewers submit at once; any of them meets the quota of 2, exactly one releases the gate.
+    // Three reviewers submit at once with one review in: the second of theirs to commit meets the quota of 3. Exactly
+    // one releases the gate — not two (a double evaluation), not none (each counting only its own review, lost).
     const results = await Promise.all(reviewers.map((r, i) => reviewRunSample(deps(), { runId: run.id, index: i + 1, review: "good", actor: actorOf(r.id) })));
     expect(results.filter((r) => r.gateTriggered)).toHaveLength(1);
     expect((await finished(run.id)).status).toBe("succeeded");
