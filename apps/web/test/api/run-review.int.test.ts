@@ -108,7 +108,7 @@ describe("review, retry and override over REST", () => {
   });
 
   it("documents the review and override endpoints in OpenAPI with their roles", () => {
-    const doc = buildOpenApiDocument("http://localhost") as { paths: Record<string, Record<string, { operationId: string; "x-loraplane-auth": { role: string } }>> };
+    const doc = buildOpenApiDocument("http://localhost") as unknown as { paths: Record<string, Record<string, { operationId: string; "x-loraplane-auth": { role: string } }>> };
     expect(doc.paths["/api/v1/runs/{runId}/gate-override"]!.post).toMatchObject({ operationId: "overrideRunGate", "x-loraplane-auth": { role: "approver" } });
     expect(doc.paths["/api/v1/runs/{runId}/review"]!.get).toMatchObject({ operationId: "getRunReview", "x-loraplane-auth": { role: "viewer" } });
     expect(doc.paths["/api/v1/runs/{runId}/samples/{index}/review"]!.put).toMatchObject({ operationId: "reviewRunSample", "x-loraplane-auth": { role: "engineer" } });
