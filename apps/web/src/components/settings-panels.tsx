@@ -1,16 +1,17 @@
 "use client";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { useState, type CSSProperties, type InputHTMLAttributes, type ReactNode } from "react";
+import { WEBHOOK_EVENTS, type TWebhookFormat } from "@loraplane/core";
+import { Fragment, useState, type CSSProperties, type InputHTMLAttributes, type ReactNode } from "react";
 import { api, errorMessage, type ApiError } from "@/lib/client/api";
 import { formatRelative, formatTime } from "@/lib/client/format";
 import type { TApiToken, TEnvironment, TRole, TUser, TWebhook } from "@/lib/client/types";
 import { ConfirmDialog } from "./confirm-dialog";
 import { DataTable } from "./data-table";
 import { Badge, Empty, QueryView, StatusBadge } from "./ui";
+import { WebhookDeliveries } from "./webhook-deliveries";
 
 const SCOPES = ["runs:read", "runs:write", "models:read", "models:write", "deployments:read", "deployments:write", "approvals:write", "inference:invoke", "inference:pin", "admin"];
 const ROLES: TRole[] = ["viewer", "engineer", "approver", "admin"];
-const WEBHOOK_EVENTS = ["run.succeeded", "run.failed", "run.blocked", "run.cancelled", "approval.requested", "approval.decided", "deployment.promoted", "deployment.rolled_back", "model_version.registered"];
 
 function FieldError({ error, path }: { error: unknown; path: string }) {
   const issue = (error as ApiError | null)?.issues?.find((i) => i.path === path || i.path.startsWith(`${path}.`));
@@ -464,57 +465,98 @@ export function EnvironmentsSettings({ projectId, canEdit }: { projectId: string
 export function WebhooksSettings({ projectId, canEdit }: { projectId: string; canEdit: boolean }) {
   const queryClient = useQueryClient();
   const [url, setUrl] = useState("");
+  const [format, setFormat] = useState<TWebhookFormat>("standard");
   const [events, setEvents] = useState<string[]>(["run.succeeded", "run.failed", "deployment.rolled_back"]);
-  const [secret, setSecret] = useState<string | null>(null);
+  const [secret, setSecret] = useState<{ label: string; value: string } | null>(null);
   const [deleting, setDeleting] = useState<TWebhook | null>(null);
+  const [open, setOpen] = useState<string | null>(null);
+  const refresh = () => queryClient.invalidateQueries({ queryKey: ["webhooks", projectId] });
   const query = useQuery({ queryKey: ["webhooks", projectId], queryFn: () => api<{ items: TWebhook[] }>(`/api/v1/projects/${projectId}/webhooks`), select: (d) => d.items });
   const create = useMutation({
-    mutationFn: () => api<{ subscription: TWebhook; secret: string | null }>(`/api/v1/projects/${projectId}/webhooks`, { method: "POST", body: { url: url.trim(), events } }),
+    mutationFn: () => api<{ subscription: TWebhook; secret: string | null }>(`/api/v1/projects/${projectId}/webhooks`, { method: "POST", body: { url: url.trim(), events, format } }),
     onSuccess: async (data) => {
-      setSecret(data.secret);
+      if (data.secret) setSecret({ label: "Signing secret", value: data.secret });
       setUrl("");
-      await queryClient.invalidateQueries({ queryKey: ["webhooks", projectId] });
+      await refresh();
     },
   });
-  const remove = useMutation({
-    mutationFn: (id: string) => api(`/api/v1/webhooks/${id}`, { method: "DELETE" }),
-    onSuccess: () => queryClient.invalidateQueries({ queryKey: ["webhooks", projectId] }),
+  const remove = useMutation({ mutationFn: (id: string) => api(`/api/v1/webhooks/${id}`, { method: "DELETE" }), onSuccess: refresh });
+  const enable = useMutation({ mutationFn: (id: string) => api(`/api/v1/webhooks/${id}/enable`, { method: "POST", body: {} }), onSuccess: refresh });
+  const rotate = useMutation({
+    mutationFn: (id: string) => api<{ secret: string; previousValidUntil: string }>(`/api/v1/webhooks/${id}/secret`, { method: "POST", body: { overlapHours: 24 } }),
+    onSuccess: (d) => setSecret({ label: `New signing secret (the previous one keeps signing until ${formatTime(d.previousValidUntil)})`, value: d.secret }),
   });
   return (
     <div className="stack">
       {canEdit ? (
-        <CreateForm
-          title="Subscribe a URL"
-          submit="Subscribe"
-          disabled={!url.trim() || !events.length}
-          mutation={create}
-          after={secret ? <OneTimeSecret label="Signing secret" secret={secret} onDone={() => setSecret(null)} /> : null}
-        >
+        <CreateForm title="Subscribe a URL" submit="Subscribe" disabled={!url.trim() || !events.length} mutation={create}>
           <InputField id="hook-url" label="URL" value={url} placeholder="https://ci.internal/hooks/loraplane" onChange={(e) => setUrl(e.target.value)} error={create.error} path="url" />
+          <div className="field">
+            <label htmlFor="hook-format">Format</label>
+            <select id="hook-format" className="input" value={format} onChange={(e) => setFormat(e.target.value as typeof format)}>
+              <option value="standard">Signed JSON (Standard Webhooks)</option>
+              <option value="slack">Slack incoming webhook</option>
+              <option value="teams">Microsoft Teams incoming webhook</option>
+            </select>
+          </div>
           <fieldset>
             <legend>Events</legend>
-            <CheckboxGroup options={WEBHOOK_EVENTS} value={events} onChange={setEvents} />
+            <CheckboxGroup options={[...WEBHOOK_EVENTS]} value={events} onChange={setEvents} />
           </fieldset>
         </CreateForm>
       ) : null}
+      {secret ? <OneTimeSecret label={secret.label} secret={secret.value} onDone={() => setSecret(null)} /> : null}
+      {enable.error || rotate.error ? (
+        <div className="alert red" role="alert">
+          {errorMessage(enable.error ?? rotate.error)}
+        </div>
+      ) : null}
       <QueryView query={query} isEmpty={(d) => d.length === 0} empty={<Empty title="No webhook subscriptions" />}>
         {(hooks) => (
-          <DataTable columns={["URL", "Events", { label: "Created", className: "hide-sm" }, ""]}>
+          <DataTable columns={["URL", "Events", "Status", { label: "Created", className: "hide-sm" }, ""]}>
             {hooks.map((h) => (
-              <tr key={h.id}>
-                <td className="mono small" style={{ overflowWrap: "anywhere" }}>
-                  {h.url} {!h.active ? <Badge>inactive</Badge> : null}
-                </td>
-                <td className="small">{h.events.join(", ")}</td>
-                <td className="hide-sm">{formatRelative(h.createdAt)}</td>
-                <td className="right">
-                  {canEdit ? (
-                    <button type="button" className="btn btn-sm" onClick={() => setDeleting(h)}>
-                      Delete
-                    </button>
-                  ) : null}
-                </td>
-              </tr>
+              <Fragment key={h.id}>
+                <tr>
+                  <td className="mono small" style={{ overflowWrap: "anywhere" }}>
+                    {h.url} {h.format !== "standard" ? <Badge>{h.format}</Badge> : null}
+                  </td>
+                  <td className="small">{h.events.join(", ")}</td>
+                  <td className="small">
+                    {h.active ? <StatusBadge status="active" /> : <StatusBadge status="disabled" />}
+                    {h.disabledReason ? <div className="muted">{h.disabledReason}</div> : null}
+                  </td>
+                  <td className="hide-sm">{formatRelative(h.createdAt)}</td>
+                  <td className="right">
+                    <div className="row" style={{ justifyContent: "flex-end", flexWrap: "wrap" }}>
+                      <button type="button" className="btn btn-sm" aria-expanded={open === h.id} onClick={() => setOpen(open === h.id ? null : h.id)}>
+                        Deliveries
+                      </button>
+                      {canEdit && !h.active ? (
+                        <button type="button" className="btn btn-sm" disabled={enable.isPending} onClick={() => enable.mutate(h.id)}>
+                          Enable
+                        </button>
+                      ) : null}
+                      {canEdit && h.format === "standard" ? (
+                        <button type="button" className="btn btn-sm" disabled={rotate.isPending} onClick={() => rotate.mutate(h.id)}>
+                          Rotate secret
+                        </button>
+                      ) : null}
+                      {canEdit ? (
+                        <button type="button" className="btn btn-sm" onClick={() => setDeleting(h)}>
+                          Delete
+                        </button>
+                      ) : null}
+                    </div>
+                  </td>
+                </tr>
+                {open === h.id ? (
+                  <tr>
+                    <td colSpan={5}>
+                      <WebhookDeliveries webhookId={h.id} canRedeliver={canEdit} />
+                    </td>
+                  </tr>
+                ) : null}
+              </Fragment>
             ))}
           </DataTable>
         )}

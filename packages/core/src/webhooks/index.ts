@@ -1,2 +1,3 @@
 export * from "./retry.ts";
 export * from "./chat-message.ts";
+export * from "./events.ts";

@@ -13,21 +13,7 @@ import { sealSecret } from "./secret-box.ts";
 import { NO_ALLOWLIST, resolveWebhookTarget, type TWebhookAllowlist } from "./address-guard.ts";
 import type { TWebhookFormat } from "@loraplane/core";
 
-export const WEBHOOK_EVENTS = [
-  "run.succeeded",
-  "run.failed",
-  "run.blocked",
-  "run.cancelled",
-  "approval.requested",
-  "approval.decided",
-  "deployment.promoted",
-  "deployment.rolled_back",
-  "model_version.registered",
-  "release.stage_started",
-  "release.awaiting_approval",
-  "release.promoted",
-  "release.rolled_back",
-] as const;
+export { WEBHOOK_EVENTS } from "@loraplane/core";
 
 /**
  * Subscribes `url` to events. The signing secret is sealed with LORAPLANE_SECRET_KEY before it is stored; a generated

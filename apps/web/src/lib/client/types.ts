@@ -279,8 +279,27 @@ export interface TUser {
 export interface TWebhook {
   id: string;
   url: string;
+  format: "standard" | "slack" | "teams";
   events: string[];
   active: boolean;
+  disabledReason: string | null;
+  createdAt: string;
+}
+
+export interface TWebhookDelivery {
+  id: string;
+  event: string;
+  eventId: string;
+  status: "pending" | "succeeded" | "failed";
+  attempts: number;
+  lastStatusCode: number | null;
+  lastError: string | null;
+  lastRequest: string | null;
+  lastResponse: string | null;
+  lastDurationMs: number | null;
+  lastAttemptAt: string | null;
+  nextAttemptAt: string | null;
+  deliveredAt: string | null;
   createdAt: string;
 }
 
