@@ -177,7 +177,7 @@ describe("dashboard screens on seeded data", () => {
   it("shows every page without a console error", async () => {
     const seen: string[] = [];
     const urls = ["/pipelines", `/pipelines/${stack.demoPipelineId}`, "/pipelines/new", "/runs", `/runs/${seed.ok}`, `/runs/${seed.ok}/report`, `/runs/${seed.cancelled}`, `/runs/${seed.failed}`];
-    urls.push("/models", `/models/${seed.v1}`, `/models/compare?a=${seed.v1}&b=${seed.v2}`, "/deployments", `/deployments/${seed.staging}`, `/deployments/${seed.dev}`, "/approvals", "/audit", "/settings");
+    urls.push("/datasets", "/models", `/models/${seed.v1}`, `/models/compare?a=${seed.v1}&b=${seed.v2}`, "/deployments", `/deployments/${seed.staging}`, `/deployments/${seed.dev}`, "/approvals", "/audit", "/settings");
     for (const url of urls) {
       await page.goto(`${stack.baseUrl}${url}`);
       // Hydrated and the first client fetches answered (some pages poll, so "network idle" may take long).
@@ -499,5 +499,59 @@ describe("dashboard screens on seeded data", () => {
     const audit = await db.auditLog.findMany({ where: { subjectId: release.id }, select: { action: true, actorId: true } });
     expect(audit).toContainEqual({ action: "release.approve", actorId: stack.approver.id });
     expect(audit.map((a) => a.action)).toEqual(expect.arrayContaining(["release.promote", "release.rollback"]));
+  });
+
+  it("creates a dataset with its first version from the dashboard, then shows its splits, token histogram, paged rows and lineage", async () => {
+    const words = ["alpha", "beta", "gamma", "delta", "epsilon"];
+    const row = (i: number) => JSON.stringify({ instruction: `Reverse the words: ${words.slice(0, 1 + (i % 5)).join(" ")} ${"x".repeat(i * 7)}`, input: i % 3 ? "" : `context ${i}`, output: `${i} done` });
+    const train = Array.from({ length: 60 }, (_, i) => row(i)).join("\n") + "\n";
+    const validation = Array.from({ length: 12 }, (_, i) => row(100 + i)).join("\n") + "\n";
+    await page.goto(`${stack.baseUrl}/datasets`);
+    await page.getByRole("button", { name: "New dataset" }).click();
+    const form = page.getByRole("region", { name: "New dataset" });
+    await form.getByLabel("Name").fill("support-instructions");
+    await form.getByLabel("Description (optional)").fill("Instruction pairs collected from support tickets");
+    await form.getByLabel("Split files").setInputFiles([
+      { name: "train.jsonl", mimeType: "application/jsonl", buffer: Buffer.from(train) },
+      { name: "validation.jsonl", mimeType: "application/jsonl", buffer: Buffer.from(validation) },
+    ]);
+    await form.getByRole("button", { name: "Create and upload v1" }).click();
+    await page.waitForURL(/\/datasets\/[^/]+$/, { timeout: 30_000 });
+    const splits = page.getByRole("region", { name: "Splits" });
+    await splits.getByText("validation").waitFor();
+    expect(await splits.innerText()).toMatch(/train\s+60/);
+    expect(await page.getByRole("region", { name: "Version v1" }).innerText()).toContain("Alpaca (instruction / input / output)");
+    await page.getByRole("figure", { name: /train: approx\. tokens/ }).waitFor();
+    const range = page.getByTestId("preview-range");
+    await range.getByText("Rows 1–10 of 60").waitFor();
+    await page.getByRole("region", { name: "Rows" }).getByRole("button", { name: "Next" }).click();
+    await range.getByText("Rows 11–20 of 60").waitFor();
+    expect(await page.getByRole("region", { name: "Rows" }).locator("tbody tr").first().innerText()).toMatch(/^11\s/);
+
+    // Lineage: the seeded succeeded run trained on this version and registered demo-assistant v1.
+    const version = await stack.db.datasetVersion.findFirstOrThrow({ where: { dataset: { name: "support-instructions" } }, select: { id: true } });
+    await stack.db.pipelineRun.update({ where: { id: seed.ok }, data: { datasetVersionId: version.id } });
+    await stack.db.modelVersion.update({ where: { id: seed.v1 }, data: { datasetVersionId: version.id } });
+    await page.reload();
+    const usedBy = page.getByRole("region", { name: "Used by" });
+    await usedBy.getByRole("link", { name: "demo-assistant v1" }).waitFor();
+    expect(await usedBy.innerText()).toMatch(/#1/);
+    await page.getByRole("figure", { name: /train: approx\. tokens/ }).waitFor();
+    await shot(page, "dataset");
+
+    // A malformed line is refused with its file and line; nothing new is listed.
+    await page.getByRole("button", { name: "Upload new version" }).click();
+    const upload = page.getByRole("region", { name: "Upload" });
+    await upload.getByLabel("Split files").setInputFiles([{ name: "train.jsonl", mimeType: "application/jsonl", buffer: Buffer.from(`${row(1)}\n${row(2)}\n{"instruction": "cut off"\n`) }]);
+    await upload.getByRole("button", { name: "Upload new version" }).click();
+    await upload.getByRole("alert").getByText(/train\.jsonl line 3: malformed JSON/).waitFor();
+    // The browser logs the refused upload's 400 as a failed resource: that one, and nothing else, is expected.
+    expect(consoleWatch.take()).toEqual([expect.stringMatching(/status of 400 .*\/versions\/upload/)]);
+    await shot(page, "dataset-upload-refused", false);
+    expect(await stack.db.datasetVersion.count({ where: { dataset: { name: "support-instructions" } } })).toBe(1);
+
+    await page.goto(`${stack.baseUrl}/datasets`);
+    await page.getByRole("link", { name: "support-instructions" }).waitFor();
+    await shot(page, "datasets");
   });
 });
