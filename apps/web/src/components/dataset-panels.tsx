@@ -3,7 +3,7 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import Link from "next/link";
 import { useId, useState } from "react";
-import { api, errorMessage, qs, toApiError } from "@/lib/client/api";
+import { api, qs, toApiError } from "@/lib/client/api";
 import { formatBytes, formatRelative } from "@/lib/client/format";
 import { DataTable } from "@/components/data-table";
 import { Empty, QueryView, StatusBadge } from "@/components/ui";
@@ -93,7 +93,7 @@ export function UploadVersionForm({ datasetId, onDone }: { datasetId: string; on
       <FilePicker files={files} onChange={setFiles} />
       {upload.error ? (
         <div className="alert red" role="alert" style={{ overflowWrap: "anywhere" }}>
-          {errorMessage(upload.error)}
+          {upload.error.message}
         </div>
       ) : note ? (
         <div className="alert green" role="status">
@@ -118,7 +118,7 @@ export function TokenHistogram({ split, stats, label }: { split: string; stats: 
   const bw = W / Math.max(1, h.counts.length);
   return (
     <figure style={{ margin: 0 }} aria-label={`${split}: ${label} histogram`}>
-      <svg viewBox={`0 0 ${W} ${H + 18}`} width="100%" role="img" aria-label={`${split} ${label}: p50 ${h.p50}, p95 ${h.p95}, max ${h.max}`}>
+      <svg viewBox={`0 0 ${W} ${H}`} width="100%" height={H} preserveAspectRatio="none" role="img" aria-label={`${split} ${label}: p50 ${h.p50}, p95 ${h.p95}, max ${h.max}`}>
         {h.counts.map((c, i) => {
           const bh = (c / max) * H;
           return (
@@ -127,14 +127,12 @@ export function TokenHistogram({ split, stats, label }: { split: string; stats: 
             </rect>
           );
         })}
-        <line x1={0} x2={W} y1={H} y2={H} stroke="var(--border-strong)" />
-        <text x={0} y={H + 14} fontSize={11} fill="var(--muted)">
-          {h.edges[0] ?? 0}
-        </text>
-        <text x={W} y={H + 14} fontSize={11} fill="var(--muted)" textAnchor="end">
-          {h.edges[h.edges.length - 1] ?? 0}
-        </text>
+        <line x1={0} x2={W} y1={H} y2={H} stroke="var(--border-strong)" vectorEffect="non-scaling-stroke" />
       </svg>
+      <div className="row muted small" style={{ justifyContent: "space-between" }}>
+        <span>{h.edges[0] ?? 0}</span>
+        <span>{h.edges[h.edges.length - 1] ?? 0}</span>
+      </div>
       <figcaption className="muted small">
         {label} per row — p50 {h.p50}, p95 {h.p95}, max {h.max}, mean {h.mean}
       </figcaption>

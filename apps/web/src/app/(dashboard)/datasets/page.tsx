@@ -51,7 +51,7 @@ function NewDatasetForm({ projectId, onCancel }: { projectId: string; onCancel: 
         {create.error ? (
           <div className="alert red" role="alert" style={{ overflowWrap: "anywhere" }}>
             {createdId ? "The dataset was created, but the upload failed: " : ""}
-            {errorMessage(create.error)}
+            {createdId || nameIssue ? create.error.message : errorMessage(create.error)}
           </div>
         ) : null}
         <div className="row">
