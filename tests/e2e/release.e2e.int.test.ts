@@ -68,8 +68,12 @@ class EnvTraffic {
   warmupFailures = 0;
   lastError: string | null = null;
   byVersion = new Map<string, number>();
-  /** Versions seen since `mark()` (what the environment serves now). */
+  /**
+   * Versions that answered requests sent since `mark()` (what the environment serves now). A request sent before it
+   * may still be answered by the version it was routed to: the rolled-back canary finishes what it was sent.
+   */
   recent = new Map<string, number>();
+  private epoch = 0;
   private running = true;
   private live = false;
   private lanes: Promise<void>[];
@@ -77,12 +81,14 @@ class EnvTraffic {
     this.lanes = Array.from({ length: concurrency }, (_, lane) => this.loop(lane));
   }
   mark() {
+    this.epoch++;
     this.recent = new Map();
   }
   private async loop(lane: number) {
     let i = lane;
     while (this.running) {
       const prompt = prompts[i++ % prompts.length]!;
+      const sentIn = this.epoch;
       try {
         const res = await fetch(`${GATEWAY}/${SLUG}/${this.env}/v1/completions`, {
           method: "POST",
@@ -96,7 +102,7 @@ class EnvTraffic {
           this.ok++;
           const v = res.headers.get("x-loraplane-model-version") ?? "unknown";
           this.byVersion.set(v, (this.byVersion.get(v) ?? 0) + 1);
-          this.recent.set(v, (this.recent.get(v) ?? 0) + 1);
+          if (sentIn === this.epoch) this.recent.set(v, (this.recent.get(v) ?? 0) + 1);
         } else {
           this.fail(`HTTP ${res.status}: ${text.slice(0, 200)}`);
           await new Promise((r) => setTimeout(r, 300));
