@@ -5,12 +5,9 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { useTestDb } from "@loraplane/db/testing";
 import { cancelRun, triggerRun } from "@loraplane/services";
 import { Redis } from "ioredis";
-import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createLocalExecutor } from "../src/executors/local.ts";
-import { startWorkerApp, type TWorkerApp } from "../src/worker-app.ts";
-import { workloadEnvironment } from "@loraplane/config";
-import { FAKE_WORKLOAD, FAKE_WORKLOAD_ENV, makeDataDirs, seedProject, waitFor } from "./helpers/fixtures.ts";
+import type { TWorkerApp } from "../src/worker-app.ts";
+import { makeDataDirs, seedProject, waitFor, startFakeWorker, stopFakeWorker } from "./helpers/fixtures.ts";
 
 const t = useTestDb("engine");
 const dirs = makeDataDirs();
@@ -19,21 +16,10 @@ let app: TWorkerApp;
 const launches: string[] = [];
 
 beforeAll(async () => {
-  app = await startWorkerApp({
-    db: t.db,
-    redisUrl: "redis://127.0.0.1:6379",
-    prefix,
-    executor: createLocalExecutor({ dataDir: dirs.workDir, baseEnv: () => workloadEnvironment(FAKE_WORKLOAD_ENV), command: (s) => [process.execPath, FAKE_WORKLOAD, s.command, "--config", "job.json"] }),
-    log: pino({ level: "silent" }),
-    concurrency: 4,
-    reconcileIntervalMs: 1000,
-    engine: { pollMs: 50, heartbeatTimeoutS: 3, logTailLines: 5, runTokenTtlS: 3600, publicUrl: "http://127.0.0.1:1" },
-    onLaunch: (runId, stage, attempt) => launches.push(`${runId}/${stage}-${attempt}`),
-  });
+  app = await startFakeWorker(t.db, dirs, prefix, { heartbeatTimeoutS: 3, onLaunch: (runId, stage, attempt) => launches.push(`${runId}/${stage}-${attempt}`) });
 });
 afterAll(async () => {
-  await app.stop();
-  await app.queue.stages.obliterate({ force: true }).catch(() => undefined);
+  await stopFakeWorker(app);
 });
 
 const deps = () => ({ db: t.db, queue: app.queue });

@@ -8,12 +8,9 @@ import { appendFileSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { useTestDb } from "@loraplane/db/testing";
 import { retryRun, triggerRun } from "@loraplane/services";
-import { workloadEnvironment } from "@loraplane/config";
-import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createLocalExecutor } from "../src/executors/local.ts";
-import { startWorkerApp, type TWorkerApp } from "../src/worker-app.ts";
-import { FAKE_WORKLOAD, FAKE_WORKLOAD_ENV, makeDataDirs, seedProject, waitFor } from "./helpers/fixtures.ts";
+import type { TWorkerApp } from "../src/worker-app.ts";
+import { makeDataDirs, seedProject, waitFor, startFakeWorker, stopFakeWorker } from "./helpers/fixtures.ts";
 
 const t = useTestDb("resume");
 const dirs = makeDataDirs();
@@ -23,21 +20,11 @@ let app: TWorkerApp;
 beforeAll(async () => {
   // Every workload of this file runs in crash-once mode (one test file is one process).
   process.env.FAKE_MODE = "crash-once";
-  app = await startWorkerApp({
-    db: t.db,
-    redisUrl: "redis://127.0.0.1:6379",
-    prefix,
-    executor: createLocalExecutor({ dataDir: dirs.workDir, baseEnv: () => workloadEnvironment(FAKE_WORKLOAD_ENV), command: (s) => [process.execPath, FAKE_WORKLOAD, s.command, "--config", "job.json"] }),
-    log: pino({ level: "silent" }),
-    concurrency: 4,
-    reconcileIntervalMs: 1000,
-    engine: { pollMs: 50, heartbeatTimeoutS: 5, logTailLines: 5, runTokenTtlS: 3600, publicUrl: "http://127.0.0.1:1" },
-  });
+  app = await startFakeWorker(t.db, dirs, prefix);
 });
 afterAll(async () => {
   delete process.env.FAKE_MODE;
-  await app.stop();
-  await app.queue.stages.obliterate({ force: true }).catch(() => undefined);
+  await stopFakeWorker(app);
 });
 
 const deps = () => ({ db: t.db, queue: app.queue });

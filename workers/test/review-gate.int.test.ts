@@ -3,15 +3,12 @@
 import { randomBytes } from "node:crypto";
 import { useTestDb } from "@loraplane/db/testing";
 import { ConflictError, overrideGate, retryRun, reviewRunSample, triggerRun, ValidationError, type TActor } from "@loraplane/services";
-import { workloadEnvironment } from "@loraplane/config";
 import { createPipelineQueue } from "@loraplane/queue";
 import { Redis } from "ioredis";
-import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createLocalExecutor } from "../src/executors/local.ts";
 import { processStageJob } from "../src/engine/stage-runner.ts";
-import { startWorkerApp, type TWorkerApp } from "../src/worker-app.ts";
-import { FAKE_WORKLOAD, FAKE_WORKLOAD_ENV, makeDataDirs, seedProject, waitFor } from "./helpers/fixtures.ts";
+import type { TWorkerApp } from "../src/worker-app.ts";
+import { makeDataDirs, seedProject, waitFor, startFakeWorker, stopFakeWorker } from "./helpers/fixtures.ts";
 
 const t = useTestDb("review-gate");
 const dirs = makeDataDirs();
@@ -19,23 +16,13 @@ const prefix = `lpq-review-${randomBytes(4).toString("hex")}`;
 let app: TWorkerApp;
 
 const startApp = () =>
-  startWorkerApp({
-    db: t.db,
-    redisUrl: "redis://127.0.0.1:6379",
-    prefix,
-    executor: createLocalExecutor({ dataDir: dirs.workDir, baseEnv: () => workloadEnvironment(FAKE_WORKLOAD_ENV), command: (s) => [process.execPath, FAKE_WORKLOAD, s.command, "--config", "job.json"] }),
-    log: pino({ level: "silent" }),
-    concurrency: 4,
-    reconcileIntervalMs: 500,
-    engine: { pollMs: 50, heartbeatTimeoutS: 5, logTailLines: 5, runTokenTtlS: 3600, publicUrl: "http://127.0.0.1:1" },
-  });
+  startFakeWorker(t.db, dirs, prefix, { reconcileIntervalMs: 500 });
 
 beforeAll(async () => {
   app = await startApp();
 });
 afterAll(async () => {
-  await app.stop();
-  await app.queue.stages.obliterate({ force: true }).catch(() => undefined);
+  await stopFakeWorker(app);
 });
 
 const deps = () => ({ db: t.db, queue: app.queue });

@@ -2,14 +2,11 @@
 // use (same stdout protocol, milliseconds instead of minutes), whose eval honours eval.maxSamples like the runtime:
 // the sweep varies it so each point measures a different exact_match and the best is a single, known point.
 import { randomBytes } from "node:crypto";
-import { workloadEnvironment } from "@loraplane/config";
 import { useTestDb } from "@loraplane/db/testing";
 import { advanceSweep, createSweep, getSweepView, registerBestOfSweep } from "@loraplane/services";
-import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createLocalExecutor } from "../src/executors/local.ts";
-import { startWorkerApp, type TWorkerApp } from "../src/worker-app.ts";
-import { FAKE_WORKLOAD, FAKE_WORKLOAD_ENV, makeDataDirs, seedProject, waitFor } from "./helpers/fixtures.ts";
+import type { TWorkerApp } from "../src/worker-app.ts";
+import { makeDataDirs, seedProject, waitFor, startFakeWorker, stopFakeWorker } from "./helpers/fixtures.ts";
 
 const t = useTestDb("sweeps");
 // Half the rows are answered right: the first n rows score 1.0 for n ≤ 4, then 4/n.
@@ -18,20 +15,10 @@ const prefix = `lpq-sweep-${randomBytes(4).toString("hex")}`;
 let app: TWorkerApp;
 
 beforeAll(async () => {
-  app = await startWorkerApp({
-    db: t.db,
-    redisUrl: "redis://127.0.0.1:6379",
-    prefix,
-    executor: createLocalExecutor({ dataDir: dirs.workDir, baseEnv: () => workloadEnvironment(FAKE_WORKLOAD_ENV), command: (s) => [process.execPath, FAKE_WORKLOAD, s.command, "--config", "job.json"] }),
-    log: pino({ level: "silent" }),
-    concurrency: 6,
-    reconcileIntervalMs: 1000,
-    engine: { pollMs: 50, heartbeatTimeoutS: 10, logTailLines: 5, runTokenTtlS: 3600, publicUrl: "http://127.0.0.1:1" },
-  });
+  app = await startFakeWorker(t.db, dirs, prefix, { concurrency: 6, heartbeatTimeoutS: 10 });
 });
 afterAll(async () => {
-  await app.stop();
-  await app.queue.stages.obliterate({ force: true }).catch(() => undefined);
+  await stopFakeWorker(app);
 });
 
 const deps = () => ({ db: t.db, queue: app.queue });

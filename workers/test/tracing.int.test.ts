@@ -4,14 +4,11 @@
 import { randomBytes } from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { workloadEnvironment } from "@loraplane/config";
 import { useTestDb } from "@loraplane/db/testing";
 import { initTracing, triggerRun, type TTracing } from "@loraplane/services";
-import { pino } from "pino";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { createLocalExecutor } from "../src/executors/local.ts";
-import { startWorkerApp, type TWorkerApp } from "../src/worker-app.ts";
-import { FAKE_WORKLOAD, FAKE_WORKLOAD_ENV, makeDataDirs, seedProject, waitFor } from "./helpers/fixtures.ts";
+import type { TWorkerApp } from "../src/worker-app.ts";
+import { makeDataDirs, seedProject, waitFor, startFakeWorker, stopFakeWorker } from "./helpers/fixtures.ts";
 
 const t = useTestDb("tracing");
 const dirs = makeDataDirs();
@@ -47,20 +44,10 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => collector.listen(0, "127.0.0.1", r));
   tracing = initTracing({ serviceName: "loraplane-test", endpoint: `http://127.0.0.1:${(collector.address() as AddressInfo).port}` });
-  app = await startWorkerApp({
-    db: t.db,
-    redisUrl: "redis://127.0.0.1:6379",
-    prefix,
-    executor: createLocalExecutor({ dataDir: dirs.workDir, baseEnv: () => workloadEnvironment(FAKE_WORKLOAD_ENV), command: (s) => [process.execPath, FAKE_WORKLOAD, s.command, "--config", "job.json"] }),
-    log: pino({ level: "silent" }),
-    concurrency: 2,
-    reconcileIntervalMs: 1000,
-    engine: { pollMs: 50, heartbeatTimeoutS: 5, logTailLines: 5, runTokenTtlS: 3600, publicUrl: "http://127.0.0.1:1" },
-  });
+  app = await startFakeWorker(t.db, dirs, prefix, { concurrency: 2 });
 });
 afterAll(async () => {
-  await app.stop();
-  await app.queue.stages.obliterate({ force: true }).catch(() => undefined);
+  await stopFakeWorker(app);
   await tracing?.shutdown();
   collector.close();
 });

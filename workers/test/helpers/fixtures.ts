@@ -3,8 +3,12 @@ import { cpSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
+import { workloadEnvironment } from "@loraplane/config";
 import type { Db } from "@loraplane/db";
 import { measureDatasetDigest } from "@loraplane/services";
+import { pino } from "pino";
+import { createLocalExecutor } from "../../src/executors/local.ts";
+import { startWorkerApp, type TWorkerApp } from "../../src/worker-app.ts";
 
 export const FAKE_WORKLOAD = path.resolve(import.meta.dirname, "fake-workload.mjs");
 /** The fake workload's own variables: passed through like the runtime's (workloadEnvironment's `extra`). */
@@ -69,4 +73,32 @@ export async function waitFor<T>(fn: () => Promise<T | null | undefined | false>
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/**
+ * A worker app on the local executor whose workloads are the fake runtime, with the fast engine settings these tests
+ * use; `stopFakeWorker` stops it and empties its queue (every test file has its own queue prefix).
+ */
+export function startFakeWorker(
+  db: Db,
+  dirs: { workDir: string },
+  prefix: string,
+  options: { concurrency?: number; reconcileIntervalMs?: number; heartbeatTimeoutS?: number; onLaunch?: (runId: string, stage: string, attempt: number) => void } = {},
+): Promise<TWorkerApp> {
+  return startWorkerApp({
+    db,
+    redisUrl: "redis://127.0.0.1:6379",
+    prefix,
+    executor: createLocalExecutor({ dataDir: dirs.workDir, baseEnv: () => workloadEnvironment(FAKE_WORKLOAD_ENV), command: (s) => [process.execPath, FAKE_WORKLOAD, s.command, "--config", "job.json"] }),
+    log: pino({ level: "silent" }),
+    concurrency: options.concurrency ?? 4,
+    reconcileIntervalMs: options.reconcileIntervalMs ?? 1000,
+    engine: { pollMs: 50, heartbeatTimeoutS: options.heartbeatTimeoutS ?? 5, logTailLines: 5, runTokenTtlS: 3600, publicUrl: "http://127.0.0.1:1" },
+    ...(options.onLaunch ? { onLaunch: options.onLaunch } : {}),
+  });
+}
+
+export async function stopFakeWorker(app: TWorkerApp | undefined): Promise<void> {
+  await app?.stop();
+  await app?.queue.stages.obliterate({ force: true }).catch(() => undefined);
 }
