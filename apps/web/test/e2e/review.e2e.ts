@@ -1,26 +1,16 @@
 // Keyboard review of a review-gated run and the gate override of a blocked run, in a real browser against the built
 // app on seeded data (no worker: the released gate stays queued, which is what this page must show). Screenshots of
 // the review UI at 1280 and 390 px. Fails on any console error.
-import path from "node:path";
-import type { BrowserContext, Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { watchConsole, type TConsoleWatch } from "./console";
-import { SCREENSHOTS, startStack, type TStack } from "./stack";
+import { checkAfterTest, shot, signInAsAdmin, type TSession } from "./session";
+import { startStack, type TStack } from "./stack";
 
 const PORT = 3241;
 let stack: TStack;
-let context: BrowserContext;
+let session: TSession;
 let page: Page;
-let consoleWatch: TConsoleWatch;
 
-async function shot(p: Page, name: string): Promise<void> {
-  await p.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: true });
-  const size = p.viewportSize();
-  await p.setViewportSize({ width: 390, height: 844 });
-  await p.waitForTimeout(400);
-  await p.screenshot({ path: path.join(SCREENSHOTS, `${name}-phone.png`), fullPage: true });
-  if (size) await p.setViewportSize(size);
-}
 
 async function seedRuns(s: TStack) {
   const pipeline = await s.db.pipeline.findUniqueOrThrow({ where: { id: s.demoPipelineId }, select: { spec: true } });
@@ -52,28 +42,15 @@ describe("review-gated runs in the browser", () => {
   beforeAll(async () => {
     stack = await startStack({ port: PORT, label: "review", worker: false });
     seed = await seedRuns(stack);
-    context = await stack.browser.newContext({ viewport: { width: 1280, height: 860 } });
-    consoleWatch = watchConsole(context);
-    page = await context.newPage();
-    await page.goto(`${stack.baseUrl}/login`);
-    await page.getByLabel("Email").fill(stack.admin.email);
-    await page.getByLabel("Password").fill(stack.admin.password);
-    await page.getByRole("button", { name: "Sign in" }).click();
-    await page.waitForURL(/\/pipelines$/, { timeout: 30_000 });
+    session = await signInAsAdmin(stack);
+    page = session.page;
   });
 
   afterAll(async () => {
     await stack?.stop();
   });
 
-  afterEach(async (ctx) => {
-    const errors = consoleWatch?.take() ?? [];
-    if (ctx.task.result?.state === "fail") {
-      await page?.screenshot({ path: path.join(SCREENSHOTS, "review-failure.png"), fullPage: true }).catch(() => {});
-      console.error(stack.logs());
-    }
-    expect(errors).toEqual([]);
-  });
+  afterEach((ctx) => checkAfterTest(ctx, stack, session, "review"));
 
   it("reviews samples with the keyboard only (j/k move, g/b mark) until the quota releases the gate", async () => {
     await page.goto(`${stack.baseUrl}/runs/${seed.awaiting}`);

@@ -6,25 +6,16 @@ import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { createHash } from "node:crypto";
-import type { BrowserContext, Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { watchConsole, type TConsoleWatch } from "./console";
-import { SCREENSHOTS, startStack, type TStack } from "./stack";
+import { checkAfterTest, shot, signInAsAdmin, type TSession } from "./session";
+import { startStack, type TStack } from "./stack";
 
 const PORT = 3252;
 let stack: TStack;
-let admin: BrowserContext;
+let session: TSession;
 let page: Page;
-let consoleWatch: TConsoleWatch;
 
-async function shot(p: Page, name: string): Promise<void> {
-  await p.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: true });
-  const size = p.viewportSize();
-  await p.setViewportSize({ width: 390, height: 844 });
-  await p.waitForTimeout(500);
-  await p.screenshot({ path: path.join(SCREENSHOTS, `${name}-phone.png`), fullPage: true });
-  if (size) await p.setViewportSize(size);
-}
 
 /** A finished 4-point sweep over learning rate × LoRA rank; every run has a loss curve and eval results. */
 async function seedSweep(s: TStack) {
@@ -84,28 +75,15 @@ describe("sweeps and run comparison", () => {
   beforeAll(async () => {
     stack = await startStack({ port: PORT, label: "sweeps", worker: false });
     seeded = await seedSweep(stack);
-    admin = await stack.browser.newContext({ viewport: { width: 1280, height: 860 } });
-    consoleWatch = watchConsole(admin);
-    page = await admin.newPage();
-    await page.goto(`${stack.baseUrl}/login`);
-    await page.getByLabel("Email").fill(stack.admin.email);
-    await page.getByLabel("Password").fill(stack.admin.password);
-    await page.getByRole("button", { name: "Sign in" }).click();
-    await page.waitForURL(/\/pipelines$/, { timeout: 30_000 });
+    session = await signInAsAdmin(stack);
+    page = session.page;
   });
 
   afterAll(async () => {
     await stack?.stop();
   });
 
-  afterEach(async (ctx) => {
-    const errors = consoleWatch?.take() ?? [];
-    if (ctx.task.result?.state === "fail") {
-      await page?.screenshot({ path: path.join(SCREENSHOTS, "sweeps-failure.png"), fullPage: true }).catch(() => {});
-      console.error(stack.logs());
-    }
-    expect(errors).toEqual([]);
-  });
+  afterEach((ctx) => checkAfterTest(ctx, stack, session, "sweeps"));
 
   it("shows a finished sweep with its chart and best run, and registers the best in one action", async () => {
     await page.goto(`${stack.baseUrl}/sweeps/${seeded.sweepId}`);
@@ -137,7 +115,7 @@ describe("sweeps and run comparison", () => {
     await form.getByRole("button", { name: "Start sweep" }).click();
     await form.getByRole("alert").getByText("points[1].training.learningRate", { exact: false }).waitFor();
     // The browser logs the 400 this test provoked on purpose.
-    consoleWatch.expectSeen(/status of 400 \(Bad Request\) \(http:\/\/127\.0\.0\.1:\d+\/api\/v1\/pipelines\/[^/]+\/sweeps:/);
+    session.consoleWatch.expectSeen(/status of 400 \(Bad Request\) \(http:\/\/127\.0\.0\.1:\d+\/api\/v1\/pipelines\/[^/]+\/sweeps:/);
     await page.getByRole("link", { name: seeded.sweepId.slice(-8) }).waitFor();
     await shot(page, "pipeline-sweeps");
     await form.getByLabel("Values of training.learningRate").fill("0.0002, 0.0005");
