@@ -10,6 +10,7 @@ import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { watchConsole, type TConsoleWatch } from "./console";
 import { SCREENSHOTS, startStack, type TStack } from "./stack";
+import { shot } from "./session";
 
 const PORT = 3230;
 let stack: TStack;
@@ -18,15 +19,6 @@ let page: Page;
 let consoleWatch: TConsoleWatch;
 let seed: Awaited<ReturnType<typeof seedScreens>>;
 
-async function shot(p: Page, name: string, phone = true): Promise<void> {
-  await p.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: true });
-  if (!phone) return;
-  const size = p.viewportSize();
-  await p.setViewportSize({ width: 390, height: 844 });
-  await p.waitForTimeout(400);
-  await p.screenshot({ path: path.join(SCREENSHOTS, `${name}-phone.png`), fullPage: true });
-  if (size) await p.setViewportSize(size);
-}
 
 async function signIn(context: BrowserContext, who: { email: string; password: string }): Promise<Page> {
   const p = await context.newPage();
