@@ -19,7 +19,12 @@ type TOp = { method: string; path: string; operationId: string; auth: TAuth; pro
 /** Operations about no single project (the caller's own things, global admin, or lists filtered to what they see). */
 const GLOBAL_OPERATIONS = new Set(["getMe", "listProjects", "createProject", "listTokens", "createToken", "revokeToken", "listUsers", "createUser", "updateUser", "validatePipelineSpec"]);
 /** Operations that check project visibility in their handler (ids in the query): called with project A's ids. */
-const SELF_CHECKED: Record<string, (fx: TFixture) => string> = { compareModelVersions: (fx) => `?a=${fx.modelVersionId}&b=${fx.modelVersionId}` };
+const SELF_CHECKED: Record<string, (fx: TFixture) => string> = {
+  compareModelVersions: (fx) => `?a=${fx.modelVersionId}&b=${fx.modelVersionId}`,
+  compareRuns: (fx) => `?ids=${fx.runId},${secondRunOf[fx.projectId]}`,
+};
+/** A second run per fixture project: comparing runs needs two. */
+const secondRunOf: Record<string, string> = {};
 /** Objects the fixture does not create: a role below the requirement meets 404 (nothing there) before its 403. */
 const NO_FIXTURE_OBJECT = /^\/api\/v1\/(releases|webhook-deliveries)\//;
 
@@ -63,6 +68,10 @@ beforeAll(async () => {
   configureEnv(t.url);
   a = await makeProject(t.db, "mx-a");
   b = await makeProject(t.db, "mx-b");
+  for (const fx of [a, b]) {
+    const run = await t.db.pipelineRun.create({ data: { projectId: fx.projectId, pipelineId: fx.pipelineId, number: 2, trigger: "api", specVersion: 1, resolvedSpec: {}, status: "succeeded" }, select: { id: true } });
+    secondRunOf[fx.projectId] = run.id;
+  }
   for (const role of ROLES) {
     const user = await makeUser(t.db, `${role}@mx-a.test`);
     await t.db.projectMember.create({ data: { projectId: a.projectId, userId: user.id, role } });
