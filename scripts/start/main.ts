@@ -18,7 +18,9 @@ import { waitForHttp } from "./wait.ts";
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const STATE_DIR = path.join(ROOT, ".loraplane");
 const SECRETS_FILE = path.join(STATE_DIR, "secrets.env");
-const DATA_DIR = path.join(STATE_DIR, "data");
+// Where datasets, models and run outputs live. One value for the demo seed and every process: a LORAPLANE_DATA_DIR
+// that only the services saw would put the seeded dataset outside the project's storage prefix they check.
+const DATA_DIR = path.resolve(process.env.LORAPLANE_DATA_DIR ?? path.join(STATE_DIR, "data"));
 const VENV_PYTHON = path.join(ROOT, "gpu-runtime", ".venv", "bin", "python");
 const DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/loraplane";
 const DEFAULT_REDIS_URL = "redis://127.0.0.1:6379";
@@ -212,7 +214,7 @@ async function main(hooks: TStartHooks): Promise<number> {
       REDIS_URL: redisUrl,
       NEXTAUTH_SECRET: process.env.NEXTAUTH_SECRET ?? secrets.values.NEXTAUTH_SECRET,
       LORAPLANE_SECRET_KEY: process.env.LORAPLANE_SECRET_KEY ?? secrets.values.LORAPLANE_SECRET_KEY,
-      LORAPLANE_DATA_DIR: process.env.LORAPLANE_DATA_DIR ?? DATA_DIR,
+      LORAPLANE_DATA_DIR: DATA_DIR,
       GPU_RUNTIME_PYTHON: process.env.GPU_RUNTIME_PYTHON ?? VENV_PYTHON,
       // The product must not call public services; Next.js would otherwise send telemetry.
       NEXT_TELEMETRY_DISABLED: "1",
