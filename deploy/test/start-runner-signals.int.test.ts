@@ -76,3 +76,12 @@ for (const name of ["start", "demo"] as const) {
     expect(output).toMatch(/stopping gateway…[\s\S]*stopping web…[\s\S]*stopping workers…[\s\S]*\[start\] stopped/);
   });
 }
+
+// The supervisor stops workers and gateway through their workspace `start` scripts: under the tsx CLI a busy worker
+// that had not confirmed the relayed SIGTERM within 30 ms was killed in the middle of its drain.
+for (const workspace of ["workers", "apps/gateway"]) {
+  it(`${workspace}'s start script runs its service in a process that receives the stop signal itself`, () => {
+    const pkg = JSON.parse(readFileSync(path.join(ROOT, workspace, "package.json"), "utf8")) as { scripts: Record<string, string> };
+    expect(pkg.scripts.start).toMatch(/^node --import tsx /);
+  });
+}
