@@ -21,6 +21,7 @@ export * from "./repositories/artifacts.ts";
 export * from "./repositories/evals.ts";
 export * from "./repositories/registry.ts";
 export * from "./repositories/datasets.ts";
+export * from "./repositories/interactions.ts";
 export * from "./repositories/pipelines.ts";
 export * from "./repositories/approvals.ts";
 export * from "./repositories/releases.ts";

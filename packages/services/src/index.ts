@@ -5,6 +5,7 @@ export * from "./tokens/index.ts";
 export * from "./projects/index.ts";
 export * from "./environments/index.ts";
 export * from "./datasets/index.ts";
+export * from "./feedback/index.ts";
 export * from "./pipelines/index.ts";
 export * from "./webhooks/index.ts";
 export * from "./errors.ts";

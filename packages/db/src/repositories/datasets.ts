@@ -28,6 +28,8 @@ const versionDetailSelect = {
   format: true,
   splits: true,
   stats: true,
+  lineage: true,
+  sourceDeploymentId: true,
   createdAt: true,
 } as const;
 
@@ -42,6 +44,8 @@ export type TDatasetVersionDetailRow = {
   format: "alpaca" | "chat";
   splits: unknown;
   stats: unknown;
+  lineage: unknown;
+  sourceDeploymentId: string | null;
   createdAt: Date;
 };
 
@@ -64,7 +68,18 @@ export function listDatasetVersionDetails(db: DbOrTx, datasetId: string): Promis
  */
 export async function insertUploadedDatasetVersion(
   tx: DbOrTx,
-  data: { datasetId: string; uri: string; sha256: string; rowCount: number; sizeBytes: bigint; format: "alpaca" | "chat"; splits: object; stats: object },
+  data: {
+    datasetId: string;
+    uri: string;
+    sha256: string;
+    rowCount: number;
+    sizeBytes: bigint;
+    format: "alpaca" | "chat";
+    splits: object;
+    stats: object;
+    lineage?: object;
+    sourceDeploymentId?: string;
+  },
 ): Promise<TDatasetVersionDetailRow> {
   await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext('dataset-version'), hashtext(${data.datasetId}))`;
   const names = await tx.datasetVersion.findMany({ where: { datasetId: data.datasetId }, select: { version: true } });

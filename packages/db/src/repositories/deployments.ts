@@ -248,6 +248,8 @@ export async function listRoutingDeployments(db: DbOrTx): Promise<
     projectSlug: string;
     environmentId: string;
     environmentName: string;
+    /** The environment opted in to storing prompts and responses (Environment.captureFeedbackData). */
+    captureFeedbackData: boolean;
     endpointName: string;
     state: DeploymentState;
     policy: unknown;
@@ -268,12 +270,12 @@ export async function listRoutingDeployments(db: DbOrTx): Promise<
       routingVersion: true,
       createdAt: true,
       project: { select: { slug: true } },
-      environment: { select: { name: true } },
+      environment: { select: { name: true, captureFeedbackData: true } },
       variants: { select: variantSelect, orderBy: { createdAt: "asc" } },
     },
     orderBy: { createdAt: "desc" },
   });
-  return rows.map(({ project, environment, ...d }) => ({ ...d, projectSlug: project.slug, environmentName: environment.name }));
+  return rows.map(({ project, environment, ...d }) => ({ ...d, projectSlug: project.slug, environmentName: environment.name, captureFeedbackData: environment.captureFeedbackData }));
 }
 
 export function findModelVersionForDeploy(

@@ -10,6 +10,8 @@ const environmentSelect = {
   requiresApproval: true,
   gatewayUrl: true,
   servingBackend: true,
+  captureFeedbackData: true,
+  feedbackRetentionDays: true,
   createdAt: true,
 } as const;
 
@@ -22,6 +24,8 @@ export type TEnvironmentRow = {
   requiresApproval: boolean;
   gatewayUrl: string | null;
   servingBackend: ExecutorKind;
+  captureFeedbackData: boolean;
+  feedbackRetentionDays: number;
   createdAt: Date;
 };
 
@@ -32,6 +36,8 @@ export type TEnvironmentWrite = {
   requiresApproval?: boolean;
   gatewayUrl?: string | null;
   servingBackend?: ExecutorKind;
+  captureFeedbackData?: boolean;
+  feedbackRetentionDays?: number;
 };
 
 export function listEnvironmentRecords(db: DbOrTx, projectId: string): Promise<TEnvironmentRow[]> {

@@ -2,4 +2,4 @@ export { createDataset, createDatasetVersion, getDataset, listDatasets, listData
 export { getDatasetPage, previewDatasetRows } from "./dataset-page.ts";
 export { multipartBoundary, readMultipart } from "./multipart.ts";
 export { datasetPathOf, datasetRoots, KUBERNETES_DATA_ROOT, measureDatasetDigest, projectDatasetPrefix, resolveInsidePrefix } from "./storage.ts";
-export { type TDatasetStats, type TSplitStats, uploadDatasetVersion } from "./upload.ts";
+export { storeDatasetVersion, type TDatasetStats, type TSplitStats, type TVersionRecord, uploadDatasetVersion } from "./upload.ts";

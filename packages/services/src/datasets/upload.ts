@@ -127,11 +127,6 @@ export async function uploadDatasetVersion(
   }
   if (upload.contentLength != null && upload.contentLength > limits.maxBytes) throw tooLarge();
   if (!upload.body) throw new ValidationError("the upload has no files", [{ path: "body", message: "empty" }]);
-
-  const prefix = projectDatasetPrefix(path.resolve(limits.dataDir), dataset.projectId);
-  const tmp = path.join(prefix, ".uploads", randomUUID());
-  await mkdir(tmp, { recursive: true });
-  const sinks = new Map<string, JsonlSink>();
   const source = upload.body;
   async function* counted() {
     let total = 0;
@@ -141,12 +136,39 @@ export async function uploadDatasetVersion(
       yield chunk;
     }
   }
+  return storeDatasetVersion(db, dataset, actor, meta, limits.dataDir, { action: "dataset.version.upload" }, (openSplit) =>
+    readMultipart(counted(), boundary, async (part) => (part.filename === null ? discard : openSplit(part.filename))),
+  );
+}
+
+/** How a stored version is recorded: its audit action, and for versions built from feedback their lineage. */
+export type TVersionRecord = { action: string; lineage?: Record<string, unknown>; sourceDeploymentId?: string };
+
+/**
+ * The one path every dataset version's files take (uploads and feedback slices): `feed` opens one sink per
+ * `<split>.jsonl` file and writes its bytes; each is validated, hashed (the digest is ours) and written to a
+ * temporary folder, then renamed into its content-addressed place and recorded with an audit entry. Nothing is
+ * stored when anything fails.
+ */
+export async function storeDatasetVersion(
+  db: Db,
+  dataset: { id: string; name: string; projectId: string },
+  actor: TActor,
+  meta: TRequestMeta,
+  dataDir: string,
+  record: TVersionRecord,
+  feed: (openSplit: (fileName: string) => Promise<TPartSink>) => Promise<void>,
+): Promise<{ version: TDatasetVersionDetailRow; deduplicated: boolean }> {
+  const datasetId = dataset.id;
+  const prefix = projectDatasetPrefix(path.resolve(dataDir), dataset.projectId);
+  const tmp = path.join(prefix, ".uploads", randomUUID());
+  await mkdir(tmp, { recursive: true });
+  const sinks = new Map<string, JsonlSink>();
   let finalDir: string | null = null;
   let placed = false;
   try {
-    await readMultipart(counted(), boundary, async (part) => {
-      if (part.filename === null) return discard;
-      const base = part.filename.split(/[\\/]/).pop() ?? "";
+    await feed(async (fileName) => {
+      const base = fileName.split(/[\\/]/).pop() ?? "";
       const m = SPLIT_FILE.exec(base);
       if (!m) throw new ValidationError(`${base || "(unnamed file)"}: only <split>.jsonl files are accepted (train.jsonl, validation.jsonl, …)`, [{ path: base || "file", message: "not a <split>.jsonl file" }]);
       const split = m[1]!;
@@ -196,11 +218,28 @@ export async function uploadDatasetVersion(
     const uri = `file://${finalDir}`;
     try {
       const version = await db.$transaction(async (tx) => {
-        const v = await insertUploadedDatasetVersion(tx, { datasetId, uri, sha256, rowCount, sizeBytes: BigInt(sizeBytes), format, splits, stats });
+        const v = await insertUploadedDatasetVersion(tx, {
+          datasetId,
+          uri,
+          sha256,
+          rowCount,
+          sizeBytes: BigInt(sizeBytes),
+          format,
+          splits,
+          stats,
+          ...(record.lineage ? { lineage: record.lineage } : {}),
+          ...(record.sourceDeploymentId ? { sourceDeploymentId: record.sourceDeploymentId } : {}),
+        });
         await recordAudit(
           tx,
           actor,
-          { projectId: dataset.projectId, action: "dataset.version.upload", subjectType: "dataset_version", subjectId: v.id, after: { dataset: dataset.name, version: v.version, sha256, uri, rowCount, sizeBytes } },
+          {
+            projectId: dataset.projectId,
+            action: record.action,
+            subjectType: "dataset_version",
+            subjectId: v.id,
+            after: { dataset: dataset.name, version: v.version, sha256, uri, rowCount, sizeBytes, ...(record.lineage ? { lineage: record.lineage } : {}) },
+          },
           meta,
         );
         return v;

@@ -3,6 +3,7 @@ import {
   findEnvironmentById,
   insertEnvironment,
   listEnvironmentRecords,
+  notifyRoutingChange,
   type TEnvironmentRow,
   type TEnvironmentWrite,
   updateEnvironmentRecord,
@@ -56,6 +57,8 @@ export async function updateEnvironment(
   return db.$transaction(async (tx) => {
     const after = await updateEnvironmentRecord(tx, id, input);
     await recordAudit(tx, actor, { projectId: before.projectId, action: "environment.update", subjectType: "environment", subjectId: id, before, after }, meta);
+    // Gateways read captureFeedbackData with the routing table: reload now rather than at the next resync.
+    if (after.captureFeedbackData !== before.captureFeedbackData) await notifyRoutingChange(tx, id);
     return after;
   });
 }
