@@ -175,6 +175,37 @@ export const ZDeploySpec = z.object({
     })
     .default({ p99LatencyMs: 2000, ttftP95Ms: 800, maxErrorRate: 0.01 }),
   autoPromote: z.boolean().default(true),
+  /**
+   * Shadow evaluation before the canary (canary strategy): the gateway mirrors `fraction` of live requests to the
+   * candidate, scores its answers against the stable's and starts the canary only if the gate passes.
+   */
+  shadow: z
+    .object({
+      fraction: z.number().gt(0).max(1).optional(),
+      minSamples: z.number().int().min(1).max(10_000).optional(),
+      minAgreement: fraction.optional(),
+      maxRefusalRate: fraction.optional(),
+      maxLatencyP99Ms: z.number().positive().optional(),
+      maxErrorRate: fraction.optional(),
+      maxDurationSeconds: positiveInt.optional(),
+    })
+    .strict()
+    .optional(),
+  /** A/B options (strategy ab): adaptive allocation by Thompson sampling. */
+  ab: z
+    .object({
+      allocation: z
+        .object({
+          mode: z.enum(["fixed", "thompson"]).optional(),
+          metric: z.enum(["success", "feedback"]).optional(),
+          floorBps: z.number().int().min(0).max(5_000).optional(),
+          confidence: z.number().gt(0.5).lt(1).optional(),
+        })
+        .strict()
+        .optional(),
+    })
+    .strict()
+    .optional(),
   /** Per-environment release policy (start, strategy, soak, SLOs, approval); see core/release/policy.ts for defaults. */
   stages: z.record(z.string(), ZReleaseStagePolicyInput).optional(),
 });

@@ -1,4 +1,5 @@
 import { compareAb, relativeChecks, sloChecks, type TAbResult, type TCheck, type TVariantStats } from "./analysis";
+import { seedOf, thompsonAllocation, type TArm } from "./adaptive";
 import type { TRolloutPolicy } from "./policy";
 
 export type TRolloutAction =
@@ -13,12 +14,24 @@ export type TRolloutAction =
   /** Blue-green: the smoke test passed, switch all traffic to green. */
   | { action: "switch"; reason: string }
   /** A/B: results are in; a person decides (recorded once). */
-  | { action: "await_decision"; reason: string };
+  | { action: "await_decision"; reason: string }
+  /** Adaptive A/B: move the split to b's new weight (the experiment goes on; its windows are not restarted). */
+  | { action: "reweight"; weightBps: number; reason: string };
+
+/** Adaptive allocation's view of one analysis: each variant's posterior P(best) and the split it asks for. */
+export interface TAdaptiveResult {
+  metric: "success" | "feedback";
+  arms: { a: TArm; b: TArm };
+  pBest: { a: number; b: number };
+  weightsBps: { a: number; b: number };
+  confidence: number;
+}
 
 export interface TDecision {
   decision: TRolloutAction;
   checks: TCheck[];
   ab?: TAbResult;
+  adaptive?: TAdaptiveResult;
 }
 
 const fmt = (v: number | null) => (v === null ? "n/a" : Number.isInteger(v) ? String(v) : v.toFixed(v < 1 ? 4 : 1));
@@ -114,6 +127,10 @@ export interface TAbInput {
   b: TVariantStats;
   /** A decision already awaited: do not record it again. */
   alreadyAwaiting: boolean;
+  /** Adaptive allocation: b's weight now (default: the configured split). */
+  currentSplitBps?: number;
+  /** Adaptive allocation: the sampler's seed (default: derived from the counts, so one input gives one answer). */
+  seed?: number;
 }
 
 /**
@@ -129,6 +146,7 @@ export function decideAb(input: TAbInput): TDecision {
     return { checks, decision: { action: "rollback", reason: `variant b breached its SLO: ${describe(failed)}` } };
   }
   const ab = compareAb(a, b, policy.ab);
+  if (policy.ab.allocation.mode === "thompson") return decideAdaptive(input, checks, ab);
   const enough = a.requests >= policy.ab.minSamplesPerVariant && b.requests >= policy.ab.minSamplesPerVariant;
   const done = elapsedMs >= policy.ab.durationSeconds * 1000;
   if (!enough && !done) {
@@ -158,4 +176,49 @@ export function decideAb(input: TAbInput): TDecision {
   }
   if (bBetterFeedback || bBetterLatency) return { checks, ab, decision: { action: "promote", reason: `b is significantly better: ${summary}` } };
   return { checks, ab, decision: { action: "rollback", reason: `no significant difference, keeping a: ${summary}` } };
+}
+
+function armOf(s: TVariantStats, metric: "success" | "feedback"): TArm {
+  return metric === "success" ? { successes: s.requests - s.errors, failures: s.errors } : { successes: s.feedbackUp, failures: s.feedbackDown };
+}
+
+/**
+ * Adaptive A/B: Thompson sampling over the primary metric's Beta posteriors sets the split every tick (with a floor per
+ * variant); the experiment ends once both variants have the sample minimum and one is best with probability >=
+ * confidence: b best → promote (or a person decides), a best → roll back. At the duration without a winner a stays.
+ */
+function decideAdaptive(input: TAbInput, checks: TCheck[], ab: TAbResult): TDecision {
+  const { policy, elapsedMs, a, b } = input;
+  const alloc = policy.ab.allocation;
+  const arms = { a: armOf(a, alloc.metric), b: armOf(b, alloc.metric) };
+  const seed = input.seed ?? seedOf(`${arms.a.successes}/${arms.a.failures}/${arms.b.successes}/${arms.b.failures}`);
+  const t = thompsonAllocation([arms.a, arms.b], { floorBps: alloc.floorBps, seed });
+  const adaptive: TAdaptiveResult = {
+    metric: alloc.metric,
+    arms,
+    pBest: { a: t.pBest[0]!, b: t.pBest[1]! },
+    weightsBps: { a: t.weightsBps[0]!, b: t.weightsBps[1]! },
+    confidence: alloc.confidence,
+  };
+  const rateOf = (x: TArm) => (x.successes + x.failures > 0 ? (x.successes / (x.successes + x.failures)).toFixed(3) : "n/a");
+  const summary =
+    `${alloc.metric} a ${rateOf(arms.a)} (${arms.a.successes}/${arms.a.successes + arms.a.failures}), ` +
+    `b ${rateOf(arms.b)} (${arms.b.successes}/${arms.b.successes + arms.b.failures}); P(b best) ${adaptive.pBest.b.toFixed(3)}`;
+  const enough = a.requests >= policy.ab.minSamplesPerVariant && b.requests >= policy.ab.minSamplesPerVariant;
+  const winner = adaptive.pBest.b >= alloc.confidence ? "b" : adaptive.pBest.a >= alloc.confidence ? "a" : null;
+  const done = elapsedMs >= policy.ab.durationSeconds * 1000;
+  if ((enough && winner) || done) {
+    const reason = winner ? `${winner} is best with P ${adaptive.pBest[winner].toFixed(3)} >= ${alloc.confidence}: ${summary}` : `no variant best with P >= ${alloc.confidence} by the end; keeping a: ${summary}`;
+    if (!policy.ab.autoDecide) {
+      if (input.alreadyAwaiting) return { checks, ab, adaptive, decision: { action: "wait", reason: "waiting for a person to decide" } };
+      return { checks, ab, adaptive, decision: { action: "await_decision", reason: `experiment complete: ${reason}` } };
+    }
+    if (winner === "b") return { checks, ab, adaptive, decision: { action: "promote", reason } };
+    return { checks, ab, adaptive, decision: { action: "rollback", reason } };
+  }
+  const current = input.currentSplitBps ?? policy.ab.splitBps;
+  if (Math.abs(adaptive.weightsBps.b - current) >= alloc.minChangeBps) {
+    return { checks, ab, adaptive, decision: { action: "reweight", weightBps: adaptive.weightsBps.b, reason: `adaptive split b ${current} → ${adaptive.weightsBps.b} bps: ${summary}` } };
+  }
+  return { checks, ab, adaptive, decision: { action: "wait", reason: `adaptive: ${summary}; a ${a.requests}, b ${b.requests} requests` } };
 }

@@ -56,7 +56,48 @@ export const ZAbPolicy = z.object({
   method: z.enum(["sequential", "fixed"]).default("sequential"),
   /** When false (default) a person decides with the computed results in front of them. */
   autoDecide: z.boolean().default(false),
+  /**
+   * fixed (default): the split stays at splitBps. thompson: every analysis tick the split is recomputed as each
+   * variant's posterior probability of being best on `metric` (Beta posteriors, Thompson sampling), never below
+   * floorBps per variant; the experiment ends once one variant is best with probability >= confidence.
+   */
+  allocation: z
+    .object({
+      mode: z.enum(["fixed", "thompson"]).default("fixed"),
+      /** success: 1 − error rate of the variant's requests; feedback: thumbs-up share of its rated answers. */
+      metric: z.enum(["success", "feedback"]).default("feedback"),
+      floorBps: z.number().int().min(0).max(5_000).default(1_000),
+      confidence: z.number().gt(0.5).lt(1).default(0.95),
+      /** A reweight smaller than this is not applied (avoids a routing change every tick for noise). */
+      minChangeBps: z.number().int().min(1).max(5_000).default(200),
+    })
+    .default({ mode: "fixed", metric: "feedback", floorBps: 1_000, confidence: 0.95, minChangeBps: 200 }),
 });
+
+export const ZShadowPolicy = z
+  .object({
+    /** Mirror traffic to the candidate before any user sees it; the canary starts only once this gate passes. */
+    enabled: z.boolean().default(false),
+    /** Share of the stable's live requests the gateway copies to the candidate. */
+    fraction: z.number().gt(0).max(1).default(0.2),
+    /** Scored pairs needed before the gate is judged. */
+    minSamples: z.number().int().min(1).max(10_000).default(50),
+    /** Mean ROUGE-L F1 between the candidate's and the stable's answers must be at least this. */
+    minAgreement: z.number().min(0).max(1).default(0.5),
+    /** Share of the candidate's answers that are refusals, at most. */
+    maxRefusalRate: z.number().min(0).max(1).default(0.1),
+    /** The candidate's P99 latency on mirrored requests, at most. */
+    maxLatencyP99Ms: z.number().positive().default(5_000),
+    /** Share of mirrored requests the candidate fails (HTTP error, timeout), at most. */
+    maxErrorRate: z.number().min(0).max(1).default(0.05),
+    /** Mirrored requests in flight per gateway; a request beyond it is not mirrored (dropped, never queued). */
+    maxConcurrent: z.number().int().min(1).max(256).default(4),
+    /** Pairs kept per deployment (answers are stored); mirroring stops once this many are stored. */
+    maxStoredSamples: z.number().int().min(1).max(10_000).default(500),
+    /** Without minSamples by then the shadow phase fails (too little traffic to judge the candidate). */
+    maxDurationSeconds: z.number().int().positive().default(3_600),
+  })
+  .refine((s) => s.minSamples <= s.maxStoredSamples, { message: "minSamples must be <= maxStoredSamples", path: ["minSamples"] });
 
 export const ZRolloutPolicy = z.object({
   slo: ZSloThresholds.default(ZSloThresholds.parse({})),
@@ -64,6 +105,8 @@ export const ZRolloutPolicy = z.object({
   canary: ZCanaryPolicy.default(ZCanaryPolicy.parse({})),
   blueGreen: ZBlueGreenPolicy.default(ZBlueGreenPolicy.parse({})),
   ab: ZAbPolicy.default(ZAbPolicy.parse({})),
+  /** Canary only: shadow evaluation before the first step (disabled unless enabled: true). */
+  shadow: ZShadowPolicy.default(ZShadowPolicy.parse({})),
   /** Minimum requests before an absolute SLO breach triggers an automatic rollback. */
   minRequestsForRollback: z.number().int().min(1).default(20),
   /** Header whose value keeps a user on one variant. */
@@ -78,6 +121,7 @@ export type TSloThresholds = z.infer<typeof ZSloThresholds>;
 export type TCanaryPolicy = z.infer<typeof ZCanaryPolicy>;
 export type TBlueGreenPolicy = z.infer<typeof ZBlueGreenPolicy>;
 export type TAbPolicy = z.infer<typeof ZAbPolicy>;
+export type TShadowPolicy = z.infer<typeof ZShadowPolicy>;
 export type TRolloutPolicy = z.infer<typeof ZRolloutPolicy>;
 export type TRolloutPolicyInput = z.input<typeof ZRolloutPolicy>;
 
@@ -147,6 +191,8 @@ export interface TDeploySpecLike {
   canary: { steps: number[]; analysisWindowSeconds: number; minRequests: number };
   slo: { p99LatencyMs: number; ttftP95Ms: number; maxErrorRate: number };
   autoPromote: boolean;
+  shadow?: Partial<Omit<TShadowPolicy, "enabled">> & { enabled?: boolean };
+  ab?: { allocation?: Partial<TAbPolicy["allocation"]> };
 }
 
 export function policyFromDeploySpec(spec: TDeploySpecLike): TRolloutPolicy {
@@ -158,6 +204,7 @@ export function policyFromDeploySpec(spec: TDeploySpecLike): TRolloutPolicy {
       minRequests: Math.max(1, spec.canary.minRequests),
       autoPromote: spec.autoPromote,
     },
-    ab: { autoDecide: spec.autoPromote },
+    ab: { autoDecide: spec.autoPromote, ...(spec.ab?.allocation ? { allocation: spec.ab.allocation } : {}) },
+    ...(spec.shadow ? { shadow: { enabled: true, ...spec.shadow } } : {}),
   });
 }

@@ -1,0 +1,49 @@
+import { describe, expect, it } from "vitest";
+import { ZShadowPolicy } from "../../src/rollout/policy";
+import { decideShadow, exactMatch, isRefusal, rougeL, scoreShadowPair, summarizeShadow, type TShadowSampleLike } from "../../src/rollout/shadow";
+
+describe("shadow scoring", () => {
+  it("ROUGE-L F1 matches the hand-computed LCS figure", () => {
+    // reference "the cat sat on the mat" (6), candidate "the cat lay on the mat" (6): LCS 5 → P = R = F = 5/6.
+    expect(rougeL("The cat sat on the mat", "the cat lay on the mat")).toBeCloseTo(5 / 6, 10);
+    // reference 4 tokens, candidate 2 tokens, LCS 2: R = 0.5, P = 1, F = 2/3.
+    expect(rougeL("a b c d", "b d")).toBeCloseTo(2 / 3, 10);
+    expect(rougeL("", "")).toBe(1);
+    expect(rougeL("x", "")).toBe(0);
+    expect(rougeL("一 二 三", "一 二 三")).toBe(1);
+  });
+
+  it("exact match ignores case and whitespace; refusals are recognised", () => {
+    expect(exactMatch(" Paris \n", "paris")).toBe(true);
+    expect(exactMatch("Paris", "Lyon")).toBe(false);
+    expect(isRefusal("I'm sorry, but I can't help with that.")).toBe(true);
+    expect(isRefusal("I cannot assist with this request")).toBe(true);
+    expect(isRefusal("The capital of France is Paris.")).toBe(false);
+    expect(scoreShadowPair({ stableText: "hi", candidateText: null, candidateError: "HTTP 500" })).toEqual({ rougeL: 0, exactMatch: false, stableRefusal: false, candidateRefusal: false });
+  });
+});
+
+function sample(rouge: number, extra: Partial<TShadowSampleLike> = {}): TShadowSampleLike {
+  return { rougeL: rouge, exactMatch: rouge === 1, stableRefusal: false, candidateRefusal: false, candidateError: null, stableChars: 20, candidateChars: 22, stableLatencyMs: 50, candidateLatencyMs: 60, stableTtftMs: 10, candidateTtftMs: 12, ...extra };
+}
+
+describe("shadow gate", () => {
+  const policy = ZShadowPolicy.parse({ enabled: true, minSamples: 10, minAgreement: 0.6, maxRefusalRate: 0.1, maxLatencyP99Ms: 500, maxDurationSeconds: 60 });
+  it("waits for minSamples, then passes an agreeing candidate", () => {
+    expect(decideShadow(summarizeShadow(Array.from({ length: 9 }, () => sample(1))), policy, 1_000).action).toBe("wait");
+    const pass = decideShadow(summarizeShadow(Array.from({ length: 10 }, () => sample(0.9))), policy, 1_000);
+    expect(pass.action).toBe("pass");
+  });
+  it("fails on low agreement, refusals, latency, errors — and for lack of traffic after the duration", () => {
+    const many = (f: (i: number) => TShadowSampleLike) => summarizeShadow(Array.from({ length: 20 }, (_, i) => f(i)));
+    expect(decideShadow(many(() => sample(0.2)), policy, 1).reason).toMatch(/agreement_rouge_l 0.200 < 0.600/);
+    expect(decideShadow(many((i) => sample(0.9, { candidateRefusal: i < 5 })), policy, 1).reason).toMatch(/candidate_refusal_rate/);
+    expect(decideShadow(many(() => sample(0.9, { candidateLatencyMs: 900 })), policy, 1).reason).toMatch(/candidate_p99_latency_ms 900 > 500/);
+    expect(decideShadow(many((i) => sample(i < 3 ? 0 : 0.9, { candidateError: i < 3 ? "HTTP 500" : null })), policy, 1).reason).toMatch(/candidate_error_rate/);
+    expect(decideShadow(summarizeShadow([sample(1)]), policy, 61_000)).toMatchObject({ action: "fail", reason: expect.stringMatching(/only 1 of 10/) });
+  });
+  it("summary figures", () => {
+    const s = summarizeShadow([sample(1), sample(0.5, { candidateLatencyMs: 100, candidateChars: 40 }), sample(0, { candidateError: "timeout", candidateLatencyMs: null })]);
+    expect(s).toMatchObject({ samples: 3, agreement: 0.5, exactMatchRate: 1 / 3, candidateErrorRate: 1 / 3, candidateMeanChars: 31, candidateLatencyP99Ms: 100 });
+  });
+});
