@@ -4,6 +4,7 @@ import type { Dispatcher, Pool } from "undici";
 import type { TCaller } from "./auth.ts";
 import type { GatewayMetrics, TVariantMetrics } from "./gateway-metrics.ts";
 import { HttpError, sendError } from "./http-error.ts";
+import type { InteractionCapture, TCaptureSession } from "./interaction-capture.ts";
 import type { TLogger } from "./log.ts";
 import { findExplicit, pickWeighted, stickyPoint, type TRoute, type TRouteVariant } from "./routing.ts";
 import { type Upstreams, splitUpstream } from "./upstreams.ts";
@@ -41,7 +42,9 @@ export interface TProxyOptions {
   upstreamTimeoutMs: number;
   variantHeader: string;
   /** Called for every answered request, so feedback can find the variant that served it and who asked. */
-  served(requestId: string, deploymentId: string, variantId: string, caller: TCaller | null, pinned: boolean): void;
+  served(requestId: string, deploymentId: string, variantId: string, caller: TCaller | null, pinned: boolean, captured: boolean): void;
+  /** Stores prompt and response where the environment opted in (never for pinned traffic). */
+  capture?: Pick<InteractionCapture, "begin"> | null;
   /** Sent upstream as `Authorization: Bearer …` (vLLM --api-key); the client's Authorization never is. */
   upstreamApiKey?: string | null;
   /**
@@ -127,6 +130,8 @@ class Exchange implements Dispatcher.DispatchHandler {
   /** Response headers went to the client (streaming): from here on an error can only cut the stream. */
   private clientStarted = false;
   private chunks: Buffer[] = [];
+  /** The answer being stored (interaction-capture.ts), from the attempt that reaches the client. */
+  private capture: TCaptureSession | null = null;
   private ttftMs: number | null = null;
   private tokens = 0;
   private usageTokens: number | null = null;
@@ -171,6 +176,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.status = 0;
     this.discard = false;
     this.chunks = [];
+    this.capture = null;
     this.ttftMs = null;
     this.tokens = 0;
     this.usageTokens = null;
@@ -222,6 +228,10 @@ class Exchange implements Dispatcher.DispatchHandler {
       return;
     }
     this.headers = headers;
+    // Pinned traffic is a caller testing a chosen variant, not a user's request: it is not stored, like it is not counted.
+    if (statusCode < 400 && !this.pinned && this.route.captureFeedbackData && this.options.capture) {
+      this.capture = this.options.capture.begin(this.route, this.variant, this.requestId, this.path, this.body, this.caller, this.stream);
+    }
     if (this.stream) {
       this.res.writeHead(statusCode, this.responseHeaders());
       // Headers go out at once so the client sees the stream open before the first token.
@@ -266,6 +276,8 @@ class Exchange implements Dispatcher.DispatchHandler {
       controller.pause();
       this.res.once("drain", () => controller.resume());
     }
+    // After the write: the capture keeps a reference to the chunk already on its way.
+    this.capture?.chunk(chunk);
   }
 
   onResponseEnd(): void {
@@ -291,7 +303,8 @@ class Exchange implements Dispatcher.DispatchHandler {
         const usage = USAGE_RE.exec(buf.toString("latin1"));
         if (usage) this.usageTokens = Number(usage[1]);
       }
-      this.options.served(this.requestId, this.route.deploymentId, this.variant.id, this.caller, this.pinned);
+      this.options.served(this.requestId, this.route.deploymentId, this.variant.id, this.caller, this.pinned, this.capture !== null);
+      this.capture?.end(buf);
     }
     this.record(status >= 500 ? "server_error" : status >= 400 ? "client_error" : "ok");
     this.settle();

@@ -19,6 +19,8 @@ export interface TRoute {
   projectSlug: string;
   environmentId: string;
   environmentName: string;
+  /** The environment opted in to storing prompts and responses (interaction-capture.ts). */
+  captureFeedbackData?: boolean;
   routingVersion: number;
   stickyHeader: string;
   /** Variants that take weighted traffic, new version first (see pickWeighted). */
@@ -34,6 +36,7 @@ export interface TRoutingDeployment {
   projectSlug: string;
   environmentId: string;
   environmentName: string;
+  captureFeedbackData?: boolean;
   endpointName: string;
   policy: unknown;
   routingVersion: number;
@@ -100,6 +103,7 @@ export function buildRoutingTable(
       projectSlug: d.projectSlug,
       environmentId: d.environmentId,
       environmentName: d.environmentName,
+      captureFeedbackData: d.captureFeedbackData === true,
       routingVersion: d.routingVersion,
       stickyHeader: stickyHeaderOf(d.policy),
       weighted,

@@ -5,6 +5,7 @@ import type client from "prom-client";
 import { type TAuthResult, type TCaller, TokenAuth } from "./auth.ts";
 import { GatewayMetrics } from "./gateway-metrics.ts";
 import { HttpError, sendError } from "./http-error.ts";
+import { InteractionCapture } from "./interaction-capture.ts";
 import type { TLogger } from "./log.ts";
 import { createProxy } from "./proxy.ts";
 import type { TRoute } from "./routing.ts";
@@ -95,9 +96,11 @@ export interface TGateway {
   server: http.Server;
   routing: RoutingStore;
   recorder: WindowRecorder;
+  /** Prompt/response storage for environments with captureFeedbackData. */
+  capture: InteractionCapture;
   registry: client.Registry;
   listen(port: number, host: string): Promise<number>;
-  /** Writes pending windows now (also runs every flushIntervalMs). */
+  /** Writes pending windows and captured interactions now (also runs every flushIntervalMs). */
   flush(): Promise<void>;
   close(): Promise<void>;
 }
@@ -111,9 +114,10 @@ export function createGateway(options: TGatewayOptions): TGateway {
   const metrics = new GatewayMetrics(() => routing.loadedAt, () => upstreams.stats());
   const registry = metrics.registry;
   /** Requests this gateway answered, by the request id it issued: feedback is accepted only from the caller that made them. */
-  const feedbackIndex = new Map<string, { deploymentId: string; variantId: string; tokenId: string | null; userId: string | null; pinned: boolean }>();
+  const feedbackIndex = new Map<string, { deploymentId: string; variantId: string; tokenId: string | null; userId: string | null; pinned: boolean; captured: boolean }>();
   const FEEDBACK_INDEX_MAX = 200_000;
   const variantHeader = options.variantHeader ?? "x-loraplane-variant";
+  const capture = new InteractionCapture({ db: options.db, log, registry, flushIntervalMs: options.flushIntervalMs });
   const proxy = createProxy({
     upstreams,
     recorder,
@@ -123,6 +127,7 @@ export function createGateway(options: TGatewayOptions): TGateway {
     upstreamTimeoutMs: options.upstreamTimeoutMs,
     variantHeader,
     served: feedbackRemember,
+    capture,
     upstreamApiKey: options.upstreamApiKey ?? null,
     refresh(route, stale) {
       const current = () => routing.get(route.projectSlug, route.environmentName, route.endpointName);
@@ -212,9 +217,9 @@ export function createGateway(options: TGatewayOptions): TGateway {
     res.end(JSON.stringify({ object: "list", data }));
   }
 
-  function feedbackRemember(requestId: string, deploymentId: string, variantId: string, caller: TCaller | null, pinned: boolean) {
+  function feedbackRemember(requestId: string, deploymentId: string, variantId: string, caller: TCaller | null, pinned: boolean, captured: boolean) {
     if (feedbackIndex.size >= FEEDBACK_INDEX_MAX) feedbackIndex.delete(feedbackIndex.keys().next().value!);
-    feedbackIndex.set(requestId, { deploymentId, variantId, tokenId: caller?.tokenId ?? null, userId: caller?.userId ?? null, pinned });
+    feedbackIndex.set(requestId, { deploymentId, variantId, tokenId: caller?.tokenId ?? null, userId: caller?.userId ?? null, pinned, captured });
   }
 
   async function feedback(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -222,6 +227,9 @@ export function createGateway(options: TGatewayOptions): TGateway {
     const body = parseJsonObject(await readBody(req, 16_384));
     if (typeof body.request_id !== "string" || !body.request_id) throw new HttpError(400, "request_id: required (the x-request-id of the response)", "invalid_request_error", "request_id");
     if (body.rating !== "up" && body.rating !== "down") throw new HttpError(400, 'rating: must be "up" or "down"', "invalid_request_error", "rating");
+    if (body.comment !== undefined && body.comment !== null && (typeof body.comment !== "string" || body.comment.length > 4000)) {
+      throw new HttpError(400, "comment: must be a string of at most 4000 characters", "invalid_request_error", "comment");
+    }
     const target = feedbackIndex.get(body.request_id);
     // Another caller's request answers exactly like an unknown one: request ids are not an oracle.
     const mine = target && (caller === null || target.tokenId === caller.tokenId || target.userId === caller.userId);
@@ -229,8 +237,10 @@ export function createGateway(options: TGatewayOptions): TGateway {
     feedbackIndex.delete(body.request_id);
     // Feedback on pinned traffic is not counted, like the traffic itself.
     if (!target.pinned) recorder.feedback(target.deploymentId, target.variantId, body.rating === "up");
+    // Stored with the prompt and response only where the environment opted in (the request was captured).
+    if (target.captured) capture.feedback(body.request_id, body.rating, typeof body.comment === "string" && body.comment ? body.comment : null);
     res.writeHead(202, { "content-type": "application/json" });
-    res.end(JSON.stringify({ accepted: true, counted: !target.pinned }));
+    res.end(JSON.stringify({ accepted: true, counted: !target.pinned, stored: target.captured }));
   }
 
   const metricsToken = options.metricsToken ? Buffer.from(options.metricsToken) : null;
@@ -311,6 +321,7 @@ export function createGateway(options: TGatewayOptions): TGateway {
     server,
     routing,
     recorder,
+    capture,
     registry,
     async listen(port, host) {
       await routing.start();
@@ -322,7 +333,9 @@ export function createGateway(options: TGatewayOptions): TGateway {
       const addr = server.address();
       return typeof addr === "object" && addr ? addr.port : port;
     },
-    flush,
+    async flush() {
+      await Promise.all([flush(), capture.flush()]);
+    },
     async close() {
       clearInterval(flushTimer);
       // Stop accepting, let in-flight requests finish, then write their windows.
@@ -330,7 +343,7 @@ export function createGateway(options: TGatewayOptions): TGateway {
         server.close(() => resolve());
         server.closeIdleConnections();
       });
-      await flush();
+      await Promise.all([flush(), capture.close()]);
       await routing.close();
       await upstreams.close();
     },
