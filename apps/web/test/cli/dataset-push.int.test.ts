@@ -1,60 +1,21 @@
 // `loraplane dataset push ./dir` run as a user runs it (a child process) against the real routes served over HTTP,
 // with the request body streamed through to the handler as a server would.
-import { execFile } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { useTestDb } from "@loraplane/db/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { API_ROUTES } from "../../src/server/routes/index.ts";
 import { configureEnv, makeProject, makeUser, type TFixture, tokenFor } from "../api/fixtures.ts";
+import { cliRunner, serveApi, type TApiServer } from "./cli-harness.ts";
 
 const t = useTestDb("web-cli-dataset");
-const BIN = path.resolve(import.meta.dirname, "../../bin/loraplane.mjs");
-let server: Server;
-let url = "";
+let server: TApiServer;
 let token = "";
 let fx: TFixture;
 const tmp = mkdtempSync(path.join(os.tmpdir(), "lp-cli-ds-"));
+const cli = cliRunner(() => ({ DATABASE_URL: t.url, LORAPLANE_URL: server.url, LORAPLANE_TOKEN: token, LORAPLANE_PROJECT: "cli-ds" }));
 
-const ROUTES = [...API_ROUTES]
-  .sort((a, b) => (a.def.path.match(/\{/g)?.length ?? 0) - (b.def.path.match(/\{/g)?.length ?? 0))
-  .map((r) => ({ route: r, regex: new RegExp(`^${r.def.path.replace(/\{\w+\}/g, "[^/]+")}/?$`) }));
-
-function serve(): Promise<void> {
-  server = createServer((req, res) => {
-    void (async () => {
-      const pathname = new URL(req.url!, url).pathname;
-      const found = ROUTES.find((r) => r.route.def.method === req.method!.toLowerCase() && r.regex.test(pathname));
-      if (!found) {
-        res.writeHead(404).end();
-        return;
-      }
-      const headers = new Headers();
-      for (const [k, v] of Object.entries(req.headers)) if (typeof v === "string") headers.set(k, v);
-      const body = req.method === "GET" ? undefined : (Readable.toWeb(req) as ReadableStream<Uint8Array>);
-      const response = await found.route.handler(new Request(new URL(req.url!, url), { method: req.method, headers, body, duplex: "half" } as RequestInit));
-      res.writeHead(response.status, Object.fromEntries(response.headers));
-      res.end(Buffer.from(await response.arrayBuffer()));
-    })();
-  });
-  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
-}
-
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [BIN, ...args],
-      { env: { NODE_ENV: "test", PATH: process.env.PATH, DATABASE_URL: t.url, LORAPLANE_URL: url, LORAPLANE_TOKEN: token, LORAPLANE_PROJECT: "cli-ds" }, timeout: 60_000 },
-      (error, stdout, stderr) => resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
 
 const rows = (n: number, tag = "") => Array.from({ length: n }, (_, i) => JSON.stringify({ instruction: `q${i}${tag}`, output: `a${i}` })).join("\n") + "\n";
 function folder(name: string, files: Record<string, string>): string {
@@ -70,12 +31,11 @@ beforeAll(async () => {
   const engineer = await makeUser(t.db, "eng@cli-ds.test", "engineer");
   await t.db.projectMember.create({ data: { projectId: fx.projectId, userId: engineer.id, role: "engineer" } });
   token = (await tokenFor(t.db, engineer.id)).secret;
-  await serve();
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  server = await serveApi();
 });
 
-afterAll(() => {
-  server?.close();
+afterAll(async () => {
+  await server?.close();
   rmSync(tmp, { recursive: true, force: true });
 });
 

@@ -1,62 +1,19 @@
 // `loraplane sweep …` and `loraplane run compare …` run as a user runs them (child process) against the real routes.
-import { execFile } from "node:child_process";
 import { writeFileSync, mkdtempSync } from "node:fs";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { useTestDb } from "@loraplane/db/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { serverContext } from "../../src/server/context.ts";
-import { API_ROUTES } from "../../src/server/routes/index.ts";
 import { configureEnv, makeProject, makeUser, type TFixture, tokenFor } from "../api/fixtures.ts";
+import { cliRunner, serveApi, type TApiServer } from "./cli-harness.ts";
 
 const t = useTestDb("web-cli-sweep");
-const BIN = path.resolve(import.meta.dirname, "../../bin/loraplane.mjs");
-let server: Server;
-let url = "";
+let server: TApiServer;
 let token = "";
 let fx: TFixture;
+const cli = cliRunner(() => ({ DATABASE_URL: t.url, LORAPLANE_URL: server.url, LORAPLANE_TOKEN: token }));
 
-// Literal paths before templated ones (`/model-versions/compare` before `/model-versions/{id}`).
-const ROUTES = [...API_ROUTES]
-  .sort((a, b) => (a.def.path.match(/\{/g)?.length ?? 0) - (b.def.path.match(/\{/g)?.length ?? 0))
-  .map((r) => ({ route: r, regex: new RegExp(`^${r.def.path.replace(/\{\w+\}/g, "[^/]+")}/?$`) }));
-
-function serve(): Promise<void> {
-  server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => {
-      void (async () => {
-        const pathname = new URL(req.url!, url).pathname;
-        const found = ROUTES.find((r) => r.route.def.method === req.method!.toLowerCase() && r.regex.test(pathname));
-        if (!found) {
-          res.writeHead(404).end(JSON.stringify({ error: { code: "not_found", message: `no route ${req.method} ${pathname}` } }));
-          return;
-        }
-        const headers = new Headers();
-        for (const [k, v] of Object.entries(req.headers)) if (typeof v === "string") headers.set(k, v);
-        const body = chunks.length && req.method !== "GET" ? Buffer.concat(chunks) : undefined;
-        const response = await found.route.handler(new Request(new URL(req.url!, url), { method: req.method, headers, body }));
-        res.writeHead(response.status, Object.fromEntries(response.headers));
-        res.end(Buffer.from(await response.arrayBuffer()));
-      })();
-    });
-  });
-  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
-}
-
-function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [BIN, ...args],
-      { env: { NODE_ENV: "test", PATH: process.env.PATH, DATABASE_URL: t.url, LORAPLANE_URL: url, LORAPLANE_TOKEN: token, ...env }, timeout: 60_000 },
-      (error, stdout, stderr) => resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), "lp-cli-sweep-"));
 const runIds: string[] = [];
@@ -74,12 +31,11 @@ beforeAll(async () => {
     runIds.push(run.id);
   }
   token = (await tokenFor(t.db, engineer.id)).secret;
-  await serve();
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  server = await serveApi();
 });
 
 afterAll(async () => {
-  server?.close();
+  await server?.close();
   await serverContext().queue().close();
 });
 
