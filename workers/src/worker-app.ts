@@ -14,7 +14,7 @@ import { createWorkerMetrics } from "./observability/metrics.ts";
 import { processors as defaultProcessors } from "./processors/index.ts";
 import type { TProcessorRegistration } from "./processors/types.ts";
 import { startWebhookDeliveryLoop, type TWebhookLoop } from "./webhooks/delivery-loop.ts";
-import type { TWebhookDeliveryOptions } from "@loraplane/services";
+import { purgeExpiredInteractions, type TWebhookDeliveryOptions } from "@loraplane/services";
 
 export interface TWorkerAppOptions {
   db: Db;
@@ -34,6 +34,8 @@ export interface TWorkerAppOptions {
   shutdownTimeoutMs?: number;
   /** Outbound webhook delivery (needs the secret key that sealed the subscriptions' secrets); off when absent. */
   webhooks?: TWebhookDeliveryOptions & { intervalMs: number };
+  /** How often stored gateway interactions past their environment's retention are deleted (default hourly). */
+  interactionRetentionIntervalMs?: number;
 }
 
 export interface TWorkerApp {
@@ -104,6 +106,17 @@ export async function startWorkerApp(o: TWorkerAppOptions): Promise<TWorkerApp> 
 
   const webhooks = o.webhooks ? startWebhookDeliveryLoop(o.db, o.log, o.webhooks) : null;
 
+  // Feedback-data retention: one DELETE per environment's window; every worker may run it (it is idempotent).
+  const purgeInteractions = () =>
+    purgeExpiredInteractions(o.db)
+      .then((n) => {
+        if (n > 0) o.log.info({ deleted: n }, "deleted interactions past their retention");
+      })
+      .catch((error: unknown) => o.log.error({ err: error }, "interaction retention failed"));
+  void purgeInteractions();
+  const retentionTimer = setInterval(() => void purgeInteractions(), o.interactionRetentionIntervalMs ?? 3_600_000);
+  retentionTimer.unref();
+
   const healthRedis = new Redis(o.redisUrl, { maxRetriesPerRequest: 1, lazyConnect: true });
   const healthServer = o.health
     ? await startHealthServer(o.health.port, o.health.host, {
@@ -130,6 +143,7 @@ export async function startWorkerApp(o: TWorkerAppOptions): Promise<TWorkerApp> 
         // 1. take no new work; 2. watchers release their workloads (they keep running, another worker re-attaches);
         // 3. wait for in-flight jobs; 4. close queues and connections.
         clearInterval(timer);
+        clearInterval(retentionTimer);
         abort.abort();
         await Promise.all(workers.map((w) => w.close()));
         await reconciling?.catch(() => undefined);

@@ -3,6 +3,7 @@ import { createHash } from "node:crypto";
 import {
   ensureStageRun,
   findDatasetVersionByName,
+  findDatasetVersionInProject,
   findUserIdByEmail,
   setRunDuties,
   findEnvironmentsByName,
@@ -31,6 +32,8 @@ export const ZTriggerRunInput = z.object({
   gitRef: z.string().min(1).max(250).optional(),
   params: ZSweepParams.optional(),
   sweepId: z.string().min(1).optional(),
+  /** Train on this version of a project dataset instead of the spec's (a version built from feedback). */
+  datasetVersionId: z.string().min(1).optional(),
   /** The git pusher of a push-triggered run (from the provider's payload); mapped to a user by e-mail when one exists. */
   pushedBy: z.object({ email: z.string().max(320).nullish(), name: z.string().max(200).nullish() }).optional(),
 });
@@ -55,8 +58,13 @@ function canonicalJson(value: unknown): string {
 }
 
 /** sha256 of what the caller asked for (commit, ref, params): stored with the idempotency key. */
-export function triggerBodyHash(input: { gitCommit?: string; gitRef?: string; params?: Record<string, unknown> }): string {
-  const body = { gitCommit: input.gitCommit?.toLowerCase() ?? null, gitRef: input.gitRef ?? null, params: input.params ?? {} };
+export function triggerBodyHash(input: { gitCommit?: string; gitRef?: string; params?: Record<string, unknown>; datasetVersionId?: string }): string {
+  const body = {
+    gitCommit: input.gitCommit?.toLowerCase() ?? null,
+    gitRef: input.gitRef ?? null,
+    params: input.params ?? {},
+    ...(input.datasetVersionId ? { datasetVersionId: input.datasetVersionId } : {}),
+  };
   return createHash("sha256").update(canonicalJson(body)).digest("hex");
 }
 
@@ -103,6 +111,12 @@ export async function triggerRun(deps: TRunDeps, raw: TTriggerRunInput): Promise
       if (error instanceof SweepError) throw new ValidationError(error.message, [{ path: `params.${error.path}`, message: error.message }]);
       throw error;
     }
+  }
+  if (input.datasetVersionId) {
+    const chosen = await findDatasetVersionInProject(db, input.projectId, input.datasetVersionId);
+    if (!chosen) throw new ValidationError(`datasetVersionId: no dataset version ${input.datasetVersionId} in this project`, [{ path: "datasetVersionId", message: "not found in this project" }]);
+    // The run's spec names what it trained on, so its lineage and reproduction read the same version.
+    spec = { ...spec, dataset: { ...spec.dataset, name: chosen.datasetName, version: chosen.version } };
   }
   const { sweep: _sweep, ...specOfRun } = spec;
   // A sweep's sibling runs end after evaluation and gate (register records nothing for them): none of them deploys.

@@ -64,6 +64,8 @@ export const ZEnvironment = z.object({
   requiresApproval: z.boolean(),
   gatewayUrl: z.string().nullable(),
   servingBackend: z.enum(["inline", "local", "kubernetes"]),
+  captureFeedbackData: z.boolean(),
+  feedbackRetentionDays: z.number(),
   createdAt: ZDateTime,
 });
 

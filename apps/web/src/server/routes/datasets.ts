@@ -11,7 +11,7 @@ const ZDatasetStats = z.object({
   tokenizer: z.string(),
   splits: z.record(z.string(), z.object({ rows: z.number(), bytes: z.number(), sha256: z.string(), format: z.enum(["alpaca", "chat"]), tokens: ZHistogram })),
 });
-const ZVersionDetail = ZDatasetVersion.extend({ stats: ZDatasetStats.nullable() });
+const ZVersionDetail = ZDatasetVersion.extend({ stats: ZDatasetStats.nullable(), lineage: z.unknown().optional(), sourceDeploymentId: z.string().nullable().optional() });
 
 export const getDatasetRoute = defineRoute({
   operationId: "getDataset",

@@ -311,6 +311,8 @@ const ZEnvironmentWrite = z.object({
   requiresApproval: z.boolean().optional(),
   gatewayUrl: z.string().url().max(2000).nullish(),
   servingBackend: z.enum(["local", "kubernetes"]).optional(),
+  captureFeedbackData: z.boolean().optional().describe("Opt-in: the gateway stores prompt and response of answered requests (with their feedback) for feedback datasets"),
+  feedbackRetentionDays: z.number().int().min(1).max(3650).optional().describe("Stored interactions older than this are deleted"),
 });
 
 export const createEnvironmentRoute = defineRoute({

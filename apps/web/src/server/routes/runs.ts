@@ -5,6 +5,7 @@ import {
   findRunById,
   findSeriesStats,
   listMetricSeries,
+  findDatasetVersionLineage,
   findRunDetail,
   listEvalResults,
   listEvalSamplesPage,
@@ -57,6 +58,7 @@ export const triggerRunRoute = defineRoute({
     gitCommit: z.string().regex(/^[0-9a-fA-F]{7,64}$/, "must be a hex commit SHA").optional(),
     gitRef: z.string().min(1).max(250).optional(),
     params: ZRunParams.optional(),
+    datasetVersionId: ZId.optional().describe("Train on this dataset version of the project instead of the spec's (e.g. one built from feedback)"),
   }),
   response: z.object({ run: ZRunRef, created: z.boolean() }),
   status: 201,
@@ -512,17 +514,19 @@ export const runLineageRoute = defineRoute({
   operationId: "getRunLineage",
   method: "get",
   path: "/api/v1/runs/{runId}/lineage",
-  summary: "Lineage of a run: commit, dataset version, resolved spec and the model versions it produced",
+  summary: "Lineage of a run: commit, dataset version (with the deployment, window and filter of a version built from feedback), resolved spec and the model versions it produced",
   tags: ["runs"],
   auth: { kind: "user", scope: "runs:read", role: "viewer", project: byRun },
   params: runParams,
-  response: z.object({ run: z.unknown(), modelVersions: z.array(z.unknown()) }),
+  response: z.object({ run: z.unknown(), datasetVersion: z.unknown(), modelVersions: z.array(z.unknown()) }),
   handler: async ({ db, params }) => {
     const run = await findRunDetail(db, params.runId);
     if (!run) throw notFound(`run ${params.runId}`);
     const versions = (await listModelVersionsOfProject(db, run.projectId)).filter((v) => v.runId === run.id);
     return {
-      run: { id: run.id, number: run.number, gitCommit: run.gitCommit, gitRef: run.gitRef, datasetVersionId: run.datasetVersionId, resolvedSpec: run.resolvedSpec },
+      run: { id: run.id, number: run.number, status: run.status, gitCommit: run.gitCommit, gitRef: run.gitRef, datasetVersionId: run.datasetVersionId, resolvedSpec: run.resolvedSpec },
+      // With its lineage: a version built from feedback names the deployment, window and filter it came from.
+      datasetVersion: run.datasetVersionId ? await findDatasetVersionLineage(db, run.datasetVersionId) : null,
       modelVersions: await Promise.all(versions.map((v) => getModelVersionLineage(db, v.id))),
     };
   },

@@ -1,0 +1,3 @@
+import { createFeedbackDatasetVersionRoute } from "@/server/routes/feedback";
+
+export const POST = createFeedbackDatasetVersionRoute.handler;

@@ -1,0 +1,3 @@
+import { correctInteractionRoute } from "@/server/routes/feedback";
+
+export const PUT = correctInteractionRoute.handler;

@@ -1,0 +1,3 @@
+import { listDeploymentInteractionsRoute } from "@/server/routes/feedback";
+
+export const GET = listDeploymentInteractionsRoute.handler;
