@@ -4,15 +4,36 @@ import { Fragment } from "react";
 
 export interface TLineageNode {
   id: string;
-  kind: "commit" | "dataset" | "run" | "version" | "deployment";
+  /** `source`: the deployment whose production feedback a dataset version was built from. */
+  kind: "source" | "feedback" | "commit" | "dataset" | "run" | "version" | "deployment";
   label: string;
   sub?: string;
   href?: string;
+  /** Explicit incoming edges; without it a node is joined to every node of the column before. */
+  parents?: string[];
 }
 
-const KIND_LABEL: Record<TLineageNode["kind"], string> = { commit: "Commit", dataset: "Dataset", run: "Run", version: "Model version", deployment: "Deployment" };
-const KIND_COLOR: Record<TLineageNode["kind"], string> = { commit: "#52525b", dataset: "#0891b2", run: "#4f46e5", version: "#16a34a", deployment: "#d97706" };
-const ORDER: TLineageNode["kind"][] = ["commit", "dataset", "run", "version", "deployment"];
+const KIND_LABEL: Record<TLineageNode["kind"], string> = {
+  source: "Deployment",
+  feedback: "Feedback",
+  commit: "Commit",
+  dataset: "Dataset",
+  run: "Run",
+  version: "Model version",
+  deployment: "Deployment",
+};
+const KIND_COLOR: Record<TLineageNode["kind"], string> = {
+  source: "#d97706",
+  feedback: "#db2777",
+  commit: "#52525b",
+  dataset: "#0891b2",
+  run: "#4f46e5",
+  version: "#16a34a",
+  deployment: "#d97706",
+};
+const ORDER: TLineageNode["kind"][][] = [["commit"], ["dataset"], ["run"], ["version"], ["deployment"]];
+// With feedback upstream, the commit and the dataset are the run's two inputs side by side.
+const ORDER_WITH_FEEDBACK: TLineageNode["kind"][][] = [["source"], ["feedback"], ["commit", "dataset"], ["run"], ["version"], ["deployment"]];
 
 const NODE_W = 150;
 const NODE_H = 44;
@@ -24,7 +45,8 @@ const ROW_GAP = 12;
  * to every node of the next: lineage here is a chain per run, so the fan-out only happens at versions and deployments.
  */
 export function LineageGraph({ nodes }: { nodes: TLineageNode[] }) {
-  const columns = ORDER.map((kind) => nodes.filter((n) => n.kind === kind)).filter((c) => c.length);
+  const order = nodes.some((n) => n.kind === "feedback") ? ORDER_WITH_FEEDBACK : ORDER;
+  const columns = order.map((kinds) => nodes.filter((n) => kinds.includes(n.kind))).filter((c) => c.length);
   if (!columns.length) return <div className="state">No lineage recorded.</div>;
   const rows = Math.max(...columns.map((c) => c.length));
   const width = columns.length * NODE_W + (columns.length - 1) * COL_GAP + 2;
@@ -38,12 +60,13 @@ export function LineageGraph({ nodes }: { nodes: TLineageNode[] }) {
       <svg width={width} height={height} viewBox={`0 0 ${width} ${height}`} role="img" aria-label="Lineage graph">
         {columns.map((col, c) => (
           <text key={`h${c}`} x={pos(c, 0, 1).x} y={12} fill="#71717a">
-            {KIND_LABEL[col[0]!.kind]}
+            {[...new Set(col.map((n) => KIND_LABEL[n.kind]))].join(" · ")}
           </text>
         ))}
         {columns.slice(0, -1).map((col, c) =>
           col.map((from, i) =>
             columns[c + 1]!.map((to, j) => {
+              if (to.parents && !to.parents.includes(from.id)) return null;
               const a = pos(c, i, col.length);
               const b = pos(c + 1, j, columns[c + 1]!.length);
               const x1 = a.x + NODE_W;
@@ -111,11 +134,36 @@ export function lineageNodes(data: unknown): TLineageNode[] {
   const commit = s(run?.gitCommit) ?? s(versions[0]?.gitCommit);
   if (commit) nodes.push({ id: `c:${commit}`, kind: "commit", label: commit.slice(0, 10), sub: s(run?.gitRef) });
 
-  const datasetVersion = versions.map((v) => obj(v.datasetVersion)).find(Boolean);
+  const datasetVersion = obj(root.datasetVersion) ?? versions.map((v) => obj(v.datasetVersion)).find(Boolean);
   const specDataset = obj(obj(run?.resolvedSpec)?.dataset);
+  // A version built from production feedback: deployment → feedback slice → dataset version.
+  const fromFeedback = obj(datasetVersion?.lineage);
+  if (fromFeedback?.kind === "feedback" && s(fromFeedback.deploymentId)) {
+    const depId = s(fromFeedback.deploymentId)!;
+    const window = obj(fromFeedback.window);
+    const ratings = Array.isArray(obj(fromFeedback.filter)?.ratings) ? (obj(fromFeedback.filter)!.ratings as unknown[]).map(String).join("+") : "";
+    const from = s(window?.from)?.slice(0, 10);
+    const to = s(window?.to)?.slice(0, 10);
+    nodes.push({ id: `s:${depId}`, kind: "source", label: s(fromFeedback.endpointName) ?? depId.slice(0, 8), sub: s(fromFeedback.environment) ?? undefined, href: `/deployments/${depId}` });
+    nodes.push({
+      id: `f:${s(datasetVersion!.id)}`,
+      kind: "feedback",
+      label: `${s(fromFeedback.rows) ?? "?"} rows${ratings ? ` · ${ratings}` : ""}`,
+      sub: `${from ?? "start"} → ${to ?? "now"}`,
+      parents: [`s:${depId}`],
+    });
+  }
+  if (commit && fromFeedback?.kind === "feedback") nodes[0] = { ...nodes[0]!, parents: [] };
   if (datasetVersion) {
     const sha = s(datasetVersion.sha256);
-    nodes.push({ id: `d:${s(datasetVersion.id)}`, kind: "dataset", label: `${s(obj(datasetVersion.dataset)?.name) ?? "dataset"}@${s(datasetVersion.version) ?? "?"}`, sub: sha ? `sha256:${sha.slice(0, 10)}` : undefined });
+    nodes.push({
+      id: `d:${s(datasetVersion.id)}`,
+      kind: "dataset",
+      label: `${s(obj(datasetVersion.dataset)?.name) ?? "dataset"}@${s(datasetVersion.version) ?? "?"}`,
+      sub: sha ? `sha256:${sha.slice(0, 10)}` : undefined,
+      ...(obj(datasetVersion.dataset)?.id ? { href: `/datasets/${s(obj(datasetVersion.dataset)!.id)}` } : {}),
+      ...(fromFeedback?.kind === "feedback" ? { parents: [`f:${s(datasetVersion.id)}`] } : {}),
+    });
   } else if (specDataset) {
     nodes.push({ id: "d:spec", kind: "dataset", label: `${s(specDataset.name) ?? "dataset"}@${s(specDataset.version) ?? "?"}` });
   }

@@ -438,7 +438,7 @@ export function EnvironmentsSettings({ projectId, canEdit }: { projectId: string
       <FormError error={patch.error} />
       <QueryView query={query} isEmpty={(d) => d.length === 0} empty={<Empty title="No environments" />}>
         {(envs) => (
-          <DataTable columns={["Name", "Tier", { label: "Namespace", className: "hide-sm" }, { label: "Gateway", className: "hide-sm" }, "Approval"]}>
+          <DataTable columns={["Name", "Tier", { label: "Namespace", className: "hide-sm" }, { label: "Gateway", className: "hide-sm" }, "Approval", "Feedback data"]}>
             {envs.map((env) => (
               <tr key={env.id}>
                 <td>{env.name}</td>
@@ -451,6 +451,37 @@ export function EnvironmentsSettings({ projectId, canEdit }: { projectId: string
                   <label className="row" style={{ gap: 4 }}>
                     <input type="checkbox" checked={env.requiresApproval} disabled={!canEdit || patch.isPending} onChange={(e) => patch.mutate({ id: env.id, body: { requiresApproval: e.target.checked } })} />
                     required
+                  </label>
+                </td>
+                <td>
+                  <label className="row" style={{ gap: 4 }} title="The gateway stores prompt and response of answered requests with their feedback, for feedback datasets">
+                    <input
+                      type="checkbox"
+                      aria-label={`Capture feedback data in ${env.name}`}
+                      checked={env.captureFeedbackData ?? false}
+                      disabled={!canEdit || patch.isPending}
+                      onChange={(e) => patch.mutate({ id: env.id, body: { captureFeedbackData: e.target.checked } })}
+                    />
+                    capture
+                  </label>
+                  <label className="row small muted" style={{ gap: 4 }}>
+                    keep
+                    <input
+                      key={`${env.id}:${env.feedbackRetentionDays ?? 30}`}
+                      className="input"
+                      style={{ width: 64, padding: "2px 4px" }}
+                      type="number"
+                      min={1}
+                      max={3650}
+                      aria-label={`Feedback retention in days for ${env.name}`}
+                      defaultValue={env.feedbackRetentionDays ?? 30}
+                      disabled={!canEdit || patch.isPending}
+                      onBlur={(e) => {
+                        const days = Number(e.target.value);
+                        if (days !== env.feedbackRetentionDays) patch.mutate({ id: env.id, body: { feedbackRetentionDays: days } });
+                      }}
+                    />
+                    days
                   </label>
                 </td>
               </tr>

@@ -169,6 +169,9 @@ export interface TEnvironment {
   /** The environment's OpenAI base URL, when the API reports it. */
   inferenceUrl?: string | null;
   servingBackend?: string;
+  /** Opt-in: the gateway stores prompts and responses with their feedback (kept feedbackRetentionDays). */
+  captureFeedbackData?: boolean;
+  feedbackRetentionDays?: number;
 }
 
 export interface TVariant {

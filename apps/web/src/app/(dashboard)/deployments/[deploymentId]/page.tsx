@@ -10,6 +10,7 @@ import type { TDeployment, TEnvironment, TRolloutEvent, TVariant } from "@/lib/c
 import { useProject } from "@/hooks/use-project";
 import { ConfirmDialog } from "@/components/confirm-dialog";
 import { RolloutTimeline, ServingCharts, WeightsBar } from "@/components/deployment-panels";
+import { FeedbackPanel } from "@/components/feedback-panel";
 import { Badge, PageHead, QueryView, StatusBadge } from "@/components/ui";
 
 const ACTIVE = new Set(["pending", "awaiting_approval", "progressing", "paused"]);
@@ -232,6 +233,7 @@ export default function DeploymentPage() {
                 </div>
               </div>
               <ServingCharts deploymentId={d.id} variants={d.variants} live={active} />
+              <FeedbackPanel deploymentId={d.id} projectId={d.projectId} variants={d.variants} canEdit={can("engineer")} />
               <div className="card">
                 <h2>Rollout timeline</h2>
                 <RolloutTimeline events={d.events ?? []} />
