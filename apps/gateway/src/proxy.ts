@@ -6,6 +6,8 @@ import type { GatewayMetrics, TVariantMetrics } from "./gateway-metrics.ts";
 import { HttpError, sendError } from "./http-error.ts";
 import type { InteractionCapture, TCaptureSession } from "./interaction-capture.ts";
 import type { TLogger } from "./log.ts";
+import type { ShadowMirror, TShadowSession } from "./shadow-mirror.ts";
+import type { StickyAssignments } from "./sticky-assignments.ts";
 import { findExplicit, pickWeighted, stickyPoint, type TRoute, type TRouteVariant } from "./routing.ts";
 import { type Upstreams, splitUpstream } from "./upstreams.ts";
 import type { TOutcome, WindowRecorder } from "./window-recorder.ts";
@@ -45,6 +47,10 @@ export interface TProxyOptions {
   served(requestId: string, deploymentId: string, variantId: string, caller: TCaller | null, pinned: boolean, captured: boolean): void;
   /** Stores prompt and response where the environment opted in (never for pinned traffic). */
   capture?: Pick<InteractionCapture, "begin"> | null;
+  /** Shadow evaluation: copies a share of answered requests to a candidate in its shadow phase (shadow-mirror.ts). */
+  shadow?: Pick<ShadowMirror, "begin"> | null;
+  /** Adaptive A/B: remembered sticky assignments (sticky-assignments.ts). */
+  sticky?: Pick<StickyAssignments, "pick"> | null;
   /** Sent upstream as `Authorization: Bearer …` (vLLM --api-key); the client's Authorization never is. */
   upstreamApiKey?: string | null;
   /**
@@ -132,6 +138,8 @@ class Exchange implements Dispatcher.DispatchHandler {
   private chunks: Buffer[] = [];
   /** The answer being stored (interaction-capture.ts), from the attempt that reaches the client. */
   private capture: TCaptureSession | null = null;
+  /** The stable answer being collected for a shadow copy, from the attempt that reaches the client. */
+  private shadow: TShadowSession | null = null;
   private ttftMs: number | null = null;
   private tokens = 0;
   private usageTokens: number | null = null;
@@ -177,6 +185,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.discard = false;
     this.chunks = [];
     this.capture = null;
+    this.shadow = null;
     this.ttftMs = null;
     this.tokens = 0;
     this.usageTokens = null;
@@ -210,7 +219,10 @@ class Exchange implements Dispatcher.DispatchHandler {
     const sticky = req.headers[route.stickyHeader];
     const exclude = this.exclude;
     const u = !exclude && typeof sticky === "string" && sticky ? stickyPoint(`${route.endpointName}\u0000${sticky}`) : Math.random();
-    const v = pickWeighted(route, u, exclude ?? undefined) ?? pickWeighted(route, u);
+    const v =
+      route.adaptive && !exclude && typeof sticky === "string" && sticky && this.options.sticky
+        ? this.options.sticky.pick(route, sticky, u)
+        : (pickWeighted(route, u, exclude ?? undefined) ?? pickWeighted(route, u));
     if (!v) throw new HttpError(503, `no serving variant for ${route.endpointName}`, "service_unavailable");
     return v;
   }
@@ -231,6 +243,9 @@ class Exchange implements Dispatcher.DispatchHandler {
     // Pinned traffic is a caller testing a chosen variant, not a user's request: it is not stored, like it is not counted.
     if (statusCode < 400 && !this.pinned && this.route.captureFeedbackData && this.options.capture) {
       this.capture = this.options.capture.begin(this.route, this.variant, this.requestId, this.path, this.body, this.caller, this.stream);
+    }
+    if (statusCode < 400 && !this.pinned && this.route.shadow && this.options.shadow) {
+      this.shadow = this.options.shadow.begin(this.route, this.variant, this.requestId, this.path, this.body, this.stream);
     }
     if (this.stream) {
       this.res.writeHead(statusCode, this.responseHeaders());
@@ -278,6 +293,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     }
     // After the write: the capture keeps a reference to the chunk already on its way.
     this.capture?.chunk(chunk);
+    this.shadow?.chunk(chunk);
   }
 
   onResponseEnd(): void {
@@ -305,6 +321,8 @@ class Exchange implements Dispatcher.DispatchHandler {
       }
       this.options.served(this.requestId, this.route.deploymentId, this.variant.id, this.caller, this.pinned, this.capture !== null);
       this.capture?.end(buf);
+      // The copy to a shadow candidate leaves only now, after the client's answer is complete.
+      this.shadow?.end(buf, performance.now() - this.attemptStart, this.ttftMs);
     }
     this.record(status >= 500 ? "server_error" : status >= 400 ? "client_error" : "ok");
     this.settle();

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import type { TRouteShadow } from "./shadow-mirror.ts";
 
 export const NEW_ROLES = new Set(["canary", "green", "b"]);
 
@@ -28,6 +29,10 @@ export interface TRoute {
   totalWeight: number;
   /** Every variant with a live upstream, for the explicit version header (weight 0 included). */
   addressable: TRouteVariant[];
+  /** Shadow phase: the candidate (weight 0) gets mirrored copies of a share of requests; null otherwise. */
+  shadow?: TRouteShadow | null;
+  /** Adaptive A/B: weights move every tick, so sticky users are remembered rather than hashed into a band. */
+  adaptive?: boolean;
 }
 
 export interface TRoutingDeployment {
@@ -48,6 +53,20 @@ const LIVE = new Set(["ready", "draining"]);
 function stickyHeaderOf(policy: unknown): string {
   const h = (policy as { stickyHeader?: unknown } | null)?.stickyHeader;
   return typeof h === "string" && /^[a-z0-9-]+$/.test(h) ? h : "x-user-id";
+}
+
+/** The shadow phase: policy shadow.enabled, a new-version variant live at weight 0 beside a weighted one. */
+function shadowOf(policy: unknown, addressable: readonly TRouteVariant[]): TRouteShadow | null {
+  const s = (policy as { shadow?: Record<string, unknown> } | null)?.shadow;
+  if (!s || s.enabled !== true) return null;
+  const candidate = addressable.find((v) => NEW_ROLES.has(v.role) && v.weightBps === 0 && v.status === "ready");
+  if (!candidate || !addressable.some((v) => !NEW_ROLES.has(v.role) && v.weightBps > 0)) return null;
+  const num = (v: unknown, d: number) => (typeof v === "number" && Number.isFinite(v) ? v : d);
+  return { candidate, fraction: num(s.fraction, 0.2), maxConcurrent: num(s.maxConcurrent, 4), maxStoredSamples: num(s.maxStoredSamples, 500) };
+}
+
+function adaptiveOf(policy: unknown): boolean {
+  return (policy as { ab?: { allocation?: { mode?: unknown } } } | null)?.ab?.allocation?.mode === "thompson";
 }
 
 /** The key of one endpoint in one environment: `<projectSlug>/<environmentName>/<endpointName>`. */
@@ -106,6 +125,8 @@ export function buildRoutingTable(
       captureFeedbackData: d.captureFeedbackData === true,
       routingVersion: d.routingVersion,
       stickyHeader: stickyHeaderOf(d.policy),
+      shadow: shadowOf(d.policy, addressable),
+      adaptive: adaptiveOf(d.policy),
       weighted,
       totalWeight,
       addressable,

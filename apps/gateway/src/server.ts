@@ -10,6 +10,8 @@ import type { TLogger } from "./log.ts";
 import { createProxy } from "./proxy.ts";
 import type { TRoute } from "./routing.ts";
 import { RoutingStore } from "./routing-store.ts";
+import { ShadowMirror } from "./shadow-mirror.ts";
+import { StickyAssignments } from "./sticky-assignments.ts";
 import { Upstreams } from "./upstreams.ts";
 import { WindowRecorder } from "./window-recorder.ts";
 
@@ -98,6 +100,8 @@ export interface TGateway {
   recorder: WindowRecorder;
   /** Prompt/response storage for environments with captureFeedbackData. */
   capture: InteractionCapture;
+  /** Shadow evaluation: mirrored copies to candidates in their shadow phase. */
+  shadow: ShadowMirror;
   registry: client.Registry;
   listen(port: number, host: string): Promise<number>;
   /** Writes pending windows and captured interactions now (also runs every flushIntervalMs). */
@@ -118,6 +122,7 @@ export function createGateway(options: TGatewayOptions): TGateway {
   const FEEDBACK_INDEX_MAX = 200_000;
   const variantHeader = options.variantHeader ?? "x-loraplane-variant";
   const capture = new InteractionCapture({ db: options.db, log, registry, flushIntervalMs: options.flushIntervalMs });
+  const shadow = new ShadowMirror({ db: options.db, log, registry, upstreams, gatewayId: options.gatewayId, flushIntervalMs: options.flushIntervalMs, timeoutMs: options.upstreamTimeoutMs, upstreamApiKey: options.upstreamApiKey ?? null });
   const proxy = createProxy({
     upstreams,
     recorder,
@@ -128,6 +133,8 @@ export function createGateway(options: TGatewayOptions): TGateway {
     variantHeader,
     served: feedbackRemember,
     capture,
+    shadow,
+    sticky: new StickyAssignments(),
     upstreamApiKey: options.upstreamApiKey ?? null,
     refresh(route, stale) {
       const current = () => routing.get(route.projectSlug, route.environmentName, route.endpointName);
@@ -322,6 +329,7 @@ export function createGateway(options: TGatewayOptions): TGateway {
     routing,
     recorder,
     capture,
+    shadow,
     registry,
     async listen(port, host) {
       await routing.start();
@@ -334,7 +342,7 @@ export function createGateway(options: TGatewayOptions): TGateway {
       return typeof addr === "object" && addr ? addr.port : port;
     },
     async flush() {
-      await Promise.all([flush(), capture.flush()]);
+      await Promise.all([flush(), capture.flush(), shadow.flush()]);
     },
     async close() {
       clearInterval(flushTimer);
@@ -343,7 +351,8 @@ export function createGateway(options: TGatewayOptions): TGateway {
         server.close(() => resolve());
         server.closeIdleConnections();
       });
-      await Promise.all([flush(), capture.close()]);
+      shadow.close();
+      await Promise.all([flush(), capture.close(), shadow.flush()]);
       await routing.close();
       await upstreams.close();
     },

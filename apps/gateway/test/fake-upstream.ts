@@ -11,6 +11,10 @@ export interface TFakeUpstream {
   seenAuthorization: string[];
   requests: number;
   cancelled: number;
+  /** Per served model name: requests from clients and mirrored copies (x-loraplane-shadow: 1), as this server saw them. */
+  byModel: Map<string, { client: number; shadow: number }>;
+  /** The answer text per served model name (default "t0 t1 …"), split into words for a stream. */
+  answers: Map<string, (prompt: string) => string>;
   close(): Promise<void>;
 }
 
@@ -23,6 +27,8 @@ export async function startFakeUpstream(port = 0, faults: Partial<TFakeUpstream[
     seenAuthorization: [],
     requests: 0,
     cancelled: 0,
+    byModel: new Map(),
+    answers: new Map(),
     close: async () => {},
   };
   const server = http.createServer((req, res) => {
@@ -36,6 +42,13 @@ export async function startFakeUpstream(port = 0, faults: Partial<TFakeUpstream[
       state.requests++;
       const body = JSON.parse(Buffer.concat(chunks).toString() || "{}") as { model?: string; stream?: boolean };
       state.seenModels.push(String(body.model));
+      const counts = state.byModel.get(String(body.model)) ?? { client: 0, shadow: 0 };
+      if (req.headers["x-loraplane-shadow"] === "1") counts.shadow++;
+      else counts.client++;
+      state.byModel.set(String(body.model), counts);
+      const answer = state.answers.get(String(body.model));
+      const prompt = String((body as { prompt?: unknown }).prompt ?? JSON.stringify((body as { messages?: unknown }).messages ?? ""));
+      const words = answer ? answer(prompt).split(" ") : null;
       state.seenAuthorization.push(req.headers.authorization ?? "");
       let closed = false;
       res.on("close", () => {
@@ -51,13 +64,14 @@ export async function startFakeUpstream(port = 0, faults: Partial<TFakeUpstream[
         return;
       }
       if (!body.stream) {
-        const text = Array.from({ length: tokens }, (_, i) => `t${i}`).join(" ");
+        const text = words ? words.join(" ") : Array.from({ length: tokens }, (_, i) => `t${i}`).join(" ");
         const payload = JSON.stringify({ id: "cmpl-1", object: "chat.completion", model: body.model, choices: [{ index: 0, message: { role: "assistant", content: text }, finish_reason: "stop" }], usage: { prompt_tokens: 3, completion_tokens: tokens, total_tokens: 3 + tokens } });
         res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(payload) }).end(payload);
         return;
       }
       res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
-      for (let i = 0; i < tokens && !closed; i++) {
+      const pieces = words ? words.map((w, i) => (i < words.length - 1 ? `${w} ` : w)) : Array.from({ length: tokens }, (_, i) => `t${i} `);
+      for (let i = 0; i < pieces.length && !closed; i++) {
         if (i > 0 && tokenDelayMs > 0) await new Promise((r) => setTimeout(r, tokenDelayMs));
         if (closed) return;
         if (i === cutAfterTokens) {
@@ -65,7 +79,7 @@ export async function startFakeUpstream(port = 0, faults: Partial<TFakeUpstream[
           res.destroy();
           return;
         }
-        res.write(`data: ${JSON.stringify({ id: "chatcmpl-1", object: "chat.completion.chunk", model: body.model, choices: [{ index: 0, delta: { content: `t${i} ` }, finish_reason: null }] })}\n\n`);
+        res.write(`data: ${JSON.stringify({ id: "chatcmpl-1", object: "chat.completion.chunk", model: body.model, choices: [{ index: 0, delta: { content: pieces[i] }, finish_reason: null }] })}\n\n`);
       }
       if (closed) return;
       res.write(`data: ${JSON.stringify({ id: "chatcmpl-1", object: "chat.completion.chunk", model: body.model, choices: [{ index: 0, delta: {}, finish_reason: "stop" }] })}\n\n`);

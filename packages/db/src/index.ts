@@ -14,6 +14,7 @@ export * from "./repositories/environments.ts";
 export * from "./repositories/catalog.ts";
 export * from "./repositories/deployments.ts";
 export * from "./repositories/serving.ts";
+export * from "./repositories/shadow.ts";
 export * from "./repositories/runs.ts";
 export * from "./repositories/stages.ts";
 export * from "./repositories/metrics.ts";

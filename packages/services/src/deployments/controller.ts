@@ -4,12 +4,13 @@ import {
   findApprovalForDeployment,
   findLatestRolloutEvent,
   insertRolloutEvent,
+  listShadowSamples,
   setVariantWeights,
   updateDeployment,
   updateVariant,
   type TDeploymentRow,
 } from "@loraplane/db";
-import { decideAb, decideBlueGreen, decideCanary, summarizeWindows, type TDecision, type TVariantStats } from "@loraplane/core";
+import { decideAb, decideBlueGreen, decideCanary, decideShadow, seedOf, summarizeShadow, summarizeWindows, type TDecision, type TRolloutPolicy, type TVariantStats } from "@loraplane/core";
 import { recordAudit } from "../audit/index.ts";
 import { gatewayWindowsProvider, type TProviderStats, type TVariantRef } from "./metric-providers.ts";
 import { promoteDeployment, rollbackDeployment } from "./actions.ts";
@@ -50,12 +51,13 @@ export async function markNewVariantReady(deps: TDeploymentDeps, input: { deploy
     const next = newVariant(d);
     const base = baseVariant(d);
     await updateVariant(tx, next.id, { status: "ready", upstreamUrl: input.upstreamUrl });
-    const first =
-      d.strategy === "canary" ? policy.canary.stepsBps[0]! : d.strategy === "ab" ? policy.ab.splitBps : 0;
+    // Shadow evaluation first: the candidate is up but takes no client traffic until the shadow gate passes.
+    const shadow = inShadowPhase(d, policy);
+    const first = shadow ? 0 : d.strategy === "canary" ? policy.canary.stepsBps[0]! : d.strategy === "ab" ? policy.ab.splitBps : 0;
     const weights = base ? { [base.role]: 10_000 - first, [next.role]: first } : { [next.role]: first };
     await setVariantWeights(tx, d.id, [...(base ? [{ variantId: base.id, weightBps: 10_000 - first }] : []), { variantId: next.id, weightBps: first }]);
     await updateDeployment(tx, d.id, { state: "progressing", currentStep: 0, stepStartedAt: new Date() });
-    await insertRolloutEvent(tx, { deploymentId: d.id, type: "step", step: 0, weights, reason: `backend ready (${input.detail}); ${d.strategy === "blue_green" ? "smoke test next" : "traffic started"}` });
+    await insertRolloutEvent(tx, { deploymentId: d.id, type: "step", step: 0, weights, reason: `backend ready (${input.detail}); ${shadow ? `shadow evaluation: ${Math.round(policy.shadow.fraction * 100)}% of requests mirrored, no client traffic` : d.strategy === "blue_green" ? "smoke test next" : "traffic started"}` });
     await recordAudit(tx, SYSTEM_ACTOR, { projectId: d.projectId, action: "deployment.start_traffic", subjectType: "deployment", subjectId: d.id, after: { weights } });
     await notifyRoutingChange(tx, d.id);
     return d;
@@ -89,6 +91,9 @@ export async function analyseDeployment(
   const base = baseVariant(d);
   const stepStart = d.stepStartedAt ?? d.createdAt;
   const elapsed = now.getTime() - stepStart.getTime();
+  if (inShadowPhase(d, policy) && next.weightBps === 0 && !(await findLatestRolloutEvent(deps.db, d.id, "shadow_gate"))) {
+    return analyseShadow(deps, d, policy, now, elapsed);
+  }
   const [candidateRead, baselineRead] = await Promise.all([
     variantStats(deps, d, next, stepStart, now),
     base ? variantStats(deps, d, base, stepStart, now) : Promise.resolve(null),
@@ -105,11 +110,21 @@ export async function analyseDeployment(
   } else {
     const awaiting = await findLatestRolloutEvent(deps.db, d.id, "await_decision");
     const empty = summarizeWindows([]);
-    result = decideAb({ policy, elapsedMs: elapsed, a: baseline ?? empty, b: candidate, alreadyAwaiting: awaiting !== null });
+    result = decideAb({
+      policy,
+      elapsedMs: elapsed,
+      a: baseline ?? empty,
+      b: candidate,
+      alreadyAwaiting: awaiting !== null,
+      currentSplitBps: next.weightBps,
+      // Deterministic per deployment and data: a retried tick on the same windows makes the same allocation.
+      seed: seedOf(`${d.id}:${(baseline ?? empty).requests}:${candidate.requests}:${candidate.errors}:${candidate.feedbackUp}:${candidate.feedbackDown}`),
+    });
   }
   const analysis = {
     checks: result.checks,
     ab: result.ab,
+    ...(result.adaptive ? { adaptive: result.adaptive } : {}),
     candidate: strip(candidate),
     baseline: baseline ? strip(baseline) : null,
     elapsedMs: elapsed,
@@ -133,6 +148,21 @@ export async function analyseDeployment(
       await insertRolloutEvent(deps.db, { deploymentId: d.id, type: "await_decision", step: d.currentStep, weights: weightsOf(d), analysis, decision: "await_decision", reason: decision.reason });
       if (d.strategy === "canary") await updateDeployment(deps.db, d.id, { state: "paused" });
       return { deploymentId: d.id, decision, applied: true };
+    case "reweight": {
+      const weightBps = decision.weightBps;
+      const applied = await deps.db.$transaction(async (tx) => {
+        const fresh = await lockAndLoad(tx, d.id);
+        if (fresh.state !== "progressing" || fresh.routingVersion !== d.routingVersion) return false;
+        const weights = { ...(base ? { [base.role]: 10_000 - weightBps } : {}), [next.role]: weightBps };
+        // The experiment goes on: step and step start stay, so its windows keep accumulating from the start.
+        await setVariantWeights(tx, d.id, [...(base ? [{ variantId: base.id, weightBps: 10_000 - weightBps }] : []), { variantId: next.id, weightBps }]);
+        await insertRolloutEvent(tx, { deploymentId: d.id, type: "reweight", step: d.currentStep, weights, analysis, decision: "reweight", reason: decision.reason });
+        await recordAudit(tx, SYSTEM_ACTOR, { projectId: d.projectId, action: "deployment.reweight", subjectType: "deployment", subjectId: d.id, before: weightsOf(fresh), after: weights });
+        await notifyRoutingChange(tx, d.id);
+        return true;
+      });
+      return { deploymentId: d.id, decision, applied };
+    }
     case "advance":
     case "switch": {
       const weightBps = decision.action === "advance" ? decision.weightBps : 10_000;
@@ -152,6 +182,45 @@ export async function analyseDeployment(
       return { deploymentId: d.id, decision, applied };
     }
   }
+}
+
+/** Canary with a shadow block and a stable to compare with (a first deployment has none: it starts the canary). */
+function inShadowPhase(d: Pick<TDeploymentRow, "strategy" | "variants">, policy: TRolloutPolicy): boolean {
+  return d.strategy === "canary" && policy.shadow.enabled && baseVariant(d) !== null;
+}
+
+/**
+ * The shadow phase's analysis: the mirrored pairs the gateways stored are summarised and judged by the shadow gate.
+ * Pass: the canary's first step starts (its windows from now). Fail: the deployment rolls back with the reason; the
+ * candidate never had a weight above 0, so no client request was served by it.
+ */
+async function analyseShadow(deps: TDeploymentDeps, d: TDeploymentRow, policy: TRolloutPolicy, now: Date, elapsed: number): Promise<TAnalysisOutcome> {
+  const samples = await listShadowSamples(deps.db, d.id, policy.shadow.maxStoredSamples);
+  const summary = summarizeShadow(samples);
+  const gate = decideShadow(summary, policy.shadow, elapsed);
+  const analysis = { shadow: summary, checks: gate.checks, elapsedMs: elapsed };
+  if (gate.action === "wait") return { deploymentId: d.id, decision: { action: "wait", reason: gate.reason }, applied: false };
+  if (gate.action === "fail") {
+    await insertRolloutEvent(deps.db, { deploymentId: d.id, type: "shadow_gate", step: 0, analysis, decision: "failed", reason: gate.reason });
+    await rollbackDeployment(deps, { deploymentId: d.id, actor: SYSTEM_ACTOR, reason: gate.reason, analysis, automatic: true });
+    return { deploymentId: d.id, decision: { action: "rollback", reason: gate.reason }, applied: true };
+  }
+  const next = newVariant(d);
+  const base = baseVariant(d)!;
+  const weightBps = policy.canary.stepsBps[0]!;
+  const applied = await deps.db.$transaction(async (tx) => {
+    const fresh = await lockAndLoad(tx, d.id);
+    if (fresh.state !== "progressing" || fresh.routingVersion !== d.routingVersion) return false;
+    const weights = { [base.role]: 10_000 - weightBps, [next.role]: weightBps };
+    await insertRolloutEvent(tx, { deploymentId: d.id, type: "shadow_gate", step: 0, analysis, decision: "passed", reason: gate.reason });
+    await setVariantWeights(tx, d.id, [{ variantId: base.id, weightBps: 10_000 - weightBps }, { variantId: next.id, weightBps }]);
+    await updateDeployment(tx, d.id, { currentStep: 0, stepStartedAt: now });
+    await insertRolloutEvent(tx, { deploymentId: d.id, type: "step", step: 0, weights, decision: "advance", reason: `${gate.reason}; canary starts` });
+    await recordAudit(tx, SYSTEM_ACTOR, { projectId: d.projectId, action: "deployment.shadow_passed", subjectType: "deployment", subjectId: d.id, before: weightsOf(fresh), after: weights });
+    await notifyRoutingChange(tx, d.id);
+    return true;
+  });
+  return { deploymentId: d.id, decision: { action: "advance", step: 0, weightBps, reason: gate.reason }, applied };
 }
 
 /** Records a blue-green smoke test's outcome; the next analysis switches or rolls back on it. */

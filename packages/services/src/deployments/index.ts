@@ -17,6 +17,7 @@ export {
   recordSmokeTest,
   type TAnalysisOutcome,
 } from "./controller.ts";
+export { getShadowResults, type TShadowResults, type TShadowPair } from "./shadow-results.ts";
 export { SYSTEM_ACTOR, BASE_ROLES, newVariant, baseVariant, parsePolicy, type TDeploymentDeps } from "./shared.ts";
 export {
   gatewayWindowsProvider,
