@@ -74,7 +74,7 @@ export function LineageGraph({ nodes }: { nodes: TLineageNode[] }) {
               const x2 = b.x;
               const y2 = b.y + NODE_H / 2;
               const mid = (x1 + x2) / 2;
-              return <path key={`${from.id}-${to.id}`} d={`M${x1},${y1} C${mid},${y1} ${mid},${y2} ${x2},${y2}`} fill="none" stroke="#a1a1aa" strokeWidth={1.2} markerEnd="url(#arrow)" />;
+              return <path key={`${from.id}-${to.id}`} data-edge={`${from.id}->${to.id}`} d={`M${x1},${y1} C${mid},${y1} ${mid},${y2} ${x2},${y2}`} fill="none" stroke="#a1a1aa" strokeWidth={1.2} markerEnd="url(#arrow)" />;
             }),
           ),
         )}

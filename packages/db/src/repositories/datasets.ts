@@ -9,9 +9,13 @@ export function findDatasetVersionByName(db: DbOrTx, projectId: string, datasetN
 }
 
 /** A version of one of the project's datasets, with the dataset's name (null when it is another project's). */
-export async function findDatasetVersionInProject(db: DbOrTx, projectId: string, id: string): Promise<{ id: string; version: string; datasetName: string } | null> {
-  const v = await db.datasetVersion.findFirst({ where: { id, dataset: { projectId } }, select: { id: true, version: true, dataset: { select: { name: true } } } });
-  return v ? { id: v.id, version: v.version, datasetName: v.dataset.name } : null;
+export async function findDatasetVersionInProject(
+  db: DbOrTx,
+  projectId: string,
+  id: string,
+): Promise<{ id: string; version: string; format: "alpaca" | "chat"; datasetName: string } | null> {
+  const v = await db.datasetVersion.findFirst({ where: { id, dataset: { projectId } }, select: { id: true, version: true, format: true, dataset: { select: { name: true } } } });
+  return v ? { id: v.id, version: v.version, format: v.format, datasetName: v.dataset.name } : null;
 }
 
 /** A dataset version with its dataset's name and, for versions built from feedback, their lineage (run lineage). */

@@ -116,7 +116,7 @@ export async function triggerRun(deps: TRunDeps, raw: TTriggerRunInput): Promise
     const chosen = await findDatasetVersionInProject(db, input.projectId, input.datasetVersionId);
     if (!chosen) throw new ValidationError(`datasetVersionId: no dataset version ${input.datasetVersionId} in this project`, [{ path: "datasetVersionId", message: "not found in this project" }]);
     // The run's spec names what it trained on, so its lineage and reproduction read the same version.
-    spec = { ...spec, dataset: { ...spec.dataset, name: chosen.datasetName, version: chosen.version } };
+    spec = { ...spec, dataset: { ...spec.dataset, name: chosen.datasetName, version: chosen.version, format: chosen.format } };
   }
   const { sweep: _sweep, ...specOfRun } = spec;
   // A sweep's sibling runs end after evaluation and gate (register records nothing for them): none of them deploys.
