@@ -67,7 +67,8 @@ export const ZTrainingSpec = z
     scheduler: z.enum(["cosine", "linear", "constant"]).default("cosine"),
     seed: z.number().int().min(0).default(42),
     precision: z.enum(["auto", "fp32", "bf16", "fp16"]).default("auto"),
-    gradientCheckpointing: z.boolean().default(false),
+    /** "auto" (gpu-runtime): on on GPU for base models above a measured size (see gpu-runtime/README.md). */
+    gradientCheckpointing: z.union([z.literal("auto"), z.boolean()]).default("auto"),
     checkpointEverySteps: positiveInt.default(200),
     promptTemplate: z.enum(["auto", "alpaca", "chat"]).default("auto"),
     logEverySteps: positiveInt.default(10),

@@ -22,4 +22,17 @@ describe("runtime options in the pipeline spec", () => {
     const paths = bad.issues.map((i) => i.path);
     expect(paths).toEqual(expect.arrayContaining(["eval.metricTokenizer", "eval.stopStrings[0]", "training.attnImplementation"]));
   });
+
+  it("gradientCheckpointing: auto by default (the runtime decides by model size on GPU), true or false", () => {
+    const r = resolveSpec(minimal);
+    expect(r.ok && r.spec.training.gradientCheckpointing).toBe("auto");
+    for (const value of [true, false, "auto"] as const) {
+      const v = resolveSpec({ ...minimal, training: { gradientCheckpointing: value } });
+      expect(v.ok && v.spec.training.gradientCheckpointing).toBe(value);
+    }
+    const bad = resolveSpec({ ...minimal, training: { gradientCheckpointing: "sometimes" } });
+    expect(bad.ok).toBe(false);
+    if (bad.ok) return;
+    expect(bad.issues.map((i) => i.path)).toContain("training.gradientCheckpointing");
+  });
 });
