@@ -188,14 +188,11 @@ export function createGateway(options: TGatewayOptions): TGateway {
   async function inference(req: IncomingMessage, res: ServerResponse, scope: TPath["scope"], op: string): Promise<void> {
     // Listening for the body before anything is awaited lets it stream in while the token is checked.
     const rawBody = readBody(req, options.maxBodyBytes);
-    let caller: TCaller | null;
-    try {
-      const p = authorize(req);
-      caller = p instanceof Promise ? await p : p;
-    } catch (error) {
-      rawBody.catch(() => {});
-      throw error;
-    }
+    // A body refused at once (413 on Content-Length) must not count as unhandled while the token is looked up: the
+    // rejection is still thrown by the await below, or dropped when authentication fails first.
+    rawBody.catch(() => {});
+    const p = authorize(req);
+    const caller: TCaller | null = p instanceof Promise ? await p : p;
     const body = parseJsonObject(await rawBody);
     if (typeof body.model !== "string" || !body.model) throw new HttpError(400, "model: required (the endpoint name)", "invalid_request_error", "model");
     const route = resolve(caller, scope, body.model);
