@@ -11,6 +11,8 @@ export interface TLineageNode {
   href?: string;
   /** Explicit incoming edges; without it a node is joined to every node of the column before. */
   parents?: string[];
+  /** Tooltip beyond label and sub (what does not fit in the box). */
+  detail?: string;
 }
 
 const KIND_LABEL: Record<TLineageNode["kind"], string> = {
@@ -98,7 +100,7 @@ export function LineageGraph({ nodes }: { nodes: TLineageNode[] }) {
                     {node.sub.length > 22 ? `${node.sub.slice(0, 21)}…` : node.sub}
                   </text>
                 ) : null}
-                <title>{`${KIND_LABEL[node.kind]}: ${node.label}${node.sub ? ` (${node.sub})` : ""}`}</title>
+                <title>{`${KIND_LABEL[node.kind]}: ${node.label}${node.sub ? ` (${node.sub})` : ""}${node.detail ? ` — ${node.detail}` : ""}`}</title>
               </g>
             );
             return <Fragment key={node.id}>{node.href ? <Link href={node.href} aria-label={`${KIND_LABEL[node.kind]} ${node.label}`}>{box}</Link> : box}</Fragment>;
@@ -142,14 +144,16 @@ export function lineageNodes(data: unknown): TLineageNode[] {
     const depId = s(fromFeedback.deploymentId)!;
     const window = obj(fromFeedback.window);
     const ratings = Array.isArray(obj(fromFeedback.filter)?.ratings) ? (obj(fromFeedback.filter)!.ratings as unknown[]).map(String).join("+") : "";
-    const from = s(window?.from)?.slice(0, 10);
-    const to = s(window?.to)?.slice(0, 10);
+    // Month-day in the box; the full window and filter in the tooltip.
+    const from = s(window?.from)?.slice(5, 10);
+    const to = s(window?.to)?.slice(5, 10);
     nodes.push({ id: `s:${depId}`, kind: "source", label: s(fromFeedback.endpointName) ?? depId.slice(0, 8), sub: s(fromFeedback.environment) ?? undefined, href: `/deployments/${depId}` });
     nodes.push({
       id: `f:${s(datasetVersion!.id)}`,
       kind: "feedback",
-      label: `${s(fromFeedback.rows) ?? "?"} rows${ratings ? ` · ${ratings}` : ""}`,
+      label: `${s(fromFeedback.rows) ?? "?"} rows`,
       sub: `${from ?? "start"} → ${to ?? "now"}`,
+      detail: `${ratings || "any rating"}; ${s(window?.from) ?? "start"} → ${s(window?.to) ?? "now"}`,
       parents: [`s:${depId}`],
     });
   }

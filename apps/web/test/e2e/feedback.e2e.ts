@@ -130,7 +130,8 @@ describe("the feedback loop in the browser", () => {
       expect(await graph.locator(`path[data-edge="${edge}"]`).count(), edge).toBe(1);
     }
     await graph.getByText("prod-feedback@v1").waitFor();
-    await graph.getByText(/3 rows · up\+corrected\+down/).waitFor();
+    await graph.getByText("3 rows", { exact: true }).waitFor();
+    expect(await graph.locator("title").allTextContents()).toContainEqual(expect.stringMatching(/^Feedback: 3 rows .*up\+corrected\+down/));
     await shot(page, "feedback-run-lineage");
   });
 });
