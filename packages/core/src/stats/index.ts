@@ -3,3 +3,4 @@ export * from "./histogram";
 export * from "./significance";
 export * from "./metric-rollup";
 export * from "./sequential";
+export * from "./power";
