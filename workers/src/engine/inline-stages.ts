@@ -144,6 +144,9 @@ export async function runDeploy(ctx: TEngineContext, run: TRunRow, spec: TPipeli
   const policy = {
     slo: { p99LatencyMs: deploy.slo.p99LatencyMs, ttftP95Ms: deploy.slo.ttftP95Ms, errorRate: deploy.slo.maxErrorRate },
     canary: { stepsBps: deploy.canary.steps, stepSeconds: deploy.canary.analysisWindowSeconds, minRequests: Math.max(1, deploy.canary.minRequests), autoPromote: deploy.autoPromote },
+    // Shadow evaluation before the canary, and adaptive A/B allocation, when the spec asks for them.
+    ...(deploy.shadow ? { shadow: { enabled: true, ...deploy.shadow } } : {}),
+    ...(deploy.ab?.allocation ? { ab: { allocation: deploy.ab.allocation } } : {}),
   };
   const { deploymentId, state } = await startDeployment(
     { db: ctx.db, queue: ctx.queue },

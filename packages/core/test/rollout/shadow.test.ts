@@ -47,3 +47,20 @@ describe("shadow gate", () => {
     expect(s).toMatchObject({ samples: 3, agreement: 0.5, exactMatchRate: 1 / 3, candidateErrorRate: 1 / 3, candidateMeanChars: 31, candidateLatencyP99Ms: 100 });
   });
 });
+
+describe("shadow in the pipeline spec", () => {
+  it("deploy.shadow turns the shadow phase on with its settings; a bad value names its path", async () => {
+    const { resolveSpec } = await import("../../src/pipeline/spec");
+    const { policyFromDeploySpec } = await import("../../src/rollout/policy");
+    const base = { name: "s", model: { name: "s", baseModel: "/m" }, dataset: { name: "d", version: "v1" } };
+    const ok = resolveSpec({ ...base, deploy: { endpointName: "chat", shadow: { fraction: 0.5, minSamples: 30, minAgreement: 0.7 }, ab: { allocation: { mode: "thompson" } } } });
+    if (!ok.ok) throw new Error(JSON.stringify(ok));
+    const policy = policyFromDeploySpec(ok.spec.deploy!);
+    expect(policy.shadow).toMatchObject({ enabled: true, fraction: 0.5, minSamples: 30, minAgreement: 0.7, maxRefusalRate: 0.1 });
+    expect(policy.ab.allocation.mode).toBe("thompson");
+    expect(policyFromDeploySpec({ ...ok.spec.deploy!, shadow: undefined }).shadow.enabled).toBe(false);
+    const bad = resolveSpec({ ...base, deploy: { endpointName: "chat", shadow: { fraction: 2 } } });
+    expect(bad.ok).toBe(false);
+    expect(JSON.stringify(bad)).toContain("deploy.shadow.fraction");
+  });
+});
