@@ -19,13 +19,16 @@ def _job(args):
 
 
 def cmd_train(args) -> dict:
+    from . import tracing
     from .reporting import make_reporter
     from .train import run_train
 
     job = _job(args)
+    tracing.start(job.run_id, "train")
     rep = make_reporter(job.run_id, int(os.environ.get("RANK", 0)))
     try:
-        result = run_train(job, rep)
+        with tracing.span("runtime train"):
+            result = run_train(job, rep)
         rep.result(result)
         return result
     finally:
@@ -33,13 +36,16 @@ def cmd_train(args) -> dict:
 
 
 def cmd_evaluate(args) -> dict:
+    from . import tracing
     from .evaluate import run_evaluate
     from .reporting import make_reporter
 
     job = _job(args)
+    tracing.start(job.run_id, "eval")
     rep = make_reporter(job.run_id)
     try:
-        result = run_evaluate(job, rep)
+        with tracing.span("runtime evaluate"):
+            result = run_evaluate(job, rep)
         rep.result(result)
         return result
     finally:

@@ -16,6 +16,7 @@ import torch
 
 from . import data as D
 from . import metrics as M
+from . import tracing
 from .config import Job
 from .errors import ConfigError
 from .modeling import load_base_model, load_tokenizer, pick_dtype, sha256_file
@@ -165,10 +166,11 @@ def run_evaluate(job: Job, reporter: Reporter) -> dict:
     rows = D.load_split(paths.data_dir, ev.split, job.dataset_format)
     if ev.max_samples:
         rows = rows[:ev.max_samples]
-    tok = load_tokenizer(paths.base_model, trust_remote_code=tr.trust_remote_code)
-    fmt = D.PromptFormatter(tok, tr.prompt_template)
-    model = load_for_inference(paths.base_model, paths.adapter_dir, device, tr.precision, tr.attn_implementation,
-                               tr.trust_remote_code)
+    with tracing.span("load model", **{"loraplane.adapter": bool(paths.adapter_dir)}):
+        tok = load_tokenizer(paths.base_model, trust_remote_code=tr.trust_remote_code)
+        fmt = D.PromptFormatter(tok, tr.prompt_template)
+        model = load_for_inference(paths.base_model, paths.adapter_dir, device, tr.precision, tr.attn_implementation,
+                                   tr.trust_remote_code)
     prompts = [fmt.prompt(r) for r in rows]
     refs = [D.reference_of(r) for r in rows]
     metric_tokenizer = M.resolve_tokenizer(ev.metric_tokenizer, refs)
@@ -181,14 +183,16 @@ def run_evaluate(job: Job, reporter: Reporter) -> dict:
         f"decoding {decoding}, metric tokenizer {metric_tokenizer}")
     t0 = time.monotonic()
     preds = []
-    for s in range(0, len(prompts), ev.batch_size):
-        preds += generate(model, tok, prompts[s:s + ev.batch_size], ev.max_new_tokens, ev.batch_size, device,
-                          raw=fmt.mode == "alpaca", stop_strings=ev.stop_strings, strip_reasoning=ev.strip_reasoning)
-        done = len(preds)
-        rate = (time.monotonic() - t0) / done
-        reporter.progress("eval", done, len(prompts), rate * (len(prompts) - done))
-    agg, per = score(preds, refs, ev.metrics, safety, metric_tokenizer)
-    by_task = metrics_by_task(rows, preds, refs, ev.metrics, safety, metric_tokenizer)
+    with tracing.span("generate", **{"loraplane.samples": len(prompts)}):
+        for s in range(0, len(prompts), ev.batch_size):
+            preds += generate(model, tok, prompts[s:s + ev.batch_size], ev.max_new_tokens, ev.batch_size, device,
+                              raw=fmt.mode == "alpaca", stop_strings=ev.stop_strings, strip_reasoning=ev.strip_reasoning)
+            done = len(preds)
+            rate = (time.monotonic() - t0) / done
+            reporter.progress("eval", done, len(prompts), rate * (len(prompts) - done))
+    with tracing.span("score"):
+        agg, per = score(preds, refs, ev.metrics, safety, metric_tokenizer)
+        by_task = metrics_by_task(rows, preds, refs, ev.metrics, safety, metric_tokenizer)
 
     os.makedirs(paths.output_dir, exist_ok=True)
     samples = [{"id": str(r.get("id", f"{ev.split}-{i}")), "prompt": p, "reference": ref, "prediction": pred, "scores": sc,

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 import torch.utils.checkpoint
 
 from . import data as D
+from . import tracing
 from .config import Job
 from .errors import ConfigError, DataError, Preempted
 from .modeling import (dir_digest, load_base_model, load_model_config, load_tokenizer, model_context_length,
@@ -508,8 +509,10 @@ def run_train(job: Job, reporter: Reporter) -> dict:
     previous = signal.signal(signal.SIGTERM, lambda *_: setattr(tr, "stop_requested", True))
     try:
         os.makedirs(tr.out_dir, exist_ok=True)
-        tr.setup()
-        stats = tr.run()
+        with tracing.span("load model"):
+            tr.setup()
+        with tracing.span("train loop", **{"loraplane.total_steps": tr.total_steps, "loraplane.start_step": tr.step}):
+            stats = tr.run()
         result = {"stage": "train", "finalLoss": stats["finalLoss"], "steps": stats["steps"]}
         if tr.resumed:
             result["resumedFrom"], result["resumedFromStep"] = tr.resumed["checkpoint"], tr.resumed["step"]
@@ -517,7 +520,8 @@ def run_train(job: Job, reporter: Reporter) -> dict:
         if val is not None:
             reporter.metrics([point("val/loss", tr.step, val)])
             result["valLoss"] = val
-        result["adapterDir"] = tr.save_adapter()
+        with tracing.span("save adapter"):
+            result["adapterDir"] = tr.save_adapter()
         tr.env.barrier()
         reporter.progress("train", tr.step, tr.total_steps, 0.0)
         return result
