@@ -288,7 +288,7 @@ export function FeedbackPanel({ deploymentId, projectId, variants, canEdit }: { 
                       </td>
                       <td>
                         <div className="row" style={{ gap: 4, flexWrap: "wrap" }}>
-                          {i.rating ? <Badge tone={i.rating === "up" ? "green" : "red"}>{i.rating === "up" ? "👍 up" : "👎 down"}</Badge> : <span className="muted small">unrated</span>}
+                          {i.rating ? <Badge tone={i.rating === "up" ? "green" : "red"}>{i.rating === "up" ? "thumbs up" : "thumbs down"}</Badge> : <span className="muted small">unrated</span>}
                           {i.correction ? <Badge tone="blue">corrected</Badge> : null}
                         </div>
                         {i.comment ? <div className="small muted">“{i.comment}”</div> : null}

@@ -79,6 +79,20 @@ describe("the feedback loop in the browser", () => {
 
   afterEach((ctx) => checkAfterTest(ctx, stack, session, "feedback"));
 
+  it("an admin turns feedback capture on and sets its retention in the environment settings", async () => {
+    await page.goto(`${stack.baseUrl}/settings`);
+    await page.getByRole("tab", { name: "Environments" }).click();
+    const capture = page.getByLabel("Capture feedback data in staging");
+    await capture.waitFor();
+    expect(await capture.isChecked()).toBe(false);
+    await capture.check();
+    await page.getByLabel("Feedback retention in days for staging").fill("60");
+    await page.getByLabel("Feedback retention in days for staging").blur();
+    await expect.poll(() => stack.db.environment.findFirst({ where: { projectId: stack.projectId, name: "staging" }, select: { captureFeedbackData: true, feedbackRetentionDays: true } })).toEqual({ captureFeedbackData: true, feedbackRetentionDays: 60 });
+    expect(await page.getByLabel("Capture feedback data in prod").isChecked()).toBe(true);
+    await shot(page, "feedback-settings-environments");
+  });
+
   it("corrects a thumbs-down answer, turns the slice into a dataset version, triggers a run on it and shows its lineage", async () => {
     await page.goto(`${stack.baseUrl}/deployments/${seed.deploymentId}`);
     const panel = page.getByTestId("feedback-panel");
@@ -129,7 +143,7 @@ describe("the feedback loop in the browser", () => {
     for (const edge of [`s:${seed.deploymentId}->f:${version.id}`, `f:${version.id}->d:${version.id}`, `d:${version.id}->r:${run.id}`]) {
       expect(await graph.locator(`path[data-edge="${edge}"]`).count(), edge).toBe(1);
     }
-    await graph.getByText("prod-feedback@v1").waitFor();
+    await graph.getByText("prod-feedback@v1", { exact: true }).waitFor();
     await graph.getByText("3 rows", { exact: true }).waitFor();
     expect(await graph.locator("title").allTextContents()).toContainEqual(expect.stringMatching(/^Feedback: 3 rows .*up\+corrected\+down/));
     await shot(page, "feedback-run-lineage");
