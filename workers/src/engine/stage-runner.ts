@@ -3,9 +3,9 @@
 // racing end in exactly one transition.
 import { isTerminal, planStages, transition, ZPipelineSpec, type TPipelineSpec, type TRunState, type TStageName } from "@loraplane/core";
 import {
+  claimStageRun,
   enqueueWebhookDeliveries,
   ensureStageRun,
-  findLatestStageRun,
   findRunById,
   revokeRunTokens,
   updateRunIf,
@@ -48,36 +48,28 @@ function handlerFor(stage: TStageName) {
 
 export async function processStageJob(ctx: TEngineContext, job: TStageJob): Promise<string> {
   const { runId, stage, attempt } = job;
-  const run = await findRunById(ctx.db, runId);
-  if (!run) return "run deleted";
-  const latest = await findLatestStageRun(ctx.db, runId, stage);
-  if (latest && latest.attempt > attempt) return `stale: attempt ${attempt} superseded by ${latest.attempt}`;
-  if (run.currentStage && run.currentStage !== stage) return `stale: run is at ${run.currentStage}`;
-  if (isTerminal(run.status)) return `run is ${run.status}`;
+  // One statement takes the attempt (running) and puts the run on this stage, or says why not; see claimStageRun.
+  const claim = await claimStageRun(ctx.db, runId, stage, attempt);
+  const current = claim.run;
+  if (!current) return "run deleted";
+  if (claim.superseded) return `stale: attempt ${attempt} superseded by a later attempt`;
+  if (current.currentStage && current.currentStage !== stage) return `stale: run is at ${current.currentStage}`;
+  if (isTerminal(current.status)) return `run is ${current.status}`;
+  // A racing worker created the attempt in this very instant: it owns it.
+  if (!claim.stage) return "claimed by another worker";
+  const row = claim.stage;
 
   // One span per stage attempt, in the trace its trigger started (whichever worker, after any restart).
   const attributes = { "loraplane.run_id": runId, "loraplane.stage": stage, "loraplane.attempt": attempt };
-  return withSpan(`stage ${stage}`, attributes, contextFromTraceparent(run.traceparent), async (span) => {
-    let row = await ensureStageRun(ctx.db, runId, stage, attempt);
+  return withSpan(`stage ${stage}`, attributes, contextFromTraceparent(current.traceparent), async (span) => {
     if (FINISHED_STAGE.has(row.status)) return `stage already ${row.status}`;
-    const parsed = ZPipelineSpec.safeParse(run.resolvedSpec);
+    const parsed = ZPipelineSpec.safeParse(current.resolvedSpec);
     if (!parsed.success) {
-      await finish(ctx, run, row, { status: "failed", reason: `stored spec is invalid: ${parsed.error.issues[0]?.message}` }, []);
+      await finish(ctx, current, row, { status: "failed", reason: `stored spec is invalid: ${parsed.error.issues[0]?.message}` }, []);
       return "invalid spec";
     }
     const spec = parsed.data;
     const stages = planStages(spec);
-
-    if (row.status === "pending" || row.status === "queued") {
-      const now = new Date();
-      await updateStageRunIf(ctx.db, row.id, ["pending", "queued"], { status: "running", startedAt: now, heartbeatAt: now, error: null });
-      row = (await findLatestStageRun(ctx.db, runId, stage))!;
-    }
-    if (run.status === "queued" || run.currentStage !== stage) {
-      await updateRunIf(ctx.db, runId, ["queued", "running"], { status: "running", currentStage: stage, ...(run.startedAt ? {} : { startedAt: new Date() }) });
-    }
-    const current = (await findRunById(ctx.db, runId))!;
-    if (isTerminal(current.status)) return `run is ${current.status}`;
 
     let outcome: TStageOutcome;
     try {

@@ -1,6 +1,7 @@
 // Pipeline runs and their ingest tokens.
 import type { DbOrTx } from "../client.ts";
-import type { Prisma } from "../generated/prisma/client.ts";
+import { Prisma } from "../generated/prisma/client.ts";
+import { setList, type TColumnType } from "./raw-sql.ts";
 import type { RunStatus, StageName, TriggerKind } from "../generated/prisma/enums.ts";
 
 export const runSelect = {
@@ -96,10 +97,25 @@ export interface TRunUpdate {
   gateOverrides?: Prisma.InputJsonValue;
 }
 
+const RUN_UPDATE_COLUMNS: Record<keyof TRunUpdate, TColumnType> = {
+  status: "enum:RunStatus",
+  currentStage: "enum:StageName",
+  error: "text",
+  cancelRequestedAt: "timestamp(3)",
+  startedAt: "timestamp(3)",
+  finishedAt: "timestamp(3)",
+  gateOverrides: "jsonb",
+};
+
 /** Updates a run only while it is in one of `fromStatuses`; returns whether it did (a compare-and-set). */
 export async function updateRunIf(db: DbOrTx, id: string, fromStatuses: RunStatus[], data: TRunUpdate): Promise<boolean> {
-  const res = await db.pipelineRun.updateMany({ where: { id, status: { in: fromStatuses } }, data });
-  return res.count === 1;
+  if (fromStatuses.length === 0) return false;
+  // One UPDATE (Prisma's updateMany would send BEGIN, SELECT, UPDATE, COMMIT).
+  const set = [...setList(RUN_UPDATE_COLUMNS, data as Record<string, unknown>), Prisma.sql`"updatedAt" = ${new Date()}`];
+  const count = await db.$executeRaw`
+    UPDATE "PipelineRun" SET ${Prisma.join(set)}
+    WHERE "id" = ${id} AND "status"::text IN (${Prisma.join(fromStatuses)})`;
+  return count === 1;
 }
 
 export function listActiveRunIds(db: DbOrTx, limit = 1000): Promise<{ id: string; status: RunStatus }[]> {
@@ -143,8 +159,9 @@ export function findValidRunToken(db: DbOrTx, runId: string, secretHash: string,
 
 /** Revokes every token issued for one stage attempt; returns how many were still live. */
 export async function revokeRunTokens(db: DbOrTx, runId: string, stage: StageName, attempt: number, now = new Date()): Promise<number> {
-  const { count } = await db.runToken.updateMany({ where: { runId, stage, attempt, revokedAt: null }, data: { revokedAt: now } });
-  return count;
+  return db.$executeRaw`
+    UPDATE "RunToken" SET "revokedAt" = ${now}
+    WHERE "runId" = ${runId} AND "stage" = CAST(${stage} AS "StageName") AND "attempt" = ${attempt} AND "revokedAt" IS NULL`;
 }
 
 /** Revokes every live token of a run (the run was cancelled: none of its workloads may report any more). */
