@@ -1,7 +1,14 @@
 // One triggered run is one trace: the trigger's span (what the web process opens) and every stage span the worker
-// opens — after a hop through Redis — share its trace id and carry the run id. Exported over real OTLP/HTTP to an
-// in-process collector.
+// opens — after a hop through Redis — share its trace id and carry the run id; the workload is started with the
+// train stage's span as TRACEPARENT and the same collector, and gpu-runtime's tracing module, given that
+// environment, sends its span there as the stage span's child. Exported over real OTLP/HTTP to an in-process
+// collector.
+import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { useTestDb } from "@loraplane/db/testing";
@@ -16,6 +23,7 @@ const prefix = `lpq-trace-${randomBytes(4).toString("hex")}`;
 let app: TWorkerApp;
 let tracing: TTracing | null = null;
 let collector: http.Server;
+let endpoint = "";
 
 interface TOtlpSpan {
   traceId: string;
@@ -43,7 +51,8 @@ beforeAll(async () => {
     });
   });
   await new Promise<void>((r) => collector.listen(0, "127.0.0.1", r));
-  tracing = initTracing({ serviceName: "loraplane-test", endpoint: `http://127.0.0.1:${(collector.address() as AddressInfo).port}` });
+  endpoint = `http://127.0.0.1:${(collector.address() as AddressInfo).port}`;
+  tracing = initTracing({ serviceName: "loraplane-test", endpoint });
   app = await startFakeWorker(t.db, dirs, prefix, { concurrency: 2 });
 });
 afterAll(async () => {
@@ -77,4 +86,22 @@ it("the trigger and every stage of a run are one trace, with the run id on each 
     expect(sp.parentSpanId).toBe(trigger.spanId);
     expect(attr(sp, "loraplane.outcome")).toBe("succeeded");
   }
+
+  // The workload got the train stage's span as its parent, and the collector to send to.
+  const train = await t.db.stageRun.findFirstOrThrow({ where: { runId: run.id, stage: "train" }, select: { logsUri: true } });
+  const handedOn = /TRACEPARENT=(\S+) OTEL_EXPORTER_OTLP_ENDPOINT=(\S*)/.exec(readFileSync(fileURLToPath(train.logsUri!), "utf8"));
+  expect(handedOn?.[2]).toBe(endpoint);
+  const trainSpan = stages.find((sp) => sp.name === "stage train")!;
+  expect(handedOn?.[1]).toBe(`00-${traceId}-${trainSpan.spanId}-01`);
+
+  // gpu-runtime's tracing module (standard library only) in that environment: its span is the stage span's child.
+  // (Not execFileSync: the collector answers from this process's event loop.)
+  await promisify(execFile)("python3", ["-c", "from loraplane_runtime import tracing\ntracing.start('" + run.id + "', 'train')\nwith tracing.span('runtime train'):\n    pass"], {
+    cwd: path.resolve(import.meta.dirname, "../../gpu-runtime"),
+    env: { PATH: process.env.PATH, TRACEPARENT: handedOn![1]!, OTEL_EXPORTER_OTLP_ENDPOINT: handedOn![2]! },
+  });
+  const runtime = received.find((r) => r.span.name === "runtime train" && attr(r.span, "loraplane.run_id") === run.id);
+  expect(runtime?.service).toBe("loraplane-runtime");
+  expect(runtime?.span.traceId).toBe(traceId);
+  expect(runtime?.span.parentSpanId).toBe(trainSpan.spanId);
 });

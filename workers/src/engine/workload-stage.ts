@@ -1,7 +1,7 @@
 // Train and eval stages: launch (or re-attach to) the workload, stream its stdout events into Postgres, enforce the
 // stage timeout and the heartbeat timeout, stop it on cancel, and collect its result.
 import path from "node:path";
-import { ingestMetricPoints, issueRunToken, type TEvaluatedAdapter } from "@loraplane/services";
+import { ingestMetricPoints, issueRunToken, type TEvaluatedAdapter, workloadTraceEnv } from "@loraplane/services";
 import {
   findArtifactsByUris,
   findLatestStageRun,
@@ -169,7 +169,8 @@ export async function runWorkloadStage(ctx: TEngineContext, run: TRunRow, spec: 
     adapter = chosen.adapter;
   }
   const timeoutSeconds = stage === "train" ? spec.timeouts.trainSeconds : spec.timeouts.evalSeconds;
-  const env: Record<string, string> = {};
+  // The runtime's spans join the run's trace as children of this stage's span (off when tracing is).
+  const env: Record<string, string> = workloadTraceEnv();
   if (ctx.executor.kind === "kubernetes") {
     // Remote workloads report over HTTP with a token bound to this run, stage and attempt, revoked when it ends.
     const token = await issueRunToken(ctx.db, { runId: run.id, stage, attempt: stageRow.attempt }, timeoutSeconds + 3600);

@@ -15,6 +15,8 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const log = (m) => process.stderr.write(`[fake-workload] ${m}\n`);
 
 log(`${command} for run ${job.runId} (mode ${mode})`);
+// The trace context the worker hands on (tracing tests check it joins the stage's span).
+if (process.env.TRACEPARENT) log(`TRACEPARENT=${process.env.TRACEPARENT} OTEL_EXPORTER_OTLP_ENDPOINT=${process.env.OTEL_EXPORTER_OTLP_ENDPOINT ?? ""}`);
 if (mode === "fail") {
   log("loading dataset");
   log("ValueError: dataset row 7 has no 'output' field");

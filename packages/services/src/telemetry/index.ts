@@ -1,1 +1,1 @@
-export { contextFromTraceparent, initTracing, traceparentOf, withSpan, type TTracing } from "./tracing.ts";
+export { contextFromTraceparent, initTracing, traceparentOf, withSpan, workloadTraceEnv, type TTracing } from "./tracing.ts";

@@ -1,6 +1,7 @@
 // OpenTelemetry traces, off unless an OTLP endpoint is configured (OTEL_EXPORTER_OTLP_ENDPOINT). A run is one trace:
 // the trigger (web, CLI, webhook) opens it and stores its W3C traceparent on the run row, and every stage span —
 // in whichever worker, after any restart — joins it from there; workloads get it as TRACEPARENT.
+import { AsyncLocalStorage } from "node:async_hooks";
 import { context, propagation, ROOT_CONTEXT, type Span, SpanStatusCode, trace, type Context } from "@opentelemetry/api";
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
@@ -13,6 +14,10 @@ export interface TTracing {
 }
 
 const propagator = new W3CTraceContextPropagator();
+/** The span `withSpan` is running, for code below it that must hand the trace on (no global context manager here). */
+const currentSpan = new AsyncLocalStorage<Span>();
+/** Where spans go (null: off, or an exporter given in code); workloads export theirs to the same collector. */
+let exportEndpoint: string | null = null;
 
 /**
  * Registers a global tracer provider exporting over OTLP/HTTP (JSON) to `endpoint` (…/v1/traces is appended), or to
@@ -20,6 +25,7 @@ const propagator = new W3CTraceContextPropagator();
  */
 export function initTracing(o: { serviceName: string; endpoint?: string | null; exporter?: SpanExporter }): TTracing | null {
   if (!o.endpoint && !o.exporter) return null;
+  exportEndpoint = o.endpoint ?? null;
   const exporter = o.exporter ?? new OTLPTraceExporter({ url: `${o.endpoint!.replace(/\/+$/, "")}/v1/traces` });
   const provider = new TracerProvider({
     resource: resourceFromAttributes({ "service.name": o.serviceName }),
@@ -33,6 +39,7 @@ export function initTracing(o: { serviceName: string; endpoint?: string | null; 
     async shutdown() {
       await provider.shutdown();
       trace.disable();
+      exportEndpoint = null;
     },
   };
 }
@@ -49,6 +56,17 @@ export function traceparentOf(span: Span): string | null {
   return carrier.traceparent ?? null;
 }
 
+/**
+ * The environment that lets a workload (gpu-runtime) continue the trace: TRACEPARENT of the span running now (the
+ * stage span) and the collector it exports to. Empty when tracing is off.
+ */
+export function workloadTraceEnv(): Record<string, string> {
+  const span = currentSpan.getStore();
+  const traceparent = span ? traceparentOf(span) : null;
+  if (!traceparent) return {};
+  return { TRACEPARENT: traceparent, ...(exportEndpoint ? { OTEL_EXPORTER_OTLP_ENDPOINT: exportEndpoint } : {}) };
+}
+
 export function contextFromTraceparent(traceparent: string | null | undefined): Context {
   if (!traceparent) return ROOT_CONTEXT;
   return propagator.extract(ROOT_CONTEXT, { traceparent }, { get: (c, k) => c[k as keyof typeof c], keys: (c) => Object.keys(c) });
@@ -61,7 +79,7 @@ export function contextFromTraceparent(traceparent: string | null | undefined): 
 export async function withSpan<T>(name: string, attributes: Record<string, string | number>, parent: Context | null, fn: (span: Span) => Promise<T>): Promise<T> {
   const span = tracer().startSpan(name, { attributes }, parent ?? context.active());
   try {
-    return await fn(span);
+    return await currentSpan.run(span, () => fn(span));
   } catch (error) {
     span.recordException(error as Error);
     span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
