@@ -85,7 +85,9 @@ describe("the feedback loop in the browser", () => {
     const capture = page.getByLabel("Capture feedback data in staging");
     await capture.waitFor();
     expect(await capture.isChecked()).toBe(false);
-    await capture.check();
+    // The checkbox shows what the server holds: it turns checked once the change is saved.
+    await capture.click();
+    await expect.poll(() => capture.isChecked(), { timeout: 10_000 }).toBe(true);
     await page.getByLabel("Feedback retention in days for staging").fill("60");
     await page.getByLabel("Feedback retention in days for staging").blur();
     await expect.poll(() => stack.db.environment.findFirst({ where: { projectId: stack.projectId, name: "staging" }, select: { captureFeedbackData: true, feedbackRetentionDays: true } })).toEqual({ captureFeedbackData: true, feedbackRetentionDays: 60 });
