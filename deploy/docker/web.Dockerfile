@@ -1,10 +1,15 @@
-# syntax=docker/dockerfile:1.7
-# Dashboard + REST API (Next.js). Build from the repository root:
-#   docker build -f deploy/docker/web.Dockerfile -t loraplane/web .
-FROM node:20.19-bookworm-slim AS deps
+# Dashboard + REST API (Next.js). Build from the repository root with the classic builder (deploy/docker/build.sh):
+#   DOCKER_BUILDKIT=0 docker build --network host -f deploy/docker/web.Dockerfile -t loraplane/web:local .
+# Base images are build arguments so the image builds without a registry: deploy/docker/build-base.sh makes them
+# from Debian packages; a site with a registry may pass NODE_BASE_IMAGE=node:20-bookworm-slim (or its mirror of it).
+ARG NODE_BASE_IMAGE=loraplane/base-node:bookworm
+
+# ---- deps: the workspace's npm dependencies (identical in web/workers/gateway.Dockerfile, so the classic builder's
+# cache builds it once for all three). Manifests first: this layer is rebuilt only when a dependency changes.
+FROM ${NODE_BASE_IMAGE} AS deps
+# npm registry (or an air-gapped site's mirror of it, e.g. a Verdaccio/Nexus/Artifactory npm proxy).
+ARG NPM_CONFIG_REGISTRY=https://registry.npmjs.org/
 WORKDIR /app
-ENV NEXT_TELEMETRY_DISABLED=1
-# Manifests first so the npm layer is cached until a dependency changes. postinstall generates the Prisma client.
 COPY package.json package-lock.json prisma.config.ts ./
 COPY scripts/prisma.mjs scripts/prisma.mjs
 COPY prisma prisma
@@ -18,20 +23,27 @@ COPY apps/gateway/package.json apps/gateway/
 COPY workers/package.json workers/
 COPY gpu-runtime/package.json gpu-runtime/
 COPY deploy/test/package.json deploy/test/
-RUN npm ci --no-audit --no-fund
+COPY tests/e2e/package.json tests/e2e/
+# The Prisma client is generated from the schema alone (the JS engine: nothing is downloaded from Prisma's servers).
+RUN npm ci --no-audit --no-fund --loglevel=error && node scripts/prisma.mjs generate && npm cache clean --force
 
 FROM deps AS build
+ENV NEXT_TELEMETRY_DISABLED=1
 COPY packages packages
 COPY apps/web apps/web
-RUN npm run db:generate && npm run build -w @loraplane/web
+RUN npm run build -w @loraplane/web && rm -rf apps/web/.next/cache
 
-FROM node:20.19-bookworm-slim
-WORKDIR /app
-ENV NODE_ENV=production NEXT_TELEMETRY_DISABLED=1 HOME=/tmp
-COPY --from=build /app /app
+# ---- runtime: the base plus one layer with the app (the vfs storage driver copies every layer in full).
+FROM ${NODE_BASE_IMAGE}
 # Named volumes mounted at /data inherit this ownership, so the app user can write run directories there.
-RUN mkdir -p /data && chown 10001:10001 /data
+RUN mkdir -p /app /data && chown 10001:10001 /data
+WORKDIR /app
+ENV NODE_ENV=production NEXT_TELEMETRY_DISABLED=1 HOME=/tmp LORAPLANE_DATA_DIR=/data
 USER 10001:10001
 EXPOSE 3000
 HEALTHCHECK --interval=10s --timeout=5s --start-period=60s CMD node -e "fetch('http://127.0.0.1:'+(process.env.WEB_PORT||3000)+'/api/ready').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
-CMD ["sh", "-c", "exec node_modules/.bin/next start apps/web -p \"${WEB_PORT:-3000}\" -H 0.0.0.0"]
+# Migrations first (idempotent, safe when several start at once), then the server. WEB_HOST defaults to all
+# interfaces inside a container; compose on the host network sets 127.0.0.1 unless told otherwise.
+CMD ["sh", "-c", "node --import tsx packages/db/src/migrate/cli.ts && exec node_modules/.bin/next start apps/web -p \"${WEB_PORT:-3000}\" -H \"${WEB_HOST:-0.0.0.0}\""]
+# The app last: with vfs every later instruction would copy the whole image again for its build container.
+COPY --from=build /app /app
