@@ -92,6 +92,8 @@ describe("the feedback loop in the browser", () => {
     await page.getByLabel("Feedback retention in days for staging").blur();
     await expect.poll(() => stack.db.environment.findFirst({ where: { projectId: stack.projectId, name: "staging" }, select: { captureFeedbackData: true, feedbackRetentionDays: true } })).toEqual({ captureFeedbackData: true, feedbackRetentionDays: 60 });
     expect(await page.getByLabel("Capture feedback data in prod").isChecked()).toBe(true);
+    // Saved: the row's controls are enabled again.
+    await expect.poll(() => capture.isEnabled()).toBe(true);
     await shot(page, "feedback-settings-environments");
   });
 
