@@ -127,7 +127,11 @@ def run_trl(model_dir: str, rows: list, a, dtype, device) -> dict:
                     report_to=[], packing=True, padding_free=True, max_length=512, bf16=dtype == torch.bfloat16,
                     use_cpu=device.type != "cuda")
     model = load_base_model(model_dir, dtype)
-    trainer = SFTTrainer(model=model, args=cfg, train_dataset=Dataset.from_list(texts), processing_class=tok,
+    from datasets.table import InMemoryTable
+
+    # An explicit fingerprint: datasets 5.0 hashes a new table with dill, which fails on pyarrow 25's MonthDayNano type.
+    dataset = Dataset(InMemoryTable.from_pylist(texts), fingerprint="loraplane-gpu-check")
+    trainer = SFTTrainer(model=model, args=cfg, train_dataset=dataset, processing_class=tok,
                          peft_config=LoraConfig(r=16, lora_alpha=32, lora_dropout=0.05, target_modules=TARGETS,
                                                 task_type="CAUSAL_LM"))
     if device.type == "cuda":
@@ -136,6 +140,8 @@ def run_trl(model_dir: str, rows: list, a, dtype, device) -> dict:
     out = trainer.train()
     secs = time.perf_counter() - t0
     n_tokens = out.metrics.get("train_num_input_tokens_seen") or trainer.state.num_input_tokens_seen
+    if not n_tokens:  # TRL's own count of the (unpadded) tokens it trained on, logged at the end of training
+        n_tokens = next((h["num_tokens"] for h in reversed(trainer.state.log_history) if h.get("num_tokens")), None)
     peak = torch.cuda.max_memory_allocated() / 2 ** 30 if device.type == "cuda" else None
     return {"mode": mode, "tokens_per_s": (n_tokens / secs) if n_tokens else None, "peak_gib": peak, "seconds": secs,
             "note": "includes warmup steps and TRL's own tokenisation"}
@@ -211,6 +217,9 @@ def main() -> None:
     for r in results:
         if "skipped" in r:
             print(f"{r['mode']:34} skipped: {r['skipped']}")
+            continue
+        if not r.get("tokens_per_s"):
+            print(f"{r['mode']:34} ran, but reported no token count")
             continue
         mfu = f"{100 * r['mfu']:.1f}%" if r["mfu"] is not None else "n/a"
         mem = f"{r['peak_gib']:.2f}" if r["peak_gib"] is not None else "n/a"

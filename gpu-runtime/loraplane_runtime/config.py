@@ -44,7 +44,7 @@ class TrainingSpec:
     scheduler: str = "cosine"
     seed: int = 42
     precision: str = "auto"
-    gradient_checkpointing: bool = False
+    gradient_checkpointing: Any = "auto"  # "auto" | True | False (auto: on on GPU for large models, train.py)
     checkpoint_every_steps: int = 200
     prompt_template: str = "auto"
     log_every_steps: int = 10
@@ -118,6 +118,17 @@ def _choice(value: str, allowed: tuple, where: str) -> str:
     return value
 
 
+def _auto_bool(value, where: str):
+    """`auto` (also when absent), true or false; the strings "true"/"false" are accepted too."""
+    if value is None or value == "auto":
+        return "auto"
+    if isinstance(value, bool):
+        return value
+    if value in ("true", "false"):
+        return value == "true"
+    raise ConfigError(f"{where} must be one of ['auto', true, false], got {value!r}")
+
+
 def _positive(value, where: str, allow_zero: bool = False):
     if value is not None and (value < 0 or (value == 0 and not allow_zero)):
         raise ConfigError(f"{where} must be {'>= 0' if allow_zero else '> 0'}, got {value!r}")
@@ -158,7 +169,7 @@ def parse_training(t: dict) -> TrainingSpec:
         scheduler=_choice(_get(t, "scheduler", "cosine", str, w), ("cosine", "linear", "constant"), w + ".scheduler"),
         seed=_get(t, "seed", 42, int, w),
         precision=_choice(_get(t, "precision", "auto", str, w), ("auto", "fp32", "bf16", "fp16"), w + ".precision"),
-        gradient_checkpointing=_get(t, "gradientCheckpointing", False, bool, w),
+        gradient_checkpointing=_auto_bool(t.get("gradientCheckpointing"), w + ".gradientCheckpointing"),
         checkpoint_every_steps=_positive(_get(t, "checkpointEverySteps", 200, int, w), w + ".checkpointEverySteps"),
         prompt_template=_choice(_get(t, "promptTemplate", "auto", str, w), ("auto", "alpaca", "chat"), w + ".promptTemplate"),
         log_every_steps=_positive(_get(t, "logEverySteps", 10, int, w), w + ".logEverySteps"),

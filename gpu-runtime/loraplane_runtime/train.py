@@ -40,9 +40,12 @@ def _camel(name: str) -> str:
 
 
 class DistEnv:
-    """RANK / WORLD_SIZE / LOCAL_RANK as set by torchrun; a single process otherwise."""
+    """RANK / WORLD_SIZE / LOCAL_RANK as set by torchrun; a single process otherwise.
 
-    def __init__(self):
+    `group_for_one`: also start a (one-member) process group when torchrun launched a single process, so FSDP runs
+    the same code path on one GPU as on many."""
+
+    def __init__(self, group_for_one: bool = False):
         self.rank = int(os.environ.get("RANK", 0))
         self.world = int(os.environ.get("WORLD_SIZE", 1))
         self.local_rank = int(os.environ.get("LOCAL_RANK", 0))
@@ -51,7 +54,8 @@ class DistEnv:
             torch.cuda.set_device(self.device)
         else:
             self.device = torch.device("cpu")
-        if self.world > 1 and not tdist.is_initialized():
+        self.grouped = self.world > 1 or (group_for_one and "MASTER_ADDR" in os.environ and "WORLD_SIZE" in os.environ)
+        if self.grouped and not tdist.is_initialized():
             tdist.init_process_group("nccl" if self.device.type == "cuda" else "gloo")
 
     @property
@@ -69,7 +73,7 @@ class DistEnv:
             tdist.barrier()
 
     def close(self) -> None:
-        if self.world > 1 and tdist.is_initialized():
+        if self.grouped and tdist.is_initialized():
             tdist.destroy_process_group()
 
 
@@ -85,6 +89,42 @@ def lr_lambda(kind: str, warmup: int, total: int):
 
 
 LOSS_CHUNK_TOKENS = 4096
+
+# `training.gradientCheckpointing: auto` turns checkpointing on for base models with at least this many parameters,
+# on GPU only (on CPU memory is rarely the limit and the ~30 % recompute is pure loss).
+GRADIENT_CHECKPOINTING_MIN_PARAMS = 1_000_000_000  # provisional, pending the GPU run (bench/gc_bench.py)
+
+
+def use_gradient_checkpointing(setting, n_params: int, device: torch.device) -> bool:
+    """`setting` is the spec's `auto` | True | False; `auto` decides by model size on GPU."""
+    if isinstance(setting, bool):
+        return setting
+    return device.type == "cuda" and n_params >= GRADIENT_CHECKPOINTING_MIN_PARAMS
+
+
+def enable_gradient_checkpointing(model) -> None:
+    """Recompute each decoder layer's activations in backward (non-reentrant: works with a frozen base, where the
+    inputs of the first layer do not require grad, and under FSDP2)."""
+    model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    model.enable_input_require_grads()
+
+
+def build_meta_model(path: str, dtype: torch.dtype, attn, trust_remote_code: bool = False):
+    """The base model's module tree with every parameter on the meta device: no weight is read or allocated.
+    FSDP ranks other than 0 start from this and receive their shards from rank 0."""
+    from transformers import AutoModelForCausalLM
+
+    config = load_model_config(path, trust_remote_code)
+    kwargs = {"dtype": dtype, "trust_remote_code": trust_remote_code}
+    if attn:
+        kwargs["attn_implementation"] = attn
+    with torch.device("meta"):
+        return AutoModelForCausalLM.from_config(config, **kwargs)
+
+
+def real_parameter_bytes(model) -> int:
+    """Bytes of parameter storage actually allocated (meta parameters take none)."""
+    return sum(p.numel() * p.element_size() for p in model.parameters() if not p.is_meta)
 
 
 def _ce_sum(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -170,8 +210,8 @@ def resume_source(path: str) -> str:
 class Trainer:
     def __init__(self, job: Job, reporter: Reporter):
         self.job, self.spec, self.rep = job, job.training, reporter
-        self.env = DistEnv()
-        self.fsdp = job.distributed.strategy == "fsdp" and self.env.world > 1
+        self.env = DistEnv(group_for_one=job.distributed.strategy == "fsdp")
+        self.fsdp = job.distributed.strategy == "fsdp" and self.env.grouped
         self.out_dir = job.paths.output_dir
         self.ckpt_root = os.path.join(self.out_dir, "checkpoints")
         self.stop_requested = False
@@ -215,16 +255,27 @@ class Trainer:
         self.total_steps = s.max_steps or max(1, math.ceil(s.epochs * self.steps_per_epoch))
 
         self.dtype = pick_dtype(s.precision, env.device)
-        model = load_base_model(self.job.paths.base_model, self.dtype, s.attn_implementation,
-                                trust_remote_code=s.trust_remote_code)
+        # Under FSDP only rank 0 reads the weights (to CPU); the other ranks build the same module tree on the meta
+        # device and get their shards by broadcast from rank 0 after sharding (_shard), so a model larger than one
+        # process's memory can start and the files are read once per node, not once per GPU.
+        meta_init = self.fsdp and not env.main
+        if meta_init:
+            model = build_meta_model(self.job.paths.base_model, self.dtype, s.attn_implementation, s.trust_remote_code)
+        else:
+            model = load_base_model(self.job.paths.base_model, self.dtype, s.attn_implementation,
+                                    trust_remote_code=s.trust_remote_code)
         validate_target_modules(model, s.lora.target_modules)
         model.config.use_cache = False
-        if s.gradient_checkpointing:
-            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-            model.enable_input_require_grads()
+        self.base_params = sum(p.numel() for p in model.parameters())
+        self.gradient_checkpointing = use_gradient_checkpointing(s.gradient_checkpointing, self.base_params, env.device)
+        if self.gradient_checkpointing:
+            enable_gradient_checkpointing(model)
         lora = LoraConfig(r=s.lora.r, lora_alpha=s.lora.alpha, lora_dropout=s.lora.dropout,
                           target_modules=s.lora.target_modules, task_type="CAUSAL_LM")
-        self.model = get_peft_model(model, lora).to(env.device)
+        with torch.device("meta") if meta_init else contextlib.nullcontext():
+            self.model = get_peft_model(model, lora)
+        if not self.fsdp:  # fully_shard moves each layer to the GPU as it shards it: the full model never is
+            self.model = self.model.to(env.device)
         for p in self.model.parameters():  # adapters train in fp32 even on a bf16/fp16 base
             if p.requires_grad:
                 p.data = p.data.float()
@@ -232,8 +283,8 @@ class Trainer:
         ckpt = find_checkpoint(self.ckpt_root)
         if ckpt is None and self.job.paths.resume_from:
             ckpt = resume_source(self.job.paths.resume_from)
-        if ckpt:  # adapter weights go in before sharding/wrapping; optimizer state after
-            self._load_adapter_weights(ckpt)
+        if ckpt:  # adapter weights go in before sharding/wrapping (meta ranks get them by broadcast); optimizer after
+            self._load_adapter_weights(ckpt, check_only=meta_init)
         self.ddp = self.model
         if self.fsdp:
             self._shard()
@@ -251,17 +302,50 @@ class Trainer:
             self.resume(ckpt)
         log(f"train: {len(self.examples)} examples, {self.total_steps} steps ({self.steps_per_epoch}/epoch), "
             f"world {env.world}, device {env.device}, dtype {self.dtype}, packing {s.packing}, "
-            f"trainable params {sum(p.numel() for p in self.params)}")
+            f"base params {self.base_params}, trainable params {sum(p.numel() for p in self.params)}, "
+            f"gradient checkpointing {'on' if self.gradient_checkpointing else 'off'}"
+            f"{' (auto)' if s.gradient_checkpointing == 'auto' else ''}"
+            f"{', fsdp (rank 0 loaded, others meta-initialised)' if self.fsdp else ''}")
 
     def _shard(self) -> None:
-        """FSDP2: shard each decoder layer, then the root (frozen base and LoRA weights alike)."""
+        """FSDP2: shard each decoder layer, then the root (frozen base and LoRA weights alike); then every rank's
+        shards are filled from rank 0's weights.
+
+        Why FSDP2 (`fully_shard` + `set_model_state_dict(broadcast_from_rank0=True)`) and not FSDP1's
+        `sync_module_states` + `param_init_fn`: FSDP2 is what torch 2.11-2.13 develop (FSDP1 is deprecated there),
+        it shards meta parameters as they are, and the broadcast sends one tensor at a time, so no rank ever holds
+        more than its shards plus one full tensor on the GPU. It also keeps PEFT's parameter names (no
+        `_fsdp_wrapped_module` prefixes), which the adapter save and resume paths rely on."""
+        from torch.distributed.checkpoint.state_dict import StateDictOptions, set_model_state_dict
         from torch.distributed.fsdp import fully_shard
 
+        env = self.env
+        # Rank 0's full weights, on CPU, taken before sharding replaces its parameters with shards.
+        full = dict(self.model.state_dict()) if env.main else {}
         layer_types = set(getattr(self.model.get_base_model(), "_no_split_modules", None) or [])
         for mod in list(self.model.modules()):
             if type(mod).__name__ in layer_types:
                 fully_shard(mod)
         fully_shard(self.model)
+        set_model_state_dict(self.model, full, options=StateDictOptions(full_state_dict=True, broadcast_from_rank0=True))
+        del full
+        # Buffers are not sharded and non-persistent ones (rotary inv_freq) are in no state dict: the meta ranks
+        # allocate theirs and take rank 0's values.
+        for mod in self.model.modules():
+            for name, buf in list(mod._buffers.items()):
+                if buf is not None and buf.is_meta:
+                    mod._buffers[name] = torch.empty_like(buf, device=env.device)
+                elif buf is not None and buf.device != env.device:  # one fully_shard did not manage: nccl needs it on GPU
+                    mod._buffers[name] = buf.to(env.device)
+        for buf in self.model.buffers():
+            tdist.broadcast(buf.data, src=0)
+        # The meta ranks skipped the random LoRA init and so drew nothing from their generators: take rank 0's state,
+        # so dropout draws are what a rank that initialised for real (DDP, or FSDP before meta init) would draw.
+        states = [torch.get_rng_state(), torch.cuda.get_rng_state() if env.device.type == "cuda" else None]
+        tdist.broadcast_object_list(states, src=0)
+        torch.set_rng_state(states[0])
+        if states[1] is not None:
+            torch.cuda.set_rng_state(states[1])
 
     def _full_state(self) -> tuple:
         """(full model state dict, full optimizer state dict) on CPU; collective under FSDP."""
@@ -346,12 +430,14 @@ class Trainer:
             raise ConfigError(f"refusing to resume from checkpoint {ckpt}: it was written for a different run ("
                               + "; ".join(diffs) + "); use a new output directory or restore the original settings")
 
-    def _load_adapter_weights(self, ckpt: str) -> None:
+    def _load_adapter_weights(self, ckpt: str, check_only: bool = False) -> None:
         from peft import set_peft_model_state_dict
         from safetensors.torch import load_file
 
         with open(os.path.join(ckpt, "trainer_state.json")) as f:
             self._check_resumable(ckpt, json.load(f))
+        if check_only:  # a meta-initialised FSDP rank: rank 0 broadcasts the adapter with the rest
+            return
         set_peft_model_state_dict(self.model, load_file(os.path.join(ckpt, "adapter_model.safetensors")))
 
     def resume(self, ckpt: str) -> None:

@@ -140,7 +140,7 @@ def _torchrun(job):
 
 def test_torchrun_two_process_gloo_ddp_and_fsdp(work, tiny_model, demo_data):
     training = {"maxSteps": 6, "batchSize": 4, "checkpointEverySteps": 3, "logEverySteps": 3}
-    adapters = {}
+    adapters, losses = {}, {}
     for strategy in ("ddp", "fsdp"):
         out = work / f"dist-{strategy}"
         job = write_job(work / f"{strategy}.json", base=tiny_model, data=demo_data, out=str(out), training=training,
@@ -153,7 +153,10 @@ def test_torchrun_two_process_gloo_ddp_and_fsdp(work, tiny_model, demo_data):
         assert sorted(os.listdir(out / "checkpoints")) == ["step-3"]
         assert {"rng-0.pt", "rng-1.pt"} <= set(os.listdir(out / "checkpoints" / "step-3"))
         adapters[strategy] = load_file(str(out / "adapter" / "adapter_model.safetensors"))
-    # FSDP shards the same math as DDP: same adapter
+        losses[strategy] = [p["value"] for e in events(r.stdout) if e["event"] == "metrics"
+                            for p in e["points"] if p["key"] == "train/loss"]
+    # FSDP (rank 1 meta-initialised, weights broadcast from rank 0) shards the same math as DDP: same losses, adapter
+    assert len(losses["fsdp"]) == 2 and losses["fsdp"] == pytest.approx(losses["ddp"], rel=1e-5)
     for k, v in adapters["ddp"].items():
         torch.testing.assert_close(adapters["fsdp"][k], v, atol=1e-5, rtol=1e-4)
     assert max(float(v.abs().max()) for k, v in adapters["fsdp"].items() if "lora_B" in k) > 1e-4  # it trained
