@@ -2,6 +2,7 @@ import { findDeploymentById, findProjectIdOf, listDeploymentsOfProject, listAppr
 import {
   decideApproval,
   getDeploymentMetrics,
+  getShadowResults,
   pauseDeployment,
   promoteDeployment,
   resumeDeployment,
@@ -39,15 +40,16 @@ export const getDeploymentRoute = defineRoute({
   operationId: "getDeployment",
   method: "get",
   path: "/api/v1/deployments/{id}",
-  summary: "A deployment with its variants, weights and rollout events",
+  summary: "A deployment with its variants, weights, rollout events and shadow evaluation (null when it has none)",
   tags: ["deployments"],
   auth: { kind: "user", scope: "deployments:read", role: "viewer", project: byDeployment },
   params: z.object({ id: ZId }),
-  response: z.object({ deployment: z.unknown(), events: z.array(z.unknown()) }),
+  response: z.object({ deployment: z.unknown(), events: z.array(z.unknown()), shadow: z.unknown() }),
   handler: async ({ db, params }) => {
     const deployment = await findDeploymentById(db, params.id);
     if (!deployment) throw notFound(`deployment ${params.id}`);
-    return { deployment, events: await listRolloutEvents(db, params.id) };
+    const [events, shadow] = await Promise.all([listRolloutEvents(db, params.id), getShadowResults(db, params.id)]);
+    return { deployment, events, shadow };
   },
 });
 

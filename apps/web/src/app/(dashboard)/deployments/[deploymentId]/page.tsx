@@ -11,6 +11,8 @@ import { useProject } from "@/hooks/use-project";
 import { ConfirmDialog } from "@/components/confirm-dialog";
 import { RolloutTimeline, ServingCharts, WeightsBar } from "@/components/deployment-panels";
 import { FeedbackPanel } from "@/components/feedback-panel";
+import { ShadowPanel, type TShadowResults } from "@/components/shadow-panel";
+import { AbPowerPanel } from "@/components/ab-power-panel";
 import { Badge, PageHead, QueryView, StatusBadge } from "@/components/ui";
 
 const ACTIVE = new Set(["pending", "awaiting_approval", "progressing", "paused"]);
@@ -82,8 +84,8 @@ export default function DeploymentPage() {
   const query = useQuery({
     queryKey: ["deployment", deploymentId],
     queryFn: async () => {
-      const data = await api<{ deployment: TDeployment & { projectId: string }; events: TRolloutEvent[] }>(`/api/v1/deployments/${deploymentId}`);
-      return { ...data.deployment, events: data.events };
+      const data = await api<{ deployment: TDeployment & { projectId: string }; events: TRolloutEvent[]; shadow: TShadowResults | null }>(`/api/v1/deployments/${deploymentId}`);
+      return { ...data.deployment, events: data.events, shadow: data.shadow };
     },
     refetchInterval: (q) => (q.state.data && ACTIVE.has(q.state.data.state) ? 3000 : 30_000),
   });
@@ -232,6 +234,8 @@ export default function DeploymentPage() {
                   ) : null}
                 </div>
               </div>
+              {d.shadow ? <ShadowPanel shadow={d.shadow} /> : null}
+              {d.strategy === "ab" && d.variants.length === 2 ? <AbPowerPanel deploymentId={d.id} variants={d.variants} policy={d.policy} live={active} /> : null}
               <ServingCharts deploymentId={d.id} variants={d.variants} live={active} />
               <FeedbackPanel deploymentId={d.id} projectId={d.projectId} variants={d.variants} canEdit={can("engineer")} />
               <div className="card">
