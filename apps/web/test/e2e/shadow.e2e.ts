@@ -31,7 +31,7 @@ async function seedShadowDeployment(s: TStack) {
     versions.push(await s.db.modelVersion.create({ data: { projectId: s.projectId, modelName: "demo-tiny", version: v, runId: run.id, baseModel: "/models/tiny", lineage: {} }, select: { id: true } }));
   }
   const policy = { shadow: { enabled: true, fraction: 0.25, minSamples: 6, minAgreement: 0.6, maxRefusalRate: 0.1, maxLatencyP99Ms: 5000, maxErrorRate: 0.05, maxConcurrent: 4, maxStoredSamples: 500, maxDurationSeconds: 3600 } };
-  const reason = "shadow gate failed: agreement_rouge_l 0.386 < 0.600, candidate_refusal_rate 0.167 > 0.100 (6 pairs)";
+  const reason = "shadow gate failed: agreement_rouge_l 0.375 < 0.600, candidate_refusal_rate 0.167 > 0.100 (6 pairs)";
   const deployment = await s.db.deployment.create({
     data: { projectId: s.projectId, environmentId: env.id, endpointName: "demo-shadow", strategy: "canary", state: "rolled_back", policy, reason, finishedAt: new Date() },
     select: { id: true },
@@ -116,7 +116,7 @@ describe("shadow evaluation on the deployment page", () => {
     await page.goto(`${stack.baseUrl}/deployments/${seed.deploymentId}`);
     const panel = page.getByTestId("shadow-panel");
     await panel.getByText("gate failed", { exact: true }).waitFor();
-    await panel.getByTestId("shadow-gate").getByText(/agreement_rouge_l 0\.386 < 0\.600/).waitFor();
+    await panel.getByTestId("shadow-gate").getByText(/agreement_rouge_l 0\.375 < 0\.600/).waitFor();
     await panel.getByText("6 of 6 pairs needed are scored.", { exact: false }).waitFor();
     // Exact match 2 of 6; refusals: the candidate's one "I'm sorry, but I can't…" of 6 answers.
     await panel.getByRole("row", { name: /Exact match 33\.3%/ }).waitFor();
