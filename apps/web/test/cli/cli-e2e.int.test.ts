@@ -171,6 +171,9 @@ describe("standalone CLI against a running server", () => {
     }
     const noServer = await run(["project", "list"], { LORAPLANE_URL: "http://127.0.0.1:9" });
     expect(noServer.code).toBe(3);
+    const help = await run(["--help"]);
+    expect(help.stdout.replace(/\s+/g, " ")).toContain("Exit codes: 0 done (a waited-for run succeeded), 1 failed (a run failed, was blocked by its gate or cancelled; a request refused), 2 usage or input error, 3 control plane unreachable or token refused.");
+    expect((await run(["--version"])).stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
   }, 180_000);
 });
 

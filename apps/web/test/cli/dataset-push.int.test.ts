@@ -59,7 +59,8 @@ describe("loraplane dataset push", () => {
     expect(JSON.parse(second.stdout)).toMatchObject({ deduplicated: false, version: { version: "v2", rowCount: 31 } });
     const list = await cli(["dataset", "list"]);
     expect(list.stdout).toMatch(/support-chats\s+2\s/);
-  });
+    // Four CLI processes, each starting tsx: tens of seconds on a loaded 2-core machine (a timing tolerance only).
+  }, 180_000);
 
   it("exits 2 naming the file and line of a malformed row, and when the folder has no .jsonl files", async () => {
     const bad = await cli(["dataset", "push", folder("bad", { "train.jsonl": rows(3) + "{not json}\n" }), "--name", "broken"]);
@@ -69,5 +70,5 @@ describe("loraplane dataset push", () => {
     const empty = await cli(["dataset", "push", folder("empty", { "notes.txt": "x" }), "--name", "broken"]);
     expect(empty.code).toBe(2);
     expect(empty.stderr).toMatch(/has no <split>\.jsonl files/);
-  });
+  }, 180_000);
 });

@@ -1,4 +1,5 @@
 // `loraplane sweep …` and `loraplane run compare …` run as a user runs them (child process) against the real routes.
+// Each CLI process starts tsx: seconds apiece on a loaded 2-core machine, hence the generous per-test timeouts.
 import { writeFileSync, mkdtempSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -56,7 +57,7 @@ describe("loraplane sweep", () => {
     expect(early.stderr).toContain("no best run yet");
     const cancelled = await cli(["sweep", "cancel", id!]);
     expect(cancelled.stdout).toContain("cancelling; cancelled 2 run(s)");
-  });
+  }, 180_000);
 
   it("takes the sweep from a file, flags overriding it", async () => {
     const file = path.join(tmp, "sweep.yaml");
@@ -67,7 +68,7 @@ describe("loraplane sweep", () => {
     expect(body.triggered).toBe(1);
     expect(body.sweep).toMatchObject({ objectiveMetric: "exact_match", concurrency: 1 });
     expect(body.sweep.points).toHaveLength(3);
-  });
+  }, 180_000);
 
   it("refuses an unsweepable path before calling the API, and the API's field errors exit 2", async () => {
     const bad = await cli(["sweep", "create", "--pipeline", "sweepy-lora", "--grid", "train.lr=1e-4,3e-4", "--metric", "rouge_l"]);
@@ -79,7 +80,7 @@ describe("loraplane sweep", () => {
     const noMetric = await cli(["sweep", "create", "--pipeline", "sweepy-lora", "--grid", "training.learningRate=1e-4"]);
     expect(noMetric.code).toBe(2);
     expect(noMetric.stderr).toContain("no metric");
-  });
+  }, 180_000);
 });
 
 describe("loraplane run compare", () => {
@@ -91,5 +92,5 @@ describe("loraplane run compare", () => {
     expect(r.stdout).toMatch(/training\.learningRate\s+0\.0001\s+0\.0003/);
     const one = await cli(["run", "compare", runIds[0]!]);
     expect(one.code).toBe(2);
-  });
+  }, 180_000);
 });
