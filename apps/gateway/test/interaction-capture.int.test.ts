@@ -1,9 +1,12 @@
 // The gateway stores prompt and response of answered requests only where the environment opted in, attaches the
 // caller's feedback to them, and never lets a failure to store reach the client.
 import { randomBytes } from "node:crypto";
+import { mkdtempSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { seedDeployable, useTestDb } from "@loraplane/db/testing";
 import { createPipelineQueue } from "@loraplane/queue";
-import { markNewVariantReady, promoteDeployment, startDeployment, updateEnvironment } from "@loraplane/services";
+import { createFeedbackDatasetVersion, markNewVariantReady, promoteDeployment, startDeployment, triggerRun, updateEnvironment } from "@loraplane/services";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "../src/log.ts";
 import { createGateway, type TGateway } from "../src/server.ts";
@@ -150,6 +153,19 @@ describe("interaction capture", () => {
     await gw.flush();
     expect(await stored(requestId)).toMatchObject({ response: "t0 t1 t2" });
     expect(await (await fetch(`${base}/metrics`)).text()).toMatch(/loraplane_gateway_interactions_total\{outcome="stored"\} [3-9]/);
+  });
+
+  it("the rated interactions become a dataset version with its lineage, and a run is triggered on it", async () => {
+    await gw.flush();
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), "lp-gwc-"));
+    const created = await createFeedbackDatasetVersion(t.db, deploymentId, { newDatasetName: "from-gateway", filter: { ratings: ["up"] }, format: "chat", validationPercent: 0 }, system, {}, dataDir);
+    expect(created.version).toMatchObject({ version: "v1", rowCount: 1, sourceDeploymentId: deploymentId, lineage: { kind: "feedback", deploymentId, filter: { ratings: ["up"] } } });
+    const spec = { name: "p-feedback", model: { name: "m", baseModel: "/models/tiny" }, dataset: { name: "from-gateway", version: "v0" } };
+    const pipeline = await t.db.pipeline.create({ data: { projectId: seed.projectId, name: spec.name, spec }, select: { id: true } });
+    const { run } = await triggerRun({ db: t.db, queue }, { projectId: seed.projectId, pipelineId: pipeline.id, trigger: "api", datasetVersionId: created.version.id });
+    const stored = await t.db.pipelineRun.findUniqueOrThrow({ where: { id: run.id }, select: { datasetVersionId: true, resolvedSpec: true } });
+    expect(stored.datasetVersionId).toBe(created.version.id);
+    expect((stored.resolvedSpec as { dataset: unknown }).dataset).toMatchObject({ name: "from-gateway", version: "v1", format: "chat" });
   });
 
   it("stores nothing once the environment opts out", async () => {
