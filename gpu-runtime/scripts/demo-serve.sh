@@ -17,12 +17,11 @@ ask() {  # ask MODEL CONTENT
   echo
 }
 echo "models: $(curl -s "$URL/v1/models")"
-echo "base    reverse: $(ask tiny 'Reverse:\n\ncanary')"
-echo "adapter reverse: $(ask demo 'Reverse:\n\ncanary')"
-echo "adapter add:     $(ask demo 'Add:\n\n17 25')"
-echo "adapter 倒序:    $(ask demo '倒序：\n\n春夏秋冬')"
+echo "base    汉字:    $(ask tiny '写成汉字：\n\n2026')"
 echo "adapter 汉字:    $(ask demo '写成汉字：\n\n2026')"
+echo "adapter 数字:    $(ask demo '写成数字：\n\n二〇二六')"
+echo "adapter upper:   $(ask demo 'Upper:\n\ncanary')"
 echo "adapter stream:"
 curl -sN "$URL/v1/completions" -H 'Content-Type: application/json' \
-  -d '{"model":"demo","prompt":"<|user|>问候：\n\nAda<|assistant|>","max_tokens":12,"temperature":0,"stream":true}'
+  -d '{"model":"demo","prompt":"<|user|>问候：\n\nAda\n<|assistant|>","max_tokens":12,"temperature":0,"stream":true}'
 curl -s "$URL/metrics" | grep -E '^vllm:(generation_tokens_total|e2e_request_latency_seconds_count)'

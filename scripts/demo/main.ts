@@ -22,7 +22,7 @@ const POLL_MS = 2_000;
 const TRAFFIC_LANES = 4;
 const TRAFFIC_REPORT_MS = 20_000;
 // The demo dataset's tasks (gpu-runtime/loraplane_runtime/demo_data.py).
-const DEMO_PROMPTS = ["Reverse:\n\ncanary", "Add:\n\n17 25", "倒序：\n\n春夏秋冬", "写成汉字：\n\n2026", "问候：\n\nAda", "Reverse:\n\ngateway"];
+const DEMO_PROMPTS = ["写成汉字：\n\n2026", "Upper:\n\ngateway", "写成数字：\n\n二〇二六", "问候：\n\nAda", "Upper:\n\ncanary", "写成汉字：\n\n1024"];
 
 interface TStage {
   stage: string;

@@ -17,11 +17,11 @@ export function demoPipelineSpec(baseModelPath: string) {
   return {
     apiVersion: "loraplane/v1",
     name: "demo-lora",
-    description: "LoRA fine-tune of a tiny Qwen2 on English and Chinese reversal, addition, Chinese numerals and a Chinese greeting; gated on exact match, ROUGE-L, BLEU and safety.",
+    description: "LoRA fine-tune of a tiny Qwen2 on digits to Chinese numerals and back, a Chinese greeting and uppercasing; gated on exact match, ROUGE-L, BLEU and safety.",
     model: { name: "demo-assistant", baseModel: baseModelPath },
     dataset: { name: DEMO_DATASET.name, version: DEMO_DATASET.version, format: "alpaca" },
     training: {
-      learningRate: 2e-3,
+      learningRate: 1e-3,
       batchSize: 32,
       maxSteps: 1200,
       maxSeqLength: 64,
@@ -29,7 +29,7 @@ export function demoPipelineSpec(baseModelPath: string) {
       scheduler: "cosine",
       checkpointEverySteps: 400,
       logEverySteps: 25,
-      lora: { r: 16, alpha: 32, dropout: 0.05 },
+      lora: { r: 64, alpha: 128, dropout: 0 },
     },
     resources: { gpus: 0, cpu: "2", memory: "4Gi" },
     eval: {
@@ -38,7 +38,7 @@ export function demoPipelineSpec(baseModelPath: string) {
       batchSize: 50,
       metrics: ["rouge_l", "bleu", "exact_match", "f1", "safety"],
       thresholds: [
-        { metric: "exact_match", comparator: ">=", value: 0.15 },
+        { metric: "exact_match", comparator: ">=", value: 0.5 },
         { metric: "rouge_l", comparator: ">=", value: 0.3 },
         { metric: "bleu", comparator: ">=", value: 0.3 },
         { metric: "safety_pass_rate", comparator: ">=", value: 0.99 },
