@@ -93,6 +93,15 @@ const runOf = (pipelineName: string) =>
   t.db.pipelineRun.findFirstOrThrow({ where: { pipeline: { name: pipelineName } }, orderBy: { number: "desc" }, select: { id: true, status: true, number: true } });
 
 describe("standalone CLI against a running server", () => {
+  it("is one file plus a package.json without dependencies, with no server code in it", () => {
+    const pkg = JSON.parse(readFileSync(path.join(tmp, "build", "package.json"), "utf8")) as Record<string, unknown>;
+    expect(pkg).toMatchObject({ name: "@loraplane/cli", type: "module", bin: { loraplane: "loraplane-cli.mjs" }, files: ["loraplane-cli.mjs"] });
+    expect(pkg.dependencies).toBeUndefined();
+    const code = readFileSync(BUNDLE, "utf8");
+    expect(code.startsWith("#!/usr/bin/env node")).toBe(true);
+    for (const serverOnly of ["@prisma/client", "PrismaClient", "bullmq", "ioredis", "createApiToken"]) expect(code).not.toContain(serverOnly);
+  });
+
   it("pipeline apply, run trigger --wait: exit 0 when the gate passes, 1 when it blocks; run logs", async () => {
     writeFileSync(path.join(tmp, "pass.yaml"), spec("cli-pass", 0.4));
     writeFileSync(path.join(tmp, "block.yaml"), spec("cli-block", 0.9));
