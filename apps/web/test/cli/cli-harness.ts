@@ -3,7 +3,7 @@
 // must progress — the real worker process (workers/src/main.ts on the local executor) whose workloads are the fake
 // runtime (workers/test/helpers/fake-workload.mjs: the runtime's stdout protocol in milliseconds).
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { chmodSync, mkdtempSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import os from "node:os";
@@ -119,13 +119,15 @@ export async function startWorkerProcess(o: { databaseUrl: string; queuePrefix: 
   return {
     logs: () => lines.slice(-60).join("\n"),
     stop: async () => {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-      // The process group: the worker and any workload it started.
-      process.kill(-child.pid!, "SIGTERM");
-      const timer = setTimeout(() => process.kill(-child.pid!, "SIGKILL"), 15_000);
-      await exited;
-      clearTimeout(timer);
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+        // The process group: the worker and any workload it started.
+        process.kill(-child.pid!, "SIGTERM");
+        const timer = setTimeout(() => process.kill(-child.pid!, "SIGKILL"), 15_000);
+        await exited;
+        clearTimeout(timer);
+      }
+      rmSync(shimDir, { recursive: true, force: true });
     },
   };
 }
