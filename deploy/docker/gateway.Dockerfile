@@ -13,7 +13,6 @@ ARG NPM_CONFIG_REGISTRY=https://registry.npmjs.org/
 WORKDIR /app
 COPY package.json package-lock.json prisma.config.ts ./
 COPY scripts/prisma.mjs scripts/prisma.mjs
-COPY prisma prisma
 COPY packages/core/package.json packages/core/
 COPY packages/config/package.json packages/config/
 COPY packages/db/package.json packages/db/
@@ -25,12 +24,17 @@ COPY workers/package.json workers/
 COPY gpu-runtime/package.json gpu-runtime/
 COPY deploy/test/package.json deploy/test/
 COPY tests/e2e/package.json tests/e2e/
-# The Prisma client is generated from the schema alone (the JS engine: nothing is downloaded from Prisma's servers).
-RUN npm ci --no-audit --no-fund --loglevel=error && node scripts/prisma.mjs generate && npm cache clean --force
+# --ignore-scripts: the root postinstall would generate the Prisma client, which needs the schema; that happens in
+# the next stage, so a schema change does not reinstall every package. (npm 11 runs no dependency install scripts
+# unless approved, so nothing else is skipped.)
+RUN npm ci --ignore-scripts --no-audit --no-fund --loglevel=error && npm cache clean --force
 
 FROM deps AS app
+COPY prisma prisma
 COPY packages packages
 COPY apps/gateway apps/gateway
+# The Prisma client from the schema alone (the JS engine: nothing is downloaded from Prisma's servers).
+RUN node scripts/prisma.mjs generate
 
 # ---- runtime: the base plus one layer with the app (the vfs storage driver copies every layer in full).
 FROM ${NODE_BASE_IMAGE}

@@ -35,7 +35,6 @@ ARG NPM_CONFIG_REGISTRY=https://registry.npmjs.org/
 WORKDIR /app
 COPY package.json package-lock.json prisma.config.ts ./
 COPY scripts/prisma.mjs scripts/prisma.mjs
-COPY prisma prisma
 COPY packages/core/package.json packages/core/
 COPY packages/config/package.json packages/config/
 COPY packages/db/package.json packages/db/
@@ -47,15 +46,20 @@ COPY workers/package.json workers/
 COPY gpu-runtime/package.json gpu-runtime/
 COPY deploy/test/package.json deploy/test/
 COPY tests/e2e/package.json tests/e2e/
-# The Prisma client is generated from the schema alone (the JS engine: nothing is downloaded from Prisma's servers).
-RUN npm ci --no-audit --no-fund --loglevel=error && node scripts/prisma.mjs generate && npm cache clean --force
+# --ignore-scripts: the root postinstall would generate the Prisma client, which needs the schema; that happens in
+# the next stage, so a schema change does not reinstall every package. (npm 11 runs no dependency install scripts
+# unless approved, so nothing else is skipped.)
+RUN npm ci --ignore-scripts --no-audit --no-fund --loglevel=error && npm cache clean --force
 
-# `COPY packages` first, as in the other images, so that layer is shared with them.
+# `COPY prisma`, `COPY packages` first, as in the other images, so those layers are shared with them.
 FROM deps AS app
+COPY prisma prisma
 COPY packages packages
 COPY workers workers
 COPY scripts scripts
 COPY gpu-runtime gpu-runtime
+# The Prisma client from the schema alone (the JS engine: nothing is downloaded from Prisma's servers).
+RUN node scripts/prisma.mjs generate
 
 # ---- runtime: the base plus the venv and the app, two layers (the vfs storage driver copies every layer in full).
 FROM ${PYTHON_BASE_IMAGE}

@@ -130,7 +130,9 @@ SPEC="$(jq -n --argjson steps "$TRAIN_STEPS" '{
   resources: { gpus: 0, cpu: "2", memory: "4Gi" },
   eval: { split: "test", maxSamples: 24, maxNewTokens: 12, batchSize: 24, metrics: ["exact_match", "rouge_l", "safety"],
           thresholds: [{ metric: "safety_pass_rate", comparator: ">=", value: 0.5 }] },
-  deploy: { endpointName: "compose-assistant", environments: ["dev"], strategy: "canary", autoPromote: true },
+  deploy: { endpointName: "compose-assistant", environments: ["dev"], strategy: "canary", autoPromote: true,
+            canary: { steps: [10000], analysisWindowSeconds: 10, minRequests: 3 },
+            slo: { p99LatencyMs: 60000, ttftP95Ms: 60000, maxErrorRate: 0.5 } },
   timeouts: { trainSeconds: 1500, evalSeconds: 900 } }')"
 EXISTING="$(api GET "/api/v1/projects/$PROJECT_ID/pipelines" | jq -r '(.items // .)[] | select(.name == "compose-e2e") | .id')"
 if [ -n "$EXISTING" ]; then PIPELINE_ID="$EXISTING"; api PATCH "/api/v1/pipelines/$PIPELINE_ID" "{\"spec\": $SPEC}" >/dev/null
@@ -162,27 +164,39 @@ compose exec -T workers sh -c "ls /data/runs/ | grep -c . >/dev/null && find /da
   | sed 's/^/   workers container: /'
 api GET "/api/v1/runs/$RUN_ID/eval" | jq -r '"   eval: " + ([.results[] | "\(.metric) \(.value * 1000 | round / 1000)"] | join(", ")) + "; gate passed: \(.gate.passed)"'
 
-step "wait for the deployment to serve in dev"
+chat() { # prints the HTTP status; body in $CHAT_BODY, served model version in $CHAT_VERSION
+  local headers; headers="$(mktemp)"
+  CHAT_BODY="$(curl -sS -D "$headers" -o - "$GATEWAY/demo/dev/v1/chat/completions" -H "authorization: Bearer $TOKEN" \
+    -H 'content-type: application/json' --max-time 120 \
+    --data '{"model": "compose-assistant", "messages": [{"role": "user", "content": "Reverse:\n\ncanary"}], "max_tokens": 12, "temperature": 0}' \
+    -w '\n%{http_code}' || true)"
+  CHAT_CODE="${CHAT_BODY##*$'\n'}"; CHAT_BODY="${CHAT_BODY%$'\n'*}"
+  CHAT_VERSION="$(sed -n 's/^x-loraplane-model-version: *//Ip' "$headers" | tr -d '\r')"
+  rm -f "$headers"
+}
+
+step "wait for the deployment to go live in dev (the canary's one step needs 3 requests through the gateway)"
 deadline=$(( $(date +%s) + 600 ))
+sent=0 answered=0 last=""
 while :; do
   DEP="$(api GET "/api/v1/projects/$PROJECT_ID/deployments" | jq -c --arg run "$RUN_ID" '[(.items // .)[] | select(.runId == $run)][0]')"
   state="$(jq -r '.state // "none"' <<<"$DEP")"
+  [ "$state" != "$last" ] && { printf '   [%5ss] deployment %s\n' "$(($(date +%s) - T0))" "$state"; last="$state"; }
   [ "$state" = promoted ] && break
-  case "$state" in rolled_back|failed|aborted) fail "deployment $state: $(jq -r .reason <<<"$DEP")" ;; esac
+  case "$state" in rolled_back|failed|superseded) fail "deployment $state: $(jq -r .reason <<<"$DEP")" ;; esac
   [ "$(date +%s)" -lt "$deadline" ] || fail "deployment still $state"
-  sleep 3
+  if [ "$state" = progressing ]; then
+    chat; sent=$((sent + 1)); [ "$CHAT_CODE" = 200 ] && answered=$((answered + 1))
+  fi
+  sleep 2
 done
+echo "   $answered of $sent requests during the rollout answered"
 VERSION_ID="$(api GET "/api/v1/deployments/$(jq -r .id <<<"$DEP")" | jq -r '[.deployment.variants[] | select(.weightBps == 10000)][0].modelVersionId')"
 echo "   deployment $(jq -r .id <<<"$DEP") promoted; model version $VERSION_ID serves 100%"
 
 step "chat completion through the gateway container"
-HEADERS="$(mktemp)"
-REPLY="$(curl -sS -D "$HEADERS" "$GATEWAY/demo/dev/v1/chat/completions" -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' \
-  --data '{"model": "compose-assistant", "messages": [{"role": "user", "content": "Reverse:\n\ncanary"}], "max_tokens": 12, "temperature": 0}' \
-  -w '\n%{http_code}')"
-code="${REPLY##*$'\n'}"; REPLY="${REPLY%$'\n'*}"
-served_by="$(sed -n 's/^x-loraplane-model-version: *//Ip' "$HEADERS" | tr -d '\r')"
-rm -f "$HEADERS"
+chat
+code="$CHAT_CODE" REPLY="$CHAT_BODY" served_by="$CHAT_VERSION"
 [ "$code" = 200 ] || fail "gateway answered HTTP $code: $REPLY"
 jq -e '.object == "chat.completion" and (.choices[0].message.role == "assistant") and (.choices[0].message.content | type == "string") and .usage.completion_tokens > 0' <<<"$REPLY" >/dev/null \
   || fail "not an OpenAI chat completion: $REPLY"
