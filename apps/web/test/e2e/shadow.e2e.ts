@@ -124,10 +124,12 @@ describe("shadow evaluation on the deployment page", () => {
     const checks = panel.getByTestId("shadow-checks");
     await checks.getByRole("row", { name: /agreement rouge l .* fail/ }).waitFor();
     const pairs = panel.getByTestId("shadow-disagreements");
-    // Lowest agreement first: the banana answer (ROUGE-L 0) leads, and exact matches are not listed.
-    const first = pairs.locator(".card").first();
-    await first.getByText(/Bananas are yellow/).waitFor();
-    await first.getByText("The capital of France is Paris.").waitFor();
+    // Lowest agreement first (three pairs at ROUGE-L 0, then "chat" vs "The French word for cat is chat." at 0.25);
+    // exact matches are not listed.
+    await pairs.locator(".card").first().getByText(/^ROUGE-L 0\.00 ·/).waitFor();
+    await pairs.locator(".card").nth(3).getByText(/^ROUGE-L 0\.25 · prompt: Translate 'cat' to French/).waitFor();
+    const banana = pairs.locator(".card").filter({ hasText: "Bananas are yellow" });
+    await banana.getByText("The capital of France is Paris.").waitFor();
     expect(await pairs.getByText("olleh").count()).toBe(0);
     await pairs.getByText("· refusal").waitFor();
     await panel.scrollIntoViewIfNeeded();
@@ -139,7 +141,7 @@ describe("shadow evaluation on the deployment page", () => {
     await page.goto(`${stack.baseUrl}/deployments/${ab.deploymentId}`);
     const power = page.getByTestId("ab-power");
     // a's thumbs-up share 20/200 = 10%; 600 requests in the 15-minute window (40/min), 400 rated.
-    await power.getByText(/a's rate now 10\.0%; traffic 4\d\.\d requests\/min over the last 15 min, 66\.7% of them rated/).waitFor();
+    await power.getByText(/a's rate now 10\.0%; traffic \d+\.\d requests\/min over the last 15 min, 66\.7% of them rated/).waitFor();
     // 10% → 15% at α 0.05, power 0.8: 683 per variant; 40/min × 2/3 rated × 1/2 → about 51 minutes.
     await power.getByTestId("ab-duration").getByText(/683 rated answers per variant, about 5\dm \d+s/).waitFor();
     await page.getByLabel("Minimum detectable effect (points)").fill("10");
