@@ -15,7 +15,9 @@ import { percentile, runBenchmark } from "./stats.ts";
 const WRITERS = 8;
 const BATCH = 1000;
 const BATCHES = Number(process.argv[2] ?? 25);
-const BASELINE_BATCHES = Math.max(1, Math.round(BATCHES / 10));
+const BASELINE_BATCHES = Math.max(1, Math.round(BATCHES / 25));
+// API and COPY phases alternate in this many rounds, so load from other processes on the host hits both alike.
+const ROUNDS = 3;
 
 /** The points writer `w` sends in batch `b` (10 keys × 100 steps, like a trainer logging several series). */
 function batchPoints(w: number, b: number) {
@@ -35,11 +37,11 @@ function psqlCopy(url: string, rows: string): Promise<void> {
 }
 
 /** The same points as the API phase, COPYed by `streams` concurrent psql processes into fresh series of `runId`. */
-async function copyPhase(db: ReturnType<typeof createPrismaClient>, url: string, runId: string, streams: number) {
+async function copyPhase(db: ReturnType<typeof createPrismaClient>, url: string, runId: string, streams: number, round: number, batches: number) {
   const seriesIds = new Map<string, number>();
   for (let w = 0; w < WRITERS; w++) {
     for (let m = 0; m < 10; m++) {
-      const key = `copy${streams}/w${w}/m${m}`;
+      const key = `copy${streams}/r${round}/w${w}/m${m}`;
       const series = await db.metricSeries.create({ data: { runId, key }, select: { id: true } });
       seriesIds.set(`w${w}/m${m}`, series.id);
     }
@@ -47,7 +49,7 @@ async function copyPhase(db: ReturnType<typeof createPrismaClient>, url: string,
   // Rows are rendered before timing: what is measured is Postgres taking them, not this process writing text.
   const perWriter = Array.from({ length: WRITERS }, (_, w) => {
     const lines: string[] = [];
-    for (let b = 0; b < BATCHES; b++) {
+    for (let b = 0; b < batches; b++) {
       for (const p of batchPoints(w, b)) lines.push(`${seriesIds.get(p.key)}\t${p.step}\t${p.value}\t${new Date(p.timestamp).toISOString()}\n`);
     }
     return lines.join("");
@@ -56,7 +58,7 @@ async function copyPhase(db: ReturnType<typeof createPrismaClient>, url: string,
   const t0 = performance.now();
   await Promise.all(chunks.map((rows) => psqlCopy(url, rows)));
   const seconds = (performance.now() - t0) / 1000;
-  const points = WRITERS * BATCHES * BATCH;
+  const points = WRITERS * batches * BATCH;
   return { points, seconds, pointsPerSecond: points / seconds };
 }
 
@@ -106,12 +108,12 @@ async function main(): Promise<void> {
     await new Promise<void>((r) => server.listen(18100, "127.0.0.1", r));
     const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
-    async function phase(runId: string, secret: string, suffix: string, batches: number) {
+    async function phase(runId: string, secret: string, suffix: string, batches: number, firstBatch = 0) {
       const latencies: number[] = [];
       const t0 = performance.now();
       await Promise.all(
         Array.from({ length: WRITERS }, async (_, w) => {
-          for (let b = 0; b < batches; b++) {
+          for (let b = firstBatch; b < firstBatch + batches; b++) {
             const points = batchPoints(w, b);
             const s = performance.now();
             const res = await fetch(`${base}/runs/${runId}/${suffix}`, { method: "POST", headers: { authorization: `Bearer ${secret}`, "content-type": "application/json" }, body: JSON.stringify({ points }) });
@@ -121,20 +123,37 @@ async function main(): Promise<void> {
         }),
       );
       const seconds = (performance.now() - t0) / 1000;
-      return { points: WRITERS * batches * BATCH, seconds, pointsPerSecond: (WRITERS * batches * BATCH) / seconds, p50Ms: percentile(latencies, 0.5), p99Ms: percentile(latencies, 0.99) };
+      return { points: WRITERS * batches * BATCH, seconds, pointsPerSecond: (WRITERS * batches * BATCH) / seconds, p50Ms: percentile(latencies, 0.5), p99Ms: percentile(latencies, 0.99), latencies };
     }
 
     await phase(batchRunId, token.secret, "metrics", 1); // warm-up
-    const batched = await phase(batchRunId, token.secret, "metrics", BATCHES);
+    // Rounds: API batches (appending steps, like a trainer), then the same number of points by one COPY stream and by
+    // 8 COPY streams. Totals over the rounds.
+    type TPhase = Awaited<ReturnType<typeof phase>>;
+    const sum = (xs: { points: number; seconds: number }[]) => {
+      const points = xs.reduce((a, x) => a + x.points, 0);
+      const seconds = xs.reduce((a, x) => a + x.seconds, 0);
+      return { points, seconds, pointsPerSecond: points / seconds };
+    };
+    const apiRounds: TPhase[] = [];
+    const copyOneRounds: { points: number; seconds: number }[] = [];
+    const copyEightRounds: { points: number; seconds: number }[] = [];
+    const perRound = Math.max(1, Math.round(BATCHES / ROUNDS));
+    for (let round = 0; round < ROUNDS; round++) {
+      apiRounds.push(await phase(batchRunId, token.secret, "metrics", perRound, 1 + round * perRound));
+      copyOneRounds.push(await copyPhase(db, database.url, copyRunId, 1, round, perRound));
+      copyEightRounds.push(await copyPhase(db, database.url, copyRunId, WRITERS, round, perRound));
+    }
+    const apiTotal = sum(apiRounds);
+    const batched = { ...apiTotal, p50Ms: percentile(apiRounds.flatMap((r) => r.latencies), 0.5), p99Ms: percentile(apiRounds.flatMap((r) => r.latencies), 0.99) };
+    const copyOne = sum(copyOneRounds);
+    const copyEight = sum(copyEightRounds);
     const baseline = await phase(baselineRunId, baselineToken.secret, "baseline", BASELINE_BATCHES);
     const stored = await db.metricPoint.count({ where: { series: { runId: batchRunId } } });
     server.close();
-    // The physical limit, right after the API phase on the same database: one COPY stream, then 8 at once.
-    const copyOne = await copyPhase(db, database.url, copyRunId, 1);
-    const copyEight = await copyPhase(db, database.url, copyRunId, WRITERS);
     const fmt = (r: typeof batched) => `${Math.round(r.pointsPerSecond).toLocaleString("en")} points/s, batch p50 ${r.p50Ms.toFixed(1)} ms, p99 ${r.p99Ms.toFixed(1)} ms (${r.points} points in ${r.seconds.toFixed(2)} s)`;
     console.log(`writers: ${WRITERS}, batch size: ${BATCH}`);
-    console.log(`batched (one transaction per batch: unnest upsert + roll-up rebuild): ${fmt(batched)}`);
+    console.log(`batched (one SQL function call per batch: unnest upsert + roll-ups), ${ROUNDS} rounds: ${fmt(batched)}`);
     console.log(`baseline (one INSERT per point):      ${fmt(baseline)}`);
     console.log(`COPY, 1 psql stream:  ${Math.round(copyOne.pointsPerSecond).toLocaleString("en")} points/s (${copyOne.points} points in ${copyOne.seconds.toFixed(2)} s)`);
     console.log(`COPY, ${WRITERS} psql streams: ${Math.round(copyEight.pointsPerSecond).toLocaleString("en")} points/s (${copyEight.points} points in ${copyEight.seconds.toFixed(2)} s)`);
