@@ -7,11 +7,11 @@
 #   4. gc_bench.py: gradient checkpointing on/off, peak memory and tokens/s, Qwen2.5 0.5B/1.5B/3B shapes
 #   5. fsdp_smoke.py: the runtime's train under torchrun (one process per GPU), FSDP meta-init + broadcast path
 # Everything lands in $OUT (default bench/out/device-run): summary.txt (all tables), gpu_check.json,
-# gc_bench.json and one log per part (7 files: the device tool returns at most 8). summary.txt is also printed last.
+# gc_bench.json and one log per part (8 files: the device tool returns at most 8). summary.txt is also printed last.
 #   OUT=/some/dir bash gpu-runtime/bench/device_run.sh        # on the GPU machine (python3 = the image's)
 #   DEVICE=tiny bash gpu-runtime/bench/device_run.sh          # the same parts with toy sizes, on a CPU, ~2 min
-# EXTRA_PYTHONPATH is prepended for part 3 only (tests point it at a folder holding what the GPU image has and
-# the dev venv lacks: pyarrow, pandas...).
+# WHEELHOUSE overrides bench/.wheelhouse (tests point it at an empty folder). EXTRA_PYTHONPATH is added for
+# part 3 only (tests point it at a folder holding what the GPU image has and the dev venv lacks: pyarrow, pandas...).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 RUNTIME="$PWD"
@@ -62,13 +62,14 @@ grep -E "^(python|torch|transformers) " "$OUT/env.log" | sed 's/^/    /' | tee -
 # multiprocess wheel is tagged py311, which pip refuses on 3.12; the unpacked .dist-info keeps their versions visible.
 TRL_SITE="${TMPDIR:-/tmp}/lp-device-run-trl"
 GPU_CHECK_PATH="$PYTHONPATH"
-if ls bench/.wheelhouse/*.whl > /dev/null 2>&1; then
-  part trl_wheels 60 bash -c "rm -rf '$TRL_SITE' && mkdir -p '$TRL_SITE' && for w in bench/.wheelhouse/*.whl; do echo \"unpack \$w\"; '$PY' -m zipfile -e \"\$w\" '$TRL_SITE' || exit 1; done
+WHEELHOUSE="${WHEELHOUSE:-bench/.wheelhouse}"
+if ls "$WHEELHOUSE"/*.whl > /dev/null 2>&1; then
+  part trl_wheels 60 bash -c "rm -rf '$TRL_SITE' && mkdir -p '$TRL_SITE' && for w in '$WHEELHOUSE'/*.whl; do echo \"unpack \$w\"; '$PY' -m zipfile -e \"\$w\" '$TRL_SITE' || exit 1; done
     PYTHONPATH='$TRL_SITE${EXTRA_PYTHONPATH:+:$EXTRA_PYTHONPATH}' '$PY' -c 'import trl, datasets; print(\"trl\", trl.__version__, \"datasets\", datasets.__version__)'"
   GPU_CHECK_PATH="$TRL_SITE:$PYTHONPATH"
   tail -n 1 "$OUT/trl_wheels.log" | sed 's/^/    /' | tee -a "$SUMMARY"
 else
-  note "no bench/.wheelhouse (run bench/fetch_wheels.sh and carry it): TRL (d) will print 'skipped: not installed'"
+  note "no wheels in $WHEELHOUSE (run bench/fetch_wheels.sh and carry it): TRL (d) will print 'skipped: not installed'"
 fi
 [ -n "${EXTRA_PYTHONPATH:-}" ] && GPU_CHECK_PATH="$GPU_CHECK_PATH:$EXTRA_PYTHONPATH"
 
