@@ -56,11 +56,11 @@ describe("incremental metric roll-ups", () => {
     expect(r.stored).toEqual(r.definition);
     // A mixed batch: one bucket overwritten (its minimum raised, so a merge would keep a minimum that no longer
     // exists), another bucket only appended to, a third new.
-    const [{ minStep }] = await t.db.$queryRawUnsafe<{ minStep: number }[]>(
+    const [bucket0] = await t.db.$queryRawUnsafe<{ minStep: number }[]>(
       `SELECT r."minStep" FROM "MetricRollup" r JOIN "MetricSeries" s ON s.id = r."seriesId" WHERE s."runId" = $1 AND s.key = 'loss' AND r.bucket = 0`,
       runId,
     );
-    await ingestMetricPoints(t.db, runId, [{ key: "loss", step: minStep!, value: 100 }, ...points("loss", [B + 200, B * 7], small), ...points("acc", range(0, 20), small)]);
+    await ingestMetricPoints(t.db, runId, [{ key: "loss", step: bucket0!.minStep, value: 100 }, ...points("loss", [B + 200, B * 7], small), ...points("acc", range(0, 20), small)]);
     r = await rollupsAndDefinition(t.db, runId);
     expect(r.stored).toEqual(r.definition);
     // Duplicates inside one batch (the later one wins) on a new step and on a stored step, and across batches.
