@@ -3,6 +3,7 @@
 import { z } from "zod";
 import { ZPipelineSpec, type TPipelineSpec, type TSweepSpec } from "./spec.ts";
 import { sweepablePathProblem } from "./sweepable.ts";
+import { seededRandom } from "../stats/random.ts";
 
 export { SWEEPABLE_PATHS, sweepablePathProblem } from "./sweepable.ts";
 
@@ -24,18 +25,6 @@ export const ZSweepParams = z.record(
   // Report the key's own message ("… is not allowed"), not zod's generic "Invalid key in record".
   { error: (issue) => (issue.code === "invalid_key" ? (issue as { issues?: { message: string }[] }).issues?.[0]?.message : undefined) },
 );
-
-/** mulberry32: tiny, seedable, good enough to spread samples over a range. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function cartesian(grid: Record<string, readonly (number | string | boolean)[]>): TSweepParams[] {
   return Object.entries(grid).reduce<TSweepParams[]>(
@@ -63,7 +52,7 @@ export function expandSweep(sweep: TSweepSpec): TSweepParams[] {
   }
   const points = cartesian(sweep.grid);
   const randomEntries = Object.entries(sweep.random);
-  const draw = rng(sweep.seed);
+  const draw = seededRandom(sweep.seed);
   const out =
     randomEntries.length === 0
       ? points

@@ -4,21 +4,11 @@
 // the traffic split follows those probabilities (Thompson sampling, batched per analysis tick) with a floor per
 // variant so the worse one keeps being measured. The random stream is seeded, so one input gives one answer.
 
+import { seededRandom } from "../stats/random.ts";
+
 export interface TArm {
   successes: number;
   failures: number;
-}
-
-/** mulberry32: a small, fast, seedable PRNG with a 2^32 period (plenty for a few thousand draws per tick). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
 }
 
 /** FNV-1a of a string: a seed derived from e.g. the deployment id and the data seen so far. */

@@ -4,3 +4,4 @@ export * from "./significance";
 export * from "./metric-rollup";
 export * from "./sequential";
 export * from "./power";
+export * from "./random";

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { allocationFromProbabilities, probabilityBest, seededRandom, thompsonAllocation } from "../../src/rollout/adaptive";
+import { allocationFromProbabilities, probabilityBest, thompsonAllocation } from "../../src/rollout/adaptive";
+import { seededRandom } from "../../src/stats/random";
 import { summarizeWindows, type TVariantStats } from "../../src/rollout/analysis";
 import { decideAb } from "../../src/rollout/decide";
 import { ZRolloutPolicy } from "../../src/rollout/policy";
