@@ -1,5 +1,4 @@
 import { createHash } from "node:crypto";
-import type { TRouteShadow } from "./shadow-mirror.ts";
 
 export const NEW_ROLES = new Set(["canary", "green", "b"]);
 
@@ -11,6 +10,14 @@ export interface TRouteVariant {
   upstreamUrl: string;
   weightBps: number;
   status: string;
+}
+
+/** The shadow phase of a route, as shadowOf() derives it from the deployment (mirrored by shadow-mirror.ts). */
+export interface TRouteShadow {
+  candidate: TRouteVariant;
+  fraction: number;
+  maxConcurrent: number;
+  maxStoredSamples: number;
 }
 
 export interface TRoute {

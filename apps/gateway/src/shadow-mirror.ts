@@ -9,16 +9,8 @@ import { type Db, insertShadowSamples, type TShadowSampleWrite } from "@loraplan
 import client from "prom-client";
 import { answerText, boundedPrompt, streamedText } from "./interaction-capture.ts";
 import type { TLogger } from "./log.ts";
-import type { TRoute, TRouteVariant } from "./routing.ts";
+import type { TRoute, TRouteShadow, TRouteVariant } from "./routing.ts";
 import { type Upstreams, splitUpstream } from "./upstreams.ts";
-
-/** The shadow phase of a route, as routing.ts derives it from the deployment. */
-export interface TRouteShadow {
-  candidate: TRouteVariant;
-  fraction: number;
-  maxConcurrent: number;
-  maxStoredSamples: number;
-}
 
 /** One stable answer being collected for a mirror: the proxy hands it the forwarded chunks, then the end. */
 export interface TShadowSession {
