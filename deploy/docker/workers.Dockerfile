@@ -51,13 +51,10 @@ COPY tests/e2e/package.json tests/e2e/
 # unless approved, so nothing else is skipped.)
 RUN npm ci --ignore-scripts --no-audit --no-fund --loglevel=error && npm cache clean --force
 
-# `COPY prisma`, `COPY packages` first, as in the other images, so those layers are shared with them.
 FROM deps AS app
-COPY prisma prisma
-COPY packages packages
-COPY workers workers
-COPY scripts scripts
-COPY gpu-runtime gpu-runtime
+# The whole context in one layer (.dockerignore keeps node_modules, builds and venvs out): with the vfs storage
+# driver every layer is a full copy of the image, so one COPY beats one per folder.
+COPY . .
 # The Prisma client from the schema alone (the JS engine: nothing is downloaded from Prisma's servers).
 RUN node scripts/prisma.mjs generate
 

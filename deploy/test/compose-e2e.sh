@@ -77,6 +77,9 @@ done
 docker image ls --format '   {{.Repository}}:{{.Tag}} {{.Size}}' | grep -E "loraplane/(web|workers|gateway):$LORAPLANE_IMAGE_TAG" || true
 
 trap finish EXIT
+trap 'exit 143' TERM INT
+# A stack left by an interrupted run would keep its Postgres volume (initialised with another password).
+compose down -v --remove-orphans >/dev/null 2>&1 || true
 step "docker-compose up -d (postgres :$POSTGRES_PORT, redis :$REDIS_PORT, web :$WEB_PORT, gateway :$GATEWAY_PORT, workers :$WORKER_HEALTH_PORT)"
 compose up -d --no-build
 
@@ -152,6 +155,8 @@ while :; do
   line="$(jq -r '"\(.status): " + ([.stages[] | "\(.stage) \(.status)" + (if .status == "running" and .progress != null then " \((.progress * 100) | floor)%" else "" end)] | join(", "))' <<<"$RUN")"
   if [ "$line" != "$last" ]; then printf '   [%5ss] %s\n' "$(($(date +%s) - T0))" "$line"; last="$line"; fi
   status="$(jq -r .status <<<"$RUN")"
+  # The run's last stage (rollout) follows the deployment, which needs traffic: the next step sends it.
+  [ "$(jq -r '[.stages[] | select(.stage == "deploy" and .status == "succeeded")] | length' <<<"$RUN")" = 1 ] && break
   case "$status" in
     succeeded) break ;;
     failed|blocked|cancelled) fail "run $status: $(jq -r '.error // ([.stages[] | select(.error != null) | "\(.stage): \(.error)"] | join("; "))' <<<"$RUN")" ;;
@@ -191,6 +196,9 @@ while :; do
   sleep 2
 done
 echo "   $answered of $sent requests during the rollout answered"
+for _ in $(seq 60); do [ "$(api GET "/api/v1/runs/$RUN_ID" | jq -r .status)" = succeeded ] && break; sleep 2; done
+[ "$(api GET "/api/v1/runs/$RUN_ID" | jq -r .status)" = succeeded ] || fail "run not succeeded after its deployment was promoted"
+echo "   run $RUN_ID succeeded"
 VERSION_ID="$(api GET "/api/v1/deployments/$(jq -r .id <<<"$DEP")" | jq -r '[.deployment.variants[] | select(.weightBps == 10000)][0].modelVersionId')"
 echo "   deployment $(jq -r .id <<<"$DEP") promoted; model version $VERSION_ID serves 100%"
 
