@@ -18,6 +18,9 @@ for tool in docker docker-compose curl jq; do
 done
 export COMPOSE_PROJECT_NAME="${COMPOSE_PROJECT_NAME:-loraplane-e2e}"
 export LORAPLANE_IMAGE_TAG="${LORAPLANE_IMAGE_TAG:-local}"
+# Creating a container copies its whole image with the vfs storage driver: minutes on a loaded machine, past
+# docker-compose's default 60 s API timeout.
+export COMPOSE_HTTP_TIMEOUT="${COMPOSE_HTTP_TIMEOUT:-600}"
 TRAIN_STEPS="${TRAIN_STEPS:-60}"
 RUN_TIMEOUT_S="${RUN_TIMEOUT_S:-1800}"
 
