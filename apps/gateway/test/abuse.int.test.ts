@@ -126,7 +126,7 @@ describe("feedback", () => {
     const before = await windowTotals(variantIds.canary);
     const fb = await feedback(tokens.pin, res.headers.get("x-request-id"), "up");
     expect(fb.status).toBe(202);
-    expect(await fb.json()).toEqual({ accepted: true, counted: false });
+    expect(await fb.json()).toEqual({ accepted: true, counted: false, stored: false });
     expect((await windowTotals(variantIds.canary)).up).toBe(before.up);
   });
 });
