@@ -162,16 +162,18 @@ describe("standalone CLI against a running server", () => {
       data: { projectId: fx.projectId, modelVersionId: fx.modelVersionId, endpointName: "chat-cli", stages: { create: [{ environmentId: fx.environmentId, position: 0, policy, state: "awaiting_approval" }] } },
       select: { id: true },
     });
+    // Asked before the approval, while the stage waits for it (once approved, the worker process beside the test may
+    // start the stage's deployment at any tick, and rolling that back is accepted): the server refuses with 409 and
+    // the CLI exits 1 saying why.
+    const relRollback = await run(["release", "rollback", release.id, "--env", "prod", "--reason", "bad answers"]);
+    expect(relRollback.code, relRollback.stderr).toBe(1);
+    expect(relRollback.stderr).toMatch(/→ 409/);
     const relApproved = await run(["release", "approve", release.id, "--env", "prod", "--comment", "ship it"], { LORAPLANE_TOKEN: tokens.approver });
     expect(relApproved.code, relApproved.stderr).toBe(0);
     expect(relApproved.stdout).toMatch(new RegExp(`^release ${release.id}: m v1 on chat-cli`));
     const stage = await t.db.releaseStage.findFirstOrThrow({ where: { releaseId: release.id }, select: { state: true } });
     expect(stage.state).not.toBe("awaiting_approval");
     expect(await t.db.auditLog.count({ where: { subjectId: release.id } })).toBeGreaterThan(0);
-    // Nothing was ever good in prod on this endpoint: the server refuses the rollback and the CLI exits 1 saying why.
-    const relRollback = await run(["release", "rollback", release.id, "--env", "prod", "--reason", "bad answers"]);
-    expect(relRollback.code).toBe(1);
-    expect(relRollback.stderr).toMatch(/→ 409/);
 
     for (const group of ["user", "token"]) {
       const bootstrap = await run([group, "create", "--email", "x@y.z", "--name", "ci"]);
