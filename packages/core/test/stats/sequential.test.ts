@@ -5,17 +5,7 @@ import { describe, expect, it } from "vitest";
 import { emptyHistogram, recordValue } from "../../src/stats/histogram";
 import { twoProportionZTest } from "../../src/stats/significance";
 import { holmRejections, msprt, sequentialLogLatency, sequentialProportions } from "../../src/stats/sequential";
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from "../../src/stats/random";
 
 function wilson(k: number, n: number): [number, number] {
   const z = 1.96;
@@ -38,7 +28,7 @@ const BATCH = 50; // per arm per tick: 2,000 requests per arm at the last look
 
 /** Runs Bernoulli experiments looked at every tick; returns how many ever rejected under each test. */
 function simulateRates(pa: number, pb: number, seed: number) {
-  const rand = mulberry32(seed);
+  const rand = seededRandom(seed);
   let sequential = 0;
   let fixedEveryTick = 0;
   let fixedOnce = 0;
@@ -94,7 +84,7 @@ describe("anytime-valid A/B tests under continuous monitoring", { timeout: 120_0
 
   it("A/A latency on the log scale stays at or below α too, and a 15% slowdown is found", () => {
     const run = (slowdown: number, seed: number, experiments: number) => {
-      const rand = mulberry32(seed);
+      const rand = seededRandom(seed);
       const gauss = () => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
       let hits = 0;
       for (let e = 0; e < experiments; e++) {
@@ -120,7 +110,7 @@ describe("anytime-valid A/B tests under continuous monitoring", { timeout: 120_0
   });
 
   it("Holm over three always-valid p-values holds the family-wise rate under the global null", () => {
-    const rand = mulberry32(11);
+    const rand = seededRandom(11);
     let any = 0;
     const n = 1000;
     for (let e = 0; e < n; e++) {
