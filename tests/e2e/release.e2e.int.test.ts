@@ -143,7 +143,10 @@ function spec(modelDir: string) {
       environments: [...ENVS],
       strategy: "canary",
       canary: { steps: [5000, 10_000], analysisWindowSeconds: 3, minRequests: 4 },
-      slo: { p99LatencyMs: 10_000, ttftP95Ms: 1_500, maxErrorRate: 0.05 },
+      // Versus stable: a freshly started serving process on the shared CI machine answered its first requests 1.7×
+      // slower than the warm one (p99 238 ms vs 140 ms) and tripped the default 1.5× limit; the prod fault below is
+      // judged by the absolute TTFT SLO.
+      slo: { p99LatencyMs: 10_000, ttftP95Ms: 1_500, maxErrorRate: 0.05, vsStable: { maxP99Ratio: 4, minP99DiffMs: 1_000 } },
       autoPromote: true,
       stages: { staging: { soakSeconds: 6, slo: { minRequests: 4 } } },
     },

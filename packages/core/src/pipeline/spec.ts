@@ -173,6 +173,18 @@ export const ZDeploySpec = z.object({
       p99LatencyMs: z.number().positive().default(2000),
       ttftP95Ms: z.number().positive().default(800),
       maxErrorRate: fraction.default(0.01),
+      /**
+       * Canary-versus-stable checks (defaults in core/rollout/policy.ts: P99 at most 1.5× stable's or 50 ms above it,
+       * error rate at most 2 points above): loosen them where a fresh serving process is measurably slower at first.
+       */
+      vsStable: z
+        .object({
+          maxP99Ratio: z.number().min(1).optional(),
+          minP99DiffMs: z.number().min(0).optional(),
+          maxErrorRateIncrease: fraction.optional(),
+        })
+        .strict()
+        .optional(),
     })
     .default({ p99LatencyMs: 2000, ttftP95Ms: 800, maxErrorRate: 0.01 }),
   autoPromote: z.boolean().default(true),

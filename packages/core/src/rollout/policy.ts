@@ -118,6 +118,7 @@ export const ZRolloutPolicy = z.object({
 });
 
 export type TSloThresholds = z.infer<typeof ZSloThresholds>;
+export type TRelativeChecks = z.infer<typeof ZRelativeChecks>;
 export type TCanaryPolicy = z.infer<typeof ZCanaryPolicy>;
 export type TBlueGreenPolicy = z.infer<typeof ZBlueGreenPolicy>;
 export type TAbPolicy = z.infer<typeof ZAbPolicy>;
@@ -189,7 +190,7 @@ export function adjustPolicyForEval(
 /** The pipeline spec's `deploy` section, as far as the rollout is concerned. */
 export interface TDeploySpecLike {
   canary: { steps: number[]; analysisWindowSeconds: number; minRequests: number };
-  slo: { p99LatencyMs: number; ttftP95Ms: number; maxErrorRate: number };
+  slo: { p99LatencyMs: number; ttftP95Ms: number; maxErrorRate: number; vsStable?: Partial<TRelativeChecks> | undefined };
   autoPromote: boolean;
   shadow?: Partial<Omit<TShadowPolicy, "enabled">> & { enabled?: boolean };
   ab?: { allocation?: Partial<TAbPolicy["allocation"]> };
@@ -198,6 +199,7 @@ export interface TDeploySpecLike {
 export function policyFromDeploySpec(spec: TDeploySpecLike): TRolloutPolicy {
   return ZRolloutPolicy.parse({
     slo: { p99LatencyMs: spec.slo.p99LatencyMs, ttftP95Ms: spec.slo.ttftP95Ms, errorRate: spec.slo.maxErrorRate },
+    ...(spec.slo.vsStable ? { relative: spec.slo.vsStable } : {}),
     canary: {
       stepsBps: spec.canary.steps,
       stepSeconds: spec.canary.analysisWindowSeconds,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { emptyHistogram, recordValue } from "../../src/stats/histogram";
-import { summarizeWindows, type TVariantStats } from "../../src/rollout/analysis";
+import { relativeChecks, summarizeWindows, type TVariantStats } from "../../src/rollout/analysis";
 import { decideAb, decideBlueGreen, decideCanary } from "../../src/rollout/decide";
 import { ZRolloutPolicy, adjustPolicyForEval, policyFromDeploySpec } from "../../src/rollout/policy";
 
@@ -147,6 +147,21 @@ describe("policy", () => {
     });
     expect(p.canary).toEqual({ stepsBps: [1000, 10000], stepSeconds: 20, minRequests: 10, autoPromote: true });
     expect(p.slo).toEqual({ p99LatencyMs: 900, ttftP95Ms: 300, errorRate: 0.02 });
+    expect(p.relative).toEqual({ maxP99Ratio: 1.5, minP99DiffMs: 50, maxErrorRateIncrease: 0.02 });
+  });
+
+  it("takes the canary-versus-stable limits from deploy.slo.vsStable, keeping defaults for what it omits", () => {
+    const p = policyFromDeploySpec({
+      canary: { steps: [10000], analysisWindowSeconds: 20, minRequests: 10 },
+      slo: { p99LatencyMs: 900, ttftP95Ms: 300, maxErrorRate: 0.02, vsStable: { maxP99Ratio: 3, minP99DiffMs: 1000 } },
+      autoPromote: true,
+    });
+    expect(p.relative).toEqual({ maxP99Ratio: 3, minP99DiffMs: 1000, maxErrorRateIncrease: 0.02 });
+    const stable = { ...stats(40, 100), p99LatencyMs: 140 };
+    // 238 ms against 140 ms fails the default limits (max(210, 190)) but passes max(420, 1140).
+    const slowStart = { ...stats(40, 100), p99LatencyMs: 238 };
+    expect(relativeChecks(slowStart, stable, ZRolloutPolicy.parse({})).find((c) => c.name === "p99_latency_vs_stable_ms")!.passed).toBe(false);
+    expect(relativeChecks(slowStart, stable, p).find((c) => c.name === "p99_latency_vs_stable_ms")).toMatchObject({ limit: 1140, passed: true });
   });
 
   it("slows the canary when the gate passed narrowly, and only then", () => {
