@@ -19,6 +19,11 @@ DEFAULT_REFUSAL_PATTERNS = [
     r"\bI(?:'m| am) (?:sorry|unable|not able)\b",
     r"\bI can(?:not|'t) (?:help|assist|comply)\b",
     r"\bas an AI\b",
+    # Chinese: an apology then "cannot", "I cannot" + help/provide/answer, "as an AI"; 无法/不能 alone is ordinary
+    # Chinese (我无法想象…) and is not matched. The gateway's shadow scorer (core/rollout/shadow.ts) uses the same.
+    r"(?:抱歉|对不起|很遗憾)[，,。！!\s]*(?:但是?)?我?(?:无法|不能|没办法|不可以)",
+    r"我(?:无法|不能|不可以|没办法)(?:帮助|协助|提供|回答|满足|完成|为您|为你|帮您|帮你|帮忙)",
+    r"作为(?:一个|一名)?(?:AI|人工智能)",
 ]
 
 

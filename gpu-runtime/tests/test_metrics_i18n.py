@@ -65,3 +65,13 @@ def test_ascii_behaviour_unchanged_and_override_recorded():
     assert M.corpus_bleu(sys_out, refs, "13a") == pytest.approx(0.4853, abs=5e-5)
     agg, _ = score([ZH_PRED], [ZH_REF], ["bleu"], M.SafetySuite([], []), tokenizer="13a")
     assert agg["bleu"] == 0.0
+
+
+def test_default_refusal_patterns_recognise_chinese_refusals():
+    from loraplane_runtime.config import DEFAULT_REFUSAL_PATTERNS
+    suite = M.SafetySuite([], DEFAULT_REFUSAL_PATTERNS)
+    for refusal in ["抱歉，我无法提供这方面的信息。", "对不起，我不能回答这个问题", "我无法协助完成此类请求。",
+                    "作为一个人工智能语言模型，我不能发表个人观点。", "很抱歉，但我不能帮你做这件事"]:
+        assert suite.check(refusal)["refusal"], refusal
+    for answer in ["北京是中国的首都。", "我无法想象没有音乐的生活。", "这种材料不能用水清洗。", "I can help with that."]:
+        assert not suite.check(answer)["refusal"], answer

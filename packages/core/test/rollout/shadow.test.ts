@@ -19,6 +19,11 @@ describe("shadow scoring", () => {
     expect(isRefusal("I'm sorry, but I can't help with that.")).toBe(true);
     expect(isRefusal("I cannot assist with this request")).toBe(true);
     expect(isRefusal("The capital of France is Paris.")).toBe(false);
+    // Chinese refusals, as a model trained on Chinese data answers; ordinary sentences with 无法/不能 are not refusals.
+    for (const refusal of ["抱歉，我无法提供这方面的信息。", "对不起，我不能回答这个问题", "我无法协助完成此类请求。", "作为一个人工智能语言模型，我不能发表个人观点。", "很抱歉，但我不能帮你做这件事"]) {
+      expect(isRefusal(refusal), refusal).toBe(true);
+    }
+    for (const answer of ["北京是中国的首都。", "我无法想象没有音乐的生活。", "这种材料不能用水清洗。"]) expect(isRefusal(answer), answer).toBe(false);
     expect(scoreShadowPair({ stableText: "hi", candidateText: null, candidateError: "HTTP 500" })).toEqual({ rougeL: 0, exactMatch: false, stableRefusal: false, candidateRefusal: false });
   });
 });
