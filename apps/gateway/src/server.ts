@@ -289,7 +289,20 @@ export function createGateway(options: TGatewayOptions): TGateway {
     throw new HttpError(404, `no route for ${req.method} ${path}`, "not_found_error");
   }
 
+  // Draining (close()): every answer not yet begun says Connection: close and each connection is shut once idle, so
+  // keep-alive clients that send back to back move to another replica instead of holding this one open indefinitely.
+  let draining = false;
+  const unanswered = new Set<ServerResponse>();
+  const forget = (res: ServerResponse) => {
+    unanswered.delete(res);
+    if (draining) setImmediate(() => server.closeIdleConnections());
+  };
   const server = http.createServer((req, res) => {
+    if (draining) res.shouldKeepAlive = false;
+    else {
+      unanswered.add(res);
+      res.once("close", () => forget(res));
+    }
     handle(req, res).catch((error: unknown) => {
       if (error instanceof HttpError) return sendError(res, error.status, error.message, error.type, error.param, error.details);
       log.error({ err: (error as Error).message, stack: (error as Error).stack }, "gateway error");
@@ -343,7 +356,9 @@ export function createGateway(options: TGatewayOptions): TGateway {
     },
     async close() {
       clearInterval(flushTimer);
-      // Stop accepting, let in-flight requests finish, then write their windows.
+      // Stop accepting, let in-flight requests finish (their connections closing after them), then write their windows.
+      draining = true;
+      for (const res of unanswered) if (!res.headersSent) res.shouldKeepAlive = false;
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();
