@@ -5,6 +5,7 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import http from "node:http";
+import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
@@ -13,7 +14,7 @@ import { Pool } from "undici";
 import { percentile } from "./stats.ts";
 
 const SELF = fileURLToPath(import.meta.url);
-const [UPSTREAM_PORT, GATEWAY_PORT, NGINX_PORT, MINIMAL_PORT] = [19101, 19102, 19103, 19104];
+const [UPSTREAM_PORT, GATEWAY_PORT, NGINX_PORT, MINIMAL_PORT, PIPE_PORT] = [19101, 19102, 19103, 19104, 19105];
 const BODY = JSON.stringify({ model: "bench", messages: [{ role: "user", content: "Say hello in three words." }], max_tokens: 8 });
 const REPLY = JSON.stringify({ id: "chatcmpl-bench", object: "chat.completion", created: 0, model: "bench-v1", choices: [{ index: 0, message: { role: "assistant", content: "hello there friend" }, finish_reason: "stop" }], usage: { prompt_tokens: 7, completion_tokens: 3, total_tokens: 10 } });
 
@@ -62,6 +63,26 @@ async function minimal() {
   });
   server.keepAliveTimeout = 120_000;
   server.listen(MINIMAL_PORT, "127.0.0.1", () => process.send?.("ready"));
+}
+
+/**
+ * Node's floor for a proxy: every client connection piped to its own upstream connection, bytes moved without any HTTP
+ * parsing (what a layer-4 proxy does). Nothing written in JavaScript can proxy HTTP faster in one process.
+ */
+async function pipe() {
+  const server = net.createServer((client) => {
+    const up = net.connect(UPSTREAM_PORT, "127.0.0.1");
+    client.setNoDelay(true);
+    up.setNoDelay(true);
+    client.pipe(up).pipe(client);
+    const close = () => {
+      client.destroy();
+      up.destroy();
+    };
+    client.on("error", close).on("close", close);
+    up.on("error", close).on("close", close);
+  });
+  server.listen(PIPE_PORT, "127.0.0.1", () => process.send?.("ready"));
 }
 
 async function gateway(databaseUrl: string) {
@@ -209,6 +230,7 @@ http { access_log off; client_body_temp_path ${dir}; proxy_temp_path ${dir};
 const mode = process.argv[2];
 if (mode === "upstream") void upstream();
 else if (mode === "minimal") void minimal();
+else if (mode === "pipe") void pipe();
 else if (mode === "gateway") void gateway(process.argv[3]!);
 else if (mode === "load") void load(process.argv[3]!, process.argv[4]!, Number(process.argv[5]), process.argv[6]!).then(() => process.exit(0));
 else void main().then(() => process.exit(0), (e: unknown) => {

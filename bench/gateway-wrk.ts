@@ -1,5 +1,6 @@
 // Gateway overhead measured with wrk (a C load generator, so the client is not the bottleneck): direct, gateway,
-// node-minimal and nginx (one worker), the same processes as bench/gateway-overhead.ts. Latency: wrk -c1 (sequential
+// node-minimal, node-pipe (raw sockets piped, no HTTP parsing: Node's floor) and nginx (one worker), the processes of
+// bench/gateway-overhead.ts. Latency: wrk -c1 (sequential
 // requests), its p50/p99; throughput: wrk -c<concurrency>. Interleaved rounds so drift in machine load hits every
 // target alike; the figures are medians over rounds.
 // Usage: npx tsx bench/gateway-wrk.ts [seconds=5] [concurrency=64] [rounds=3] [threads=1]
@@ -8,15 +9,17 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { runBenchmark } from "./stats.ts";
+import { runBenchmark, treeCpuSeconds } from "./stats.ts";
 
 const OVERHEAD = path.join(path.dirname(fileURLToPath(import.meta.url)), "gateway-overhead.ts");
 // The ports bench/gateway-overhead.ts's processes listen on.
-const [UPSTREAM_PORT, GATEWAY_PORT, NGINX_PORT, MINIMAL_PORT] = [19101, 19102, 19103, 19104];
+const [UPSTREAM_PORT, GATEWAY_PORT, NGINX_PORT, MINIMAL_PORT, PIPE_PORT] = [19101, 19102, 19103, 19104, 19105];
 const BODY = JSON.stringify({ model: "bench", messages: [{ role: "user", content: "Say hello in three words." }], max_tokens: 8 });
 
 function child(args: string[]): Promise<ChildProcess> {
-  const p = spawn(process.execPath, ["--import", "tsx", OVERHEAD, ...args], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  // GATEWAY_PROFILE_DIR=/tmp/x writes a V8 CPU profile of the gateway process there.
+  const profile = args[0] === "gateway" && process.env.GATEWAY_PROFILE_DIR ? ["--cpu-prof", `--cpu-prof-dir=${process.env.GATEWAY_PROFILE_DIR}`] : [];
+  const p = spawn(process.execPath, [...profile, "--import", "tsx", OVERHEAD, ...args], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
   return new Promise((resolve) => p.once("message", () => resolve(p)));
 }
 
@@ -52,7 +55,7 @@ async function main() {
   const procs: ChildProcess[] = [];
   try {
     const seed = await seedSingleVariantEndpoint(db, "bench", `http://127.0.0.1:${UPSTREAM_PORT}`);
-    procs.push(await child(["upstream"]), await child(["gateway", benchDb.url]), await child(["minimal"]));
+    procs.push(await child(["upstream"]), await child(["gateway", benchDb.url]), await child(["minimal"]), await child(["pipe"]));
     const dir = mkdtempSync(path.join(os.tmpdir(), "lp-wrk-"));
     writeFileSync(path.join(dir, "nginx.conf"), `worker_processes 1; daemon off; pid ${dir}/nginx.pid; error_log ${dir}/error.log warn;
 events { worker_connections 4096; }
@@ -67,31 +70,39 @@ http { access_log off; client_body_temp_path ${dir}; proxy_temp_path ${dir};
     }
     const script = path.join(dir, "post.lua");
     writeFileSync(script, `wrk.method = "POST"\nwrk.body = ${JSON.stringify(BODY)}\nwrk.headers["Content-Type"] = "application/json"\nwrk.headers["Authorization"] = "Bearer ${seed.token}"\n`);
-    const targets: [string, number][] = [["direct", UPSTREAM_PORT], ["gateway", GATEWAY_PORT], ["node-minimal", MINIMAL_PORT], ...(nginxBin ? [["nginx", NGINX_PORT] as [string, number]] : [])];
+    const targets: [string, number][] = [["direct", UPSTREAM_PORT], ["gateway", GATEWAY_PORT], ["node-minimal", MINIMAL_PORT], ["node-pipe", PIPE_PORT], ...(nginxBin ? [["nginx", NGINX_PORT] as [string, number]] : [])];
     const url = (port: number) => `http://127.0.0.1:${port}/v1/chat/completions`;
     for (const [, port] of targets) wrk(url(port), 8, 2, threads, script); // warm-up: connections, JIT, token cache
-    const res: Record<string, { p50: number[]; p99: number[]; rps: number[]; errors: number }> = Object.fromEntries(targets.map(([k]) => [k, { p50: [], p99: [], rps: [], errors: 0 }]));
+    // The process serving each target, for its CPU time per request under the throughput run.
+    const pidOf: Record<string, number> = { direct: procs[0]!.pid!, gateway: procs[1]!.pid!, "node-minimal": procs[2]!.pid!, "node-pipe": procs[3]!.pid!, ...(nginxBin ? { nginx: procs[4]!.pid! } : {}) };
+    const res: Record<string, { p50: number[]; p99: number[]; rps: number[]; cpuUs: number[]; errors: number }> = Object.fromEntries(targets.map(([k]) => [k, { p50: [], p99: [], rps: [], cpuUs: [], errors: 0 }]));
     for (let r = 0; r < rounds; r++) {
       for (const [name, port] of targets) {
         const lat = wrk(url(port), 1, seconds, 1, script);
+        const cpuBefore = treeCpuSeconds(pidOf[name]!);
         const thr = wrk(url(port), concurrency, seconds, threads, script);
+        const cpuS = treeCpuSeconds(pidOf[name]!) - cpuBefore;
         const a = res[name]!;
         a.p50.push(lat.p50);
         a.p99.push(lat.p99);
         a.rps.push(thr.rps);
+        a.cpuUs.push((cpuS / (thr.rps * seconds)) * 1e6);
         a.errors += lat.errors + thr.errors;
       }
     }
     const d = res.direct!;
     console.log(`\nwrk ${seconds} s per run, ${rounds} interleaved rounds (medians), ${os.cpus().length} cores, loadavg ${os.loadavg().map((l) => l.toFixed(1)).join(" ")}`);
-    console.log(`| target | p50 ms (c=1) | p99 ms (c=1) | added p50 / p99 ms | req/s (c=${concurrency}) | errors |`);
-    console.log("|---|---|---|---|---|---|");
+    console.log(`| target | p50 ms (c=1) | p99 ms (c=1) | added p50 / p99 ms | req/s (c=${concurrency}) | CPU µs per request (c=${concurrency}) | errors |`);
+    console.log("|---|---|---|---|---|---|---|");
     for (const [name] of targets) {
       const a = res[name]!;
       const added = name === "direct" ? "—" : `${(median(a.p50) - median(d.p50)).toFixed(3)} / ${(median(a.p99) - median(d.p99)).toFixed(3)}`;
-      console.log(`| ${name} | ${median(a.p50).toFixed(3)} | ${median(a.p99).toFixed(3)} | ${added} | ${median(a.rps).toFixed(0)} | ${a.errors} |`);
+      console.log(`| ${name} | ${median(a.p50).toFixed(3)} | ${median(a.p99).toFixed(3)} | ${added} | ${median(a.rps).toFixed(0)} | ${median(a.cpuUs).toFixed(1)} | ${a.errors} |`);
     }
-    if (nginxBin) console.log(`\ngateway throughput = ${((median(res.gateway!.rps) / median(res.nginx!.rps)) * 100).toFixed(0)}% of nginx; node-minimal = ${((median(res["node-minimal"]!.rps) / median(res.nginx!.rps)) * 100).toFixed(0)}%`);
+    if (nginxBin) {
+      const share = (name: string) => `${((median(res[name]!.rps) / median(res.nginx!.rps)) * 100).toFixed(0)}%`;
+      console.log(`\nthroughput as a share of nginx's: gateway ${share("gateway")}, node-minimal ${share("node-minimal")}, node-pipe ${share("node-pipe")}`);
+    }
   } finally {
     for (const p of procs) p.kill("SIGTERM");
     await db.$disconnect();

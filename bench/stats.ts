@@ -1,4 +1,9 @@
-// Shared by the benchmarks: one percentile definition and one way to run a benchmark's main.
+// Shared by the benchmarks: one percentile definition, one way to read a process's CPU time and memory, and one way
+// to run a benchmark's main.
+import { existsSync, readFileSync } from "node:fs";
+
+const TICKS = 100; // USER_HZ: /proc/<pid>/stat counts CPU time in 1/100 s
+const PAGE = 4096;
 
 /** Nearest-rank percentile (q in (0, 1]) of unsorted samples. */
 export function percentile(samples: readonly number[], q: number): number {
@@ -15,4 +20,18 @@ export function runBenchmark(main: () => Promise<void>): void {
       process.exit(1);
     },
   );
+}
+
+/** CPU seconds (user + system) and resident bytes of a process, from /proc. */
+export function procStat(pid: number): { cpuS: number; rss: number } {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  // Fields after "(comm) ": state is [0]; utime [11], stime [12]; rss (pages) [21].
+  return { cpuS: (Number(fields[11]) + Number(fields[12])) / TICKS, rss: Number(fields[21]) * PAGE };
+}
+
+/** CPU seconds of a process and its direct children (nginx: the master and its worker). */
+export function treeCpuSeconds(pid: number): number {
+  const file = `/proc/${pid}/task/${pid}/children`;
+  const children = existsSync(file) ? readFileSync(file, "utf8").trim().split(/\s+/).filter(Boolean).map(Number) : [];
+  return [pid, ...children].reduce((sum, p) => sum + procStat(p).cpuS, 0);
 }

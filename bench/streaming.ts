@@ -11,13 +11,11 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { percentile, runBenchmark } from "./stats.ts";
+import { percentile, procStat, runBenchmark } from "./stats.ts";
 
 const SELF = fileURLToPath(import.meta.url);
 const GW_TEST = path.join(path.dirname(SELF), "../apps/gateway/test");
 const [UPSTREAM_PORT, GATEWAY_PORT, NGINX_PORT] = [19201, 19202, 19203];
-const TICKS = 100; // USER_HZ: /proc/<pid>/stat counts CPU time in 1/100 s
-const PAGE = 4096;
 
 interface TStream {
   status: number;
@@ -41,13 +39,6 @@ async function gatewayProcess(databaseUrl: string) {
   await gw.listen(GATEWAY_PORT, "127.0.0.1");
   process.on("SIGTERM", () => process.exit(0));
   process.send?.("ready");
-}
-
-/** CPU seconds (user + system) and resident bytes of a process, from /proc. */
-function procStat(pid: number): { cpuS: number; rss: number } {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-  // Fields after "(comm) ": state is [0]; utime [11], stime [12]; rss (pages) [21].
-  return { cpuS: (Number(fields[11]) + Number(fields[12])) / TICKS, rss: Number(fields[21]) * PAGE };
 }
 
 function startUpstream(ttft: number, chunks: number, interval: number): Promise<ChildProcess> {
