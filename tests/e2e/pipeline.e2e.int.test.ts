@@ -7,29 +7,11 @@
 //   1. passes its gate → registered → waits for a human approval → canary under live traffic → promoted;
 //   2. its gate threshold is out of reach → blocked with the failing metric as the reason, nothing registered;
 //   3. passes its gate, but the serving backend gets injected latency → the canary breaches the SLO → rolled back.
-import { execFile } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, renameSync } from "node:fs";
-import { rm } from "node:fs/promises";
-import os from "node:os";
-import path from "node:path";
-import { pathToFileURL } from "node:url";
-import { promisify } from "node:util";
-import { createPrismaClient, type Db } from "@loraplane/db";
-import { createTestDatabase, type TestDatabase } from "@loraplane/db/testing";
-import { API_SCOPES, createApiToken, createEnvironment, createProject, createUser, setMembers } from "@loraplane/services";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Api, ApiError, poll, PollAborted, startTraffic } from "./support/api.ts";
-import { ProcessGroup, waitForHttp } from "./support/processes.ts";
+import { ApiError, poll, PollAborted, startTraffic, type Api } from "./support/api.ts";
+import { startStack, type TStack } from "./support/stack.ts";
 
-const run = promisify(execFile);
-const ROOT = path.resolve(import.meta.dirname, "../..");
-const WEB_DIR = path.join(ROOT, "apps/web");
-const PYTHON = path.join(ROOT, "gpu-runtime/.venv/bin/python");
-const BIN = path.join(ROOT, "node_modules/.bin");
 const PORTS = { web: 22100, worker: 22101, gateway: 22102 };
-const WEB = `http://127.0.0.1:${PORTS.web}`;
-const GATEWAY = `http://127.0.0.1:${PORTS.gateway}`;
 const ENDPOINT = "e2e-assistant";
 const MODEL_NAME = "e2e-assistant";
 const COMMIT = "0e2e0c0ffee1";
@@ -101,19 +83,15 @@ function pipelineSpec(name: string, baseModel: string, o: { steps: number; thres
   };
 }
 
-const procs = new ProcessGroup();
-let database: TestDatabase | undefined;
-let db: Db | undefined;
-let dataDir: string | null = null;
+let stack: TStack | undefined;
 let engineer: Api;
 let approver: Api;
-let gatewayToken: string;
 let ids: { projectId: string; engineerId: string; approverId: string; passPipeline: string; gatePipeline: string; latencyPipeline: string };
 let runs: { pass: string; gate: string; latency: string };
 let traffic: ReturnType<typeof startTraffic> | undefined;
 let prompts: string[] = [];
 
-const explain = () => procs.tail(40, /error|fail|warn|Error|Traceback/);
+const explain = () => stack?.procs.tail(40, /error|fail|warn|Error|Traceback/) ?? "";
 
 async function getRun(id: string): Promise<TRun> {
   return engineer.get<TRun>(`/api/v1/runs/${id}`);
@@ -148,91 +126,21 @@ async function pendingApprovalFor(runId: string): Promise<TApproval> {
 }
 
 beforeAll(async () => {
-  if (!existsSync(path.join(WEB_DIR, ".next/BUILD_ID"))) throw new Error("apps/web is not built: `npm run build -w @loraplane/web` (turbo builds it before this test)");
-  if (!existsSync(PYTHON)) throw new Error(`${PYTHON} is missing: run \`bash gpu-runtime/scripts/setup-venv.sh\``);
-
-  dataDir = realpathSync(mkdtempSync(path.join(os.tmpdir(), "lp-e2e-")));
-  const modelDir = path.join(dataDir, "models", "tiny");
-  let datasetDir = path.join(dataDir, "datasets", "e2e-data");
-  await Promise.all([
-    run(PYTHON, ["-m", "loraplane_runtime.cli", "make-tiny-model", "--output", modelDir, "--layers", "2", "--hidden", "64", "--heads", "2"], { cwd: ROOT }),
-    run(PYTHON, ["-m", "loraplane_runtime.cli", "make-demo-data", "--output", datasetDir, "--train", "2000", "--validation", "32", "--test", "32"], { cwd: ROOT }),
-  ]);
-  const manifest = JSON.parse(readFileSync(path.join(datasetDir, "dataset.json"), "utf8")) as { sha256: string; format: string; splits: Record<string, { rows: number; sha256: string }> };
-  prompts = readFileSync(path.join(datasetDir, "test.jsonl"), "utf8")
-    .split("\n")
-    .filter(Boolean)
-    .map((l) => (JSON.parse(l) as { instruction: string; input?: string }))
-    .map((r) => `${r.instruction}${r.input ? `\n${r.input}` : ""}`);
-
-  // Bootstrap what an admin does once: users, project, members, the prod environment, tokens.
-  database = await createTestDatabase("e2e");
-  db = createPrismaClient({ url: database.url, poolSize: 3 });
-  const system = { type: "system" as const, userId: null };
-  const { user: eng } = await createUser(db, { email: "engineer@e2e.test", name: "Eve Engineer", role: "engineer", generatePassword: false }, system);
-  const { user: appr } = await createUser(db, { email: "approver@e2e.test", name: "Abe Approver", role: "approver", generatePassword: false }, system);
-  const { user: owner } = await createUser(db, { email: "owner@e2e.test", name: "Olu Owner", role: "admin", generatePassword: false }, system);
-  const project = await createProject(db, { slug: "e2e", name: "E2E" }, system);
-  // Datasets are registered under their project's storage prefix (<data dir>/projects/<projectId>/datasets/).
-  const projectDatasetDir = path.join(dataDir, "projects", project.id, "datasets", "e2e-data");
-  mkdirSync(path.dirname(projectDatasetDir), { recursive: true });
-  renameSync(datasetDir, projectDatasetDir);
-  datasetDir = projectDatasetDir;
-  await setMembers(db, project.id, [{ userId: owner.id, role: "admin" }, { userId: eng.id, role: "engineer" }, { userId: appr.id, role: "approver" }], system);
-  await createEnvironment(db, project.id, { name: "prod", tier: "prod", namespace: "loraplane-prod", requiresApproval: true, servingBackend: "local" }, system);
-  const scopes = API_SCOPES.filter((s) => s !== "admin");
-  engineer = new Api(WEB, (await createApiToken(db, { name: "ci", userId: eng.id, scopes, projectId: project.id }, system)).secret);
-  approver = new Api(WEB, (await createApiToken(db, { name: "release", userId: appr.id, scopes, projectId: project.id }, system)).secret);
-  gatewayToken = (await createApiToken(db, { name: "client", userId: eng.id, scopes: ["inference:invoke"], projectId: project.id }, system)).secret;
-
-  const env: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    NODE_ENV: "production",
-    DATABASE_URL: database.url,
-    DATABASE_POOL_SIZE: "5",
-    REDIS_URL: process.env.REDIS_URL ?? "redis://127.0.0.1:6379",
-    QUEUE_PREFIX: `lp-e2e-${randomBytes(4).toString("hex")}`,
-    LORAPLANE_DATA_DIR: dataDir,
-    LOG_LEVEL: "info",
-    NEXT_TELEMETRY_DISABLED: "1",
-    // Three trainings share two cores: one torch thread each, or they thrash (measured: ~60x slower).
-    OMP_NUM_THREADS: "1",
-  };
-  const web = procs.start("web", path.join(BIN, "next"), ["start", "-p", String(PORTS.web), "-H", "127.0.0.1"], {
-    cwd: WEB_DIR,
-    env: { ...env, NEXTAUTH_URL: WEB, NEXTAUTH_SECRET: randomBytes(32).toString("hex"), LORAPLANE_SECRET_KEY: randomBytes(32).toString("hex") },
+  // What an admin does once (users, project, members, the prod environment, tokens), the engineer's dataset version,
+  // and the three processes.
+  stack = await startStack({
+    name: "e2e",
+    slug: "e2e",
+    ports: PORTS,
+    environments: [{ name: "prod", tier: "prod", requiresApproval: true }],
+    dataset: { name: "e2e-data", train: 2000, validation: 32, test: 32 },
+    workerConcurrency: 4,
   });
-  const worker = procs.start("worker", path.join(BIN, "tsx"), ["workers/src/main.ts"], {
-    cwd: ROOT,
-    // The serving processes the worker starts (with a minimal environment: the variable must be passed on explicitly)
-    // expose /admin/faults only when told to; this test injects latency.
-    env: { ...env, LORAPLANE_PUBLIC_URL: WEB, GPU_RUNTIME_PYTHON: PYTHON, WORKER_HEALTH_PORT: String(PORTS.worker), WORKER_CONCURRENCY: "4", RECONCILE_INTERVAL_MS: "5000", LORAPLANE_SERVE_FAULT_INJECTION: "1", LOCAL_WORKLOAD_PASS_ENV: "LORAPLANE_SERVE_FAULT_INJECTION" },
-  });
-  const gateway = procs.start("gateway", path.join(BIN, "tsx"), ["apps/gateway/src/main.ts"], {
-    cwd: ROOT,
-    env: { ...env, GATEWAY_PORT: String(PORTS.gateway), GATEWAY_FLUSH_INTERVAL_MS: "1000" },
-  });
-  try {
-    await Promise.all([
-      waitForHttp(`${WEB}/api/health`, 90_000, web.alive),
-      waitForHttp(`http://127.0.0.1:${PORTS.worker}/health`, 90_000, worker.alive),
-      waitForHttp(`${GATEWAY}/health`, 90_000, gateway.alive),
-    ]);
-  } catch (error) {
-    throw new Error(`${(error as Error).message}\n${procs.tail(60)}`);
-  }
+  ({ engineer, approver } = stack);
+  const { projectId, modelDir } = stack;
+  prompts = stack.testRows.map((r) => `${r.instruction}${r.input ? `\n${r.input}` : ""}`);
 
-  // The engineer's side, all through the REST API: register the dataset version, create pipelines, trigger.
-  const dataset = await engineer.post<{ id: string }>(`/api/v1/projects/${project.id}/datasets`, { name: "e2e-data", description: "make-demo-data, seed 0" });
-  await engineer.post(`/api/v1/datasets/${dataset.id}/versions`, {
-    version: "v1",
-    uri: pathToFileURL(datasetDir).href,
-    sha256: manifest.sha256,
-    rowCount: Object.values(manifest.splits).reduce((n, s) => n + s.rows, 0),
-    format: manifest.format,
-    splits: manifest.splits,
-  });
+  // The engineer's side, all through the REST API: create pipelines, trigger.
   const lenient = { p99LatencyMs: 10_000, ttftP95Ms: 10_000, maxErrorRate: 0.05 };
   // A few hundred CPU steps move the loss but not yet exact match (that takes ~1500 steps): the passing gate checks
   // the safety screen of the real generations, with BLEU reported against an advisory threshold.
@@ -240,13 +148,13 @@ beforeAll(async () => {
     { metric: "safety_pass_rate", comparator: ">=", value: 0.9 },
     { metric: "bleu", comparator: ">=", value: 0.01, blocking: false },
   ];
-  const create = (spec: unknown) => engineer.post<{ id: string }>(`/api/v1/projects/${project.id}/pipelines`, { spec });
+  const create = (spec: unknown) => engineer.post<{ id: string }>(`/api/v1/projects/${projectId}/pipelines`, { spec });
   const [pass, gate, latency] = await Promise.all([
     create(pipelineSpec("e2e-pass", modelDir, { steps: 200, thresholds: passes, slo: lenient })),
     create(pipelineSpec("e2e-gate", modelDir, { steps: 100, thresholds: [{ metric: "exact_match", comparator: ">=", value: 0.99 }], slo: lenient })),
     create(pipelineSpec("e2e-latency", modelDir, { steps: 200, thresholds: passes, slo: { p99LatencyMs: 1_500, ttftP95Ms: 1_000, maxErrorRate: 0.05 } })),
   ]);
-  ids = { projectId: project.id, engineerId: eng.id, approverId: appr.id, passPipeline: pass.id, gatePipeline: gate.id, latencyPipeline: latency.id };
+  ids = { projectId, engineerId: stack.users.engineerId, approverId: stack.users.approverId, passPipeline: pass.id, gatePipeline: gate.id, latencyPipeline: latency.id };
 
   const trigger = (pipelineId: string, key: string) =>
     engineer.request<{ run: { id: string }; created: boolean }>("POST", `/api/v1/pipelines/${pipelineId}/runs`, { gitCommit: COMMIT, gitRef: "refs/heads/main" }, { "idempotency-key": key });
@@ -261,12 +169,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await traffic?.stop().catch(() => undefined);
-  // Traffic first, then the worker (it hands its jobs back), then the web app; last, every training or serving
-  // process the worker started under this test's data folder.
-  await procs.stopAll(["gateway", "worker", "web"], dataDir);
-  await db?.$disconnect();
-  await database?.drop().catch(() => undefined);
-  if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  await stack?.stop();
 }, 120_000);
 
 describe("pipeline end to end on the local executor", () => {
@@ -310,7 +213,7 @@ describe("pipeline end to end on the local executor", () => {
     const denied = await engineer.post(`/api/v1/approvals/${approval.id}/approve`, { comment: "self-approve" }).catch((e: unknown) => e);
     expect(denied).toBeInstanceOf(ApiError);
     expect((denied as ApiError).status).toBe(403);
-    traffic = startTraffic({ gatewayUrl: GATEWAY, token: gatewayToken, model: ENDPOINT, concurrency: 6, prompts });
+    traffic = startTraffic({ gatewayUrl: stack!.gateway, token: stack!.gatewayToken, model: ENDPOINT, concurrency: 6, prompts });
     await approver.post(`/api/v1/approvals/${approval.id}/approve`, { comment: "looks good" });
 
     const deployment = await poll("run 1's deployment", 60_000, () => deploymentOfRun(runs.pass), 1_000, explain);

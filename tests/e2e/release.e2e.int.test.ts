@@ -4,29 +4,11 @@
 // A second version then follows the same path, but a latency fault injected into prod's serving process rolls prod
 // back to the first version while staging keeps serving the second. Clients call each environment at its own URL
 // (`/<project>/<environment>/v1`) all along, and none of their requests fails once the environment serves a version.
-import { execFile } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, realpathSync } from "node:fs";
-import { rm } from "node:fs/promises";
-import os from "node:os";
-import path from "node:path";
-import { pathToFileURL } from "node:url";
-import { promisify } from "node:util";
-import { createPrismaClient, type Db } from "@loraplane/db";
-import { createTestDatabase, type TestDatabase } from "@loraplane/db/testing";
-import { API_SCOPES, createApiToken, createEnvironment, createProject, createUser, setMembers } from "@loraplane/services";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Api, ApiError, poll, PollAborted } from "./support/api.ts";
-import { ProcessGroup, waitForHttp } from "./support/processes.ts";
+import { ApiError, poll, PollAborted, type Api } from "./support/api.ts";
+import { startStack, type TStack } from "./support/stack.ts";
 
-const run = promisify(execFile);
-const ROOT = path.resolve(import.meta.dirname, "../..");
-const WEB_DIR = path.join(ROOT, "apps/web");
-const PYTHON = path.join(ROOT, "gpu-runtime/.venv/bin/python");
-const BIN = path.join(ROOT, "node_modules/.bin");
 const PORTS = { web: 22200, worker: 22201, gateway: 22202 };
-const WEB = `http://127.0.0.1:${PORTS.web}`;
-const GATEWAY = `http://127.0.0.1:${PORTS.gateway}`;
 const ENDPOINT = "rel-assistant";
 const SLUG = "rel-e2e";
 const ENVS = ["dev", "staging", "prod"] as const;
@@ -49,17 +31,12 @@ interface TRelease {
   stages: TStageView[];
 }
 
-const procs = new ProcessGroup();
-let database: TestDatabase | undefined;
-let db: Db | undefined;
-let dataDir: string | null = null;
+let stack: TStack | undefined;
 let engineer: Api;
 let approver: Api;
-let gatewayToken = "";
-let projectId = "";
 let pipelineId = "";
 let prompts: string[] = [];
-const explain = () => procs.tail(40, /error|fail|warn|Error|Traceback|release/);
+const explain = () => stack?.procs.tail(40, /error|fail|warn|Error|Traceback|release/) ?? "";
 
 /** Per environment: completions through the environment's own URL; failures before it first served are warm-up. */
 class EnvTraffic {
@@ -90,9 +67,9 @@ class EnvTraffic {
       const prompt = prompts[i++ % prompts.length]!;
       const sentIn = this.epoch;
       try {
-        const res = await fetch(`${GATEWAY}/${SLUG}/${this.env}/v1/completions`, {
+        const res = await fetch(`${stack!.gateway}/${SLUG}/${this.env}/v1/completions`, {
           method: "POST",
-          headers: { authorization: `Bearer ${gatewayToken}`, "content-type": "application/json", "x-user-id": `u-${i % 20}` },
+          headers: { authorization: `Bearer ${stack!.gatewayToken}`, "content-type": "application/json", "x-user-id": `u-${i % 20}` },
           body: JSON.stringify({ model: ENDPOINT, prompt, max_tokens: 4, temperature: 0 }),
           signal: AbortSignal.timeout(30_000),
         });
@@ -156,7 +133,7 @@ function spec(modelDir: string) {
 
 async function releaseOfRun(runId: string): Promise<TRelease> {
   return poll(`the release of run ${runId}`, 300_000, async () => {
-    const { items } = await engineer.get<{ items: TRelease[] }>(`/api/v1/projects/${projectId}/releases`);
+    const { items } = await engineer.get<{ items: TRelease[] }>(`/api/v1/projects/${stack!.projectId}/releases`);
     return items.find((r) => r.runId === runId) ?? null;
   }, 2_000, explain);
 }
@@ -177,88 +154,23 @@ async function waitStages(id: string, want: Partial<Record<TEnv, string>>, what:
 const stage = (r: TRelease, env: TEnv) => r.stages.find((s) => s.environment.name === env)!;
 
 beforeAll(async () => {
-  if (!existsSync(path.join(WEB_DIR, ".next/BUILD_ID"))) throw new Error("apps/web is not built: `npm run build -w @loraplane/web` (turbo builds it before this test)");
-  if (!existsSync(PYTHON)) throw new Error(`${PYTHON} is missing: run \`bash gpu-runtime/scripts/setup-venv.sh\``);
-  dataDir = realpathSync(mkdtempSync(path.join(os.tmpdir(), "lp-rel-e2e-")));
-  const modelDir = path.join(dataDir, "models", "tiny");
-  database = await createTestDatabase("rel-e2e");
-  db = createPrismaClient({ url: database.url, poolSize: 3 });
-  const system = { type: "system" as const, userId: null };
-  const { user: eng } = await createUser(db, { email: "engineer@rel.test", name: "Eve Engineer", role: "engineer", generatePassword: false }, system);
-  const { user: appr } = await createUser(db, { email: "approver@rel.test", name: "Abe Approver", role: "approver", generatePassword: false }, system);
-  const { user: owner } = await createUser(db, { email: "owner@rel.test", name: "Olu Owner", role: "admin", generatePassword: false }, system);
-  const project = await createProject(db, { slug: SLUG, name: "Release E2E" }, system);
-  projectId = project.id;
-  await setMembers(db, project.id, [{ userId: owner.id, role: "admin" }, { userId: eng.id, role: "engineer" }, { userId: appr.id, role: "approver" }], system);
-  for (const tier of ENVS) await createEnvironment(db, project.id, { name: tier, tier, namespace: `rel-${tier}`, requiresApproval: false, servingBackend: "local" }, system);
-  const scopes = API_SCOPES.filter((s) => s !== "admin");
-  engineer = new Api(WEB, (await createApiToken(db, { name: "ci", userId: eng.id, scopes, projectId: project.id }, system)).secret);
-  approver = new Api(WEB, (await createApiToken(db, { name: "release", userId: appr.id, scopes, projectId: project.id }, system)).secret);
-  gatewayToken = (await createApiToken(db, { name: "client", userId: eng.id, scopes: ["inference:invoke"], projectId: project.id }, system)).secret;
-  // Datasets live under their project's storage prefix.
-  const datasetDir = path.join(dataDir, "projects", project.id, "datasets", "rel-data", "v1");
-  await Promise.all([
-    run(PYTHON, ["-m", "loraplane_runtime.cli", "make-tiny-model", "--output", modelDir, "--layers", "2", "--hidden", "64", "--heads", "2"], { cwd: ROOT }),
-    run(PYTHON, ["-m", "loraplane_runtime.cli", "make-demo-data", "--output", datasetDir, "--train", "200", "--validation", "8", "--test", "8"], { cwd: ROOT }),
-  ]);
-  const manifest = JSON.parse(readFileSync(path.join(datasetDir, "dataset.json"), "utf8")) as { sha256: string; format: string; splits: Record<string, { rows: number }> };
-  prompts = readFileSync(path.join(datasetDir, "test.jsonl"), "utf8").split("\n").filter(Boolean).map((l) => (JSON.parse(l) as { instruction: string }).instruction);
-
-  const env: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    NODE_ENV: "production",
-    DATABASE_URL: database.url,
-    DATABASE_POOL_SIZE: "5",
-    REDIS_URL: process.env.REDIS_URL ?? "redis://127.0.0.1:6379",
-    QUEUE_PREFIX: `lp-rel-${randomBytes(4).toString("hex")}`,
-    LORAPLANE_DATA_DIR: dataDir,
-    LOG_LEVEL: "info",
-    NEXT_TELEMETRY_DISABLED: "1",
-    OMP_NUM_THREADS: "1",
-    GATEWAY_PUBLIC_URL: GATEWAY,
-  };
-  const web = procs.start("web", path.join(BIN, "next"), ["start", "-p", String(PORTS.web), "-H", "127.0.0.1"], {
-    cwd: WEB_DIR,
-    env: { ...env, NEXTAUTH_URL: WEB, NEXTAUTH_SECRET: randomBytes(32).toString("hex"), LORAPLANE_SECRET_KEY: randomBytes(32).toString("hex") },
+  stack = await startStack({
+    name: "rel-e2e",
+    slug: SLUG,
+    ports: PORTS,
+    environments: ENVS.map((tier) => ({ name: tier, tier })),
+    dataset: { name: "rel-data", train: 200, validation: 8, test: 8 },
+    workerConcurrency: 2,
   });
-  const worker = procs.start("worker", path.join(BIN, "tsx"), ["workers/src/main.ts"], {
-    cwd: ROOT,
-    // The serving processes get fault injection (passed through the worker's workload environment) for the latency fault.
-    env: { ...env, LORAPLANE_PUBLIC_URL: WEB, GPU_RUNTIME_PYTHON: PYTHON, WORKER_HEALTH_PORT: String(PORTS.worker), WORKER_CONCURRENCY: "2", RECONCILE_INTERVAL_MS: "5000", LORAPLANE_SERVE_FAULT_INJECTION: "1", LOCAL_WORKLOAD_PASS_ENV: "LORAPLANE_SERVE_FAULT_INJECTION" },
-  });
-  const gateway = procs.start("gateway", path.join(BIN, "tsx"), ["apps/gateway/src/main.ts"], {
-    cwd: ROOT,
-    env: { ...env, GATEWAY_PORT: String(PORTS.gateway), GATEWAY_FLUSH_INTERVAL_MS: "1000" },
-  });
-  try {
-    await Promise.all([
-      waitForHttp(`${WEB}/api/health`, 90_000, web.alive),
-      waitForHttp(`http://127.0.0.1:${PORTS.worker}/health`, 90_000, worker.alive),
-      waitForHttp(`${GATEWAY}/health`, 90_000, gateway.alive),
-    ]);
-  } catch (error) {
-    throw new Error(`${(error as Error).message}\n${procs.tail(60)}`);
-  }
-  const dataset = await engineer.post<{ id: string }>(`/api/v1/projects/${projectId}/datasets`, { name: "rel-data" });
-  await engineer.post(`/api/v1/datasets/${dataset.id}/versions`, {
-    version: "v1",
-    uri: pathToFileURL(datasetDir).href,
-    sha256: manifest.sha256,
-    rowCount: Object.values(manifest.splits).reduce((n, s) => n + s.rows, 0),
-    format: manifest.format,
-    splits: manifest.splits,
-  });
-  pipelineId = (await engineer.post<{ id: string }>(`/api/v1/projects/${projectId}/pipelines`, { spec: spec(modelDir) })).id;
+  ({ engineer, approver } = stack);
+  prompts = stack.testRows.map((r) => r.instruction);
+  pipelineId = (await engineer.post<{ id: string }>(`/api/v1/projects/${stack.projectId}/pipelines`, { spec: spec(stack.modelDir) })).id;
   for (const e of ENVS) traffic[e] = new EnvTraffic(e, 2);
 }, 240_000);
 
 afterAll(async () => {
   await Promise.all(Object.values(traffic).map((t) => t!.stop().catch(() => undefined)));
-  await procs.stopAll(["gateway", "worker", "web"], dataDir);
-  await db?.$disconnect();
-  await database?.drop().catch(() => undefined);
-  if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  await stack?.stop();
 }, 120_000);
 
 describe("a release dev → staging → prod", () => {
@@ -267,7 +179,7 @@ describe("a release dev → staging → prod", () => {
   it("dev promotes automatically, staging canaries and soaks, prod waits for a second person's approval and goes live", async () => {
     const { run: r1 } = await engineer.post<{ run: { id: string } }>(`/api/v1/pipelines/${pipelineId}/runs`, {});
     const release = await releaseOfRun(r1.id);
-    expect(release.stages.map((s) => s.environment.inferenceUrl)).toEqual(ENVS.map((e) => `${GATEWAY}/${SLUG}/${e}/v1`));
+    expect(release.stages.map((s) => s.environment.inferenceUrl)).toEqual(ENVS.map((e) => `${stack!.gateway}/${SLUG}/${e}/v1`));
     const soaking = await waitStages(release.id, { dev: "promoted", staging: "soaking" }, "staging to soak");
     expect(stage(soaking, "staging").soak!.remainingSeconds).toBeGreaterThan(0);
     // The soak's SLOs must hold before prod may start: a promote now is refused.
@@ -275,7 +187,7 @@ describe("a release dev → staging → prod", () => {
     expect(early).toBeInstanceOf(ApiError);
     expect((early as ApiError).status).toBe(409);
     const waiting = await waitStages(release.id, { staging: "promoted", prod: "awaiting_approval" }, "prod to wait for approval");
-    expect(stage(waiting, "prod").approvals.eligibleApprovers.map((u) => u.email).sort()).toEqual(["approver@rel.test", "owner@rel.test"]);
+    expect(stage(waiting, "prod").approvals.eligibleApprovers.map((u) => u.email).sort()).toEqual(["approver@rel-e2e.test", "owner@rel-e2e.test"]);
 
     const denied = await engineer.post(`/api/v1/releases/${release.id}/environments/prod/approve`, { comment: "mine" }).catch((e: unknown) => e);
     expect(denied).toBeInstanceOf(ApiError);
