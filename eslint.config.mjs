@@ -21,7 +21,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ["packages/config/**", "scripts/**", "bench/**", "**/*.config.{ts,mjs,js}", "prisma.config.ts", "**/test/**", "**/*.test.ts"],
+    files: ["packages/config/**", "scripts/**", "bench/**", "**/*.config.{ts,mjs,js}", "prisma.config.ts", "**/test/**", "tests/**", "**/*.test.ts"],
     rules: { "no-restricted-properties": "off" },
   },
 );

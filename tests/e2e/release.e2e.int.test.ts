@@ -6,7 +6,7 @@
 // (`/<project>/<environment>/v1`) all along, and none of their requests fails once the environment serves a version.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ApiError, poll, PollAborted, type Api } from "./support/api.ts";
-import { startStack, type TStack } from "./support/stack.ts";
+import { startStack, tinyPipelineSpec, type TStack } from "./support/stack.ts";
 
 const PORTS = { web: 22200, worker: 22201, gateway: 22202 };
 const ENDPOINT = "rel-assistant";
@@ -107,14 +107,11 @@ const traffic: Partial<Record<TEnv, EnvTraffic>> = {};
 const trafficReport = () => JSON.stringify(Object.values(traffic).map((t) => t!.summary()));
 
 function spec(modelDir: string) {
-  return {
-    apiVersion: "loraplane/v1",
+  return tinyPipelineSpec({
     name: "rel-e2e",
-    model: { name: "rel-model", baseModel: modelDir },
-    dataset: { name: "rel-data", version: "v1", format: "alpaca" },
-    training: { learningRate: 1e-3, batchSize: 16, maxSteps: 12, maxSeqLength: 64, logEverySteps: 4, checkpointEverySteps: 100, precision: "fp32", lora: { r: 8, alpha: 16, dropout: 0.05 } },
-    resources: { gpus: 0 },
-    eval: { split: "test", maxSamples: 6, maxNewTokens: 6, batchSize: 6, metrics: ["exact_match"], thresholds: [] },
+    modelDir,
+    modelName: "rel-model",
+    datasetName: "rel-data",
     deploy: {
       endpointName: ENDPOINT,
       environments: [...ENVS],
@@ -127,8 +124,7 @@ function spec(modelDir: string) {
       autoPromote: true,
       stages: { staging: { soakSeconds: 6, slo: { minRequests: 4 } } },
     },
-    timeouts: { trainSeconds: 600, evalSeconds: 300 },
-  };
+  });
 }
 
 async function releaseOfRun(runId: string): Promise<TRelease> {

@@ -5,7 +5,7 @@
 // counters show it answered the gateway's mirrored copies and not a single client request.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { poll, PollAborted, type Api } from "./support/api.ts";
-import { startStack, type TStack } from "./support/stack.ts";
+import { startStack, tinyPipelineSpec, type TStack } from "./support/stack.ts";
 
 const PORTS = { web: 22300, worker: 22301, gateway: 22302 };
 const ENDPOINT = "shadow-assistant";
@@ -81,14 +81,11 @@ class Traffic {
 let traffic: Traffic | undefined;
 
 function spec(modelDir: string) {
-  return {
-    apiVersion: "loraplane/v1",
+  return tinyPipelineSpec({
     name: "shadow-e2e",
-    model: { name: "shadow-model", baseModel: modelDir },
-    dataset: { name: "shadow-data", version: "v1", format: "alpaca" },
-    training: { learningRate: 1e-3, batchSize: 16, maxSteps: 12, maxSeqLength: 64, logEverySteps: 4, checkpointEverySteps: 100, precision: "fp32", lora: { r: 8, alpha: 16, dropout: 0.05 } },
-    resources: { gpus: 0 },
-    eval: { split: "test", maxSamples: 6, maxNewTokens: 6, batchSize: 6, metrics: ["exact_match"], thresholds: [] },
+    modelDir,
+    modelName: "shadow-model",
+    datasetName: "shadow-data",
     deploy: {
       endpointName: ENDPOINT,
       environments: ["dev"],
@@ -99,8 +96,7 @@ function spec(modelDir: string) {
       shadow: { fraction: 1, minSamples: 12, minAgreement: 0.6, maxDurationSeconds: 240 },
       autoPromote: true,
     },
-    timeouts: { trainSeconds: 600, evalSeconds: 300 },
-  };
+  });
 }
 
 async function trigger(params?: Record<string, number>): Promise<TRelease> {

@@ -181,3 +181,21 @@ export async function startStack(o: TStackOptions): Promise<TStack> {
     throw error;
   }
 }
+
+/**
+ * A pipeline spec for the tiny model that trains in seconds on CPU: 12 LoRA steps, a 6-sample evaluation with no
+ * thresholds, and the caller's deploy block.
+ */
+export function tinyPipelineSpec(o: { name: string; modelDir: string; modelName: string; datasetName: string; deploy: Record<string, unknown> }) {
+  return {
+    apiVersion: "loraplane/v1",
+    name: o.name,
+    model: { name: o.modelName, baseModel: o.modelDir },
+    dataset: { name: o.datasetName, version: "v1", format: "alpaca" },
+    training: { learningRate: 1e-3, batchSize: 16, maxSteps: 12, maxSeqLength: 64, logEverySteps: 4, checkpointEverySteps: 100, precision: "fp32", lora: { r: 8, alpha: 16, dropout: 0.05 } },
+    resources: { gpus: 0 },
+    eval: { split: "test", maxSamples: 6, maxNewTokens: 6, batchSize: 6, metrics: ["exact_match"], thresholds: [] },
+    deploy: o.deploy,
+    timeouts: { trainSeconds: 600, evalSeconds: 300 },
+  };
+}
