@@ -7,7 +7,7 @@
 // Usage: npx tsx bench/streaming.ts [concurrencies=1,100,1000] [chunks=50] [intervalMs=20] [ttftMs=50] [rounds=2]
 // Every process (upstream, gateway, nginx, stream client) is separate; the client is apps/gateway/test/stream-client.mjs.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
