@@ -55,7 +55,13 @@ async function main() {
   const procs: ChildProcess[] = [];
   try {
     const seed = await seedSingleVariantEndpoint(db, "bench", `http://127.0.0.1:${UPSTREAM_PORT}`);
-    procs.push(await child(["upstream"]), await child(["gateway", benchDb.url]), await child(["minimal"]), await child(["pipe"]));
+    // The process serving each target, for its CPU time per request under the throughput run.
+    const pidOf: Record<string, number> = {};
+    for (const [name, args] of [["direct", ["upstream"]], ["gateway", ["gateway", benchDb.url]], ["node-minimal", ["minimal"]], ["node-pipe", ["pipe"]]] as const) {
+      const p = await child([...args]);
+      procs.push(p);
+      pidOf[name] = p.pid!;
+    }
     const dir = mkdtempSync(path.join(os.tmpdir(), "lp-wrk-"));
     writeFileSync(path.join(dir, "nginx.conf"), `worker_processes 1; daemon off; pid ${dir}/nginx.pid; error_log ${dir}/error.log warn;
 events { worker_connections 4096; }
@@ -65,7 +71,9 @@ http { access_log off; client_body_temp_path ${dir}; proxy_temp_path ${dir};
 `);
     const nginxBin = ["/usr/sbin/nginx", "nginx"].find((b) => spawnSync(b, ["-v"]).status === 0);
     if (nginxBin) {
-      procs.push(spawn(nginxBin, ["-c", path.join(dir, "nginx.conf")], { stdio: "inherit" }));
+      const nginx = spawn(nginxBin, ["-c", path.join(dir, "nginx.conf")], { stdio: "inherit" });
+      procs.push(nginx);
+      pidOf.nginx = nginx.pid!;
       await new Promise((r) => setTimeout(r, 500));
     }
     const script = path.join(dir, "post.lua");
@@ -73,8 +81,6 @@ http { access_log off; client_body_temp_path ${dir}; proxy_temp_path ${dir};
     const targets: [string, number][] = [["direct", UPSTREAM_PORT], ["gateway", GATEWAY_PORT], ["node-minimal", MINIMAL_PORT], ["node-pipe", PIPE_PORT], ...(nginxBin ? [["nginx", NGINX_PORT] as [string, number]] : [])];
     const url = (port: number) => `http://127.0.0.1:${port}/v1/chat/completions`;
     for (const [, port] of targets) wrk(url(port), 8, 2, threads, script); // warm-up: connections, JIT, token cache
-    // The process serving each target, for its CPU time per request under the throughput run.
-    const pidOf: Record<string, number> = { direct: procs[0]!.pid!, gateway: procs[1]!.pid!, "node-minimal": procs[2]!.pid!, "node-pipe": procs[3]!.pid!, ...(nginxBin ? { nginx: procs[4]!.pid! } : {}) };
     const res: Record<string, { p50: number[]; p99: number[]; rps: number[]; cpuUs: number[]; errors: number }> = Object.fromEntries(targets.map(([k]) => [k, { p50: [], p99: [], rps: [], cpuUs: [], errors: 0 }]));
     for (let r = 0; r < rounds; r++) {
       for (const [name, port] of targets) {
