@@ -83,7 +83,7 @@ part fsdp_smoke 80 "$PY" bench/fsdp_smoke.py "${TINY[@]}" --timeout $(( 70 * SCA
   grep -E "^(device:|mode |[a-d]\) |eval generation:)" "$OUT/gpu_check.log" || echo "(no table: see gpu_check.log)"
   echo
   echo "== gradient checkpointing (bench/gc_bench.py)"
-  grep -E "^(device:|size |[0-9t][a-z0-9.-]* +[0-9.]+B|[0-9a-z.-]+: checkpointing costs|[0-9a-z.-]+ +skipped|suggested )" "$OUT/gc_bench.log" \
+  grep -E "^(device:|size |[0-9t][a-z0-9.-]* +[0-9.]+B|[0-9a-z.-]+: checkpointing costs|[0-9a-z.-]+ +skipped|peaks for )" "$OUT/gc_bench.log" \
     || echo "(no table: see gc_bench.log)"
   echo
   echo "== FSDP meta-init smoke (bench/fsdp_smoke.py)"

@@ -3,11 +3,9 @@
 models built from a config (random init: no weights can be downloaded), at the runtime's default batch
 (training.batchSize 8 x training.maxSeqLength 1024 tokens, every row full, the last 3/4 of each row scored).
 
-It prints one row per (size, checkpointing) and a suggested value for train.GRADIENT_CHECKPOINTING_MIN_PARAMS:
-the parameter count at which the peak without checkpointing reaches --fit-gib (default 24 GiB, the smallest
-common training GPU): `auto` then turns checkpointing on exactly for the models whose default job would not fit
-such a GPU without it. The count is interpolated linearly in parameters between the measured sizes (extrapolated
-from the two largest when none reaches it).
+It prints one row per (size, checkpointing) and the measured peaks without checkpointing as
+train._PEAK_GIB_WITHOUT_CHECKPOINTING holds them: `auto` estimates a job's peak from these points (piecewise linear
+in parameters, scaled by tokens per micro-batch) and turns checkpointing on when it exceeds 80 % of the GPU's memory.
 
   python bench/gc_bench.py                    # 0.5B, 1.5B, 3B on the GPU (about a minute on an H100/H200)
   python bench/gc_bench.py --tiny             # toy sizes on a CPU: tests the script, the numbers mean nothing
@@ -97,24 +95,6 @@ def measure(model, vocab: int, a, dtype, device) -> dict:
             "peak_gib": torch.cuda.max_memory_allocated() / 2 ** 30 if cuda else None}
 
 
-def suggest_threshold(rows: list, fit_gib: float):
-    """Parameter count where the peak without checkpointing reaches fit_gib (linear in parameters)."""
-    pts = sorted((r["params"], r["peak_gib"]) for r in rows
-                 if not r["gradient_checkpointing"] and r.get("peak_gib") is not None)
-    oom = sorted(r["params"] for r in rows if not r["gradient_checkpointing"] and r.get("oom"))
-    if len(pts) < 2:
-        return (oom[0] if oom else None), "fewer than two sizes measured without checkpointing"
-    for (n0, m0), (n1, m1) in zip(pts, pts[1:]):
-        if m0 < fit_gib <= m1:
-            return int(n0 + (fit_gib - m0) * (n1 - n0) / (m1 - m0)), "interpolated"
-    if fit_gib <= pts[0][1]:
-        return int(pts[0][0]), "the smallest size measured already exceeds it"
-    (n0, m0), (n1, m1) = pts[-2], pts[-1]
-    if m1 <= m0:
-        return None, "peak did not grow with size"
-    return int(n1 + (fit_gib - m1) * (n1 - n0) / (m1 - m0)), "extrapolated from the two largest sizes"
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--tiny", action="store_true")
@@ -123,7 +103,6 @@ def main() -> None:
     ap.add_argument("--seq-len", type=int, default=None)
     ap.add_argument("--steps", type=int, default=None)
     ap.add_argument("--warmup", type=int, default=None)
-    ap.add_argument("--fit-gib", type=float, default=24.0)
     ap.add_argument("--budget-s", type=float, default=240.0, help="skip the remaining sizes past this many seconds")
     ap.add_argument("--json")
     a = ap.parse_args()
@@ -167,20 +146,19 @@ def main() -> None:
         del base, model
         if device.type == "cuda":
             torch.cuda.empty_cache()
-    threshold, how = suggest_threshold(rows, a.fit_gib)
+    peaks = tuple((r["params"], round(r["peak_gib"], 2)) for r in rows if not r["gradient_checkpointing"] and r.get("peak_gib"))
     for size in dict.fromkeys(r["size"] for r in rows):
         off = next((r for r in rows if r["size"] == size and not r["gradient_checkpointing"]), {})
         on = next((r for r in rows if r["size"] == size and r["gradient_checkpointing"]), {})
         if off.get("tokens_per_s") and on.get("tokens_per_s") and off.get("peak_gib") and on.get("peak_gib"):
             print(f"{size}: checkpointing costs {100 * (1 - on['tokens_per_s'] / off['tokens_per_s']):.0f} % of "
                   f"tokens/s and saves {100 * (1 - on['peak_gib'] / off['peak_gib']):.0f} % of peak memory", flush=True)
-    print(f"suggested GRADIENT_CHECKPOINTING_MIN_PARAMS = "
-          f"{threshold if threshold is not None else 'n/a'} ({how}; peak without checkpointing reaches "
-          f"{a.fit_gib:g} GiB)", flush=True)
+    print(f"peaks for train._PEAK_GIB_WITHOUT_CHECKPOINTING ({a.batch_size} x {a.seq_len} tokens) = "
+          f"{tuple((f'{n / 1e9:.3f}e9', g) for n, g in peaks) if peaks else 'n/a (no GPU memory figures)'}", flush=True)
     if a.json:
         with open(a.json, "w") as f:
-            json.dump({"device": name, "batch": [a.batch_size, a.seq_len], "fitGib": a.fit_gib, "rows": rows,
-                       "suggestedMinParams": threshold, "how": how}, f, indent=2)
+            json.dump({"device": name, "batch": [a.batch_size, a.seq_len], "rows": rows,
+                       "peaksWithoutCheckpointing": peaks}, f, indent=2)
 
 
 if __name__ == "__main__":

@@ -278,9 +278,10 @@ def epoch_batches(lengths: list, batch_size: int, seed: int, epoch: int, group_b
     return batches
 
 
-def collate_padded(examples: list, pad_id: int) -> Batch:
-    """Right-pad to the longest example in this batch only."""
-    width = max(len(e["input_ids"]) for e in examples)
+def collate_padded(examples: list, pad_id: int, multiple: int = 1) -> Batch:
+    """Right-pad to the longest example in this batch only, rounded up to `multiple` (few distinct batch widths:
+    on a GPU each new width costs up to ~1.5 s of kernel selection the first time, bench/shape_check.py)."""
+    width = -(-max(len(e["input_ids"]) for e in examples) // multiple) * multiple
     n = len(examples)
     ids = torch.full((n, width), pad_id, dtype=torch.long)
     labels = torch.full((n, width), IGNORE_INDEX, dtype=torch.long)

@@ -14,6 +14,7 @@ import shutil
 import signal
 import time
 from datetime import datetime, timezone
+from typing import Optional
 
 import torch
 import torch.distributed as tdist
@@ -90,16 +91,41 @@ def lr_lambda(kind: str, warmup: int, total: int):
 
 LOSS_CHUNK_TOKENS = 4096
 
-# `training.gradientCheckpointing: auto` turns checkpointing on for base models with at least this many parameters,
-# on GPU only (on CPU memory is rarely the limit and the ~30 % recompute is pure loss).
-GRADIENT_CHECKPOINTING_MIN_PARAMS = 1_000_000_000  # provisional, pending the GPU run (bench/gc_bench.py)
+# `training.gradientCheckpointing: auto` turns checkpointing on, on GPU only, when the estimated peak memory without it
+# would exceed this share of the device's memory (on CPU memory is rarely the limit and the recompute is pure loss).
+GRADIENT_CHECKPOINTING_MEMORY_SHARE = 0.8
+# Peak GiB without checkpointing at 8 x 1024 tokens per micro-batch, LoRA r=16 on all projections, bf16, Qwen2.5
+# shapes, measured by bench/gc_bench.py on an H200 (bench/RESULTS.md, 2026-12-01). Checkpointing cost 29-43 % of
+# tokens/s there, so it is worth it only where the run would not fit without it.
+_PEAK_GIB_WITHOUT_CHECKPOINTING = ((0.494e9, 24.62), (1.544e9, 40.93), (3.086e9, 61.15))
+_MEASURED_TOKENS = 8 * 1024
 
 
-def use_gradient_checkpointing(setting, n_params: int, device: torch.device) -> bool:
-    """`setting` is the spec's `auto` | True | False; `auto` decides by model size on GPU."""
+def estimated_peak_gib(n_params: int, tokens_per_micro_batch: int) -> float:
+    """Peak memory without checkpointing: piecewise-linear in parameters through the measured points (extrapolated
+    from the nearest segment), scaled by tokens per micro-batch (activations and logits, most of the peak, grow with
+    them), never below the bf16 weights themselves."""
+    pts = _PEAK_GIB_WITHOUT_CHECKPOINTING
+    (x0, y0), (x1, y1) = next(((a, b) for a, b in zip(pts, pts[1:]) if n_params <= b[0]), (pts[-2], pts[-1]))
+    at_measured = y0 + (y1 - y0) * (n_params - x0) / (x1 - x0)
+    return max(2 * n_params / 2 ** 30, at_measured * tokens_per_micro_batch / _MEASURED_TOKENS)
+
+
+def use_gradient_checkpointing(setting, n_params: int, device: torch.device, tokens_per_micro_batch: int = _MEASURED_TOKENS,
+                               device_memory_gib: Optional[float] = None) -> bool:
+    """`setting` is the spec's `auto` | True | False; `auto` decides by the estimated peak against the GPU's memory."""
     if isinstance(setting, bool):
         return setting
-    return device.type == "cuda" and n_params >= GRADIENT_CHECKPOINTING_MIN_PARAMS
+    if device.type != "cuda":
+        return False
+    if device_memory_gib is None:
+        device_memory_gib = torch.cuda.get_device_properties(device).total_memory / 2 ** 30
+    return estimated_peak_gib(n_params, tokens_per_micro_batch) > GRADIENT_CHECKPOINTING_MEMORY_SHARE * device_memory_gib
+
+
+# Dynamic padding rounds each batch's width up to this on a GPU: at most max_len / 64 distinct shapes, so the
+# first-time cost of a new width (up to ~1.5 s on an H200) is paid a few times, not once per length.
+GPU_PAD_MULTIPLE = 64
 
 
 def enable_gradient_checkpointing(model) -> None:
@@ -267,7 +293,8 @@ class Trainer:
         validate_target_modules(model, s.lora.target_modules)
         model.config.use_cache = False
         self.base_params = sum(p.numel() for p in model.parameters())
-        self.gradient_checkpointing = use_gradient_checkpointing(s.gradient_checkpointing, self.base_params, env.device)
+        self.gradient_checkpointing = use_gradient_checkpointing(s.gradient_checkpointing, self.base_params, env.device,
+                                                                 tokens_per_micro_batch=s.batch_size * self.max_len)
         if self.gradient_checkpointing:
             enable_gradient_checkpointing(model)
         lora = LoraConfig(r=s.lora.r, lora_alpha=s.lora.alpha, lora_dropout=s.lora.dropout,
@@ -466,7 +493,7 @@ class Trainer:
         exs = [self.examples[i] for i in idx]
         if self.spec.packing:
             return D.collate_packed(exs, self.tok.pad_token_id, self.max_len)
-        return D.collate_padded(exs, self.tok.pad_token_id)
+        return D.collate_padded(exs, self.tok.pad_token_id, GPU_PAD_MULTIPLE if self.env.device.type == "cuda" else 1)
 
     def _epoch_batches(self, epoch: int) -> list:
         """Batch order is a pure function of (seed, epoch), so a resumed run sees the same batches."""

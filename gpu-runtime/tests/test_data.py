@@ -67,3 +67,20 @@ def test_epoch_batches_deterministic_and_complete():
     assert a == D.epoch_batches(lengths, 3, seed=1, epoch=0)
     assert a != D.epoch_batches(lengths, 3, seed=1, epoch=1)
     assert sorted(i for b in a for i in b) == list(range(10))
+
+
+def test_padded_width_rounds_up_to_a_multiple(tiny_model, demo_data):
+    """On a GPU each new batch width costs a first-time kernel selection (bench/shape_check.py): widths are rounded
+    up to GPU_PAD_MULTIPLE there, with the extra columns pure padding (no real tokens, no labels)."""
+    tok = load_tokenizer(tiny_model)
+    exs = D.tokenize_dataset(tok, D.PromptFormatter(tok, "auto"), D.load_split(demo_data, "train", "auto")[:6], 1024, "train")
+    plain = D.collate_padded(exs, tok.pad_token_id)
+    rounded = D.collate_padded(exs, tok.pad_token_id, 64)
+    w = plain.input_ids.shape[1]
+    assert w % 64 != 0 and rounded.input_ids.shape[1] == -(-w // 64) * 64
+    assert rounded.real_tokens == plain.real_tokens
+    assert torch.equal(rounded.input_ids[:, :w], plain.input_ids) and torch.equal(rounded.labels[:, :w], plain.labels)
+    assert (rounded.attention_mask[:, w:] == 0).all() and (rounded.labels[:, w:] == D.IGNORE_INDEX).all()
+    with torch.no_grad():
+        model = load_base_model(tiny_model).eval()
+        assert token_loss_sum(model, rounded, torch.device("cpu"))[1] == token_loss_sum(model, plain, torch.device("cpu"))[1]

@@ -40,6 +40,6 @@ def test_device_run_tiny_mode(tmp_path):
     assert {(row["size"], row["gradient_checkpointing"]) for row in gc["rows"]} == \
         {("tiny-a", False), ("tiny-a", True), ("tiny-b", False), ("tiny-b", True)}
     assert all(row["tokens_per_s"] > 0 for row in gc["rows"])
-    assert any(line.startswith("suggested GRADIENT_CHECKPOINTING_MIN_PARAMS") for line in lines)
+    assert any(line.startswith("peaks for train._PEAK_GIB_WITHOUT_CHECKPOINTING") for line in lines)
     assert any(line.startswith("fsdp smoke: ok: 1 process(es)") for line in lines), summary
     assert summary.rstrip().endswith("device_run finished") and r.stdout.rstrip().endswith("device_run finished")

@@ -1,5 +1,5 @@
-"""training.gradientCheckpointing: auto | true | false (issue 13, defect 8). `auto` turns it on on GPU for base models
-of at least train.GRADIENT_CHECKPOINTING_MIN_PARAMS parameters (set from bench/gc_bench.py's measurement)."""
+"""training.gradientCheckpointing: auto | true | false (issue 13, defect 8). `auto` turns it on on GPU when the peak
+memory without it, estimated from bench/gc_bench.py's H200 measurement, would exceed 80 % of the device's memory."""
 import pytest
 import torch
 
@@ -36,13 +36,19 @@ def test_spec_values(tiny_model, demo_data, tmp_path):
 
 
 def test_auto_rule():
-    big, small = T.GRADIENT_CHECKPOINTING_MIN_PARAMS, T.GRADIENT_CHECKPOINTING_MIN_PARAMS - 1
-    assert T.use_gradient_checkpointing("auto", big, CUDA) is True
-    assert T.use_gradient_checkpointing("auto", 10 * big, CUDA) is True
-    assert T.use_gradient_checkpointing("auto", small, CUDA) is False
-    assert T.use_gradient_checkpointing("auto", 10 * big, CPU) is False  # never automatically on a CPU
+    # The measured points themselves (8 x 1024 tokens): 0.5B peaked at 24.6 GiB, 3B at 61.1 GiB without checkpointing.
+    assert T.estimated_peak_gib(494_032_768, 8192) == pytest.approx(24.62, abs=0.01)
+    assert T.estimated_peak_gib(3_085_938_688, 8192) == pytest.approx(61.15, abs=0.01)
+    auto = lambda params, gib, tokens=8192: T.use_gradient_checkpointing("auto", params, CUDA, tokens, gib)  # noqa: E731
+    assert auto(494_032_768, 139.8) is False  # 0.5B on an H200: checkpointing would only cost 43 % of tokens/s
+    assert auto(494_032_768, 24.0) is True  # the same run on a 24 GB card would not fit without it
+    assert auto(494_032_768, 24.0, tokens=2048) is False  # ... unless the micro-batch is 4x smaller
+    assert auto(3_085_938_688, 80.0) is False  # 3B: 61 GiB fits an 80 GB card
+    assert auto(3_085_938_688, 80.0, tokens=16_384) is True  # twice the tokens per micro-batch does not
+    assert auto(7_600_000_000, 139.8) is True  # 7B extrapolates past 80 % of an H200
+    assert T.use_gradient_checkpointing("auto", 70_000_000_000, CPU) is False  # never automatically on a CPU
     assert T.use_gradient_checkpointing(True, 1, CPU) is True  # explicit values win both ways
-    assert T.use_gradient_checkpointing(False, 10 * big, CUDA) is False
+    assert T.use_gradient_checkpointing(False, 70_000_000_000, CUDA, 8192, 24.0) is False
 
 
 def test_trainer_applies_the_setting_and_the_math_is_unchanged(tiny_model, demo_data, tmp_path):
