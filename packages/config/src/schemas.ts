@@ -122,6 +122,12 @@ export const ZWorkerEnv = ZCommonEnv.extend({
   WEBHOOK_MAX_ATTEMPTS: positiveInt(8),
   HEARTBEAT_TIMEOUT_S: positiveInt(300),
   LORAPLANE_SECRET_KEY: z.string().min(32, "must be at least 32 characters").optional(),
+  // The LLM judge of shadow evaluation (deploy.shadow.judge): an OpenAI-compatible endpoint (base URL with /v1), the
+  // model to ask and its key. Set by the operator, never by a pipeline spec. Unset: a policy asking for a judge fails.
+  LORAPLANE_JUDGE_URL: z.string().url().optional(),
+  LORAPLANE_JUDGE_MODEL: z.string().min(1).optional(),
+  LORAPLANE_JUDGE_API_KEY: z.string().min(1).optional(),
+  LORAPLANE_JUDGE_TIMEOUT_MS: positiveInt(60_000),
 });
 
 export const ZGatewayEnv = ZCommonEnv.extend({

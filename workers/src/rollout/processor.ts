@@ -2,7 +2,7 @@
 // run one at a time across the whole cluster (global concurrency 1), so two workers never act on one deployment.
 import path from "node:path";
 import { loadWorkerEnv, workloadEnvironment, type TWorkerEnv } from "@loraplane/config";
-import { prometheusProvider } from "@loraplane/services";
+import { openAiCompatibleJudge, prometheusProvider } from "@loraplane/services";
 import { ROLLOUT_QUEUE_NAME, createRolloutQueue, parseRolloutJob, type TRolloutQueue } from "@loraplane/queue";
 import type { TEngineContext } from "../engine/context.ts";
 import type { TProcessorRegistration } from "../processors/types.ts";
@@ -29,6 +29,9 @@ function controllerFor(ctx: TEngineContext): TRolloutController {
         queue: ctx.queue,
         ...(rollout ? { rollout } : {}),
         ...(env.ROLLOUT_METRICS_PROVIDER === "prometheus" ? { metrics: prometheusProvider({ url: env.PROMETHEUS_URL }) } : {}),
+        ...(env.LORAPLANE_JUDGE_URL && env.LORAPLANE_JUDGE_MODEL
+          ? { judge: openAiCompatibleJudge({ baseUrl: env.LORAPLANE_JUDGE_URL, model: env.LORAPLANE_JUDGE_MODEL, apiKey: env.LORAPLANE_JUDGE_API_KEY, timeoutMs: env.LORAPLANE_JUDGE_TIMEOUT_MS }) }
+          : {}),
       },
       backends: {
         local: createLocalServingBackend({
@@ -97,6 +100,9 @@ export const rolloutProcessors: TProcessorRegistration[] = [
     async onStart(ctx) {
       const env = loadWorkerEnv();
       // The HTTPRoute's backends are the vLLM Services of the kubernetes serving backend; local serve has none.
+      if (Boolean(env.LORAPLANE_JUDGE_URL) !== Boolean(env.LORAPLANE_JUDGE_MODEL)) {
+        throw new Error("LORAPLANE_JUDGE_URL and LORAPLANE_JUDGE_MODEL go together: set both (the LLM judge of shadow evaluation) or neither");
+      }
       if (env.ROLLOUT_TRAFFIC_PROVIDER === "gateway-api" && env.EXECUTOR !== "kubernetes") {
         throw new Error("ROLLOUT_TRAFFIC_PROVIDER=gateway-api needs EXECUTOR=kubernetes (variants must be served by Kubernetes Services)");
       }

@@ -1,6 +1,6 @@
 "use client";
 // Shadow evaluation of a candidate before any user sees it: the gate's figures over the mirrored pairs, its outcome,
-// and the pairs where the candidate's answer differed most from the stable's.
+// and the pairs where the candidate's answer differed most from the stable's (with the LLM judge's score when it is on).
 import { Badge } from "@/components/ui";
 
 export type TShadowCheck = { name: string; value: number | null; limit: number; passed: boolean };
@@ -14,9 +14,11 @@ export type TShadowPair = {
   candidateRefusal: boolean;
   stableLatencyMs: number;
   candidateLatencyMs: number | null;
+  judgeScore: number | null;
+  judgeReason: string | null;
 };
 export type TShadowResults = {
-  policy: { fraction: number; minSamples: number };
+  policy: { fraction: number; minSamples: number; judge: { enabled: boolean; minScore: number } };
   summary: {
     samples: number;
     agreement: number | null;
@@ -30,6 +32,8 @@ export type TShadowResults = {
     candidateLatencyP99Ms: number | null;
     stableTtftP95Ms: number | null;
     candidateTtftP95Ms: number | null;
+    judged: number;
+    judgeMeanScore: number | null;
   };
   checks: TShadowCheck[];
   gate: { decision: "passed" | "failed"; reason: string; at: string } | null;
@@ -62,6 +66,7 @@ export function ShadowPanel({ shadow }: { shadow: TShadowResults }) {
     ["Mean answer length (chars)", num(s.candidateMeanChars, 0), num(s.stableMeanChars, 0)],
     ["P99 latency", ms(s.candidateLatencyP99Ms), ms(s.stableLatencyP99Ms)],
     ["P95 time to first token", ms(s.candidateTtftP95Ms), ms(s.stableTtftP95Ms)],
+    ...(shadow.policy.judge.enabled ? [[`LLM judge, mean score 1–10 (${s.judged} judged)`, num(s.judgeMeanScore, 2), ""] as [string, string, string]] : []),
   ];
   return (
     <div className="card" data-testid="shadow-panel">
@@ -115,7 +120,7 @@ export function ShadowPanel({ shadow }: { shadow: TShadowResults }) {
                   <td className="small">{c.name.replace(/_/g, " ")}</td>
                   <td className="num">{num(c.value)}</td>
                   <td className="num">{num(c.limit)}</td>
-                  <td>{s.samples >= shadow.policy.minSamples ? <Badge tone={c.passed ? "green" : "red"}>{c.passed ? "pass" : "fail"}</Badge> : <span className="muted small">waiting</span>}</td>
+                  <td>{(c.name === "judge_score" ? s.judged : s.samples) >= shadow.policy.minSamples ? <Badge tone={c.passed ? "green" : "red"}>{c.passed ? "pass" : "fail"}</Badge> : <span className="muted small">waiting</span>}</td>
                 </tr>
               ))}
             </tbody>
@@ -130,7 +135,7 @@ export function ShadowPanel({ shadow }: { shadow: TShadowResults }) {
           {shadow.disagreements.map((p) => (
             <div key={p.requestId} className="card" style={{ padding: 10 }}>
               <div className="small muted" style={{ marginBottom: 6, overflowWrap: "anywhere" }}>
-                ROUGE-L {p.rougeL.toFixed(2)} · prompt: {promptText(p.prompt).slice(0, 300)}
+                {p.judgeScore !== null ? `judge ${num(p.judgeScore, 1)}/10${p.judgeReason ? ` (${p.judgeReason.slice(0, 200)})` : ""} · ` : ""}ROUGE-L {p.rougeL.toFixed(2)} · prompt: {promptText(p.prompt).slice(0, 300)}
               </div>
               <div className="grid grid-2" style={{ gap: 8 }}>
                 <div>

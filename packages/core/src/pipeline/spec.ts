@@ -201,6 +201,11 @@ export const ZDeploySpec = z.object({
       maxLatencyP99Ms: z.number().positive().optional(),
       maxErrorRate: fraction.optional(),
       maxDurationSeconds: positiveInt.optional(),
+      /** Also score each pair with the LLM judge the workers are configured with; mean score 1-10 at least minScore. */
+      judge: z
+        .object({ minScore: z.number().min(1, "must be in [1, 10]").max(10, "must be in [1, 10]") })
+        .strict()
+        .optional(),
     })
     .strict()
     .optional(),

@@ -4,3 +4,4 @@ export * from "./policy";
 export * from "./inference-url";
 export * from "./adaptive";
 export * from "./shadow";
+export * from "./judge";

@@ -96,6 +96,16 @@ export const ZShadowPolicy = z
     maxStoredSamples: z.number().int().min(1).max(10_000).default(500),
     /** Without minSamples by then the shadow phase fails (too little traffic to judge the candidate). */
     maxDurationSeconds: z.number().int().positive().default(3_600),
+    /**
+     * LLM judge (optional): a model behind an OpenAI-compatible endpoint, configured on the workers (LORAPLANE_JUDGE_*),
+     * scores each stored pair 1-10 (candidate against the stable's answer); the mean must be at least minScore.
+     */
+    judge: z
+      .object({
+        enabled: z.boolean().default(false),
+        minScore: z.number().min(1).max(10).default(6),
+      })
+      .default({ enabled: false, minScore: 6 }),
   })
   .refine((s) => s.minSamples <= s.maxStoredSamples, { message: "minSamples must be <= maxStoredSamples", path: ["minSamples"] });
 
@@ -192,7 +202,7 @@ export interface TDeploySpecLike {
   canary: { steps: number[]; analysisWindowSeconds: number; minRequests: number };
   slo: { p99LatencyMs: number; ttftP95Ms: number; maxErrorRate: number; vsStable?: Partial<TRelativeChecks> | undefined };
   autoPromote: boolean;
-  shadow?: Partial<Omit<TShadowPolicy, "enabled">> & { enabled?: boolean };
+  shadow?: Partial<Omit<TShadowPolicy, "enabled" | "judge">> & { enabled?: boolean; judge?: { minScore: number } | undefined };
   ab?: { allocation?: Partial<TAbPolicy["allocation"]> };
 }
 
@@ -207,6 +217,6 @@ export function policyFromDeploySpec(spec: TDeploySpecLike): TRolloutPolicy {
       autoPromote: spec.autoPromote,
     },
     ab: { autoDecide: spec.autoPromote, ...(spec.ab?.allocation ? { allocation: spec.ab.allocation } : {}) },
-    ...(spec.shadow ? { shadow: { enabled: true, ...spec.shadow } } : {}),
+    ...(spec.shadow ? { shadow: { enabled: true, ...spec.shadow, ...(spec.shadow.judge ? { judge: { enabled: true, ...spec.shadow.judge } } : {}) } } : {}),
   });
 }

@@ -92,6 +92,8 @@ export interface TShadowSampleLike {
   candidateLatencyMs: number | null;
   stableTtftMs: number | null;
   candidateTtftMs: number | null;
+  /** The LLM judge's 1-10 score; null while not judged (or without a judge). */
+  judgeScore?: number | null;
 }
 
 export interface TShadowSummary {
@@ -110,6 +112,9 @@ export interface TShadowSummary {
   candidateLatencyP99Ms: number | null;
   stableTtftP95Ms: number | null;
   candidateTtftP95Ms: number | null;
+  /** Pairs the LLM judge has scored, and their mean score (1-10). */
+  judged: number;
+  judgeMeanScore: number | null;
 }
 
 /** Nearest-rank quantile of raw values (samples are few and bounded, no histogram needed). */
@@ -140,6 +145,8 @@ export function summarizeShadow(samples: readonly TShadowSampleLike[]): TShadowS
     candidateLatencyP99Ms: quantile(notNull(answered.map((s) => s.candidateLatencyMs)), 0.99),
     stableTtftP95Ms: quantile(notNull(samples.map((s) => s.stableTtftMs)), 0.95),
     candidateTtftP95Ms: quantile(notNull(answered.map((s) => s.candidateTtftMs)), 0.95),
+    judged: notNull(samples.map((s) => s.judgeScore ?? null)).length,
+    judgeMeanScore: mean(notNull(samples.map((s) => s.judgeScore ?? null))),
   };
 }
 
@@ -155,27 +162,42 @@ export function shadowChecks(s: TShadowSummary, policy: TShadowPolicy): TCheck[]
     { name: "candidate_refusal_rate", value: s.candidateRefusalRate, limit: policy.maxRefusalRate, passed: !(s.candidateRefusalRate! > policy.maxRefusalRate) },
     { name: "candidate_p99_latency_ms", value: s.candidateLatencyP99Ms, limit: policy.maxLatencyP99Ms, passed: !(s.candidateLatencyP99Ms! > policy.maxLatencyP99Ms) },
     { name: "candidate_error_rate", value: s.candidateErrorRate, limit: policy.maxErrorRate, passed: !(s.candidateErrorRate! > policy.maxErrorRate) },
+    ...(policy.judge.enabled
+      ? [{ name: "judge_score", value: s.judgeMeanScore, limit: policy.judge.minScore, passed: s.judgeMeanScore !== null && s.judgeMeanScore >= policy.judge.minScore }]
+      : []),
   ];
 }
 
+const LOWER_BOUND_CHECKS = new Set(["agreement_rouge_l", "judge_score"]);
 const fmt = (v: number | null) => (v === null ? "n/a" : Number.isInteger(v) ? String(v) : v.toFixed(3));
 
 /**
  * The shadow gate: judged once minSamples pairs are scored (lower-bound checks need the data); passes when every
  * check passes, fails on any failing check; without enough pairs after maxDurationSeconds it fails for lack of traffic.
  */
-export function decideShadow(s: TShadowSummary, policy: TShadowPolicy, elapsedMs: number): TShadowGate {
+export function decideShadow(s: TShadowSummary, policy: TShadowPolicy, elapsedMs: number, lastJudgeError: string | null = null): TShadowGate {
   const checks = shadowChecks(s, policy);
+  const outOfTime = elapsedMs >= policy.maxDurationSeconds * 1000;
   if (s.samples < policy.minSamples) {
-    if (elapsedMs >= policy.maxDurationSeconds * 1000) {
+    if (outOfTime) {
       return { action: "fail", checks, reason: `shadow gate: only ${s.samples} of ${policy.minSamples} mirrored pairs in ${policy.maxDurationSeconds}s` };
     }
     return { action: "wait", checks, reason: `shadow: ${s.samples} of ${policy.minSamples} mirrored pairs scored` };
   }
-  const failed = checks.filter((c) => !c.passed);
-  const summary = `${s.samples} pairs, agreement (ROUGE-L) ${fmt(s.agreement)}, exact match ${fmt(s.exactMatchRate)}, refusals ${fmt(s.candidateRefusalRate)}, p99 ${fmt(s.candidateLatencyP99Ms)} ms`;
+  // The judge's mean counts once minSamples pairs are judged, not on the first few it happened to finish; a candidate
+  // already failing another check fails without waiting for the judge.
+  const judgePending = policy.judge.enabled && s.judged < policy.minSamples;
+  const failed = checks.filter((c) => !c.passed && !(judgePending && c.name === "judge_score"));
+  if (judgePending && failed.length === 0) {
+    if (outOfTime) {
+      return { action: "fail", checks, reason: `shadow gate: the LLM judge scored only ${s.judged} of ${policy.minSamples} pairs in ${policy.maxDurationSeconds}s${lastJudgeError ? ` (last judge error: ${lastJudgeError})` : ""}` };
+    }
+    return { action: "wait", checks, reason: `shadow: ${s.judged} of ${policy.minSamples} pairs judged` };
+  }
+  const judged = policy.judge.enabled ? `, judge ${fmt(s.judgeMeanScore)}/10` : "";
+  const summary = `${s.samples} pairs, agreement (ROUGE-L) ${fmt(s.agreement)}, exact match ${fmt(s.exactMatchRate)}, refusals ${fmt(s.candidateRefusalRate)}, p99 ${fmt(s.candidateLatencyP99Ms)} ms${judged}`;
   if (failed.length) {
-    const what = failed.map((c) => `${c.name} ${fmt(c.value)} ${c.name === "agreement_rouge_l" ? "<" : ">"} ${fmt(c.limit)}`).join(", ");
+    const what = failed.map((c) => `${c.name} ${fmt(c.value)} ${LOWER_BOUND_CHECKS.has(c.name) ? "<" : ">"} ${fmt(c.limit)}`).join(", ");
     return { action: "fail", checks, reason: `shadow gate failed: ${what} (${summary})` };
   }
   return { action: "pass", checks, reason: `shadow gate passed: ${summary}` };

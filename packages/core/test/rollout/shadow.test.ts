@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ZShadowPolicy } from "../../src/rollout/policy";
+import { judgeMessages, parseJudgeReply } from "../../src/rollout/judge";
 import { decideShadow, exactMatch, isRefusal, rougeL, scoreShadowPair, summarizeShadow, type TShadowSampleLike } from "../../src/rollout/shadow";
 
 describe("shadow scoring", () => {
@@ -67,5 +68,55 @@ describe("shadow in the pipeline spec", () => {
     const bad = resolveSpec({ ...base, deploy: { endpointName: "chat", shadow: { fraction: 2 } } });
     expect(bad.ok).toBe(false);
     expect(JSON.stringify(bad)).toContain("deploy.shadow.fraction");
+  });
+});
+
+describe("LLM judge", () => {
+  const policy = ZShadowPolicy.parse({ enabled: true, minSamples: 10, minAgreement: 0.5, maxDurationSeconds: 60, judge: { enabled: true, minScore: 7 } });
+  const judged = (n: number, score: number | null, agreement = 0.9) => summarizeShadow(Array.from({ length: n }, () => ({ ...sample(agreement), judgeScore: score })));
+  it("waits for minSamples judged pairs, then checks the mean score", () => {
+    expect(decideShadow(judged(20, null), policy, 1_000)).toMatchObject({ action: "wait", reason: "shadow: 0 of 10 pairs judged" });
+    expect(decideShadow(judged(20, 8), policy, 1_000)).toMatchObject({ action: "pass", reason: expect.stringMatching(/judge 8\/10/) });
+    const fail = decideShadow(judged(20, 4), policy, 1_000);
+    expect(fail).toMatchObject({ action: "fail", reason: expect.stringMatching(/judge_score 4 < 7/) });
+    expect(fail.checks.find((c) => c.name === "judge_score")).toMatchObject({ value: 4, limit: 7, passed: false });
+  });
+  it("a candidate failing another check fails without waiting for the judge; a judge that never answers fails at the duration", () => {
+    expect(decideShadow(judged(20, null, 0.1), policy, 1_000)).toMatchObject({ action: "fail", reason: expect.stringMatching(/agreement_rouge_l 0.100 < 0.500/) });
+    expect(decideShadow(judged(20, null, 0.1), policy, 1_000).reason).not.toMatch(/judge_score/);
+    expect(decideShadow(judged(20, null), policy, 61_000, "HTTP 401")).toMatchObject({ action: "fail", reason: expect.stringMatching(/judge scored only 0 of 10 pairs in 60s \(last judge error: HTTP 401\)/) });
+  });
+  it("without the judge option the judge score is not a check", () => {
+    const plain = ZShadowPolicy.parse({ enabled: true, minSamples: 10 });
+    expect(decideShadow(judged(20, null), plain, 1).action).toBe("pass");
+    expect(decideShadow(judged(20, null), plain, 1).checks.map((c) => c.name)).not.toContain("judge_score");
+  });
+  it("messages carry the three texts; replies are parsed leniently and refused when they hold no score", () => {
+    const m = judgeMessages({ prompt: "2+2?", stableText: "4", candidateText: "四" });
+    expect(m[0]!.role).toBe("system");
+    expect(m[1]!.content).toBe("[Request]\n2+2?\n\n[Reference answer]\n4\n\n[Candidate answer]\n四");
+    const chat = JSON.stringify({ messages: [{ role: "system", content: "be brief" }, { role: "user", content: "首都？" }] });
+    expect(judgeMessages({ prompt: chat, stableText: "巴黎", candidateText: "巴黎" })[1]!.content).toMatch(/^\[Request\]\nsystem: be brief\nuser: 首都？\n/);
+    expect(judgeMessages({ prompt: JSON.stringify({ prompt: "2+2?" }), stableText: "4", candidateText: "4" })[1]!.content).toMatch(/^\[Request\]\n2\+2\?\n/);
+    expect(judgeMessages({ prompt: "x".repeat(10_000), stableText: "", candidateText: "" })[1]!.content.length).toBeLessThan(4_200);
+    expect(parseJudgeReply('{"score": 9, "reason": "same answer"}')).toEqual({ score: 9, reason: "same answer" });
+    expect(parseJudgeReply('Sure.\n```json\n{"score": "7", "reason": "ok"}\n```')).toEqual({ score: 7, reason: "ok" });
+    expect(parseJudgeReply("Score: 3 — wrong city").score).toBe(3);
+    expect(parseJudgeReply("8/10, close enough").score).toBe(8);
+    expect(() => parseJudgeReply('{"score": 42}')).toThrow(/no score in 1..10/);
+    expect(() => parseJudgeReply("I cannot judge this")).toThrow(/no score in 1..10: "I cannot judge this"/);
+  });
+  it("deploy.shadow.judge turns the judge on; minScore outside 1..10 names its path", async () => {
+    const { resolveSpec } = await import("../../src/pipeline/spec");
+    const { policyFromDeploySpec } = await import("../../src/rollout/policy");
+    const base = { name: "s", model: { name: "s", baseModel: "/m" }, dataset: { name: "d", version: "v1" } };
+    const ok = resolveSpec({ ...base, deploy: { endpointName: "chat", shadow: { minSamples: 30, judge: { minScore: 7.5 } } } });
+    if (!ok.ok) throw new Error(JSON.stringify(ok));
+    expect(policyFromDeploySpec(ok.spec.deploy!).shadow.judge).toEqual({ enabled: true, minScore: 7.5 });
+    const without = resolveSpec({ ...base, deploy: { endpointName: "chat", shadow: { minSamples: 30 } } });
+    if (!without.ok) throw new Error(JSON.stringify(without));
+    expect(policyFromDeploySpec(without.spec.deploy!).shadow.judge.enabled).toBe(false);
+    const bad = resolveSpec({ ...base, deploy: { endpointName: "chat", shadow: { judge: { minScore: 11 } } } });
+    expect(JSON.stringify(bad)).toContain("deploy.shadow.judge.minScore");
   });
 });

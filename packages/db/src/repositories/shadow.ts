@@ -44,7 +44,14 @@ export async function insertShadowSamples(db: DbOrTx, rows: TShadowSampleWrite[]
   return stored;
 }
 
-export type TShadowSampleRow = TShadowSampleWrite & { id: bigint; createdAt: Date };
+export type TShadowSampleRow = TShadowSampleWrite & {
+  id: bigint;
+  createdAt: Date;
+  judgeScore: number | null;
+  judgeReason: string | null;
+  judgeError: string | null;
+  judgeAttempts: number;
+};
 
 export function listShadowSamples(db: DbOrTx, deploymentId: string, limit = 10_000): Promise<TShadowSampleRow[]> {
   return db.shadowSample.findMany({ where: { deploymentId }, orderBy: { id: "asc" }, take: limit });
@@ -52,4 +59,23 @@ export function listShadowSamples(db: DbOrTx, deploymentId: string, limit = 10_0
 
 export function countShadowSamples(db: DbOrTx, deploymentId: string): Promise<number> {
   return db.shadowSample.count({ where: { deploymentId } });
+}
+
+/** Pairs the LLM judge has not scored yet and has tried fewer than `maxAttempts` times, oldest first. */
+export function listUnjudgedShadowSamples(db: DbOrTx, deploymentId: string, limit: number, maxAttempts: number): Promise<TShadowSampleRow[]> {
+  return db.shadowSample.findMany({ where: { deploymentId, judgeScore: null, judgeAttempts: { lt: maxAttempts } }, orderBy: { id: "asc" }, take: limit });
+}
+
+/** One judge attempt: its score and reason, or the error (the pair is tried again while attempts remain). */
+export async function recordShadowJudgement(db: DbOrTx, id: bigint, verdict: { score: number; reason: string } | { error: string }): Promise<void> {
+  await db.shadowSample.update({
+    where: { id },
+    data: "error" in verdict ? { judgeError: verdict.error, judgeAttempts: { increment: 1 } } : { judgeScore: verdict.score, judgeReason: verdict.reason, judgeError: null, judgeAttempts: { increment: 1 } },
+  });
+}
+
+/** The most recent judge error of a deployment's pairs (for the gate's reason when the judge never answers). */
+export async function lastShadowJudgeError(db: DbOrTx, deploymentId: string): Promise<string | null> {
+  const row = await db.shadowSample.findFirst({ where: { deploymentId, judgeError: { not: null } }, orderBy: { id: "desc" }, select: { judgeError: true } });
+  return row?.judgeError ?? null;
 }

@@ -4,6 +4,7 @@ import {
   findApprovalForDeployment,
   findLatestRolloutEvent,
   insertRolloutEvent,
+  lastShadowJudgeError,
   listShadowSamples,
   setVariantWeights,
   updateDeployment,
@@ -14,6 +15,7 @@ import { decideAb, decideBlueGreen, decideCanary, decideShadow, seedOf, summariz
 import { recordAudit } from "../audit/index.ts";
 import { gatewayWindowsProvider, type TProviderStats, type TVariantRef } from "./metric-providers.ts";
 import { promoteDeployment, rollbackDeployment } from "./actions.ts";
+import { judgePendingPairs } from "./shadow-judge.ts";
 import { SYSTEM_ACTOR, afterChange, baseVariant, freezeBlocks, lockAndLoad, newVariant, notifyRoutingChange, parsePolicy, weightsOf, type TDeploymentDeps } from "./shared.ts";
 
 /** The variant's traffic since the current step started, from the deployment's metric provider. */
@@ -195,10 +197,19 @@ function inShadowPhase(d: Pick<TDeploymentRow, "strategy" | "variants">, policy:
  * candidate never had a weight above 0, so no client request was served by it.
  */
 async function analyseShadow(deps: TDeploymentDeps, d: TDeploymentRow, policy: TRolloutPolicy, now: Date, elapsed: number): Promise<TAnalysisOutcome> {
+  if (policy.shadow.judge.enabled && !deps.judge) {
+    const reason = "shadow gate: the policy asks for an LLM judge (deploy.shadow.judge) but the workers have none configured (LORAPLANE_JUDGE_URL, LORAPLANE_JUDGE_MODEL)";
+    await insertRolloutEvent(deps.db, { deploymentId: d.id, type: "shadow_gate", step: 0, decision: "failed", reason });
+    await rollbackDeployment(deps, { deploymentId: d.id, actor: SYSTEM_ACTOR, reason, automatic: true });
+    return { deploymentId: d.id, decision: { action: "rollback", reason }, applied: true };
+  }
+  // Judge what the gateways stored since the last tick, then summarise everything stored.
+  const judged = policy.shadow.judge.enabled && deps.judge ? await judgePendingPairs(deps.db, deps.judge, d.id) : null;
   const samples = await listShadowSamples(deps.db, d.id, policy.shadow.maxStoredSamples);
   const summary = summarizeShadow(samples);
-  const gate = decideShadow(summary, policy.shadow, elapsed);
-  const analysis = { shadow: summary, checks: gate.checks, elapsedMs: elapsed };
+  const lastJudgeError = policy.shadow.judge.enabled ? (judged?.lastError ?? (await lastShadowJudgeError(deps.db, d.id))) : null;
+  const gate = decideShadow(summary, policy.shadow, elapsed, lastJudgeError);
+  const analysis = { shadow: summary, checks: gate.checks, elapsedMs: elapsed, ...(deps.judge && policy.shadow.judge.enabled ? { judgeModel: deps.judge.model } : {}) };
   if (gate.action === "wait") return { deploymentId: d.id, decision: { action: "wait", reason: gate.reason }, applied: false };
   if (gate.action === "fail") {
     await insertRolloutEvent(deps.db, { deploymentId: d.id, type: "shadow_gate", step: 0, analysis, decision: "failed", reason: gate.reason });

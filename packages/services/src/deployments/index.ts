@@ -18,6 +18,7 @@ export {
   type TAnalysisOutcome,
 } from "./controller.ts";
 export { getShadowResults, type TShadowResults, type TShadowPair } from "./shadow-results.ts";
+export { judgePendingPairs, openAiCompatibleJudge, JUDGE_MAX_ATTEMPTS, type TShadowJudge, type TOpenAiJudgeOptions } from "./shadow-judge.ts";
 export { SYSTEM_ACTOR, BASE_ROLES, newVariant, baseVariant, parsePolicy, type TDeploymentDeps } from "./shared.ts";
 export {
   gatewayWindowsProvider,

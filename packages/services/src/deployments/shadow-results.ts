@@ -15,6 +15,9 @@ export type TShadowPair = {
   candidateRefusal: boolean;
   stableLatencyMs: number;
   candidateLatencyMs: number | null;
+  /** The LLM judge's 1-10 score and reason; null when not judged. */
+  judgeScore: number | null;
+  judgeReason: string | null;
   createdAt: string;
 };
 
@@ -24,7 +27,7 @@ export type TShadowResults = {
   checks: TCheck[];
   /** The gate's recorded outcome; null while the shadow phase runs. */
   gate: { decision: "passed" | "failed"; reason: string; at: string } | null;
-  /** Lowest agreement first. */
+  /** Lowest judge score first when the judge is on, else lowest agreement first. */
   disagreements: TShadowPair[];
 };
 
@@ -38,7 +41,7 @@ export async function getShadowResults(db: Db, deploymentId: string, maxPairs = 
   const summary = summarizeShadow(samples);
   const event = await findLatestRolloutEvent(db, d.id, "shadow_gate");
   const disagreements = [...samples]
-    .sort((a, b) => a.rougeL - b.rougeL || Number(b.id - a.id))
+    .sort((a, b) => (policy.judge.enabled ? (a.judgeScore ?? 11) - (b.judgeScore ?? 11) : 0) || a.rougeL - b.rougeL || Number(b.id - a.id))
     .slice(0, maxPairs)
     .filter((s) => !s.exactMatch)
     .map((s) => ({
@@ -52,6 +55,8 @@ export async function getShadowResults(db: Db, deploymentId: string, maxPairs = 
       candidateRefusal: s.candidateRefusal,
       stableLatencyMs: s.stableLatencyMs,
       candidateLatencyMs: s.candidateLatencyMs,
+      judgeScore: s.judgeScore,
+      judgeReason: s.judgeReason,
       createdAt: s.createdAt.toISOString(),
     }));
   return {

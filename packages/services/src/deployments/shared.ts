@@ -13,6 +13,7 @@ import { ZRolloutPolicy, type TRolloutPolicy } from "@loraplane/core";
 import { ConflictError, NotFoundError } from "../errors.ts";
 import type { TActor } from "../audit/index.ts";
 import type { TMetricProvider } from "./metric-providers.ts";
+import type { TShadowJudge } from "./shadow-judge.ts";
 
 /** What the deployment services need: the database and the producer that nudges a run's orchestrator. */
 export interface TDeploymentDeps {
@@ -22,6 +23,8 @@ export interface TDeploymentDeps {
   rollout?: { analyseNow(deploymentId: string, reason: string): Promise<string> };
   /** Where variant traffic is read from; our gateway's windows in Postgres unless set (see metric-providers.ts). */
   metrics?: TMetricProvider;
+  /** The LLM judge of shadow evaluation (workers' LORAPLANE_JUDGE_*); a policy that asks for one fails without it. */
+  judge?: TShadowJudge;
 }
 
 export const SYSTEM_ACTOR: TActor = { type: "system", userId: null };
