@@ -13,6 +13,7 @@ import { RolloutTimeline, ServingCharts, WeightsBar } from "@/components/deploym
 import { FeedbackPanel } from "@/components/feedback-panel";
 import { ShadowPanel, type TShadowResults } from "@/components/shadow-panel";
 import { AbPowerPanel } from "@/components/ab-power-panel";
+import { TrafficSplitChart } from "@/components/traffic-split-chart";
 import { Badge, PageHead, QueryView, StatusBadge } from "@/components/ui";
 
 const ACTIVE = new Set(["pending", "awaiting_approval", "progressing", "paused"]);
@@ -234,6 +235,7 @@ export default function DeploymentPage() {
                   ) : null}
                 </div>
               </div>
+              <TrafficSplitChart events={d.events ?? []} variants={d.variants} strategy={d.strategy} policy={d.policy} live={active} />
               {d.shadow ? <ShadowPanel shadow={d.shadow} /> : null}
               {d.strategy === "ab" && d.variants.length === 2 ? <AbPowerPanel deploymentId={d.id} variants={d.variants} policy={d.policy} live={active} /> : null}
               <ServingCharts deploymentId={d.id} variants={d.variants} live={active} />
