@@ -64,9 +64,10 @@ class DistEnv:
         return self.rank == 0
 
     def sum(self, *values: float) -> list:
+        if self.world == 1:  # no device round trip (each one a host-device sync) when there is nothing to reduce
+            return [float(v) for v in values]
         t = torch.tensor(values, dtype=torch.float64, device=self.device)
-        if self.world > 1:
-            tdist.all_reduce(t)
+        tdist.all_reduce(t)
         return t.tolist()
 
     def barrier(self) -> None:
@@ -166,9 +167,11 @@ def token_loss_sum(model, batch: D.Batch, device, chunk_tokens: int = LOSS_CHUNK
     out = model(input_ids=batch.input_ids.to(device),
                 attention_mask=None if batch.attention_mask is None else batch.attention_mask.to(device),
                 position_ids=batch.position_ids.to(device), use_cache=False)
-    labels = batch.labels[:, 1:].to(device)
+    # Scored positions found where the labels are (the CPU, in training): nonzero() on a GPU waits for the GPU.
+    labels = batch.labels[:, 1:]
     rows, cols = (labels != D.IGNORE_INDEX).nonzero(as_tuple=True)
     n = int(rows.numel())
+    labels, rows, cols = labels.to(device), rows.to(device), cols.to(device)
     if n == 0:
         return out.logits.sum() * 0.0, 0  # keeps the graph (DDP/FSDP expect a backward)
     total = None
@@ -518,7 +521,8 @@ class Trainer:
         global_tokens = env.sum(float(sum(counts)))[0]
         # DDP averages gradients over ranks, so scale by world / global tokens -> exact token mean.
         scale = env.world / max(1.0, global_tokens)
-        loss_sum = 0.0
+        # Summed on the device, read once per step: each float() of a CUDA tensor waits for the GPU to catch up.
+        loss_sum = torch.zeros((), device=env.device)
         autocast = torch.autocast(env.device.type, dtype=self.dtype, enabled=self.dtype != torch.float32)
         for i, batch in enumerate(window):
             sync = i == len(window) - 1 or env.world == 1
@@ -532,11 +536,12 @@ class Trainer:
                     loss, _ = token_loss_sum(self.ddp, batch, env.device)
                 scaled = loss * scale
                 (self.scaler.scale(scaled) if self.scaler else scaled).backward()
-            loss_sum += float(loss.detach())
+            loss_sum += loss.detach().float()
         if self.scaler:
             self.scaler.unscale_(self.optimizer)
         grad_norm = torch.nn.utils.clip_grad_norm_(self.params, GRAD_CLIP)
-        grad_norm = float(grad_norm.full_tensor() if hasattr(grad_norm, "full_tensor") else grad_norm)
+        # Left on the device: read only when it is logged (see run).
+        grad_norm = grad_norm.full_tensor() if hasattr(grad_norm, "full_tensor") else grad_norm
         if self.scaler:
             self.scaler.step(self.optimizer)
             self.scaler.update()
@@ -544,7 +549,7 @@ class Trainer:
             self.optimizer.step()
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
-        total_loss, real = env.sum(loss_sum, float(sum(b.real_tokens for b in window)))
+        total_loss, real = env.sum(float(loss_sum), float(sum(b.real_tokens for b in window)))
         return total_loss / max(1.0, global_tokens), grad_norm, real
 
     def _stop_agreed(self) -> bool:
@@ -566,6 +571,7 @@ class Trainer:
             self.step += 1
             win_loss, win_n, win_tokens = win_loss + loss, win_n + 1, win_tokens + real
             if self.step % s.log_every_steps == 0 or self.step == self.total_steps:
+                grad_norm = float(grad_norm)
                 now = time.monotonic()
                 last_loss = win_loss / win_n
                 epoch_f = self.epoch + self.micro_pos / self.micro_per_epoch
