@@ -72,6 +72,15 @@ def _peft(model_dir, dtype, device):
     return model
 
 
+def train_step(model, opt, b: D.Batch, device, dtype) -> None:
+    """The runtime's training step on one batch: token-mean loss over response tokens, backward, AdamW."""
+    with torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32):
+        loss, n = token_loss_sum(model, b, device)
+    (loss / max(1, n)).backward()
+    opt.step()
+    opt.zero_grad(set_to_none=True)
+
+
 def run_ours(mode: str, model_dir: str, examples: list, lengths: list, a, dtype, device) -> dict:
     model = _peft(model_dir, dtype, device)
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
@@ -93,11 +102,7 @@ def run_ours(mode: str, model_dir: str, examples: list, lengths: list, a, dtype,
             if device.type == "cuda":
                 torch.cuda.synchronize()
             t0 = time.perf_counter()
-        with torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32):
-            loss, n = token_loss_sum(model, b, device)
-        (loss / max(1, n)).backward()
-        opt.step()
-        opt.zero_grad(set_to_none=True)
+        train_step(model, opt, b, device, dtype)
         if step >= a.warmup:
             real += b.real_tokens
     if device.type == "cuda":

@@ -20,11 +20,10 @@ import time
 
 import torch
 
-from gpu_check import QWEN05, TINY, _peft, build_model, pad_to
+from gpu_check import QWEN05, TINY, _peft, build_model, pad_to, train_step
 from loraplane_runtime import data as D
 from loraplane_runtime.demo_data import make_demo_data
 from loraplane_runtime.modeling import load_tokenizer
-from loraplane_runtime.train import token_loss_sum
 
 
 def collate(exs: list, pad_id: int, layout: str) -> D.Batch:
@@ -47,11 +46,7 @@ def run(layout: str, model_dir: str, examples: list, batches: list, a, dtype, de
     def step(b: D.Batch) -> float:
         sync()
         t0 = time.perf_counter()
-        with torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32):
-            loss, n = token_loss_sum(model, b, device)
-        (loss / max(1, n)).backward()
-        opt.step()
-        opt.zero_grad(set_to_none=True)
+        train_step(model, opt, b, device, dtype)
         sync()
         return time.perf_counter() - t0
 
