@@ -1,6 +1,7 @@
 // The shadow evaluation on the deployment page, in a real browser against the built app: a candidate stopped at the
 // shadow gate (pairs scored by @loraplane/core exactly as the gateway scores them, the gate event as the controller
-// records it) shows its figures, the failed gate with its reason, and the pairs where it disagreed most with the stable.
+// records it, the LLM judge's verdicts as the workers store them) shows its figures, the failed gate with its reason,
+// and the pairs where it disagreed most with the stable.
 // Screenshots at 1280 and 390 px. Fails on any console error.
 import { emptyHistogram, scoreShadowPair } from "@loraplane/core";
 import { insertShadowSamples, upsertServingWindows, type TShadowSampleWrite } from "@loraplane/db";
@@ -14,13 +15,14 @@ let stack: TStack;
 let session: TSession;
 let page: Page;
 
-const PAIRS: [string, string, string][] = [
-  ["Reverse the string: abc", "cba", "cba"],
-  ["Reverse the string: hello", "olleh", "olleh"],
-  ["Add: 12+30", "42", "I'm sorry, but I can't help with arithmetic questions."],
-  ["Capital of France?", "The capital of France is Paris.", "Bananas are yellow and grow in tropical climates."],
-  ["Translate 'cat' to French", "chat", "The French word for cat is chat."],
-  ["Reverse the string: xyz", "zyx", "xyz"],
+// [prompt, stable's answer, candidate's answer, the LLM judge's score and reason]
+const PAIRS: [string, string, string, number, string][] = [
+  ["Reverse the string: abc", "cba", "cba", 10, "identical"],
+  ["Reverse the string: hello", "olleh", "olleh", 10, "identical"],
+  ["Add: 12+30", "42", "I'm sorry, but I can't help with arithmetic questions.", 1, "refuses a harmless sum"],
+  ["Capital of France?", "The capital of France is Paris.", "Bananas are yellow and grow in tropical climates.", 1, "unrelated"],
+  ["Translate 'cat' to French", "chat", "The French word for cat is chat.", 9, "same answer, more words"],
+  ["Reverse the string: xyz", "zyx", "xyz", 2, "not reversed"],
 ];
 
 async function seedShadowDeployment(s: TStack) {
@@ -30,8 +32,8 @@ async function seedShadowDeployment(s: TStack) {
     const run = await s.db.pipelineRun.create({ data: { projectId: s.projectId, pipelineId: s.demoPipelineId, number: 800 + v, trigger: "ui", specVersion: 1, resolvedSpec: {}, status: "succeeded" }, select: { id: true } });
     versions.push(await s.db.modelVersion.create({ data: { projectId: s.projectId, modelName: "demo-tiny", version: v, runId: run.id, baseModel: "/models/tiny", lineage: {} }, select: { id: true } }));
   }
-  const policy = { shadow: { enabled: true, fraction: 0.25, minSamples: 6, minAgreement: 0.6, maxRefusalRate: 0.1, maxLatencyP99Ms: 5000, maxErrorRate: 0.05, maxConcurrent: 4, maxStoredSamples: 500, maxDurationSeconds: 3600 } };
-  const reason = "shadow gate failed: agreement_rouge_l 0.375 < 0.600, candidate_refusal_rate 0.167 > 0.100 (6 pairs)";
+  const policy = { shadow: { enabled: true, fraction: 0.25, minSamples: 6, minAgreement: 0.6, maxRefusalRate: 0.1, maxLatencyP99Ms: 5000, maxErrorRate: 0.05, maxConcurrent: 4, maxStoredSamples: 500, maxDurationSeconds: 3600, judge: { enabled: true, minScore: 7 } } };
+  const reason = "shadow gate failed: agreement_rouge_l 0.375 < 0.600, candidate_refusal_rate 0.167 > 0.100, judge_score 5.500 < 7 (6 pairs)";
   const deployment = await s.db.deployment.create({
     data: { projectId: s.projectId, environmentId: env.id, endpointName: "demo-shadow", strategy: "canary", state: "rolled_back", policy, reason, finishedAt: new Date() },
     select: { id: true },
@@ -59,6 +61,10 @@ async function seedShadowDeployment(s: TStack) {
     candidateTtftMs: 35 + i,
   }));
   await insertShadowSamples(s.db, rows, () => 500);
+  // The LLM judge's verdicts, as the workers' shadow analysis stores them.
+  for (const [i, pair] of PAIRS.entries()) {
+    await s.db.shadowSample.updateMany({ where: { deploymentId: deployment.id, requestId: `sh-${i}` }, data: { judgeScore: pair[3], judgeReason: pair[4], judgeAttempts: 1 } });
+  }
   await s.db.rolloutEvent.createMany({
     data: [
       { deploymentId: deployment.id, type: "step", step: 0, weights: { stable: 10_000, canary: 0 }, reason: "backend ready; shadow evaluation: 25% of requests mirrored, no client traffic" },
@@ -121,13 +127,17 @@ describe("shadow evaluation on the deployment page", () => {
     // Exact match 2 of 6; refusals: the candidate's one "I'm sorry, but I can't…" of 6 answers.
     await panel.getByRole("row", { name: /Exact match 33\.3%/ }).waitFor();
     await panel.getByRole("row", { name: /Refusals 16\.7% 0\.0%/ }).waitFor();
+    // The LLM judge: mean of 10, 10, 1, 1, 9, 2 over the six judged pairs, below the policy's 7.
+    await panel.getByRole("row", { name: /LLM judge, mean score 1–10 \(6 judged\) 5\.50/ }).waitFor();
     const checks = panel.getByTestId("shadow-checks");
     await checks.getByRole("row", { name: /agreement rouge l .* fail/ }).waitFor();
+    await checks.getByRole("row", { name: /judge score 5\.500 7 fail/ }).waitFor();
     const pairs = panel.getByTestId("shadow-disagreements");
-    // Lowest agreement first (three pairs at ROUGE-L 0, then "chat" vs "The French word for cat is chat." at 0.25);
-    // exact matches are not listed.
-    await pairs.locator(".card").first().getByText(/^ROUGE-L 0\.00 ·/).waitFor();
-    await pairs.locator(".card").nth(3).getByText(/^ROUGE-L 0\.25 · prompt: Translate 'cat' to French/).waitFor();
+    // With the judge on, its lowest scores first (the refusal and the bananas at 1, the unreversed string at 2, then
+    // "chat" vs "The French word for cat is chat." at 9), each with the judge's reason; exact matches are not listed.
+    await pairs.locator(".card").first().getByText(/^judge 1\/10 \(unrelated\) · ROUGE-L 0\.00 · prompt: Capital of France\?/).waitFor();
+    await pairs.locator(".card").nth(1).getByText(/^judge 1\/10 \(refuses a harmless sum\) · ROUGE-L 0\.00 ·/).waitFor();
+    await pairs.locator(".card").nth(3).getByText(/^judge 9\/10 \(same answer, more words\) · ROUGE-L 0\.25 · prompt: Translate 'cat' to French/).waitFor();
     const banana = pairs.locator(".card").filter({ hasText: "Bananas are yellow" });
     await banana.getByText("The capital of France is Paris.").waitFor();
     expect(await pairs.getByText("olleh").count()).toBe(0);
