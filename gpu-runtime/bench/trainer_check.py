@@ -53,8 +53,9 @@ def main() -> int:
     model = build_model(os.path.join(work, "model"), TINY if a.tiny else QWEN05)
     data = make_demo_data(os.path.join(work, "data"), train=max(64, a.batch_size * steps), validation=8, test=1)["output"]
     tok = load_tokenizer(model)
-    rows = D.load_split(data, "train", "alpaca")
-    lengths = [len(e["input_ids"]) for e in D.tokenize_dataset(tok, D.PromptFormatter(tok, "alpaca"), rows, 1024, "train")]
+    # As the trainer formats them (the spec's default dataset format, "auto").
+    rows = D.load_split(data, "train", "auto")
+    lengths = [len(e["input_ids"]) for e in D.tokenize_dataset(tok, D.PromptFormatter(tok, "auto"), rows, 1024, "train")]
     print(f"model {'tiny' if a.tiny else 'Qwen2.5-0.5B shape'}; {steps} steps, batch {a.batch_size}, "
           f"mean {statistics.mean(lengths):.1f} tokens/example; logged every 5 steps")
     print(f"{'runtime':8} {'process s':>10} {'first 5 steps tok/s':>20} {'steady tok/s (median)':>22}")
