@@ -9,7 +9,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { runBenchmark, treeCpuSeconds } from "./stats.ts";
+import { runBenchmark, treeCpuSeconds, treeRssBytes } from "./stats.ts";
 
 const OVERHEAD = path.join(path.dirname(fileURLToPath(import.meta.url)), "gateway-overhead.ts");
 // The ports bench/gateway-overhead.ts's processes listen on.
@@ -96,14 +96,17 @@ http { access_log off; client_body_temp_path ${dir}; proxy_temp_path ${dir};
         a.errors += lat.errors + thr.errors;
       }
     }
+    // Resident memory once every run is over: what each target holds after serving them (the gateway: anything kept
+    // per request).
+    const rssMiB = Object.fromEntries(targets.map(([name]) => [name, treeRssBytes(pidOf[name]!) / 2 ** 20]));
     const d = res.direct!;
     console.log(`\nwrk ${seconds} s per run, ${rounds} interleaved rounds (medians), ${os.cpus().length} cores, loadavg ${os.loadavg().map((l) => l.toFixed(1)).join(" ")}`);
-    console.log(`| target | p50 ms (c=1) | p99 ms (c=1) | added p50 / p99 ms | req/s (c=${concurrency}) | CPU µs per request (c=${concurrency}) | errors |`);
-    console.log("|---|---|---|---|---|---|---|");
+    console.log(`| target | p50 ms (c=1) | p99 ms (c=1) | added p50 / p99 ms | req/s (c=${concurrency}) | CPU µs per request (c=${concurrency}) | RSS MiB after | errors |`);
+    console.log("|---|---|---|---|---|---|---|---|");
     for (const [name] of targets) {
       const a = res[name]!;
       const added = name === "direct" ? "—" : `${(median(a.p50) - median(d.p50)).toFixed(3)} / ${(median(a.p99) - median(d.p99)).toFixed(3)}`;
-      console.log(`| ${name} | ${median(a.p50).toFixed(3)} | ${median(a.p99).toFixed(3)} | ${added} | ${median(a.rps).toFixed(0)} | ${median(a.cpuUs).toFixed(1)} | ${a.errors} |`);
+      console.log(`| ${name} | ${median(a.p50).toFixed(3)} | ${median(a.p99).toFixed(3)} | ${added} | ${median(a.rps).toFixed(0)} | ${median(a.cpuUs).toFixed(1)} | ${rssMiB[name]!.toFixed(0)} | ${a.errors} |`);
     }
     if (nginxBin) {
       const share = (name: string) => `${((median(res[name]!.rps) / median(res.nginx!.rps)) * 100).toFixed(0)}%`;

@@ -31,7 +31,16 @@ export function procStat(pid: number): { cpuS: number; rss: number } {
 
 /** CPU seconds of a process and its direct children (nginx: the master and its worker). */
 export function treeCpuSeconds(pid: number): number {
+  return processTree(pid).reduce((sum, p) => sum + procStat(p).cpuS, 0);
+}
+
+/** Resident bytes of a process and its direct children. */
+export function treeRssBytes(pid: number): number {
+  return processTree(pid).reduce((sum, p) => sum + procStat(p).rss, 0);
+}
+
+function processTree(pid: number): number[] {
   const file = `/proc/${pid}/task/${pid}/children`;
   const children = existsSync(file) ? readFileSync(file, "utf8").trim().split(/\s+/).filter(Boolean).map(Number) : [];
-  return [pid, ...children].reduce((sum, p) => sum + procStat(p).cpuS, 0);
+  return [pid, ...children];
 }

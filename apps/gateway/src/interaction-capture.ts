@@ -28,6 +28,11 @@ export interface TInteractionCaptureOptions {
   maxResponseChars?: number;
   /** Rows per INSERT. */
   batchSize?: number;
+  /**
+   * How long a rating whose row is not stored yet is retried (the answer may come from another gateway, which writes
+   * it on its own flush); default the larger of a minute and six flush intervals.
+   */
+  ratingWaitMs?: number;
 }
 
 const CAPTURED_OPS = new Set(["/v1/chat/completions", "/v1/completions"]);
@@ -96,6 +101,7 @@ export class InteractionCapture {
   private readonly maxPromptChars: number;
   private readonly maxResponseChars: number;
   private readonly batchSize: number;
+  private readonly ratingWaitMs: number;
   /** Not yet handed to an INSERT, by request id (feedback arriving early is set on the row itself). */
   private pending = new Map<string, TPending>();
   /** Ratings for rows already handed to an INSERT: applied after it. */
@@ -109,6 +115,7 @@ export class InteractionCapture {
     this.maxPromptChars = options.maxPromptChars ?? 64 * 1024;
     this.maxResponseChars = options.maxResponseChars ?? 64 * 1024;
     this.batchSize = options.batchSize ?? 500;
+    this.ratingWaitMs = options.ratingWaitMs ?? Math.max(60_000, 6 * options.flushIntervalMs);
     this.outcomes = new client.Counter({
       name: "loraplane_gateway_interactions_total",
       help: "Captured interactions (environments with captureFeedbackData) by outcome: stored, dropped (memory bound), failed (store error)",
@@ -119,9 +126,14 @@ export class InteractionCapture {
     this.timer.unref();
   }
 
+  /** Whether answers to `path` on this route are stored: its environment opted in and the operation has a text answer. */
+  captures(route: TRoute, path: string): boolean {
+    return route.captureFeedbackData === true && CAPTURED_OPS.has(path);
+  }
+
   /** A capture for this request, or null when its environment did not opt in or the operation has no text answer. */
   begin(route: TRoute, variant: TRouteVariant, requestId: string, path: string, body: Record<string, unknown>, caller: TCaller | null, stream: boolean): TCaptureSession | null {
-    if (!route.captureFeedbackData || !CAPTURED_OPS.has(path)) return null;
+    if (!this.captures(route, path)) return null;
     const createdAt = new Date();
     // The raw SSE bytes carry JSON framing around the text: allow several times the text bound before cutting.
     const rawLimit = this.maxResponseChars * 4;
@@ -184,7 +196,7 @@ export class InteractionCapture {
     this.pending.set(row.requestId, row);
   }
 
-  /** The caller's thumbs-up/down (and comment) for a request this gateway captured. */
+  /** The caller's thumbs-up/down (and comment) for a captured request, answered by this gateway or another. */
   feedback(requestId: string, rating: "up" | "down", comment: string | null): void {
     const at = new Date();
     const row = this.pending.get(requestId);
@@ -246,6 +258,9 @@ export class InteractionCapture {
         if (updated === 0) {
           const row = this.pending.get(r.requestId);
           if (row) Object.assign(row, { rating: r.rating, comment: r.comment, ratedAt: r.at });
+          // Answered by another gateway that has not written the row yet: rated again on the next flushes.
+          else if (Date.now() - r.at.getTime() < this.ratingWaitMs && this.ratings.length < this.maxPending) this.ratings.push(r);
+          else this.outcomes.inc({ outcome: "dropped" });
         }
       } catch (error) {
         log.warn({ err: (error as Error).message, requestId: r.requestId }, "storing feedback failed; will retry");

@@ -21,6 +21,7 @@ const gateway = createGateway({
   metricsToken: env.GATEWAY_METRICS_TOKEN,
   connectionsPerUpstream: env.GATEWAY_UPSTREAM_CONNECTIONS || null,
   upstreamApiKey: env.SERVING_API_KEY ?? null,
+  feedbackKey: env.GATEWAY_FEEDBACK_KEY ?? null,
 });
 
 const port = await gateway.listen(env.GATEWAY_PORT, env.GATEWAY_HOST);

@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:
 import { performance } from "node:perf_hooks";
 import type { Dispatcher, Pool } from "undici";
 import type { TCaller } from "./auth.ts";
+import type { FeedbackIds } from "./feedback-ids.ts";
 import type { GatewayMetrics, TVariantMetrics } from "./gateway-metrics.ts";
 import { HttpError, sendError } from "./http-error.ts";
 import type { InteractionCapture, TCaptureSession } from "./interaction-capture.ts";
@@ -15,11 +16,33 @@ import type { TOutcome, WindowRecorder } from "./window-recorder.ts";
 // 404 too: the gateway names the variant's model itself, so an upstream 404 means that server does not (or no longer)
 // serve the variant (an adapter unloaded after a rollback, a pod that lost it); another variant can answer.
 const RETRYABLE_STATUS = new Set([404, 502, 503, 504]);
-const USAGE_RE = /"completion_tokens":\s*(\d+)/;
 export const CONTENT = Buffer.from('"content":"');
 export const TEXT = Buffer.from('"text":"');
 const COMPLETION_TOKENS = Buffer.from('"completion_tokens"');
 const QUOTE = 0x22;
+
+const COLON = 0x3a;
+
+/**
+ * The `"completion_tokens": <n>` of a usage object in `chunk`, read on the bytes (no string copy of a whole answer and
+ * no regex per request); null when absent. Whitespace (space, tab, CR, LF) may surround the colon, as in JSON.
+ */
+export function completionTokens(chunk: Buffer): number | null {
+  let i = chunk.indexOf(COMPLETION_TOKENS);
+  if (i < 0) return null;
+  i += COMPLETION_TOKENS.length;
+  while (chunk[i] === 0x20 || chunk[i] === 0x09 || chunk[i] === 0x0a || chunk[i] === 0x0d) i++;
+  if (chunk[i] !== COLON) return null;
+  i++;
+  while (chunk[i] === 0x20 || chunk[i] === 0x09 || chunk[i] === 0x0a || chunk[i] === 0x0d) i++;
+  let n = 0;
+  let digits = 0;
+  for (let c = chunk[i]; c !== undefined && c >= 0x30 && c <= 0x39; c = chunk[++i]) {
+    n = n * 10 + (c - 0x30);
+    digits++;
+  }
+  return digits ? n : null;
+}
 
 /** Non-empty `"<key>":"…"` fields in a chunk, counted on the bytes (no string copy or regex per streamed chunk). */
 export function countField(chunk: Buffer, key: Buffer): number {
@@ -43,10 +66,13 @@ export interface TProxyOptions {
   /** Whole-request limit: to the last byte of the response. */
   upstreamTimeoutMs: number;
   variantHeader: string;
-  /** Called for every answered request, so feedback can find the variant that served it and who asked. */
-  served(requestId: string, deploymentId: string, variantId: string, caller: TCaller | null, pinned: boolean, captured: boolean): void;
+  /**
+   * Issues the id of every answered request: it carries what feedback checks (variant, caller, pinned, captured), so
+   * nothing is remembered per request (feedback-ids.ts).
+   */
+  ids: Pick<FeedbackIds, "issue" | "routePart">;
   /** Stores prompt and response where the environment opted in (never for pinned traffic). */
-  capture?: Pick<InteractionCapture, "begin"> | null;
+  capture?: Pick<InteractionCapture, "begin" | "captures"> | null;
   /** Shadow evaluation: copies a share of answered requests to a candidate in its shadow phase (shadow-mirror.ts). */
   shadow?: Pick<ShadowMirror, "begin"> | null;
   /** Adaptive A/B: remembered sticky assignments (sticky-assignments.ts). */
@@ -65,14 +91,17 @@ interface TTarget {
   pool: Pool;
   basePath: string;
   metrics: TVariantMetrics;
+  /** The deployment and variant as request ids carry them. */
+  idRoute: Buffer;
 }
 
 export interface TProxy {
   /**
    * Forwards one parsed inference request; answers the client itself (also its errors) and never throws. The caller
-   * (null: auth disabled) must already be allowed to pin when the request carries the variant header.
+   * (null: auth disabled) must already be allowed to pin when the request carries the variant header. `nonce`
+   * (FeedbackIds.nonce()) is the request's id upstream and on a failed answer; an answered one gets the issued id.
    */
-  forward(req: IncomingMessage, res: ServerResponse, path: string, body: Record<string, unknown>, route: TRoute, requestId: string, caller: TCaller | null): void;
+  forward(req: IncomingMessage, res: ServerResponse, path: string, body: Record<string, unknown>, route: TRoute, nonce: string, caller: TCaller | null): void;
 }
 
 /** Options as the exchanges read them: the upstream Authorization header built once, not per request. */
@@ -85,15 +114,15 @@ export function createProxy(given: TProxyOptions): TProxy {
     let t = targets.get(variant);
     if (!t) {
       const { origin, basePath } = splitUpstream(variant.upstreamUrl);
-      t = { pool: options.upstreams.pool(origin), basePath, metrics: options.metrics.variant(route.endpointName, variant.servedModelName) };
+      t = { pool: options.upstreams.pool(origin), basePath, metrics: options.metrics.variant(route.endpointName, variant.servedModelName), idRoute: options.ids.routePart(route.deploymentId, variant.id) };
       targets.set(variant, t);
     }
     return t;
   };
   return {
-    forward(req, res, path, body, route, requestId, caller) {
+    forward(req, res, path, body, route, nonce, caller) {
       options.metrics.inflight++;
-      new Exchange(options, targetOf, req, res, path, body, route, requestId, caller).start();
+      new Exchange(options, targetOf, req, res, path, body, route, nonce, caller).start();
     },
   };
 }
@@ -152,7 +181,8 @@ class Exchange implements Dispatcher.DispatchHandler {
     private readonly path: string,
     private readonly body: Record<string, unknown>,
     private route: TRoute,
-    private readonly requestId: string,
+    /** The nonce until an answer reaches the client; then, for an answer below 400, the id issued for it. */
+    private requestId: string,
     private readonly caller: TCaller | null,
   ) {
     this.stream = body.stream === true;
@@ -164,7 +194,8 @@ class Exchange implements Dispatcher.DispatchHandler {
     if (this.settled) return;
     this.timer = setTimeout(onTimeout, this.options.upstreamTimeoutMs, this);
     (this.res as TExchangeResponse)[kExchange] = this;
-    this.res.once("close", onClientClose);
+    // on, not once (no wrapper objects per request): a response closes once, and clientGone() is idempotent anyway.
+    this.res.on("close", onClientClose);
   }
 
   private next(): void {
@@ -240,9 +271,11 @@ class Exchange implements Dispatcher.DispatchHandler {
       return;
     }
     this.headers = headers;
-    // Pinned traffic is a caller testing a chosen variant, not a user's request: it is not stored, like it is not counted.
-    if (statusCode < 400 && !this.pinned && this.route.captureFeedbackData && this.options.capture) {
-      this.capture = this.options.capture.begin(this.route, this.variant, this.requestId, this.path, this.body, this.caller, this.stream);
+    if (statusCode < 400) {
+      // Pinned traffic is a caller testing a chosen variant, not a user's request: it is not stored, like it is not counted.
+      const capture = !this.pinned && this.options.capture?.captures(this.route, this.path) ? this.options.capture : null;
+      this.requestId = this.options.ids.issue(this.requestId, this.target.idRoute, this.caller, this.pinned, capture !== null);
+      if (capture) this.capture = capture.begin(this.route, this.variant, this.requestId, this.path, this.body, this.caller, this.stream);
     }
     if (statusCode < 400 && !this.pinned && this.route.shadow && this.options.shadow) {
       this.shadow = this.options.shadow.begin(this.route, this.variant, this.requestId, this.path, this.body, this.stream);
@@ -281,10 +314,8 @@ class Exchange implements Dispatcher.DispatchHandler {
         this.tokens += tokens;
         this.ttftMs ??= performance.now() - this.attemptStart;
       }
-      if (chunk.includes(COMPLETION_TOKENS)) {
-        const usage = USAGE_RE.exec(chunk.toString("latin1"));
-        if (usage) this.usageTokens = Number(usage[1]);
-      }
+      const usage = completionTokens(chunk);
+      if (usage !== null) this.usageTokens = usage;
     }
     if (!this.res.write(chunk)) {
       // The client reads slower than the model writes: stop reading the upstream until it catches up.
@@ -316,10 +347,9 @@ class Exchange implements Dispatcher.DispatchHandler {
     // Bookkeeping after the answer is on its way.
     if (status < 400) {
       if (buf) {
-        const usage = USAGE_RE.exec(buf.toString("latin1"));
-        if (usage) this.usageTokens = Number(usage[1]);
+        const usage = completionTokens(buf);
+        if (usage !== null) this.usageTokens = usage;
       }
-      this.options.served(this.requestId, this.route.deploymentId, this.variant.id, this.caller, this.pinned, this.capture !== null);
       this.capture?.end(buf);
       // The copy to a shadow candidate leaves only now, after the client's answer is complete.
       this.shadow?.end(buf, performance.now() - this.attemptStart, this.ttftMs);

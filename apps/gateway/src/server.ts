@@ -1,8 +1,9 @@
-import { randomUUID, timingSafeEqual } from "node:crypto";
+import { timingSafeEqual } from "node:crypto";
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import { type Db, upsertServingWindows } from "@loraplane/db";
 import type client from "prom-client";
 import { type TAuthResult, type TCaller, TokenAuth } from "./auth.ts";
+import { FeedbackIds, resolveFeedbackKey } from "./feedback-ids.ts";
 import { GatewayMetrics } from "./gateway-metrics.ts";
 import { HttpError, sendError } from "./http-error.ts";
 import { InteractionCapture } from "./interaction-capture.ts";
@@ -42,6 +43,13 @@ export interface TGatewayOptions {
   metricsToken?: string;
   /** SERVING_API_KEY: the bearer key the model servers require (the caller's own token is never forwarded). */
   upstreamApiKey?: string | null;
+  /**
+   * GATEWAY_FEEDBACK_KEY: the MAC key of request ids, shared by every gateway of the install so feedback may reach any
+   * of them. Unset: derived from upstreamApiKey, else random per process (feedback-ids.ts).
+   */
+  feedbackKey?: string | null;
+  /** How long a request id may be rated, in seconds (default FEEDBACK_MAX_AGE_S). */
+  feedbackMaxAgeS?: number;
 }
 
 const INFERENCE_OPS = new Set(["chat/completions", "completions", "embeddings"]);
@@ -59,6 +67,10 @@ function parsePath(path: string): TPath | null {
   if (path.startsWith("/v1/")) return { scope: null, op: path.slice(4) };
   const m = SCOPED_PATH_RE.exec(path);
   return m ? { scope: { projectSlug: m[1]!, environmentName: m[2]! }, op: m[3]! } : null;
+}
+
+function modelNotFound(model: string, scope: TPath["scope"]): HttpError {
+  return new HttpError(404, `model: no endpoint named "${model}"${scope ? ` in ${scope.projectSlug}/${scope.environmentName}` : ""}`, "not_found_error", "model");
 }
 
 /** Reads the request body up to `limit` bytes (413 beyond it, checked against Content-Length first). */
@@ -83,6 +95,16 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   });
 }
 
+/** A body refused at once (413 on Content-Length) is rethrown by its await or dropped: never an unhandled rejection. */
+function ignore(): void {}
+
+/** Request paths without the query string. */
+function pathOf(url: string | undefined): string {
+  if (url === undefined) return "/";
+  const q = url.indexOf("?");
+  return q < 0 ? url : url.slice(0, q);
+}
+
 function parseJsonObject(raw: Buffer): Record<string, unknown> {
   let body: unknown;
   try {
@@ -103,6 +125,8 @@ export interface TGateway {
   /** Shadow evaluation: mirrored copies to candidates in their shadow phase. */
   shadow: ShadowMirror;
   registry: client.Registry;
+  /** Issues and checks request ids; remembers rated ids only. */
+  feedbackIds: FeedbackIds;
   listen(port: number, host: string): Promise<number>;
   /** Writes pending windows and captured interactions now (also runs every flushIntervalMs). */
   flush(): Promise<void>;
@@ -117,9 +141,10 @@ export function createGateway(options: TGatewayOptions): TGateway {
   const upstreams = new Upstreams({ connections: options.connectionsPerUpstream ?? null, connectTimeoutMs: 2_000 });
   const metrics = new GatewayMetrics(() => routing.loadedAt, () => upstreams.stats());
   const registry = metrics.registry;
-  /** Requests this gateway answered, by the request id it issued: feedback is accepted only from the caller that made them. */
-  const feedbackIndex = new Map<string, { deploymentId: string; variantId: string; tokenId: string | null; userId: string | null; pinned: boolean; captured: boolean }>();
-  const FEEDBACK_INDEX_MAX = 200_000;
+  const feedbackKey = resolveFeedbackKey(options.feedbackKey, options.upstreamApiKey);
+  if (feedbackKey.source === "random") log.info("request ids are signed with a key of this process: feedback is accepted only by this gateway (set GATEWAY_FEEDBACK_KEY or SERVING_API_KEY alike on every gateway to accept it on any)");
+  /** Feedback is accepted only from the caller that made the request, on the id the gateway issued (signed, not stored). */
+  const feedbackIds = new FeedbackIds(feedbackKey.key, options.feedbackMaxAgeS);
   const variantHeader = options.variantHeader ?? "x-loraplane-variant";
   const capture = new InteractionCapture({ db: options.db, log, registry, flushIntervalMs: options.flushIntervalMs });
   const shadow = new ShadowMirror({ db: options.db, log, registry, upstreams, gatewayId: options.gatewayId, flushIntervalMs: options.flushIntervalMs, timeoutMs: options.upstreamTimeoutMs, upstreamApiKey: options.upstreamApiKey ?? null });
@@ -131,7 +156,7 @@ export function createGateway(options: TGatewayOptions): TGateway {
     maxAttempts: options.maxAttempts ?? 3,
     upstreamTimeoutMs: options.upstreamTimeoutMs,
     variantHeader,
-    served: feedbackRemember,
+    ids: feedbackIds,
     capture,
     shadow,
     sticky: new StickyAssignments(),
@@ -166,15 +191,17 @@ export function createGateway(options: TGatewayOptions): TGateway {
 
   /** Resolves the endpoint named by `model`: in the environment of the path, or the one environment the caller can reach that has it. */
   function resolve(caller: TCaller | null, scope: TPath["scope"], model: string): TRoute {
-    const notFound = () => new HttpError(404, `model: no endpoint named "${model}"${scope ? ` in ${scope.projectSlug}/${scope.environmentName}` : ""}`, "not_found_error", "model");
     if (scope) {
       const route = routing.get(scope.projectSlug, scope.environmentName, model);
-      if (!route || !reaches(caller, route)) throw notFound();
+      if (!route || !reaches(caller, route)) throw modelNotFound(model, scope);
       return route;
     }
-    const candidates = routing.named(model).filter((r) => reaches(caller, r));
+    // The common case, one environment with this endpoint name, without a filtered copy of the list per request.
+    const named = routing.named(model);
+    if (named.length === 1 && reaches(caller, named[0]!)) return named[0]!;
+    const candidates = named.filter((r) => reaches(caller, r));
     if (candidates.length === 1) return candidates[0]!;
-    if (candidates.length === 0) throw notFound();
+    if (candidates.length === 0) throw modelNotFound(model, scope);
     const choices = candidates.map((r) => `${r.projectSlug}/${r.environmentName}`).sort();
     throw new HttpError(
       400,
@@ -190,7 +217,7 @@ export function createGateway(options: TGatewayOptions): TGateway {
     const rawBody = readBody(req, options.maxBodyBytes);
     // A body refused at once (413 on Content-Length) must not count as unhandled while the token is looked up: the
     // rejection is still thrown by the await below, or dropped when authentication fails first.
-    rawBody.catch(() => {});
+    rawBody.catch(ignore);
     const p = authorize(req);
     const caller: TCaller | null = p instanceof Promise ? await p : p;
     const body = parseJsonObject(await rawBody);
@@ -200,7 +227,7 @@ export function createGateway(options: TGatewayOptions): TGateway {
       throw new HttpError(403, `${variantHeader}: pinning a variant needs a token with scope inference:pin`, "permission_error", variantHeader);
     }
     // The gateway issues every request id (returned in x-request-id): a client-chosen id could name someone else's request.
-    proxy.forward(req, res, `/v1/${op}`, body, route, randomUUID(), caller);
+    proxy.forward(req, res, `/v1/${op}`, body, route, feedbackIds.nonce(), caller);
   }
 
   async function models(req: IncomingMessage, res: ServerResponse, scope: TPath["scope"]): Promise<void> {
@@ -221,11 +248,6 @@ export function createGateway(options: TGatewayOptions): TGateway {
     res.end(JSON.stringify({ object: "list", data }));
   }
 
-  function feedbackRemember(requestId: string, deploymentId: string, variantId: string, caller: TCaller | null, pinned: boolean, captured: boolean) {
-    if (feedbackIndex.size >= FEEDBACK_INDEX_MAX) feedbackIndex.delete(feedbackIndex.keys().next().value!);
-    feedbackIndex.set(requestId, { deploymentId, variantId, tokenId: caller?.tokenId ?? null, userId: caller?.userId ?? null, pinned, captured });
-  }
-
   async function feedback(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const caller = await authorize(req);
     const body = parseJsonObject(await readBody(req, 16_384));
@@ -234,11 +256,10 @@ export function createGateway(options: TGatewayOptions): TGateway {
     if (body.comment !== undefined && body.comment !== null && (typeof body.comment !== "string" || body.comment.length > 4000)) {
       throw new HttpError(400, "comment: must be a string of at most 4000 characters", "invalid_request_error", "comment");
     }
-    const target = feedbackIndex.get(body.request_id);
-    // Another caller's request answers exactly like an unknown one: request ids are not an oracle.
-    const mine = target && (caller === null || target.tokenId === caller.tokenId || target.userId === caller.userId);
-    if (!target || !mine) throw new HttpError(404, "request_id: unknown or expired request (feedback goes to the gateway that served it)", "not_found_error", "request_id");
-    feedbackIndex.delete(body.request_id);
+    // A forged, tampered, expired, already rated or another caller's id answers exactly like an unknown one: request
+    // ids are not an oracle.
+    const target = feedbackIds.redeem(body.request_id, caller);
+    if (!target) throw new HttpError(404, "request_id: unknown or expired request (feedback goes to a gateway of the install that served it)", "not_found_error", "request_id");
     // Feedback on pinned traffic is not counted, like the traffic itself.
     if (!target.pinned) recorder.feedback(target.deploymentId, target.variantId, body.rating === "up");
     // Stored with the prompt and response only where the environment opted in (the request was captured).
@@ -264,7 +285,7 @@ export function createGateway(options: TGatewayOptions): TGateway {
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const path = (req.url ?? "/").split("?", 1)[0]!;
+    const path = pathOf(req.url);
     const parsed = parsePath(path);
     if (parsed) {
       if (parsed.scope) checkServed(parsed.scope);
@@ -303,7 +324,8 @@ export function createGateway(options: TGatewayOptions): TGateway {
     if (draining) res.shouldKeepAlive = false;
     else {
       unanswered.add(res);
-      res.once("close", forget);
+      // on, not once: a response closes once, and once() wraps the listener in two objects per request.
+      res.on("close", forget);
     }
     handle(req, res).catch((error: unknown) => {
       if (error instanceof HttpError) return sendError(res, error.status, error.message, error.type, error.param, error.details);
@@ -343,6 +365,7 @@ export function createGateway(options: TGatewayOptions): TGateway {
     capture,
     shadow,
     registry,
+    feedbackIds,
     async listen(port, host) {
       await routing.start();
       await new Promise<void>((resolve, reject) => {

@@ -17,6 +17,8 @@ interface TWindow extends TServingWindowTotals {
  */
 export class WindowRecorder {
   private windows = new Map<string, TWindow>();
+  /** Each variant's latest window: a request finds it without building its key (no string per request). */
+  private latest = new Map<string, TWindow>();
 
   constructor(
     readonly gatewayId: string,
@@ -26,8 +28,13 @@ export class WindowRecorder {
 
   private window(deploymentId: string, variantId: string, at: number): TWindow {
     const windowStart = Math.floor(at / 1000 / this.windowSeconds) * this.windowSeconds * 1000;
+    let w = this.latest.get(variantId);
+    if (w?.windowStart === windowStart) {
+      w.dirty = true;
+      return w;
+    }
     const key = `${variantId}|${windowStart}`;
-    let w = this.windows.get(key);
+    w = this.windows.get(key);
     if (!w) {
       w = {
         deploymentId,
@@ -48,6 +55,7 @@ export class WindowRecorder {
       };
       this.windows.set(key, w);
     }
+    if (!(windowStart < (this.latest.get(variantId)?.windowStart ?? -Infinity))) this.latest.set(variantId, w);
     w.dirty = true;
     return w;
   }
@@ -108,7 +116,10 @@ export class WindowRecorder {
     }
     const closedBefore = now - this.windowSeconds * 1000 * 2;
     for (const [key, w] of this.windows) {
-      if ((!w.dirty && w.windowStart < closedBefore) || w.windowStart < now - this.retainMs) this.windows.delete(key);
+      if ((!w.dirty && w.windowStart < closedBefore) || w.windowStart < now - this.retainMs) {
+        this.windows.delete(key);
+        if (this.latest.get(w.variantId) === w) this.latest.delete(w.variantId);
+      }
     }
   }
 

@@ -9,6 +9,8 @@ export interface TFakeUpstream {
   seenModels: string[];
   /** The Authorization header of each request ("" when absent). */
   seenAuthorization: string[];
+  /** The x-request-id header of each request. */
+  seenRequestIds: string[];
   requests: number;
   cancelled: number;
   /** Per served model name: requests from clients and mirrored copies (x-loraplane-shadow: 1), as this server saw them. */
@@ -25,6 +27,7 @@ export async function startFakeUpstream(port = 0, faults: Partial<TFakeUpstream[
     faults: { latencyMs: 0, errorRate: 0, errorStatus: 500, tokenDelayMs: 0, tokens: 3, cutAfterTokens: null, ...faults },
     seenModels: [],
     seenAuthorization: [],
+    seenRequestIds: [],
     requests: 0,
     cancelled: 0,
     byModel: new Map(),
@@ -50,6 +53,7 @@ export async function startFakeUpstream(port = 0, faults: Partial<TFakeUpstream[
       const prompt = String((body as { prompt?: unknown }).prompt ?? JSON.stringify((body as { messages?: unknown }).messages ?? ""));
       const words = answer ? answer(prompt).split(" ") : null;
       state.seenAuthorization.push(req.headers.authorization ?? "");
+      state.seenRequestIds.push(String(req.headers["x-request-id"] ?? ""));
       let closed = false;
       res.on("close", () => {
         if (!res.writableFinished) {

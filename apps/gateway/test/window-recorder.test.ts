@@ -23,4 +23,24 @@ describe("WindowRecorder", () => {
     r.feedback("d", "v", true);
     expect(r.pending()).toHaveLength(1);
   });
+
+  it("keeps counting into a window after it was written, and into a new one after an old one was dropped", () => {
+    const r = new WindowRecorder("gw", 5);
+    const t0 = Date.UTC(2026, 0, 1, 0, 0, 0);
+    const e = { deploymentId: "d", variantId: "v", outcome: "ok" as const, latencyMs: 10, ttftMs: null, outputTokens: 1 };
+    r.record({ ...e, at: t0 });
+    r.flushed(r.pending(), t0 + 1000);
+    r.record({ ...e, at: t0 + 2000 });
+    expect(r.pending().map((x) => x.row.requests)).toEqual([2]);
+    r.flushed(r.pending(), t0 + 60_000);
+    expect(r.size).toBe(0);
+    // A late record for the dropped window starts it again; the newer window is not displaced by it.
+    r.record({ ...e, at: t0 + 60_000 });
+    r.record({ ...e, at: t0 + 3000 });
+    r.record({ ...e, at: t0 + 61_000 });
+    expect(r.pending().map((x) => [x.row.windowStart.getTime() - t0, x.row.requests])).toEqual([
+      [60_000, 2],
+      [0, 1],
+    ]);
+  });
 });

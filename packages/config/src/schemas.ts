@@ -155,6 +155,10 @@ export const ZGatewayEnv = ZCommonEnv.extend({
     ),
   // Bearer key vLLM (--api-key) and gpu-runtime serve require from their callers; sent on every upstream request.
   SERVING_API_KEY: z.string().min(32, "must be at least 32 characters").optional(),
+  // Key request ids are signed with (feedback is checked against the id, nothing is stored per request); the same on
+  // every gateway of an install so feedback may reach any of them. Unset: derived from SERVING_API_KEY, else random
+  // per process (then a gateway accepts feedback only on its own answers).
+  GATEWAY_FEEDBACK_KEY: z.string().min(32, "must be at least 32 characters").optional(),
 });
 
 export const ZWebEnv = ZCommonEnv.extend({
