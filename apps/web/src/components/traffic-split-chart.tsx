@@ -1,7 +1,7 @@
 "use client";
-import { useEffect, useState } from "react";
 import { Area, AreaChart, CartesianGrid, Legend, ReferenceLine, ResponsiveContainer, Tooltip, XAxis, YAxis, type TooltipContentProps } from "recharts";
 import { formatTime } from "@/lib/client/format";
+import { useNow } from "@/hooks/use-now";
 import { trafficSplitHistory, type TSplitPoint } from "@/lib/client/traffic-split";
 import type { TRolloutEvent, TVariant } from "@/lib/client/types";
 import { ROLE_COLOR } from "./deployment-panels";
@@ -11,17 +11,6 @@ const keyOf = (role: string) => `share_${role}`;
 const percent = (v: number) => `${Number.isInteger(v) ? v : v.toFixed(1)}%`;
 type TRow = Record<string, number> & { t: number; index: number };
 type TSeries = { role: string; label: string; color: string };
-
-/** Re-renders every 30 s while `live`, so the last split keeps reaching to now between refetches that change nothing. */
-function useNow(live: boolean): number | undefined {
-  const [now, setNow] = useState(() => Date.now());
-  useEffect(() => {
-    if (!live) return;
-    const timer = setInterval(() => setNow(Date.now()), 30_000);
-    return () => clearInterval(timer);
-  }, [live]);
-  return live ? now : undefined;
-}
 
 function strategyNote(strategy: string, policy: unknown): string {
   const mode = (policy as { ab?: { allocation?: { mode?: string } } } | null)?.ab?.allocation?.mode;
@@ -55,7 +44,9 @@ function SplitTooltip({ active, payload, points, series }: Partial<TooltipConten
  * once the split has changed at least once (a first step alone draws no history).
  */
 export function TrafficSplitChart({ events, variants, strategy, policy, live, height = 220 }: { events: TRolloutEvent[]; variants: TVariant[]; strategy: string; policy: unknown; live: boolean; height?: number }) {
-  const now = useNow(live);
+  // Every 30 s, so a live deployment's last split keeps reaching to now between refetches that change nothing.
+  const clock = useNow(30_000);
+  const now = live ? clock : undefined;
   const { roles, points, changes } = trafficSplitHistory(events, { roles: variants.map((v) => v.role), now });
   if (changes < 2) return null;
   const series: TSeries[] = roles.map((role, i) => {
