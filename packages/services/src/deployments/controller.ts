@@ -198,24 +198,18 @@ function inShadowPhase(d: Pick<TDeploymentRow, "strategy" | "variants">, policy:
  */
 async function analyseShadow(deps: TDeploymentDeps, d: TDeploymentRow, policy: TRolloutPolicy, now: Date, elapsed: number): Promise<TAnalysisOutcome> {
   if (policy.shadow.judge.enabled && !deps.judge) {
-    const reason = "shadow gate: the policy asks for an LLM judge (deploy.shadow.judge) but the workers have none configured (LORAPLANE_JUDGE_URL, LORAPLANE_JUDGE_MODEL)";
-    await insertRolloutEvent(deps.db, { deploymentId: d.id, type: "shadow_gate", step: 0, decision: "failed", reason });
-    await rollbackDeployment(deps, { deploymentId: d.id, actor: SYSTEM_ACTOR, reason, automatic: true });
-    return { deploymentId: d.id, decision: { action: "rollback", reason }, applied: true };
+    return failShadowGate(deps, d, "shadow gate: the policy asks for an LLM judge (deploy.shadow.judge) but the workers have none configured (LORAPLANE_JUDGE_URL, LORAPLANE_JUDGE_MODEL)");
   }
   // Judge what the gateways stored since the last tick, then summarise everything stored.
-  const judged = policy.shadow.judge.enabled && deps.judge ? await judgePendingPairs(deps.db, deps.judge, d.id) : null;
+  const judge = policy.shadow.judge.enabled ? deps.judge : undefined;
+  const judged = judge ? await judgePendingPairs(deps.db, judge, d.id) : null;
   const samples = await listShadowSamples(deps.db, d.id, policy.shadow.maxStoredSamples);
   const summary = summarizeShadow(samples);
-  const lastJudgeError = policy.shadow.judge.enabled ? (judged?.lastError ?? (await lastShadowJudgeError(deps.db, d.id))) : null;
+  const lastJudgeError = judge ? (judged?.lastError ?? (await lastShadowJudgeError(deps.db, d.id))) : null;
   const gate = decideShadow(summary, policy.shadow, elapsed, lastJudgeError);
-  const analysis = { shadow: summary, checks: gate.checks, elapsedMs: elapsed, ...(deps.judge && policy.shadow.judge.enabled ? { judgeModel: deps.judge.model } : {}) };
+  const analysis = { shadow: summary, checks: gate.checks, elapsedMs: elapsed, ...(judge ? { judgeModel: judge.model } : {}) };
   if (gate.action === "wait") return { deploymentId: d.id, decision: { action: "wait", reason: gate.reason }, applied: false };
-  if (gate.action === "fail") {
-    await insertRolloutEvent(deps.db, { deploymentId: d.id, type: "shadow_gate", step: 0, analysis, decision: "failed", reason: gate.reason });
-    await rollbackDeployment(deps, { deploymentId: d.id, actor: SYSTEM_ACTOR, reason: gate.reason, analysis, automatic: true });
-    return { deploymentId: d.id, decision: { action: "rollback", reason: gate.reason }, applied: true };
-  }
+  if (gate.action === "fail") return failShadowGate(deps, d, gate.reason, analysis);
   const next = newVariant(d);
   const base = baseVariant(d)!;
   const weightBps = policy.canary.stepsBps[0]!;
@@ -232,6 +226,13 @@ async function analyseShadow(deps: TDeploymentDeps, d: TDeploymentRow, policy: T
     return true;
   });
   return { deploymentId: d.id, decision: { action: "advance", step: 0, weightBps, reason: gate.reason }, applied };
+}
+
+/** The shadow gate failed: recorded, and the deployment rolls back having served no client request. */
+async function failShadowGate(deps: TDeploymentDeps, d: TDeploymentRow, reason: string, analysis?: Record<string, unknown>): Promise<TAnalysisOutcome> {
+  await insertRolloutEvent(deps.db, { deploymentId: d.id, type: "shadow_gate", step: 0, ...(analysis ? { analysis } : {}), decision: "failed", reason });
+  await rollbackDeployment(deps, { deploymentId: d.id, actor: SYSTEM_ACTOR, reason, ...(analysis ? { analysis } : {}), automatic: true });
+  return { deploymentId: d.id, decision: { action: "rollback", reason }, applied: true };
 }
 
 /** Records a blue-green smoke test's outcome; the next analysis switches or rolls back on it. */
